@@ -1,0 +1,66 @@
+"""Errors, findings and the Internet checksum shared by every dissector."""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import sys
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class DecodeError(ValueError):
+    """The bytes cannot be decoded as the message they are supposed to be."""
+
+
+class Truncated(DecodeError):
+    """The buffer ends before the message does."""
+
+
+def need(data: bytes | memoryview, length: int, what: str) -> None:
+    """Raise Truncated unless ``data`` holds at least ``length`` bytes."""
+    if len(data) < length:
+        raise Truncated(f"{what}: need {length} bytes, have {len(data)}")
+
+
+class Finding(enum.StrEnum):
+    """Short, stable ids for RFC violations found in a packet that still decoded.
+
+    They appear verbatim in ``vrrpwatch decode --json`` (``findings``) and in the monitor's alerts.
+    """
+
+    BAD_CHECKSUM = "bad-checksum"
+    TTL_NOT_255 = "ttl-not-255"
+    UNICAST_DESTINATION = "unicast-destination"
+    BAD_DESTINATION = "bad-destination"
+    BAD_SOURCE_MAC = "bad-source-mac"
+    COUNT_MISMATCH = "count-mismatch"
+    BAD_VERSION = "bad-version"
+    BAD_TYPE = "bad-type"
+    INTERVAL_ZERO = "interval-zero"
+    FAMILY_MISMATCH = "family-mismatch"
+    AUTH_WITH_V3 = "auth-with-v3"
+    FRAGMENTED = "fragmented"
+    IP_OPTIONS = "ip-options"
+    SHORT_AUTH_DATA = "short-auth-data"
+
+
+def inet_checksum(*chunks: bytes | memoryview) -> int:
+    """RFC 1071 one's-complement sum over the concatenation of ``chunks``.
+
+    Returns the 16-bit checksum value to put in a header (0 when the data already
+    includes a correct checksum field, i.e. a verifying sum).
+    """
+    data = b"".join(bytes(c) for c in chunks)
+    if len(data) % 2:
+        data += b"\x00"
+    # Summing 16-bit words in host order and swapping the folded result is the same as
+    # summing in network order: the one's-complement sum is byte-order independent
+    # (RFC 1071 section 2 (B)). memoryview.cast keeps this fast for the monitor.
+    total = sum(memoryview(data).cast("H"))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    result = ~total & 0xFFFF
+    if sys.byteorder == "little":
+        result = ((result & 0xFF) << 8) | (result >> 8)
+    return result
