@@ -1,0 +1,295 @@
+"""Reading pcap and pcapng files (or pipes) in chunks, with a cheap prefilter.
+
+The analyzer's throughput depends on this module, so it does not build an object per packet:
+it walks the record headers inside a large buffer and looks at a few bytes of each frame to
+decide whether it could be VRRP, CARP, ARP or an IPv6 neighbour advertisement. Only those
+candidates are sliced out and handed to ``dissectors.packet.decode_packet``, which makes the
+real decision. The prefilter is a superset: it may pass a frame the decoder then ignores, never
+the other way round (tests/test_capture.py checks this on real captures).
+
+Memory stays flat whatever the file size: at most one chunk plus one record is buffered, so a
+pipe (``-``) works as well as a file.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK_SIZE = 1 << 20
+
+LINKTYPE_ETHERNET = 1
+
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+_PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+_PCAPNG_BOM = 0x1A2B3C4D
+
+# A frame's first bytes at these offsets decide whether it may be ours (Ethernet II):
+# 12-13 ethertype; for IPv4, 23 = protocol (14 + 9); for IPv6, 20 = next header (14 + 6) and
+# 54 = ICMPv6 type (14 + 40).
+_ETH_IPV4 = b"\x08\x00"
+_ETH_IPV6 = b"\x86\xdd"
+_ETH_ARP = b"\x08\x06"
+_IP_PROTOS = frozenset((112, 51))  # VRRP/CARP, and AH wrapping VRRPv2 (RFC 2338 section 5.3.6)
+_ICMPV6 = 58
+_ND_ADVERT = 136
+# Tags (802.1Q, 802.1ad, the old 0x9100 QinQ) and the 802.1ah I-TAG: the decoder walks them.
+_ETH_TAGGED = frozenset((b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x88\xe7"))
+
+
+class CaptureError(Exception):
+    """A capture that cannot be read (any further); the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawPacket:
+    frame: int  # 1-based position in the file, as Wireshark numbers frames
+    time: float  # epoch seconds
+    linktype: int
+    data: bytes
+
+
+def ethernet_candidate(buf: bytes, off: int, caplen: int) -> bool:
+    """Could the Ethernet frame at ``buf[off:off+caplen]`` be VRRP, CARP, ARP or an NA?"""
+    if caplen < 14:
+        return caplen > 0  # let the decoder report a runt
+    et = buf[off + 12 : off + 14]
+    if et == _ETH_IPV4:
+        return caplen < 24 or buf[off + 23] in _IP_PROTOS
+    if et == _ETH_IPV6:
+        if caplen < 21:
+            return True
+        nh = buf[off + 20]
+        if nh == _ICMPV6:
+            return caplen < 55 or buf[off + 54] == _ND_ADVERT
+        # 0/43/44/60 are extension headers the decoder walks; 112 and 51 are ours.
+        return nh in _IP_PROTOS or nh in (0, 43, 44, 60)
+    return et == _ETH_ARP or et in _ETH_TAGGED
+
+
+class CaptureReader:
+    """Iterate over the packets of a pcap or pcapng file object.
+
+    ``packets`` counts every record read so far (for statistics), ``bytes_read`` the bytes
+    consumed. Iteration raises ``CaptureError`` at the point where the file stops making
+    sense; every packet before that point has been yielded.
+    """
+
+    def __init__(self, stream: BinaryIO, *, name: str = "capture") -> None:
+        self._stream = stream
+        self.name = name
+        self.packets = 0
+        self.bytes_read = 0
+        self.format = ""
+
+    def _chunks(self, first: bytes) -> Iterator[bytes]:
+        if first:
+            yield first
+        while True:
+            chunk = self._stream.read(CHUNK_SIZE)
+            if not chunk:
+                return
+            self.bytes_read += len(chunk)
+            yield chunk
+
+    def __iter__(self) -> Iterator[RawPacket]:
+        return self.read(candidates_only=False)
+
+    def candidates(self) -> Iterator[RawPacket]:
+        """Only the packets that may be ours (see ``ethernet_candidate``); all are counted."""
+        return self.read(candidates_only=True)
+
+    def read(self, *, candidates_only: bool) -> Iterator[RawPacket]:
+        head = self._stream.read(CHUNK_SIZE)
+        self.bytes_read = len(head)
+        if len(head) < 4:
+            raise CaptureError(f"{self.name}: not a pcap or pcapng file (too short)")
+        magic = head[:4]
+        if magic in _PCAP_MAGICS:
+            self.format = "pcap"
+            return self._read_pcap(head, candidates_only)
+        if magic == _PCAPNG_SHB:
+            self.format = "pcapng"
+            return self._read_pcapng(head, candidates_only)
+        raise CaptureError(f"{self.name}: not a pcap or pcapng file (magic {magic.hex()})")
+
+    # -- pcap -------------------------------------------------------------------------------
+
+    def _read_pcap(self, head: bytes, candidates_only: bool) -> Iterator[RawPacket]:
+        if len(head) < 24:
+            raise CaptureError(f"{self.name}: truncated pcap header")
+        order, resolution = _PCAP_MAGICS[head[:4]]
+        (linktype,) = struct.unpack_from(order + "I", head, 20)
+        linktype &= 0x0FFFFFFF  # the upper bits carry FCS information (pcap-linktype)
+        record = struct.Struct(order + "IIII")
+        rec_size = record.size
+        unpack_from = record.unpack_from
+        eth = linktype == LINKTYPE_ETHERNET and candidates_only
+        frame = 0
+        buf = head[24:]
+        pos = 24
+        chunks = self._chunks(b"")
+        while True:
+            off = 0
+            end = len(buf)
+            while off + rec_size <= end:
+                sec, frac, caplen, _ = unpack_from(buf, off)
+                start = off + rec_size
+                if start + caplen > end:
+                    if caplen > 0x4000000:
+                        raise CaptureError(
+                            f"{self.name}: corrupt record {frame + 1} at byte {pos + off} "
+                            f"(length {caplen})"
+                        )
+                    break
+                frame += 1
+                off = start + caplen
+                if eth and not ethernet_candidate(buf, start, caplen):
+                    continue
+                yield RawPacket(frame, sec + frac * resolution, linktype, buf[start:off])
+            self.packets = frame
+            pos += off
+            rest = buf[off:]
+            more = next(chunks, b"")
+            if not more:
+                buf = rest
+                break
+            buf = rest + more
+        self.packets = frame
+        if buf:
+            raise CaptureError(
+                f"{self.name}: truncated capture: record {frame + 1} at byte {pos} is cut short "
+                f"after {frame} complete packets"
+            )
+
+    # -- pcapng -----------------------------------------------------------------------------
+
+    def _read_pcapng(self, head: bytes, candidates_only: bool) -> Iterator[RawPacket]:
+        buf = head
+        pos = 0
+        frame = 0
+        order = "<"
+        # per section: interface id -> (linktype, seconds per timestamp unit)
+        interfaces: list[tuple[int, float]] = []
+        chunks = self._chunks(b"")
+        while True:
+            if len(buf) < 12:
+                more = next(chunks, b"")
+                if not more:
+                    break
+                buf += more
+                continue
+            btype_raw = buf[:4]
+            if btype_raw == _PCAPNG_SHB:
+                (bom,) = struct.unpack_from("<I", buf, 8)
+                if bom == _PCAPNG_BOM:
+                    order = "<"
+                elif bom == struct.unpack("<I", struct.pack(">I", _PCAPNG_BOM))[0]:
+                    order = ">"
+                else:
+                    raise CaptureError(f"{self.name}: bad pcapng byte-order magic at byte {pos}")
+                interfaces = []
+            btype, blen = struct.unpack_from(order + "II", buf, 0)
+            if blen < 12 or blen % 4:
+                raise CaptureError(f"{self.name}: corrupt pcapng block at byte {pos}")
+            while len(buf) < blen:
+                more = next(chunks, b"")
+                if not more:
+                    self.packets = frame
+                    raise CaptureError(
+                        f"{self.name}: truncated capture: block at byte {pos} is cut short "
+                        f"after {frame} complete packets"
+                    )
+                buf += more
+            body = buf[8 : blen - 4]
+            if btype == 1:  # Interface Description Block
+                linktype = struct.unpack_from(order + "H", body, 0)[0]
+                interfaces.append((linktype, _if_tsresol(body[8:], order)))
+            elif btype in (6, 2):  # Enhanced Packet Block, obsolete Packet Block
+                if btype == 6:
+                    ifid, ts_hi, ts_lo, caplen, _ = struct.unpack_from(order + "IIIII", body, 0)
+                else:
+                    ifid, _, ts_hi, ts_lo, caplen, _ = struct.unpack_from(order + "HHIIII", body, 0)
+                if ifid >= len(interfaces) or 20 + caplen > len(body):
+                    raise CaptureError(f"{self.name}: corrupt packet block at byte {pos}")
+                frame += 1
+                linktype, unit = interfaces[ifid]
+                data = body[20 : 20 + caplen]
+                if not (
+                    candidates_only
+                    and linktype == LINKTYPE_ETHERNET
+                    and not ethernet_candidate(data, 0, caplen)
+                ):
+                    yield RawPacket(frame, ((ts_hi << 32) | ts_lo) * unit, linktype, data)
+            elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
+                if not interfaces:
+                    raise CaptureError(f"{self.name}: packet before any interface at byte {pos}")
+                frame += 1
+                linktype, _ = interfaces[0]
+                (origlen,) = struct.unpack_from(order + "I", body, 0)
+                data = body[4 : 4 + origlen]
+                if not (
+                    candidates_only
+                    and linktype == LINKTYPE_ETHERNET
+                    and not ethernet_candidate(data, 0, len(data))
+                ):
+                    yield RawPacket(frame, 0.0, linktype, data)
+            self.packets = frame
+            pos += blen
+            buf = buf[blen:]
+        self.packets = frame
+        if buf:
+            raise CaptureError(
+                f"{self.name}: truncated capture: block at byte {pos} is cut short "
+                f"after {frame} complete packets"
+            )
+
+
+def _if_tsresol(options: bytes, order: str) -> float:
+    """Seconds per timestamp unit from an IDB's options (pcapng if_tsresol, default 10^-6)."""
+    off = 0
+    while off + 4 <= len(options):
+        code, length = struct.unpack_from(order + "HH", options, off)
+        if code == 0:
+            break
+        if code == 9 and length >= 1:
+            v = options[off + 4]
+            return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0**-v
+        off += 4 + ((length + 3) & ~3)
+    return 1e-6
+
+
+def open_capture(path: str | Path) -> tuple[BinaryIO, str]:
+    """Open a capture path (``-`` is standard input); errors become one-line CaptureErrors."""
+    if str(path) == "-":
+        return sys.stdin.buffer, "<stdin>"
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise CaptureError(f"{p}: is a directory, not a capture file")
+        return open(p, "rb"), str(p)  # noqa: SIM115 - closed by the caller
+    except FileNotFoundError:
+        raise CaptureError(f"{p}: no such file") from None
+    except PermissionError:
+        raise CaptureError(f"{p}: permission denied") from None
+    except OSError as exc:
+        raise CaptureError(f"{p}: cannot open ({exc.strerror})") from None
+
+
+def iter_capture(path: str | Path, *, candidates_only: bool = False) -> Iterator[RawPacket]:
+    """Every packet (or every candidate) of the capture at ``path``."""
+    stream, name = open_capture(path)
+    try:
+        yield from CaptureReader(stream, name=name).read(candidates_only=candidates_only)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
