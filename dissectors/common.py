@@ -43,6 +43,9 @@ class Finding(enum.StrEnum):
     FRAGMENTED = "fragmented"
     IP_OPTIONS = "ip-options"
     SHORT_AUTH_DATA = "short-auth-data"
+    BAD_CODE = "bad-code"
+    MULTICAST_TARGET = "multicast-target"
+    SOLICITED_TO_MULTICAST = "solicited-to-multicast"
 
 
 def inet_checksum(*chunks: bytes | memoryview) -> int:
