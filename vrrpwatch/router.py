@@ -1,0 +1,571 @@
+"""A sans-IO VRRP virtual router: RFC 5798 (VRRPv3) and RFC 3768 (VRRPv2) section 6.
+
+Theory of operation
+===================
+
+One ``VirtualRouter`` is one (VRID, address family) on one interface. It performs no I/O and
+never reads a clock: the caller passes ``now`` (monotonic seconds) to every input, and every
+input returns the list of actions the caller must carry out, in order.
+
+The machine follows RFC 5798 section 6.4 (and RFC 3768 section 6.4, which has the same shape):
+
+* ``Initialize`` (6.4.1): on ``start`` a router with priority 255 (the address owner) sends an
+  advertisement, announces its addresses and becomes ``Master``; any other router sets
+  Master_Down_Timer to Master_Down_Interval and becomes ``Backup``.
+* ``Backup`` (6.4.2): an advertisement of priority 0 sets Master_Down_Timer to Skew_Time; an
+  advertisement whose priority is >= ours (or any, when Preempt_Mode is off) restarts
+  Master_Down_Timer (VRRPv3 first learns Master_Adver_Interval from it); a lower priority one
+  is discarded, so the timer runs out and we preempt. When Master_Down_Timer fires we become
+  ``Master``.
+* ``Master`` (6.4.3): Adver_Timer sends an advertisement every Advertisement_Interval; a
+  priority-0 advertisement is answered at once; a higher priority advertisement (or an equal one
+  from a higher primary address, compared as unsigned integers in network byte order) makes us
+  ``Backup``; a lower priority one is answered at once with our own advertisement (RFC 9568
+  section 6.4.3), which lets a freshly started lower-priority router see us immediately.
+* ``shutdown`` as Master sends an advertisement with priority 0 (6.4.3) so a backup takes over
+  after Skew_Time instead of Master_Down_Interval.
+
+``Fault`` is not in the RFC: it is keepalived's state for "our own interface is down". The
+router leaves Master (no advertisements, addresses removed) and goes back to Backup when the
+link returns.
+
+Every state change is checked against ``TRANSITIONS``. A misbehaving peer never raises: its
+packet yields ``AdvertisementDiscarded`` with a reason (RFC 5798 section 7.1 receive checks).
+Misuse by the caller (starting twice, time going backwards) raises ``ProtocolError``.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections import Counter
+from dataclasses import dataclass, field
+
+from dissectors.common import IPAddress
+from dissectors.vrrp import AuthType, ChecksumStatus, VrrpPacket, VrrpV2, VrrpV3
+
+__all__ = [
+    "Action",
+    "AddAddresses",
+    "AdvertisementDiscarded",
+    "Cause",
+    "DiscardReason",
+    "IpHeader",
+    "ProtocolError",
+    "RemoveAddresses",
+    "RouterConfig",
+    "SendAdvertisement",
+    "SendGratuitousArp",
+    "SendNeighborAdvertisement",
+    "State",
+    "StateChanged",
+    "TRANSITIONS",
+    "VirtualRouter",
+    "master_down_interval",
+    "skew_time",
+]
+
+
+class ProtocolError(RuntimeError):
+    """The caller used the router wrongly (not a peer's fault)."""
+
+
+class State(enum.Enum):
+    INITIALIZE = "INIT"
+    BACKUP = "BACKUP"
+    MASTER = "MASTER"
+    FAULT = "FAULT"
+
+
+class Cause(enum.StrEnum):
+    """Why a state changed; stable ids for logs, JSON events and the database."""
+
+    STARTUP = "startup"
+    OWNER_STARTUP = "address-owner"
+    MASTER_DOWN = "master-down-timer"
+    HIGHER_PRIORITY = "higher-priority"
+    EQUAL_PRIORITY_HIGHER_ADDRESS = "equal-priority-higher-address"
+    SHUTDOWN = "shutdown"
+    LINK_DOWN = "link-down"
+    LINK_UP = "link-up"
+
+
+# Legal transitions: (old, new) -> the causes that may produce them.
+TRANSITIONS: dict[tuple[State, State], frozenset[Cause]] = {
+    (State.INITIALIZE, State.BACKUP): frozenset({Cause.STARTUP}),
+    (State.INITIALIZE, State.MASTER): frozenset({Cause.OWNER_STARTUP}),
+    (State.INITIALIZE, State.FAULT): frozenset({Cause.LINK_DOWN}),
+    (State.BACKUP, State.MASTER): frozenset({Cause.MASTER_DOWN}),
+    (State.BACKUP, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
+    (State.BACKUP, State.FAULT): frozenset({Cause.LINK_DOWN}),
+    (State.MASTER, State.BACKUP): frozenset(
+        {Cause.HIGHER_PRIORITY, Cause.EQUAL_PRIORITY_HIGHER_ADDRESS}
+    ),
+    (State.MASTER, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
+    (State.MASTER, State.FAULT): frozenset({Cause.LINK_DOWN}),
+    (State.FAULT, State.BACKUP): frozenset({Cause.LINK_UP}),
+    (State.FAULT, State.MASTER): frozenset({Cause.OWNER_STARTUP}),
+    (State.FAULT, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
+}
+
+
+class DiscardReason(enum.StrEnum):
+    """Why a received advertisement was dropped (RFC 5798 / RFC 3768 section 7.1)."""
+
+    TTL_NOT_255 = "ttl-not-255"
+    BAD_VERSION = "version-mismatch"
+    BAD_TYPE = "bad-type"
+    VRID_MISMATCH = "vrid-mismatch"
+    BAD_CHECKSUM = "bad-checksum"
+    COUNT_MISMATCH = "count-mismatch"
+    FAMILY_MISMATCH = "family-mismatch"
+    AUTH_TYPE_MISMATCH = "auth-type-mismatch"
+    AUTH_FAILURE = "auth-failure"
+    INTERVAL_MISMATCH = "interval-mismatch"
+    ADDRESS_LIST_MISMATCH = "address-list-mismatch"
+    INTERVAL_ZERO = "interval-zero"
+    OWN_ADVERTISEMENT = "own-advertisement"
+    LOWER_PRIORITY = "lower-priority"
+    NOT_RUNNING = "not-running"
+
+
+def skew_time(priority: int, master_adver_interval_s: float, version: int = 3) -> float:
+    """Skew_Time in seconds.
+
+    RFC 5798 section 6.1: ((256 - Priority) * Master_Adver_Interval) / 256.
+    RFC 3768 section 6.1: (256 - Priority) / 256 (seconds, independent of the interval).
+    """
+    if version == 2:
+        return (256 - priority) / 256
+    return (256 - priority) * master_adver_interval_s / 256
+
+
+def master_down_interval(priority: int, master_adver_interval_s: float, version: int = 3) -> float:
+    """Master_Down_Interval = 3 * (Master_)Adver_Interval + Skew_Time (RFC 5798/3768 6.1)."""
+    return 3 * master_adver_interval_s + skew_time(priority, master_adver_interval_s, version)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IpHeader:
+    """What the router needs from the IP header that carried an advertisement."""
+
+    src: IPAddress
+    dst: IPAddress
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouterConfig:
+    vrid: int
+    priority: int
+    primary_address: IPAddress
+    addresses: tuple[IPAddress, ...]
+    version: int = 3
+    advertisement_interval_cs: int = 100
+    preempt_mode: bool = True
+    preempt_delay_s: float = 0.0
+    accept_mode: bool = False
+    auth_pass: bytes | None = None
+    # keepalived's garp_master_repeat / garp_master_delay: a burst when becoming Master, and
+    # a second burst this many seconds later (0 disables the second burst).
+    garp_repeat: int = 5
+    garp_delay_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.vrid <= 255:
+            raise ValueError(f"VRID must be 1..255, not {self.vrid}")
+        if not 1 <= self.priority <= 255:
+            raise ValueError(f"priority must be 1..255, not {self.priority}")
+        if self.version not in (2, 3):
+            raise ValueError(f"version must be 2 or 3, not {self.version}")
+        if not self.addresses:
+            raise ValueError("at least one virtual address is needed")
+        fam = self.primary_address.version
+        if any(a.version != fam for a in self.addresses):
+            raise ValueError("virtual addresses and primary address must be of one family")
+        if self.version == 2:
+            if fam != 4:
+                raise ValueError("VRRPv2 is IPv4 only")
+            if self.advertisement_interval_cs % 100 or not 100 <= self.advertisement_interval_cs:
+                raise ValueError("VRRPv2 advertisement interval is whole seconds (1..255)")
+            if self.advertisement_interval_cs > 25500:
+                raise ValueError("VRRPv2 advertisement interval is whole seconds (1..255)")
+        elif not 1 <= self.advertisement_interval_cs <= 0x0FFF:
+            raise ValueError("VRRPv3 advertisement interval must be 1..4095 centiseconds")
+        if self.auth_pass is not None and self.version != 2:
+            raise ValueError("authentication exists only in VRRPv2")
+        if self.auth_pass is not None and len(self.auth_pass) > 8:
+            raise ValueError("a VRRPv2 password has at most 8 characters")
+
+    @property
+    def family(self) -> int:
+        return self.primary_address.version
+
+    @property
+    def advertisement_interval_s(self) -> float:
+        return self.advertisement_interval_cs / 100
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendAdvertisement:
+    advertisement: VrrpPacket
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendGratuitousArp:
+    addresses: tuple[ipaddress.IPv4Address, ...]
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendNeighborAdvertisement:
+    addresses: tuple[ipaddress.IPv6Address, ...]
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddAddresses:
+    addresses: tuple[IPAddress, ...]
+    accept_mode: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveAddresses:
+    addresses: tuple[IPAddress, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChanged:
+    old: State
+    new: State
+    cause: Cause
+    # The advertisement's sender and priority when one caused the change.
+    peer: IPAddress | None = None
+    peer_priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdvertisementDiscarded:
+    reason: DiscardReason
+    source: IPAddress
+    detail: str = ""
+
+
+Action = (
+    SendAdvertisement
+    | SendGratuitousArp
+    | SendNeighborAdvertisement
+    | AddAddresses
+    | RemoveAddresses
+    | StateChanged
+    | AdvertisementDiscarded
+)
+
+
+# --- the machine ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class VirtualRouter:
+    config: RouterConfig
+    state: State = field(default=State.INITIALIZE, init=False)
+    # Master_Adver_Interval (VRRPv3 learns it from the Master; VRRPv2 uses its own interval).
+    master_adver_interval_cs: int = field(default=0, init=False)
+    discards: Counter[DiscardReason] = field(default_factory=Counter, init=False)
+    _master_down_at: float | None = field(default=None, init=False)
+    _adver_at: float | None = field(default=None, init=False)
+    _garp_at: float | None = field(default=None, init=False)
+    _started_at: float = field(default=0.0, init=False)
+    _last_now: float = field(default=float("-inf"), init=False)
+    _link_up: bool = field(default=True, init=False)
+    _running: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.master_adver_interval_cs = self.config.advertisement_interval_cs
+
+    # -- derived values, RFC 5798 section 6.1 -------------------------------------------------
+
+    @property
+    def skew_time(self) -> float:
+        return skew_time(
+            self.config.priority, self.master_adver_interval_cs / 100, self.config.version
+        )
+
+    @property
+    def master_down_interval(self) -> float:
+        return master_down_interval(
+            self.config.priority, self.master_adver_interval_cs / 100, self.config.version
+        )
+
+    @property
+    def is_owner(self) -> bool:
+        return self.config.priority == 255
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """The Startup event (RFC 5798 section 6.4.1)."""
+        self._tick(now)
+        if self._running:
+            raise ProtocolError("start() called twice")
+        self._running = True
+        self._started_at = now
+        if not self._link_up:
+            return self._set_state(State.FAULT, Cause.LINK_DOWN)
+        return self._leave_initialize(now, Cause.STARTUP)
+
+    def shutdown(self, now: float) -> list[Action]:
+        """The Shutdown event: as Master, a priority-0 advertisement (RFC 5798 section 6.4.3)."""
+        self._tick(now)
+        if not self._running:
+            raise ProtocolError("shutdown() before start()")
+        self._running = False
+        out: list[Action] = []
+        if self.state is State.MASTER:
+            out.append(SendAdvertisement(advertisement=self._advertisement(priority=0)))
+            out.append(RemoveAddresses(addresses=self.config.addresses))
+        self._cancel_timers()
+        out += self._set_state(State.INITIALIZE, Cause.SHUTDOWN)
+        return out
+
+    def link_down(self, now: float) -> list[Action]:
+        """Our interface lost its carrier or was set down (keepalived's FAULT state)."""
+        self._tick(now)
+        self._link_up = False
+        if not self._running or self.state is State.FAULT:
+            return []
+        out: list[Action] = []
+        if self.state is State.MASTER:
+            out.append(RemoveAddresses(addresses=self.config.addresses))
+        self._cancel_timers()
+        out += self._set_state(State.FAULT, Cause.LINK_DOWN)
+        return out
+
+    def link_up(self, now: float) -> list[Action]:
+        self._tick(now)
+        self._link_up = True
+        if not self._running or self.state is not State.FAULT:
+            return []
+        self.master_adver_interval_cs = self.config.advertisement_interval_cs
+        return self._leave_initialize(now, Cause.LINK_UP)
+
+    def get_timer(self) -> float | None:
+        """The earliest pending deadline (absolute, in the caller's clock), or None."""
+        pending = [
+            t for t in (self._master_down_at, self._adver_at, self._garp_at) if t is not None
+        ]
+        return min(pending) if pending else None
+
+    def handle_timer(self, now: float) -> list[Action]:
+        """Run every deadline that is due at ``now``; a no-op when none is."""
+        self._tick(now)
+        out: list[Action] = []
+        if self._master_down_at is not None and now >= self._master_down_at:
+            # RFC 5798 section 6.4.2: Master_Down_Timer fires -> become Master.
+            self._master_down_at = None
+            out += self._become_master(now, Cause.MASTER_DOWN)
+        if self._adver_at is not None and now >= self._adver_at:
+            # RFC 5798 section 6.4.3: Adver_Timer fires -> advertise, restart the timer. The
+            # next deadline follows the previous one so a late wake-up does not drift.
+            out.append(SendAdvertisement(advertisement=self._advertisement()))
+            nxt = self._adver_at + self.config.advertisement_interval_s
+            self._adver_at = nxt if nxt > now else now + self.config.advertisement_interval_s
+        if self._garp_at is not None and now >= self._garp_at:
+            self._garp_at = None
+            out += self._announce()
+        return out
+
+    def receive_advertisement(self, adv: VrrpPacket, *, ip: IpHeader, now: float) -> list[Action]:
+        self._tick(now)
+        reason, detail = self._check(adv, ip)
+        if reason is not None:
+            return [self._discard(reason, ip.src, detail)]
+        if self.state is State.BACKUP:
+            return self._backup_receive(adv, ip, now)
+        if self.state is State.MASTER:
+            return self._master_receive(adv, ip, now)
+        return [self._discard(DiscardReason.NOT_RUNNING, ip.src, self.state.value)]
+
+    # -- per-state behaviour ----------------------------------------------------------------
+
+    def _backup_receive(self, adv: VrrpPacket, ip: IpHeader, now: float) -> list[Action]:
+        cfg = self.config
+        if adv.priority == 0:
+            # RFC 5798 section 6.4.2: the Master is leaving; take over after Skew_Time.
+            self._master_down_at = now + self.skew_time
+            return []
+        preempting = cfg.preempt_mode and now >= self._started_at + cfg.preempt_delay_s
+        if not preempting or adv.priority >= cfg.priority:
+            if cfg.version == 3:
+                # RFC 5798 section 6.4.2: Master_Adver_Interval from the advertisement.
+                self.master_adver_interval_cs = adv.interval_cs
+            self._master_down_at = now + self.master_down_interval
+            return []
+        # Preempt: drop it and let Master_Down_Timer run out.
+        return [
+            self._discard(
+                DiscardReason.LOWER_PRIORITY,
+                ip.src,
+                f"priority {adv.priority} < ours {cfg.priority}, preempting",
+            )
+        ]
+
+    def _master_receive(self, adv: VrrpPacket, ip: IpHeader, now: float) -> list[Action]:
+        cfg = self.config
+        if adv.priority == 0:
+            # RFC 5798 section 6.4.3: answer a leaving router at once.
+            return self._advertise_now(now)
+        higher = adv.priority > cfg.priority
+        # Ties go to the higher primary address, unsigned in network byte order (6.4.3).
+        tie_lost = adv.priority == cfg.priority and int(ip.src) > int(cfg.primary_address)
+        if higher or tie_lost:
+            self._adver_at = None
+            self._garp_at = None
+            if cfg.version == 3:
+                self.master_adver_interval_cs = adv.interval_cs
+            self._master_down_at = now + self.master_down_interval
+            cause = Cause.HIGHER_PRIORITY if higher else Cause.EQUAL_PRIORITY_HIGHER_ADDRESS
+            out: list[Action] = [RemoveAddresses(addresses=cfg.addresses)]
+            return out + self._set_state(
+                State.BACKUP, cause, peer=ip.src, peer_priority=adv.priority
+            )
+        # RFC 9568 section 6.4.3: a lower priority advertisement gets ours at once.
+        return self._advertise_now(now)
+
+    def _leave_initialize(self, now: float, cause: Cause) -> list[Action]:
+        if self.is_owner:
+            return self._become_master(now, Cause.OWNER_STARTUP)
+        # RFC 5798 section 6.4.1: Master_Adver_Interval = Advertisement_Interval.
+        self.master_adver_interval_cs = self.config.advertisement_interval_cs
+        self._master_down_at = now + self.master_down_interval
+        return self._set_state(State.BACKUP, cause)
+
+    def _become_master(self, now: float, cause: Cause) -> list[Action]:
+        cfg = self.config
+        self._master_down_at = None
+        out: list[Action] = self._set_state(State.MASTER, cause)
+        out.append(AddAddresses(addresses=cfg.addresses, accept_mode=cfg.accept_mode))
+        out.append(SendAdvertisement(advertisement=self._advertisement()))
+        out += self._announce()
+        self._adver_at = now + cfg.advertisement_interval_s
+        self._garp_at = now + cfg.garp_delay_s if cfg.garp_delay_s > 0 else None
+        return out
+
+    def _advertise_now(self, now: float) -> list[Action]:
+        self._adver_at = now + self.config.advertisement_interval_s
+        return [SendAdvertisement(advertisement=self._advertisement())]
+
+    def _announce(self) -> list[Action]:
+        # RFC 5798 section 6.4.1/6.4.2: gratuitous ARP (IPv4) or unsolicited Neighbor
+        # Advertisement (IPv6, RFC 4861 section 7.2.6) for each virtual address.
+        cfg = self.config
+        if cfg.garp_repeat <= 0:
+            return []
+        v4 = tuple(a for a in cfg.addresses if isinstance(a, ipaddress.IPv4Address))
+        v6 = tuple(a for a in cfg.addresses if isinstance(a, ipaddress.IPv6Address))
+        if v4:
+            return [SendGratuitousArp(addresses=v4, count=cfg.garp_repeat)]
+        return [SendNeighborAdvertisement(addresses=v6, count=cfg.garp_repeat)]
+
+    def _advertisement(self, priority: int | None = None) -> VrrpPacket:
+        cfg = self.config
+        prio = cfg.priority if priority is None else priority
+        if cfg.version == 2:
+            v4 = tuple(a for a in cfg.addresses if isinstance(a, ipaddress.IPv4Address))
+            pw = cfg.auth_pass
+            return VrrpV2(
+                vrid=cfg.vrid,
+                priority=prio,
+                count_ip_addrs=len(v4),
+                auth_type=AuthType.NONE if pw is None else AuthType.SIMPLE,
+                adver_int_s=cfg.advertisement_interval_cs // 100,
+                addresses=v4,
+                auth_data=(pw or b"").ljust(8, b"\x00"),
+            )
+        return VrrpV3(
+            vrid=cfg.vrid,
+            priority=prio,
+            count_ip_addrs=len(cfg.addresses),
+            max_adver_int_cs=cfg.advertisement_interval_cs,
+            addresses=cfg.addresses,
+            family=cfg.family,
+        )
+
+    # -- receive checks, RFC 5798 / RFC 3768 section 7.1 -------------------------------------
+
+    def _check(self, adv: VrrpPacket, ip: IpHeader) -> tuple[DiscardReason | None, str]:
+        cfg = self.config
+        if ip.ttl != 255:
+            return DiscardReason.TTL_NOT_255, f"TTL/hop limit {ip.ttl}"
+        if adv.version != cfg.version:
+            return DiscardReason.BAD_VERSION, f"version {adv.version}, ours {cfg.version}"
+        if adv.vrid != cfg.vrid:
+            return DiscardReason.VRID_MISMATCH, f"VRID {adv.vrid}"
+        if adv.checksum_status is ChecksumStatus.BAD:
+            return DiscardReason.BAD_CHECKSUM, f"checksum {adv.checksum:#06x}"
+        if adv.type != 1:
+            return DiscardReason.BAD_TYPE, f"type {adv.type}"
+        if adv.count_ip_addrs != len(adv.addresses) or adv.trailing:
+            return DiscardReason.COUNT_MISMATCH, f"count {adv.count_ip_addrs}"
+        if ip.src.version != cfg.family or any(a.version != cfg.family for a in adv.addresses):
+            return DiscardReason.FAMILY_MISMATCH, f"from IPv{ip.src.version}"
+        if ip.src == cfg.primary_address:
+            return DiscardReason.OWN_ADVERTISEMENT, ""
+        if adv.interval_cs == 0:
+            return DiscardReason.INTERVAL_ZERO, ""
+        if isinstance(adv, VrrpV2):
+            # RFC 3768 section 7.1: the Auth Type must match ours, and with simple text
+            # authentication the password too (section 5.3.10).
+            want = AuthType.NONE if cfg.auth_pass is None else AuthType.SIMPLE
+            if adv.auth_type != want:
+                return DiscardReason.AUTH_TYPE_MISMATCH, (
+                    f"auth type {adv.auth_type}, ours {int(want)}"
+                )
+            if want is AuthType.SIMPLE and adv.auth_data[:8] != (cfg.auth_pass or b"").ljust(
+                8, b"\x00"
+            ):
+                return DiscardReason.AUTH_FAILURE, "password does not match"
+            # RFC 3768 section 7.1: the Adver Interval must be ours.
+            if adv.interval_cs != cfg.advertisement_interval_cs:
+                return DiscardReason.INTERVAL_MISMATCH, (
+                    f"interval {adv.adver_int_s} s, ours {cfg.advertisement_interval_cs // 100} s"
+                )
+        # Section 7.1: a different address list is dropped unless the sender is the owner.
+        if adv.priority != 255 and sorted(adv.addresses, key=int) != sorted(cfg.addresses, key=int):
+            theirs = ",".join(str(a) for a in adv.addresses)
+            return DiscardReason.ADDRESS_LIST_MISMATCH, f"addresses {theirs}"
+        return None, ""
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _discard(
+        self, reason: DiscardReason, src: IPAddress, detail: str
+    ) -> AdvertisementDiscarded:
+        self.discards[reason] += 1
+        return AdvertisementDiscarded(reason=reason, source=src, detail=detail)
+
+    def _cancel_timers(self) -> None:
+        self._master_down_at = self._adver_at = self._garp_at = None
+
+    def _tick(self, now: float) -> None:
+        if now < self._last_now:
+            raise ProtocolError(f"time went backwards: {now} < {self._last_now}")
+        self._last_now = now
+
+    def _set_state(
+        self,
+        new: State,
+        cause: Cause,
+        *,
+        peer: IPAddress | None = None,
+        peer_priority: int | None = None,
+    ) -> list[Action]:
+        old = self.state
+        allowed = TRANSITIONS.get((old, new), frozenset())
+        if cause not in allowed:
+            raise ProtocolError(f"illegal transition {old.name} -> {new.name} ({cause})")
+        self.state = new
+        return [StateChanged(old=old, new=new, cause=cause, peer=peer, peer_priority=peer_priority)]
