@@ -62,18 +62,30 @@ def ethernet_candidate(buf: bytes, off: int, caplen: int) -> bool:
     """Could the Ethernet frame at ``buf[off:off+caplen]`` be VRRP, CARP, ARP or an NA?"""
     if caplen < 14:
         return caplen > 0  # let the decoder report a runt
-    et = buf[off + 12 : off + 14]
-    if et == _ETH_IPV4:
-        return caplen < 24 or buf[off + 23] in _IP_PROTOS
-    if et == _ETH_IPV6:
-        if caplen < 21:
+    end = off + caplen
+    et_at = off + 12
+    et = buf[et_at : et_at + 2]
+    tags = 0
+    while et in _ETH_TAGGED:
+        tags += 1
+        if et == b"\x88\xe7" or tags > 4:
+            return True  # 802.1ah or a deep stack: the decoder walks it
+        et_at += 4
+        if et_at + 2 > end:
             return True
-        nh = buf[off + 20]
+        et = buf[et_at : et_at + 2]
+    l3 = et_at + 2
+    if et == _ETH_IPV4:
+        return l3 + 10 > end or buf[l3 + 9] in _IP_PROTOS
+    if et == _ETH_IPV6:
+        if l3 + 7 > end:
+            return True
+        nh = buf[l3 + 6]
         if nh == _ICMPV6:
-            return caplen < 55 or buf[off + 54] == _ND_ADVERT
+            return l3 + 41 > end or buf[l3 + 40] == _ND_ADVERT
         # 0/43/44/60 are extension headers the decoder walks; 112 and 51 are ours.
         return nh in _IP_PROTOS or nh in (0, 43, 44, 60)
-    return et == _ETH_ARP or et in _ETH_TAGGED
+    return et == _ETH_ARP
 
 
 class CaptureReader:
@@ -133,6 +145,18 @@ class CaptureReader:
         record = struct.Struct(order + "IIII")
         rec_size = record.size
         unpack_from = record.unpack_from
+        # Record header plus the bytes that decide most Ethernet frames in one unpack: the
+        # ethertype (frame bytes 12-13), the IPv6 next header (20) and IPv4 protocol (23), and
+        # the same behind one 802.1Q tag (ethertype 16-17, next header 24, protocol 27).
+        # Ethertypes are read in file order and compared with constants in file order.
+        peek = struct.Struct(order + "IIII12xH2xH2xB2xBB2xB")
+        peek_size = peek.size
+        peek_from = peek.unpack_from
+        et4, et6, etq = (
+            struct.unpack(order + "H", et)[0] for et in (_ETH_IPV4, _ETH_IPV6, b"\x81\x00")
+        )
+        protos = _IP_PROTOS
+        tcp_udp = (6, 17)
         eth = linktype == LINKTYPE_ETHERNET and candidates_only
         frame = 0
         buf = head[24:]
@@ -142,6 +166,36 @@ class CaptureReader:
             off = 0
             end = len(buf)
             while off + rec_size <= end:
+                if eth and off + peek_size <= end:
+                    sec, frac, caplen, _, et, et_in, nh6, p4, nh6_q, p4_q = peek_from(buf, off)
+                    start = off + rec_size
+                    stop = start + caplen
+                    if stop > end:
+                        if caplen > 0x4000000:
+                            raise CaptureError(
+                                f"{self.name}: corrupt record {frame + 1} at byte {pos + off} "
+                                f"(length {caplen})"
+                            )
+                        break
+                    frame += 1
+                    off = stop
+                    if caplen >= 28:
+                        if et == et4:
+                            if p4 not in protos:
+                                continue
+                        elif et == et6:
+                            if nh6 in tcp_udp:
+                                continue
+                        elif et == etq:
+                            if et_in == et4:
+                                if p4_q not in protos:
+                                    continue
+                            elif et_in == et6 and nh6_q in tcp_udp:
+                                continue
+                    if not ethernet_candidate(buf, start, caplen):
+                        continue
+                    yield RawPacket(frame, sec + frac * resolution, linktype, buf[start:stop])
+                    continue
                 sec, frac, caplen, _ = unpack_from(buf, off)
                 start = off + rec_size
                 if start + caplen > end:

@@ -1,0 +1,138 @@
+"""Deterministic benchmark captures (classic pcap, Ethernet), written without scapy for speed.
+
+``mixed``: mostly ordinary IPv4/IPv6 TCP and UDP of realistic sizes (a share 802.1Q-tagged), about
+2.5 % VRRP adverts from 20 virtual routers on several VLANs (v2 and v3, one plaintext group, a
+failover now and then) and a few gratuitous ARPs. ``adverts``: every packet a VRRP advert.
+
+    python tests/bench/gen.py mixed 1000000 /tmp/mixed.pcap
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import struct
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from dissectors.vrrp import VrrpV2, VrrpV3, build_vrrp, virtual_mac
+
+_PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+_REC = struct.Struct("<IIII")
+_V4 = ipaddress.IPv4Address
+_GROUP4 = _V4("224.0.0.18")
+_GROUP4_MAC = bytes.fromhex("01005e000012")
+_PAYLOAD = bytes(random.Random(7).getrandbits(8) for _ in range(2048))
+
+
+def _ipv4(src: bytes, dst: bytes, proto: int, payload: bytes, ttl: int = 64) -> bytes:
+    head = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, ttl, proto, 0, src, dst)
+    return head + payload
+
+
+def _ipv6(src: bytes, dst: bytes, nh: int, payload: bytes, hlim: int = 64) -> bytes:
+    return struct.pack("!IHBB16s16s", 0x60000000, len(payload), nh, hlim, src, dst) + payload
+
+
+def _eth(dst: bytes, src: bytes, ethertype: int, payload: bytes, vlan: int | None) -> bytes:
+    if vlan is None:
+        return dst + src + struct.pack("!H", ethertype) + payload
+    return dst + src + struct.pack("!HHH", 0x8100, vlan, ethertype) + payload
+
+
+class _Router:
+    def __init__(self, idx: int) -> None:
+        self.vlan = (10, 20, 30, 40)[idx % 4]
+        self.vrid = 1 + idx // 4
+        self.version = 2 if idx % 2 else 3
+        base = 0xC6336400 + idx * 4  # 198.51.100.0/24
+        self.addrs = [_V4(base + 1), _V4(base + 2)]
+        self.vip = _V4(0xCB007100 + idx)  # 203.0.113.0/24
+        self.master = 0
+        self.frames = [self._advert(i, 200 - 100 * i) for i in range(2)]
+
+    def _advert(self, which: int, priority: int) -> bytes:
+        src = self.addrs[which]
+        adv: VrrpV2 | VrrpV3
+        if self.version == 2:
+            pw = b"bench" if self.vrid == 1 else b""
+            adv = VrrpV2(
+                vrid=self.vrid,
+                priority=priority,
+                count_ip_addrs=1,
+                auth_type=1 if pw else 0,
+                adver_int_s=1,
+                addresses=(self.vip,),
+                auth_data=pw.ljust(8, b"\0"),
+            )
+        else:
+            adv = VrrpV3(vrid=self.vrid, priority=priority, count_ip_addrs=1, addresses=(self.vip,))
+        body = build_vrrp(adv, src=src, dst=_GROUP4)
+        ip = _ipv4(src.packed, _GROUP4.packed, 112, body, ttl=255)
+        return _eth(_GROUP4_MAC, virtual_mac(self.vrid, 4), 0x0800, ip, self.vlan)
+
+
+def _other(rng: random.Random) -> bytes:
+    size = rng.choice((54, 54, 66, 66, 74, 120, 200, 576, 1000, 1460, 1460, 1460))
+    vlan = rng.choice((None, None, None, 10, 20))
+    src_mac = bytes((2, 0, 0, 0, rng.randrange(256), rng.randrange(256)))
+    dst_mac = bytes((2, 0, 0, 1, rng.randrange(256), rng.randrange(256)))
+    payload = _PAYLOAD[: max(0, size - 40)]
+    if rng.random() < 0.8:
+        src = struct.pack("!I", 0xC0000200 | rng.randrange(256))
+        dst = struct.pack("!I", 0xCB007100 | rng.randrange(256))
+        l4 = struct.pack("!HHIIHHHH", rng.randrange(65536), 443, 1, 2, 0x5010, 512, 0, 0)
+        return _eth(
+            dst_mac, src_mac, 0x0800, _ipv4(src, dst, 6 if size > 60 else 17, l4 + payload), vlan
+        )
+    src6 = ipaddress.IPv6Address(0x20010DB8 << 96 | rng.randrange(1 << 16)).packed
+    dst6 = ipaddress.IPv6Address(0x20010DB8 << 96 | 1 << 32 | rng.randrange(1 << 16)).packed
+    l4 = struct.pack("!HHHH", rng.randrange(65536), 53, 8 + len(payload), 0)
+    return _eth(dst_mac, src_mac, 0x86DD, _ipv6(src6, dst6, 17, l4 + payload), vlan)
+
+
+def _garp(router: _Router) -> bytes:
+    mac = virtual_mac(router.vrid, 4)
+    ip = router.vip.packed
+    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, ip, b"\xff" * 6, ip)
+    return _eth(b"\xff" * 6, mac, 0x0806, arp, router.vlan)
+
+
+def frames(kind: str, count: int, seed: int = 1) -> Iterator[tuple[float, bytes]]:
+    rng = random.Random(seed)
+    routers = [_Router(i) for i in range(20)]
+    t = 1_700_000_000.0
+    advert_share = 1.0 if kind == "adverts" else 0.025
+    # 20 routers x 1 advert/s sets the clock: other traffic fills the gaps between adverts.
+    step = advert_share / 20.0
+    for n in range(count):
+        t += step
+        r = rng.random()
+        if r < advert_share:
+            router = routers[n % 20]
+            if rng.random() < 0.0005:  # a failover: the other router takes over
+                router.master ^= 1
+            yield t, router.frames[router.master]
+        elif r < advert_share + 0.001:
+            yield t, _garp(routers[rng.randrange(20)])
+        else:
+            yield t, _other(rng)
+
+
+def write(kind: str, count: int, path: Path, seed: int = 1) -> None:
+    with open(path, "wb") as out:
+        out.write(_PCAP_HEADER)
+        buf: list[bytes] = []
+        for t, frame in frames(kind, count, seed):
+            sec = int(t)
+            buf.append(_REC.pack(sec, int((t - sec) * 1e6), len(frame), len(frame)))
+            buf.append(frame)
+            if len(buf) > 20000:
+                out.write(b"".join(buf))
+                buf.clear()
+        out.write(b"".join(buf))
+
+
+if __name__ == "__main__":
+    write(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]))
