@@ -1,0 +1,929 @@
+"""A lab of real VRRP routers in Linux network namespaces, for tests and for captures/record.py.
+
+Topology: each :class:`Segment` is one L2 broadcast domain, a Linux bridge in its own "switch"
+namespace that behaves like a hub (MAC learning and multicast snooping off), so a monitor host
+sees every frame, unicast included, as on a SPAN port. Each :class:`Host` is a namespace whose
+``eth0`` is a veth cabled to a port of that bridge; optional 802.1Q sub-interfaces
+(``eth0.<vid>``) ride the same cable, so one VRID can run on two VLANs of one trunk.
+
+Peers are the Debian packages' daemons, started per host with files under the lab's work
+directory: keepalived (VRRPv2/v3, PASS/AH auth, IPv4/IPv6 VIPs, unicast peers, nopreempt,
+use_vmac) and FRR's vrrpd (with its own zebra, an independent VRRPv3 implementation).
+
+Usage::
+
+    with Lab() as lab:                     # or the ``lab`` fixture (tests/integration/conftest.py)
+        lan = lab.segment()
+        r1 = lab.host("r1", lan, addr4="192.0.2.253/24")
+        r2 = lab.host("r2", lan, addr4="192.0.2.254/24")
+        mon = lab.host("mon", lan)
+        cap = mon.tcpdump(tmp / "out.pcap")
+        k1 = r1.keepalived(vrid=1, priority=200, vips=["192.0.2.1/24"], auth_type="PASS",
+                           auth_pass="s3cret")
+        k2 = r2.keepalived(KeepalivedInstance(vrid=1, priority=100, vips=("192.0.2.1/24",)))
+        r1.wait_for_address("192.0.2.1")   # it is master
+        r1.link_down()                     # pull the cable at the switch port
+        r2.wait_for_address("192.0.2.1", timeout=5)
+        k2.stop()                          # SIGTERM: keepalived sends priority 0
+        cap.stop()
+
+API summary:
+
+- ``Lab(prefix=None, workdir=None)``: ``prefix`` defaults to ``vwa`` + 4 random hex digits, the
+  first part of every namespace and interface name the lab creates. ``lab.segment(name)``,
+  ``lab.host(name, segment, addr4=, addr6=, vlans={vid: (addr4, addr6)}, ipv6=True)``,
+  ``lab.close()`` (idempotent; also ``with Lab()``), ``lab.namespaces()`` (ours that exist),
+  ``lab.pids`` (every process it started), ``lab.workdir``.
+- ``Host``: ``run(cmd)``, ``popen(cmd, log=)``, ``addresses(iface=None)``,
+  ``has_address(ip)``, ``wait_for_address(ip, timeout, present=True)``, ``mac(iface)``,
+  ``link_down()`` / ``link_up()``, ``add_vlan(vid, addr4, addr6)``, ``add_address(cidr, iface)``,
+  ``ping(ip)``, ``arping(ip)``, ``keepalived(*instances, **instance_fields)``,
+  ``frr_vrrpd(vrid=, priority=, vips=, ...)``, ``tcpdump(path, iface=, bpf=)``.
+- ``Daemon``: ``pid``, ``pids``, ``alive``, ``stop()`` (SIGTERM, wait), ``kill()`` (SIGKILL),
+  ``log`` (text so far), ``wait_for_log(regex, timeout)``.
+
+Hygiene: only documentation addresses (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
+2001:db8::/32, plus IPv6 link-local) are accepted; ``close()`` stops the processes the lab
+started, by PID (SIGTERM, then SIGKILL), then any process still inside one of its own
+namespaces (those are descendants of its daemons, e.g. keepalived's VRRP child), deletes its
+namespaces (which destroys the veths) and removes its work directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+DOC_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "fe80::/10")
+)
+
+# What a VRRP monitor port should record: VRRP over IPv4 and IPv6, VRRPv2 inside AH (RFC 2338
+# section 5.3.6.3, IP protocol 51), ARP (gratuitous ARPs of a new master) and ICMPv6 without
+# extension headers (neighbour advertisements; MLD carries a hop-by-hop header and stays out),
+# untagged or under one 802.1Q tag.
+_VRRP_BPF = "(ip proto 112 or ip proto 51 or ip6 proto 112 or arp or icmp6)"
+DEFAULT_BPF = f"{_VRRP_BPF} or (vlan and {_VRRP_BPF})"
+
+REQUIRED_TOOLS = ("ip", "keepalived", "tcpdump", "tshark", "ping", "arping")
+FRR_DIR = Path("/usr/lib/frr")
+
+
+class LabError(RuntimeError):
+    """The lab could not do what was asked (a command failed, a daemon did not come up)."""
+
+
+def missing_prerequisites(*, frr: bool = False) -> list[str]:
+    """Human-readable reasons why the lab cannot run here (empty when it can)."""
+    out: list[str] = []
+    if os.geteuid() != 0:
+        out.append("not root (network namespaces need CAP_SYS_ADMIN)")
+    for tool in REQUIRED_TOOLS:
+        if shutil.which(tool) is None:
+            out.append(f"{tool} not installed")
+    if frr:
+        for daemon in ("zebra", "vrrpd"):
+            if not (FRR_DIR / daemon).exists():
+                out.append(f"{FRR_DIR / daemon} not installed (Debian package frr)")
+    return out
+
+
+def check_doc_address(addr: str) -> None:
+    """Raise LabError unless ``addr`` (with or without /prefix) is in a documentation range."""
+    ip = ipaddress.ip_interface(addr).ip
+    if not any(ip in net for net in DOC_NETWORKS):
+        raise LabError(f"{addr}: the lab only uses documentation addresses")
+
+
+def _bare(addr: str) -> str:
+    return str(ipaddress.ip_interface(addr).ip)
+
+
+@dataclass(frozen=True)
+class KeepalivedInstance:
+    """One ``vrrp_instance`` of a keepalived configuration.
+
+    ``advert_int`` is in seconds (sub-second only with ``version=3``). ``auth_type`` is None,
+    ``"PASS"`` or ``"AH"`` (VRRPv2 only). ``vips`` are CIDR strings; the first one's family
+    makes the instance IPv4 or IPv6. ``interface`` may be a VLAN sub-interface (``eth0.10``).
+    """
+
+    vrid: int
+    priority: int = 100
+    state: str = "BACKUP"
+    version: int = 2
+    advert_int: float = 1.0
+    auth_type: str | None = None
+    auth_pass: str | None = None
+    vips: tuple[str, ...] = ()
+    unicast_peers: tuple[str, ...] = ()
+    unicast_src: str | None = None
+    nopreempt: bool = False
+    use_vmac: bool = False
+    interface: str = "eth0"
+    name: str | None = None
+
+    @property
+    def family(self) -> int:
+        return ipaddress.ip_interface(self.vips[0]).version if self.vips else 4
+
+    def render(self, index: int) -> str:
+        for a in (
+            *self.vips,
+            *self.unicast_peers,
+            *([self.unicast_src] if self.unicast_src else []),
+        ):
+            check_doc_address(a)
+        name = self.name or f"VI_{index}"
+        lines = [
+            f"vrrp_instance {name} {{",
+            f"  state {self.state}",
+            f"  interface {self.interface}",
+            f"  virtual_router_id {self.vrid}",
+            f"  priority {self.priority}",
+            f"  advert_int {self.advert_int:g}",
+            f"  version {self.version}",
+        ]
+        if self.nopreempt:
+            lines.append("  nopreempt")
+        if self.use_vmac:
+            # keepalived creates a macvlan with the virtual MAC and sends its adverts from it
+            # (RFC 5798 section 7.3); the interface name must stay within 15 characters.
+            lines.append(f"  use_vmac vrrp.{self.family}.{self.vrid}")
+        if self.auth_type:
+            lines += [
+                "  authentication {",
+                f"    auth_type {self.auth_type}",
+                f"    auth_pass {self.auth_pass or ''}",
+                "  }",
+            ]
+        if self.unicast_src:
+            lines.append(f"  unicast_src_ip {_bare(self.unicast_src)}")
+        if self.unicast_peers:
+            lines.append("  unicast_peer {")
+            lines += [f"    {_bare(p)}" for p in self.unicast_peers]
+            lines.append("  }")
+        lines.append("  virtual_ipaddress {")
+        dev = self.interface
+        lines += [f"    {v} dev {dev}" for v in self.vips]
+        lines += ["  }", "}"]
+        return "\n".join(lines)
+
+
+class Daemon:
+    """Processes the lab started on a host, stopped by PID. ``log`` is their combined output."""
+
+    def __init__(self, lab: Lab, name: str, procs: list[subprocess.Popen[bytes]], log: Path):
+        self.lab = lab
+        self.name = name
+        self.procs = procs
+        self.log_path = log
+
+    @property
+    def pid(self) -> int:
+        return self.procs[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    @property
+    def alive(self) -> bool:
+        return any(p.poll() is None for p in self.procs)
+
+    @property
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for_log(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        """Wait until ``pattern`` (a regex) appears in the log; LabError on timeout or exit."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while True:
+            m = rx.search(self.log)
+            if m:
+                return m
+            if not self.alive:
+                raise LabError(f"{self.name} exited waiting for {pattern!r}:\n{self.log[-2000:]}")
+            if time.monotonic() > deadline:
+                raise LabError(f"{self.name}: no {pattern!r} in {timeout} s:\n{self.log[-2000:]}")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM each process (last started first) and wait; SIGKILL if it does not exit."""
+        for p in reversed(self.procs):
+            _terminate(p, signal.SIGTERM, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: the daemon dies without a word (no priority-0 advert)."""
+        for p in reversed(self.procs):
+            _terminate(p, signal.SIGKILL, 5.0)
+
+
+def _terminate(p: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
+    if p.poll() is not None:
+        return
+    try:
+        p.send_signal(sig)
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(5)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass
+class Segment:
+    """One L2 segment: bridge ``br0`` in the namespace ``ns``."""
+
+    lab: Lab
+    name: str
+    ns: str
+    hosts: list[Host] = field(default_factory=list)
+
+
+class Host:
+    """A namespace ``ns`` with ``eth0`` cabled to ``port`` of its segment's bridge."""
+
+    def __init__(self, lab: Lab, name: str, ns: str, segment: Segment, port: str):
+        self.lab = lab
+        self.name = name
+        self.ns = ns
+        self.segment = segment
+        self.port = port
+        self.workdir = lab.workdir / name
+        self.workdir.mkdir(mode=0o755, exist_ok=True)
+        self._daemons = 0
+
+    def __repr__(self) -> str:
+        return f"Host({self.name!r}, ns={self.ns!r})"
+
+    # -- commands -------------------------------------------------------------------------
+    def run(
+        self, cmd: Sequence[str] | str, *, check: bool = True, timeout: float = 20.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command in this namespace and wait. ``cmd`` as a string is split on blanks."""
+        argv = cmd.split() if isinstance(cmd, str) else list(cmd)
+        return self.lab.sh(["ip", "netns", "exec", self.ns, *argv], check=check, timeout=timeout)
+
+    def popen(
+        self, cmd: Sequence[str] | str, *, log: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a background process in this namespace; the lab stops it at close()."""
+        argv = cmd.split() if isinstance(cmd, str) else list(cmd)
+        out: IO[bytes] | int = subprocess.DEVNULL
+        fh = None
+        if log is not None:
+            fh = open(log, "ab")  # noqa: SIM115 - the child owns it from now on
+            out = fh
+        try:
+            # `ip netns exec` execs the command, so the Popen pid is the daemon's pid.
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if fh is not None:
+                fh.close()
+        self.lab.processes.append(proc)
+        return proc
+
+    # -- addresses and links ------------------------------------------------------------------
+    def addresses(
+        self, iface: str | None = None
+    ) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
+        """Every address on ``iface`` (or on all interfaces but lo)."""
+        argv = ["ip", "-j", "addr", "show"] + (["dev", iface] if iface else [])
+        links: list[dict[str, Any]] = json.loads(self.run(argv).stdout or "[]")
+        out: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
+        for link in links:
+            if link.get("ifname") == "lo":
+                continue
+            for a in link.get("addr_info", []):
+                out.append(ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}"))
+        return out
+
+    def has_address(self, addr: str) -> bool:
+        ip = ipaddress.ip_interface(addr).ip
+        return any(a.ip == ip for a in self.addresses())
+
+    def wait_for_address(self, addr: str, timeout: float = 10.0, *, present: bool = True) -> float:
+        """Poll until the address is (or is no longer) on the host; returns the seconds taken."""
+        start = time.monotonic()
+        while self.has_address(addr) != present:
+            if time.monotonic() - start > timeout:
+                verb = "get" if present else "lose"
+                raise LabError(f"{self.name} did not {verb} {addr} within {timeout} s")
+            time.sleep(0.02)
+        return time.monotonic() - start
+
+    def mac(self, iface: str = "eth0") -> str:
+        info: list[dict[str, Any]] = json.loads(
+            self.run(["ip", "-j", "link", "show", iface]).stdout
+        )
+        return str(info[0]["address"])
+
+    def add_address(self, cidr: str, iface: str = "eth0") -> None:
+        check_doc_address(cidr)
+        extra = ["nodad"] if ipaddress.ip_interface(cidr).version == 6 else []
+        self.run(["ip", "addr", "add", cidr, "dev", iface, *extra])
+
+    def add_vlan(self, vid: int, addr4: str | None = None, addr6: str | None = None) -> str:
+        """An 802.1Q sub-interface ``eth0.<vid>`` on this host's cable; returns its name."""
+        name = f"eth0.{vid}"
+        r = self.run(
+            ["ip", "link", "add", "link", "eth0", "name", name, "type", "vlan", "id", str(vid)],
+            check=False,
+        )
+        if r.returncode != 0:
+            raise LabError(
+                f"802.1Q sub-interface {name}: {r.stderr.strip()} (kernel without 8021q?)"
+            )
+        self.run(["ip", "link", "set", name, "up"])
+        for a in (addr4, addr6):
+            if a:
+                self.add_address(a, name)
+        return name
+
+    def link_down(self) -> None:
+        """Pull the cable: the switch port goes down, the host sees carrier loss."""
+        self.lab.sh(["ip", "-n", self.segment.ns, "link", "set", self.port, "down"])
+
+    def link_up(self) -> None:
+        self.lab.sh(["ip", "-n", self.segment.ns, "link", "set", self.port, "up"])
+
+    def ping(self, addr: str, *, count: int = 1, timeout_s: int = 2) -> bool:
+        check_doc_address(addr)
+        r = self.run(
+            ["ping", "-n", "-c", str(count), "-W", str(timeout_s), _bare(addr)], check=False
+        )
+        return r.returncode == 0
+
+    def arping(self, addr: str, *, iface: str = "eth0", count: int = 1) -> bool:
+        check_doc_address(addr)
+        r = self.run(
+            ["arping", "-q", "-c", str(count), "-w", "2", "-i", iface, _bare(addr)], check=False
+        )
+        return r.returncode == 0
+
+    # -- daemons ---------------------------------------------------------------------------
+    def _daemon_dir(self, kind: str) -> Path:
+        self._daemons += 1
+        d = self.workdir / f"{kind}{self._daemons}"
+        d.mkdir(mode=0o755)
+        return d
+
+    def keepalived(self, *instances: KeepalivedInstance, **fields: Any) -> Daemon:
+        """Start keepalived (VRRP only) with the given instances, or one built from ``fields``.
+
+        Waits until its VRRP child has read the configuration.
+        """
+        insts = list(instances)
+        if fields:
+            for key in ("vips", "unicast_peers"):
+                if key in fields:
+                    fields[key] = tuple(fields[key])
+            insts.append(KeepalivedInstance(**fields))
+        if not insts:
+            raise LabError("keepalived needs at least one instance")
+        d = self._daemon_dir("keepalived")
+        conf = d / "keepalived.conf"
+        body = "\n".join(i.render(n) for n, i in enumerate(insts, 1))
+        conf.write_text(
+            "global_defs {\n"
+            f"  router_id {self.name}\n"
+            "  enable_script_security\n"
+            "  script_user root\n"
+            "}\n" + body + "\n"
+        )
+        log = d / "log"
+        proc = self.popen(
+            [
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-G",
+                "-f",
+                str(conf),
+                "-p",
+                str(d / "keepalived.pid"),
+                "-r",
+                str(d / "vrrp.pid"),
+            ],
+            log=log,
+        )
+        daemon = Daemon(self.lab, f"keepalived@{self.name}", [proc], log)
+        daemon.wait_for_log(r"Opening file|Registering gratuitous|Entering (BACKUP|MASTER|FAULT)")
+        return daemon
+
+    def frr_vrrpd(
+        self,
+        *,
+        vrid: int,
+        priority: int = 100,
+        vips: Iterable[str],
+        version: int = 3,
+        advert_int_ms: int = 1000,
+        preempt: bool = True,
+        iface: str = "eth0",
+    ) -> Daemon:
+        """Start zebra + vrrpd (FRR) for one virtual router on ``iface``.
+
+        FRR needs the virtual MAC on a macvlan over the interface carrying the VIPs
+        (RFC 5798 section 7.3), one per family: ``vrrp4-<vrid>`` / ``vrrp6-<vrid>``.
+        """
+        vip_list = list(vips)
+        for v in vip_list:
+            check_doc_address(v)
+        fam = ipaddress.ip_interface(vip_list[0]).version
+        mv = f"vrrp{fam}-{vrid}"
+        vmac = f"00:00:5e:00:0{1 if fam == 4 else 2}:{vrid:02x}"
+        self.run(["ip", "link", "add", mv, "link", iface, "type", "macvlan", "mode", "bridge"])
+        self.run(["ip", "link", "set", mv, "address", vmac])
+        if fam == 6:
+            self.run(["sysctl", "-q", f"net.ipv6.conf.{mv}.accept_dad=0"])
+        self.run(["ip", "link", "set", mv, "up"])
+        for v in vip_list:
+            self.add_address(v, mv)
+        d = self._daemon_dir("frr")
+        shutil.chown(d, "frr", "frr")
+        ipkw = "ip" if fam == 4 else "ipv6"
+        cfg = [f"interface {iface}", f" vrrp {vrid} version {version}"]
+        cfg += [
+            f" vrrp {vrid} priority {priority}",
+            f" vrrp {vrid} advertisement-interval {advert_int_ms}",
+        ]
+        if not preempt:
+            cfg.append(f" no vrrp {vrid} preempt")
+        cfg += [f" vrrp {vrid} {ipkw} {_bare(v)}" for v in vip_list]
+        (d / "zebra.conf").write_text("hostname zebra\n")
+        (d / "vrrpd.conf").write_text("\n".join(cfg) + "\n")
+        for f in d.iterdir():
+            shutil.chown(f, "frr", "frr")
+        common = ["-z", str(d / "zserv.api"), "--vty_socket", str(d), "-P", "0", "--log", "stdout"]
+        zlog, vlog = d / "zebra.log", d / "vrrpd.log"
+        zebra = self.popen(
+            [
+                str(FRR_DIR / "zebra"),
+                "-f",
+                str(d / "zebra.conf"),
+                "-i",
+                str(d / "zebra.pid"),
+                *common,
+            ],
+            log=zlog,
+        )
+        deadline = time.monotonic() + 10
+        while not (d / "zserv.api").exists():
+            if zebra.poll() is not None or time.monotonic() > deadline:
+                raise LabError(
+                    f"zebra@{self.name} did not start:\n{zlog.read_text(errors='replace')}"
+                )
+            time.sleep(0.05)
+        vrrpd = self.popen(
+            [
+                str(FRR_DIR / "vrrpd"),
+                "-f",
+                str(d / "vrrpd.conf"),
+                "-i",
+                str(d / "vrrpd.pid"),
+                *common,
+            ],
+            log=vlog,
+        )
+        daemon = Daemon(self.lab, f"frr@{self.name}", [zebra, vrrpd], vlog)
+        self.frr_dir = d
+        return daemon
+
+    def vtysh(self, command: str) -> str:
+        """``vtysh -c command`` against this host's (last started) FRR."""
+        return self.run(["vtysh", "--vty_socket", str(self.frr_dir), "-c", command]).stdout
+
+    def tcpdump(self, path: Path | str, *, iface: str = "eth0", bpf: str = DEFAULT_BPF) -> Daemon:
+        """Capture (classic pcap, Ethernet) until ``.stop()``; returns once tcpdump listens."""
+        log = self.workdir / f"tcpdump{len(self.lab.processes)}.log"
+        proc = self.popen(["tcpdump", "-n", "-U", "-i", iface, "-w", str(path), bpf], log=log)
+        daemon = Daemon(self.lab, f"tcpdump@{self.name}", [proc], log)
+        daemon.wait_for_log(r"listening on")
+        return daemon
+
+
+class Lab:
+    """Namespaces, bridges, veths and processes of one run, all named ``<prefix>-...``."""
+
+    def __init__(self, prefix: str | None = None, workdir: Path | str | None = None):
+        self.prefix = prefix or f"vwa{secrets.token_hex(2)}"
+        if len(self.prefix) > 7:
+            raise LabError("prefix must be at most 7 characters (interface names <= 15)")
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"{self.prefix}-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.workdir, 0o755)  # FRR runs as user frr and must reach its run directory
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.segments: list[Segment] = []
+        self.hosts: dict[str, Host] = {}
+        self._namespaces: list[str] = []
+        self.closed = False
+        self.teardown_notes: list[str] = []
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def sh(
+        self, argv: Sequence[str], *, check: bool = True, timeout: float = 20.0
+    ) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+        if check and r.returncode != 0:
+            raise LabError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
+        return r
+
+    def _add_ns(self, name: str) -> str:
+        ns = f"{self.prefix}-{name}"
+        self.sh(["ip", "netns", "add", ns])
+        self._namespaces.append(ns)
+        self.sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+        # No DAD (addresses usable at once) and no router solicitations (less noise on captures).
+        for key in ("accept_dad=0", "router_solicitations=0", "dad_transmits=0"):
+            for scope in ("all", "default"):
+                self.sh(["ip", "netns", "exec", ns, "sysctl", "-q", f"net.ipv6.conf.{scope}.{key}"])
+        return ns
+
+    def segment(self, name: str | None = None) -> Segment:
+        """A new L2 segment (a hub-like bridge in its own namespace)."""
+        name = name or f"sw{len(self.segments)}"
+        ns = self._add_ns(name)
+        self.sh(["ip", "-n", ns, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"])
+        self.sh(["ip", "-n", ns, "link", "set", "br0", "up"])
+        seg = Segment(self, name, ns)
+        self.segments.append(seg)
+        return seg
+
+    def host(
+        self,
+        name: str,
+        segment: Segment | None = None,
+        *,
+        addr4: str | None = None,
+        addr6: str | None = None,
+        vlans: Mapping[int, tuple[str | None, str | None]] | Iterable[int] | None = None,
+        ipv6: bool = True,
+    ) -> Host:
+        """A host cabled to ``segment`` (default: the first one, created if needed).
+
+        ``vlans`` maps VLAN ids to (addr4, addr6) for ``eth0.<vid>``, or lists VLAN ids.
+        ``ipv6=False`` disables IPv6 on the host (a silent monitor).
+        """
+        if name in self.hosts:
+            raise LabError(f"host {name} exists")
+        port = f"{self.prefix}{name}"
+        if len(port) > 15 or not re.fullmatch(r"[a-z0-9]+", name):
+            raise LabError(
+                f"host name {name!r}: lowercase alphanumeric, at most {15 - len(self.prefix)}"
+            )
+        seg = segment or (self.segments[0] if self.segments else self.segment())
+        ns = self._add_ns(name)
+        if not ipv6:
+            self.sh(
+                ["ip", "netns", "exec", ns, "sysctl", "-q", "net.ipv6.conf.default.disable_ipv6=1"]
+            )
+        # The veth is created inside the switch namespace: nothing appears in the root namespace.
+        self.sh(
+            [
+                "ip",
+                "-n",
+                seg.ns,
+                "link",
+                "add",
+                port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                ns,
+            ]
+        )
+        self.sh(["ip", "-n", seg.ns, "link", "set", port, "master", "br0"])
+        # Hub behaviour: flood every frame to every port, like a mirror port for the monitor.
+        self.sh(
+            ["ip", "-n", seg.ns, "link", "set", port, "type", "bridge_slave", "learning", "off"]
+        )
+        self.sh(["ip", "-n", seg.ns, "link", "set", port, "up"])
+        h = Host(self, name, ns, seg, port)
+        h.run(["ip", "link", "set", "eth0", "up"])
+        for a in (addr4, addr6):
+            if a:
+                h.add_address(a)
+        if vlans:
+            items = (
+                vlans.items() if isinstance(vlans, Mapping) else ((v, (None, None)) for v in vlans)
+            )
+            for vid, (a4, a6) in items:
+                h.add_vlan(vid, a4, a6)
+        seg.hosts.append(h)
+        self.hosts[name] = h
+        return h
+
+    def namespaces(self) -> list[str]:
+        """Namespaces with this run's prefix that currently exist."""
+        out = self.sh(["ip", "netns", "list"]).stdout
+        names = [line.split()[0] for line in out.splitlines() if line.strip()]
+        return [n for n in names if n.startswith(f"{self.prefix}-")]
+
+    def living_pids(self) -> list[int]:
+        """PIDs the lab started that still run (zombies already reaped do not count)."""
+        alive = []
+        for p in self.processes:
+            if p.poll() is None:
+                alive.append(p.pid)
+        return alive
+
+    def close(self) -> None:
+        """Stop everything and delete every namespace of this run. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        for p in reversed(self.processes):
+            try:
+                _terminate(p, signal.SIGTERM, 5.0)
+            except Exception as e:  # keep tearing down whatever happens
+                self.teardown_notes.append(f"pid {p.pid}: {e}")
+        for ns in reversed(self._namespaces):
+            # Whatever still runs in our own namespace descends from a daemon we started.
+            r = self.sh(["ip", "netns", "pids", ns], check=False)
+            for pid in r.stdout.split():
+                self.teardown_notes.append(f"killed leftover pid {pid} in {ns}")
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for ns in reversed(self._namespaces):
+            r = self.sh(["ip", "netns", "del", ns], check=False)
+            if r.returncode != 0:
+                self.teardown_notes.append(f"ip netns del {ns}: {r.stderr.strip()}")
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# -- Reading what a monitor host recorded ---------------------------------------------------------
+
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+_ETH_VLAN_TYPES = (0x8100, 0x88A8)
+IPPROTO_AH = 51
+
+
+@dataclass(frozen=True)
+class Advert:
+    """A VRRP advertisement found in a capture, with the frame and IP context it came in."""
+
+    time: float
+    vlan: tuple[int, ...]
+    src_mac: str
+    dst_mac: str
+    src: str
+    dst: str
+    ttl: int
+    in_ah: bool
+    packet: Any  # dissectors.vrrp.VrrpV2 | VrrpV3
+
+    @property
+    def family(self) -> int:
+        return 6 if ":" in self.src else 4
+
+    @property
+    def group(self) -> tuple[tuple[int, ...], int, int]:
+        return (self.vlan, self.family, int(self.packet.vrid))
+
+    @property
+    def interval_s(self) -> float:
+        return float(self.packet.interval_cs) / 100.0
+
+
+def pcap_frames(path: Path | str) -> Iterable[tuple[float, bytes]]:
+    """(epoch seconds, frame bytes) of a classic pcap file with Ethernet link type."""
+    import struct
+
+    data = Path(path).read_bytes()
+    if len(data) < 24 or data[:4] not in _PCAP_MAGICS:
+        raise LabError(f"{path}: not a classic pcap file")
+    endian, unit = _PCAP_MAGICS[data[:4]]
+    linktype = struct.unpack_from(endian + "I", data, 20)[0]
+    if linktype != 1:
+        raise LabError(f"{path}: link type {linktype}, expected 1 (Ethernet)")
+    rec = struct.Struct(endian + "IIII")
+    off = 24
+    while off + rec.size <= len(data):
+        sec, frac, incl, _orig = rec.unpack_from(data, off)
+        off += rec.size
+        yield sec + frac * unit, data[off : off + incl]
+        off += incl
+
+
+def _mac(b: bytes) -> str:
+    return ":".join(f"{x:02x}" for x in b)
+
+
+def read_adverts(path: Path | str) -> list[Advert]:
+    """Every VRRP advertisement in a capture, decoded with ``dissectors.vrrp.parse_vrrp``.
+
+    Walks Ethernet, 802.1Q/802.1ad tags, IPv4/IPv6 and AH (RFC 4302 section 2: the payload
+    follows (Payload Len + 2) 32-bit words). Frames that do not decode are skipped.
+    """
+    from dissectors.common import DecodeError
+    from dissectors.vrrp import IPPROTO_VRRP, looks_like_carp, parse_vrrp
+
+    out: list[Advert] = []
+    for ts, frame in pcap_frames(path):
+        if len(frame) < 14:
+            continue
+        vlans: list[int] = []
+        etype = int.from_bytes(frame[12:14], "big")
+        off = 14
+        while etype in _ETH_VLAN_TYPES and len(frame) >= off + 4:
+            vlans.append(int.from_bytes(frame[off : off + 2], "big") & 0x0FFF)
+            etype = int.from_bytes(frame[off + 2 : off + 4], "big")
+            off += 4
+        ip = frame[off:]
+        if etype == 0x0800 and len(ip) >= 20 and ip[0] >> 4 == 4:
+            hlen = (ip[0] & 0x0F) * 4
+            total = int.from_bytes(ip[2:4], "big")
+            proto, ttl = ip[9], ip[8]
+            src = ipaddress.IPv4Address(ip[12:16])
+            dst = ipaddress.IPv4Address(ip[16:20])
+            payload = ip[hlen:total]
+        elif etype == 0x86DD and len(ip) >= 40:
+            proto, ttl = ip[6], ip[7]
+            src6 = ipaddress.IPv6Address(ip[8:24])
+            dst6 = ipaddress.IPv6Address(ip[24:40])
+            src, dst = src6, dst6  # type: ignore[assignment]
+            payload = ip[40 : 40 + int.from_bytes(ip[4:6], "big")]
+        else:
+            continue
+        in_ah = False
+        if proto == IPPROTO_AH and len(payload) >= 2:
+            proto, payload, in_ah = payload[0], payload[(payload[1] + 2) * 4 :], True
+        if proto != IPPROTO_VRRP or looks_like_carp(payload):
+            continue
+        try:
+            pkt = parse_vrrp(payload, src=src, dst=dst)
+        except DecodeError:
+            continue
+        out.append(
+            Advert(
+                ts,
+                tuple(vlans),
+                _mac(frame[6:12]),
+                _mac(frame[0:6]),
+                str(src),
+                str(dst),
+                ttl,
+                in_ah,
+                pkt,
+            )
+        )
+    return out
+
+
+@dataclass
+class MasterRun:
+    """A stretch of adverts from one source in one group, ended by silence or priority 0."""
+
+    group: tuple[tuple[int, ...], int, int]
+    address: str
+    first: Advert
+    last: Advert
+    count: int = 1
+
+
+def skew_time_s(priority: int, interval_s: float, version: int) -> float:
+    """RFC 3768 section 6.1: (256 - Priority) / 256; RFC 5798 section 6.1 scales it by the
+    (Master_)Advertisement_Interval."""
+    return (256 - priority) / 256 * (interval_s if version == 3 else 1.0)
+
+
+def master_down_interval_s(priority: int, interval_s: float, version: int) -> float:
+    """RFC 3768 section 6.1 / RFC 5798 section 6.1: 3 x interval + Skew_Time."""
+    return 3 * interval_s + skew_time_s(priority, interval_s, version)
+
+
+def master_runs(adverts: Iterable[Advert]) -> list[MasterRun]:
+    """Split each source's adverts into runs: a run ends with a priority-0 advert (the master
+    resigned, RFC 5798 section 6.4.3) or with silence longer than 3 intervals + 1 s."""
+    runs: list[MasterRun] = []
+    current: dict[tuple[tuple[tuple[int, ...], int, int], str], MasterRun] = {}
+    for a in sorted(adverts, key=lambda a: a.time):
+        key = (a.group, a.src)
+        run = current.get(key)
+        if run is not None and a.time - run.last.time > 3 * a.interval_s + 1.0:
+            run = None
+        if run is None:
+            if a.packet.priority == 0:
+                continue  # a resignation from a router we never saw as master
+            run = MasterRun(a.group, a.src, a, a)
+            runs.append(run)
+            current[key] = run
+        else:
+            run.last = a
+            run.count += 1
+        if a.packet.priority == 0:
+            del current[key]
+    return sorted(runs, key=lambda r: r.first.time)
+
+
+def masters_and_failovers(
+    adverts: Iterable[Advert],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The truth file's ``masters`` and ``failovers`` as measured in a capture.
+
+    A failover is a run of B following a run of A in the same group, A having stopped by the
+    time B was one interval old (otherwise both are masters at once: split brain, no failover).
+    Its cause is ``resigned`` (A's last advert had priority 0), ``preempted`` (A was still
+    advertising less than two intervals before B's first advert and B has the higher priority)
+    or ``silent``. ``expected_ms``: Skew_Time after priority 0, Master_Down_Interval after
+    silence, both with B's priority (RFC 3768 / RFC 5798 section 6.1), None when preempted.
+    """
+    runs = master_runs(adverts)
+    masters = [
+        {
+            "vlan": list(r.group[0]),
+            "family": r.group[1],
+            "vrid": r.group[2],
+            "address": r.address,
+            "since": r.first.time,
+        }
+        for r in runs
+    ]
+    failovers: list[tuple[float, dict[str, Any]]] = []
+    by_group: dict[tuple[tuple[int, ...], int, int], list[MasterRun]] = {}
+    for r in runs:
+        by_group.setdefault(r.group, []).append(r)
+    for group, grs in by_group.items():
+        for a, b in zip(grs, grs[1:], strict=False):
+            if a.address == b.address:
+                continue
+            interval = b.first.interval_s
+            if a.last.time > b.first.time + interval:
+                continue  # both advertise at once
+            gap = b.first.time - a.last.time
+            prio, version = int(b.first.packet.priority), int(b.first.packet.version)
+            expected: float | None
+            if a.last.packet.priority == 0:
+                cause, expected = "resigned", skew_time_s(prio, interval, version)
+            elif gap < 2 * a.last.interval_s and prio > a.last.packet.priority:
+                cause, expected = "preempted", None
+            else:
+                cause, expected = "silent", master_down_interval_s(prio, interval, version)
+            failovers.append(
+                (
+                    b.first.time,
+                    {
+                        "vlan": list(group[0]),
+                        "family": group[1],
+                        "vrid": group[2],
+                        "from": a.address,
+                        "to": b.address,
+                        "cause": cause,
+                        "gap_ms": round(gap * 1000, 3),
+                        "expected_ms": None if expected is None else round(expected * 1000, 3),
+                    },
+                )
+            )
+    failovers.sort(key=lambda tf: tf[0])
+    return masters, [f for _, f in failovers]
