@@ -373,7 +373,7 @@ def test_error_in_included_file_names_that_file(tmp_path: Path) -> None:
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
-    with pytest.raises(KaConfError, match=r"nope.conf:0: cannot read: No such file"):
+    with pytest.raises(KaConfError, match=r"nope.conf: cannot read: No such file"):
         parse_config(tmp_path / "nope.conf")
     with pytest.raises(KaConfError, match="is a directory"):
         parse_config(tmp_path)

@@ -59,7 +59,8 @@ class KaConfError(ValueError):
         self.path = str(path)
         self.line = line
         self.message = message
-        super().__init__(f"{self.path}:{line}: {message}")
+        where = f"{self.path}:{line}" if line else self.path  # line 0: the file as a whole
+        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -684,6 +685,30 @@ class JoinSettings:
     preempt_delay_s: float
     state: str
     warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def advert_int_s(self) -> float:
+        return self.advert_int_cs / 100
+
+    def as_options(self) -> dict[str, object]:
+        """The settings keyed by ``vrrpwatch join``'s click parameter names, so the CLI can
+        fill every parameter the user did not give (``ctx.get_parameter_source(name)`` is not
+        COMMANDLINE) from the config::
+
+            settings = join_settings(parse_config(path).instance(name)).as_options()
+        """
+        return {
+            "vrid": self.vrid,
+            "priority": self.priority,
+            "interface": self.interface,
+            "vips": tuple(str(v) for v in self.vips),
+            "version": self.version,
+            "advert_int": self.advert_int_s,
+            "auth_pass": self.auth_pass,
+            "unicast_peers": tuple(str(p) for p in self.unicast_peers),
+            "no_preempt": not self.preempt,
+            "preempt_delay": self.preempt_delay_s,
+        }
 
 
 def join_settings(inst: VrrpInstance) -> JoinSettings:
