@@ -1,0 +1,256 @@
+"""``vrrpwatch decode`` through click's CliRunner: output, JSON fields, redaction, exit codes."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from dissectors.arp import build_arp, gratuitous_arp
+from dissectors.frame import BROADCAST_MAC, build_ethernet
+from dissectors.ip import IPv4Header, IPv6Header, build_ipv4, build_ipv6
+from dissectors.nd import build_na, unsolicited_na
+from dissectors.vrrp import CarpPacket, VrrpV2, VrrpV3, build_carp, build_vrrp
+from vrrpwatch.cli import cli
+from vrrpwatch.secrets import ENV_KEY, fingerprint
+
+V4 = ipaddress.IPv4Address
+V6 = ipaddress.IPv6Address
+SRC4, GROUP4 = V4("192.0.2.10"), V4("224.0.0.18")
+VMAC = bytes.fromhex("00005e000101")
+MCAST = bytes.fromhex("01005e000012")
+T0 = 1700000000.25  # 2023-11-14 22:13:20.25 UTC, exact in binary
+
+
+def write_pcap(path: Path, frames: list[bytes], linktype: int = 1, t0: float = T0) -> Path:
+    """A classic little-endian microsecond pcap, one frame per second from ``t0``."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)]
+    for i, data in enumerate(frames):
+        t = t0 + i
+        out.append(struct.pack("<IIII", int(t), round(t % 1 * 1e6), len(data), len(data)) + data)
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def v2_frame(
+    *, vrid: int = 1, ttl: int = 255, password: bytes | None = None, vlans: tuple[int, ...] = ()
+) -> bytes:
+    adv = VrrpV2(
+        vrid=vrid,
+        priority=100,
+        count_ip_addrs=1,
+        addresses=(V4("192.0.2.1"),),
+        auth_type=1 if password is not None else 0,
+        auth_data=(password or b"").ljust(8, b"\x00"),
+    )
+    ip = build_ipv4(
+        IPv4Header(src=SRC4, dst=GROUP4, protocol=112, ttl=ttl),
+        build_vrrp(adv, src=SRC4, dst=GROUP4),
+    )
+    return build_ethernet(MCAST, bytes.fromhex("00005e0001") + bytes((vrid,)), 0x0800, ip, vlans)
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(cli, ["decode", *args], env=env)
+
+
+def lines(result: Any) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def test_human_line_exact(tmp_path: Path) -> None:
+    pcap = write_pcap(tmp_path / "a.pcap", [v2_frame(ttl=64, vlans=(100, 10))])
+    result = run(str(pcap))
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "     1 2023-11-14 22:13:20.250000 vlan 100.10  192.0.2.10 → 224.0.0.18  "
+        "VRRPv2 vrid 1 prio 100 int 1s auth none ttl 64 [192.0.2.1]  !! ttl-not-255\n"
+    )
+
+
+def test_json_fields(tmp_path: Path) -> None:
+    s6, all_nodes = V6("fe80::1"), V6("ff02::1")
+    v3 = VrrpV3(
+        vrid=7, priority=150, count_ip_addrs=1, max_adver_int_cs=35, addresses=(V4("192.0.2.7"),)
+    )
+    carp = CarpPacket(vhid=3, advskew=10, counter=bytes(range(8)))
+    frames = [
+        v2_frame(vlans=(20,)),
+        build_ethernet(
+            MCAST,
+            VMAC,
+            0x0800,
+            build_ipv4(
+                IPv4Header(src=SRC4, dst=V4("198.51.100.1"), protocol=112),
+                build_vrrp(v3, src=SRC4, dst=V4("198.51.100.1"), pseudo_header=False),
+            ),
+        ),
+        build_ethernet(
+            MCAST,
+            VMAC,
+            0x0800,
+            build_ipv4(IPv4Header(src=SRC4, dst=GROUP4, protocol=112), build_carp(carp)),
+        ),
+        build_ethernet(
+            BROADCAST_MAC, VMAC, 0x0806, build_arp(gratuitous_arp(VMAC, V4("192.0.2.1")))
+        ),
+        build_ethernet(
+            bytes.fromhex("333300000001"),
+            VMAC,
+            0x86DD,
+            build_ipv6(
+                IPv6Header(src=s6, dst=all_nodes, next_header=58),
+                build_na(unsolicited_na(VMAC, V6("2001:db8::1")), src=s6, dst=all_nodes),
+            ),
+        ),
+        build_ethernet(
+            MCAST,
+            VMAC,
+            0x0800,
+            build_ipv4(  # proto 112, empty payload
+                IPv4Header(src=SRC4, dst=GROUP4, protocol=112), b""
+            ),
+        ),
+        build_ethernet(
+            MCAST,
+            VMAC,
+            0x0800,
+            build_ipv4(  # TCP: not ours, not shown
+                IPv4Header(src=SRC4, dst=GROUP4, protocol=6), bytes(20)
+            ),
+        ),
+    ]
+    result = run("--json", str(write_pcap(tmp_path / "b.pcap", frames)))
+    assert result.exit_code == 0, result.output
+    v2, v3r, carpr, garp, na, bad = lines(result)
+    assert v2 == {
+        "frame": 1,
+        "time": T0,
+        "kind": "vrrp",
+        "vlan": [20],
+        "src": "192.0.2.10",
+        "dst": "224.0.0.18",
+        "src_mac": "00:00:5e:00:01:01",
+        "dst_mac": "01:00:5e:00:00:12",
+        "ttl": 255,
+        "version": 2,
+        "type": 1,
+        "vrid": 1,
+        "priority": 100,
+        "count": 1,
+        "interval_ms": 1000,
+        "auth_type": "none",
+        "addresses": ["192.0.2.1"],
+        "checksum": "good",
+        "findings": [],
+    }
+    assert (v3r["frame"], v3r["time"], v3r["version"], v3r["interval_ms"]) == (2, T0 + 1, 3, 350)
+    assert v3r["checksum"] == "good-without-pseudo-header"
+    # VRID 7 sent from 00:00:5e:00:01:01 (VRID 1's virtual MAC).
+    assert v3r["findings"] == ["unicast-destination", "bad-source-mac"] and v3r["vlan"] == []
+    assert carpr["kind"] == "carp" and carpr["vhid"] == 3 and carpr["advskew"] == 10
+    assert carpr["counter"] == "0001020304050607" and "vrid" not in carpr
+    assert garp["kind"] == "garp" and garp["op"] == "request" and garp["announcement"] is True
+    assert (garp["src"], garp["dst"], garp["ttl"]) == ("192.0.2.1", "192.0.2.1", None)
+    assert na["kind"] == "na" and na["target"] == "2001:db8::1" and na["ttl"] == 255
+    assert (na["router"], na["solicited"], na["override"]) == (True, False, True)
+    assert na["target_ll_addr"] == "00:00:5e:00:01:01" and na["checksum"] == "good"
+    assert bad == {
+        "frame": 6,
+        "time": T0 + 5,
+        "kind": "malformed",
+        "vlan": [],
+        "error": "VRRP: need 1 bytes, have 0",
+    }
+
+
+def test_password_redacted_by_default(tmp_path: Path) -> None:
+    pcap = write_pcap(tmp_path / "p.pcap", [v2_frame(password=b"s3cr3t!")])
+    env = {ENV_KEY: "test-key"}
+    for args in ([str(pcap)], ["--json", str(pcap)]):
+        result = run(*args, env=env)
+        assert result.exit_code == 0
+        assert "s3cr3t" not in result.output
+        assert fingerprint(b"s3cr3t!", b"test-key") in result.output
+    (rec,) = lines(run("--json", str(pcap), env=env))
+    assert rec["auth_type"] == "simple" and "password" not in rec
+    assert rec["password_fingerprint"] == fingerprint(b"s3cr3t!", b"test-key")
+    assert (
+        rec["password_fingerprint"].startswith("hmac:") and len(rec["password_fingerprint"]) == 13
+    )
+    (rec,) = lines(run("--json", "--reveal-secrets", str(pcap), env=env))
+    assert rec["password"] == "s3cr3t!"
+    assert "password 's3cr3t!'" in run("--reveal-secrets", str(pcap)).output
+
+
+def test_fingerprint_key_changes_fingerprint() -> None:
+    assert fingerprint(b"abc", b"k1") != fingerprint(b"abc", b"k2")
+    assert fingerprint(b"abc", b"k1") == fingerprint(b"abc", b"k1")
+
+
+def test_public_vrrp_pcap(public_captures: Path) -> None:
+    result = run("--json", str(public_captures / "vrrp.pcap"))
+    assert result.exit_code == 0
+    recs = lines(result)
+    assert [r["frame"] for r in recs] == list(range(1, 166))
+    assert {r["vrid"] for r in recs} == {42, 43, 44, 45, 46}
+    assert "abcdefgh" not in result.output
+    v42 = [r for r in recs if r["vrid"] == 42]
+    assert all(r["auth_type"] == "simple" and "password_fingerprint" in r for r in v42)
+    revealed = lines(run("--json", "--reveal-secrets", str(public_captures / "vrrp.pcap")))
+    assert {r["password"] for r in revealed if r["vrid"] == 42} == {"abcdefgh"}
+    # PBB + 802.1Q: the B-VLAN, and the customer frame's virtual MAC.
+    (pbb,) = [
+        r for r in lines(run("--json", str(public_captures / "pbb.pcap"))) if r["kind"] == "vrrp"
+    ]
+    assert pbb["vlan"] == [4051] and pbb["src_mac"] == "00:00:5e:00:01:33"
+
+
+def test_multiple_files_and_errors(tmp_path: Path) -> None:
+    good = write_pcap(tmp_path / "good.pcap", [v2_frame()])
+    garbage = tmp_path / "garbage.pcap"
+    garbage.write_bytes(b"this is not a capture at all")
+    truncated = tmp_path / "cut.pcap"
+    truncated.write_bytes(good.read_bytes()[:-3])
+    result = run(
+        "--json",
+        str(good),
+        str(tmp_path / "missing.pcap"),
+        str(garbage),
+        str(truncated),
+        str(tmp_path),
+    )
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["file"], r["frame"]) for r in out] == [(str(good), 1)]
+    errors = result.stderr.splitlines()
+    assert len(errors) == 4 and all(e.startswith("Error: ") for e in errors)
+    assert "no such file" in errors[0] and "not a pcap" in errors[1]
+    assert "truncated" in errors[2] and "directory" in errors[3]
+    assert "Traceback" not in result.output
+
+
+def test_unsupported_link_type(tmp_path: Path) -> None:
+    pcap = write_pcap(tmp_path / "x.pcap", [b"\x00" * 40], linktype=147)
+    result = run(str(pcap))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {pcap}: unsupported link type 147, nothing decoded\n"
+
+
+def test_no_files_is_usage_error() -> None:
+    result = run()
+    assert result.exit_code == 2 and "Missing argument" in result.output
+
+
+@pytest.mark.parametrize("args", [["decode", "--help"], ["--help"]])
+def test_help(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0 and "decode" in result.output
+    if args[0] == "decode":
+        assert "Example:" in result.output and "--reveal-secrets" in result.output
