@@ -243,7 +243,6 @@ def test_master_yields_to_higher_priority() -> None:
     t = 5.0
     out = vr.receive_advertisement(v3(100, interval_cs=200), ip=ip(), now=t)
     assert out == [
-        RemoveAddresses(addresses=(VIP,)),
         StateChanged(
             old=State.MASTER,
             new=State.BACKUP,
@@ -251,6 +250,7 @@ def test_master_yields_to_higher_priority() -> None:
             peer=PEER,
             peer_priority=100,
         ),
+        RemoveAddresses(addresses=(VIP,)),
     ]
     assert vr.get_timer() == t + 6.0 + 2 * 206 / 256
     # No more adverts or GARP bursts are pending.
@@ -264,7 +264,7 @@ def test_master_equal_priority_tie_break_by_address() -> None:
     assert out == [SendAdvertisement(advertisement=v3(100))]
     assert vr.get_timer() == 5.0
     out = vr.receive_advertisement(v3(100), ip=ip(HIGH_PEER), now=4.5)
-    assert out[-1] == StateChanged(
+    assert out[0] == StateChanged(
         old=State.MASTER,
         new=State.BACKUP,
         cause=Cause.EQUAL_PRIORITY_HIGHER_ADDRESS,
@@ -339,8 +339,8 @@ def test_link_down_and_up() -> None:
     vr = master()
     out = vr.link_down(5.0)
     assert out == [
-        RemoveAddresses(addresses=(VIP,)),
         StateChanged(old=State.MASTER, new=State.FAULT, cause=Cause.LINK_DOWN),
+        RemoveAddresses(addresses=(VIP,)),
     ]
     assert vr.get_timer() is None
     assert kinds(vr.receive_advertisement(v3(50), ip=ip(), now=6.0)) == [AdvertisementDiscarded]

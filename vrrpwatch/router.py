@@ -127,6 +127,7 @@ class DiscardReason(enum.StrEnum):
     OWN_ADVERTISEMENT = "own-advertisement"
     LOWER_PRIORITY = "lower-priority"
     NOT_RUNNING = "not-running"
+    MALFORMED = "malformed"  # could not be decoded at all (counted by the runtime)
 
 
 def skew_time(priority: int, master_adver_interval_s: float, version: int = 3) -> float:
@@ -337,11 +338,11 @@ class VirtualRouter:
         self._link_up = False
         if not self._running or self.state is State.FAULT:
             return []
-        out: list[Action] = []
-        if self.state is State.MASTER:
-            out.append(RemoveAddresses(addresses=self.config.addresses))
+        was_master = self.state is State.MASTER
         self._cancel_timers()
-        out += self._set_state(State.FAULT, Cause.LINK_DOWN)
+        out = self._set_state(State.FAULT, Cause.LINK_DOWN)
+        if was_master:
+            out.append(RemoveAddresses(addresses=self.config.addresses))
         return out
 
     def link_up(self, now: float) -> list[Action]:
@@ -428,10 +429,9 @@ class VirtualRouter:
                 self.master_adver_interval_cs = adv.interval_cs
             self._master_down_at = now + self.master_down_interval
             cause = Cause.HIGHER_PRIORITY if higher else Cause.EQUAL_PRIORITY_HIGHER_ADDRESS
-            out: list[Action] = [RemoveAddresses(addresses=cfg.addresses)]
-            return out + self._set_state(
-                State.BACKUP, cause, peer=ip.src, peer_priority=adv.priority
-            )
+            out = self._set_state(State.BACKUP, cause, peer=ip.src, peer_priority=adv.priority)
+            out.append(RemoveAddresses(addresses=cfg.addresses))
+            return out
         # RFC 9568 section 6.4.3: a lower priority advertisement gets ours at once.
         return self._advertise_now(now)
 

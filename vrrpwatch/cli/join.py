@@ -1,0 +1,177 @@
+"""``vrrpwatch join``: become a real member (backup by default) of a VRRP group."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+import click
+
+from . import cli
+
+
+def _text_line(event: dict[str, Any]) -> str:
+    stamp = dt.datetime.fromtimestamp(event["time"]).strftime("%a %b %d %H:%M:%S.%f")[:-3]
+    return f"{stamp}: {event['message']}"
+
+
+def _make_sink(as_json: bool, db_path: str | None) -> Any:
+    db_writer = None
+    if db_path is not None:
+        db_writer = _JoinEventsTable(db_path)
+
+    def emit(event: dict[str, Any]) -> None:
+        if as_json:
+            out = dict(event)
+            out["time"] = dt.datetime.fromtimestamp(event["time"], dt.UTC).isoformat()
+            click.echo(json.dumps(out, sort_keys=True))
+        else:
+            click.echo(_text_line(event), err=event["event"] in ("warning", "discard"))
+        if db_writer is not None and event["event"] in ("state", "learnt", "stale-vip-removed"):
+            db_writer.write(event)
+        sys.stdout.flush()
+
+    return emit, db_writer
+
+
+class _JoinEventsTable:
+    """``--db``: state changes in a ``join_events`` table (see vrrpwatch.storage if present)."""
+
+    def __init__(self, path: str) -> None:
+        from vrrpwatch import runtime
+
+        self._db = runtime.open_join_events(path)
+        self._write = runtime.write_join_event
+
+    def write(self, event: dict[str, Any]) -> None:
+        self._write(self._db, event)
+
+    def close(self) -> None:
+        self._db.conn.close()
+
+
+@cli.command()
+@click.option("--vrid", type=int, required=True, help="Virtual router id of the group (1..255).")
+@click.option(
+    "--priority", type=int, required=True, help="Our priority (1..254; 255 = address owner)."
+)
+@click.option("--interface", "-i", help="Interface (default: that of the default route).")
+@click.option(
+    "--vip",
+    "vips",
+    multiple=True,
+    metavar="ADDR[/LEN]",
+    help="Virtual address (repeatable); default: learnt from the master's advert.",
+)
+@click.option("--version", "version", type=int, help="VRRP version 2 or 3 (default: learnt).")
+@click.option("--advert-int", type=float, help="Advert interval in seconds (default: learnt).")
+@click.option("--auth-pass", help="VRRPv2 simple password (default: learnt from the wire).")
+@click.option(
+    "--unicast-peer",
+    "unicast_peers",
+    multiple=True,
+    metavar="ADDR",
+    help="Send adverts to this peer instead of multicast (repeatable).",
+)
+@click.option("--no-preempt", is_flag=True, help="Never take over from a lower-priority master.")
+@click.option(
+    "--preempt-delay", type=float, default=0.0, show_default=True, help="Seconds before preempting."
+)
+@click.option("--accept-mode", is_flag=True, help="RFC 5798 Accept_Mode (default off).")
+@click.option(
+    "--learn-timeout",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for the master's advert.",
+)
+@click.option(
+    "--garp-repeat",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Gratuitous ARPs / NAs per burst on becoming master.",
+)
+@click.option(
+    "--garp-delay",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds until the second burst (0: none).",
+)
+@click.option("--dry-run", is_flag=True, help="Run the state machine but never send or add.")
+@click.option("--notify", metavar="CMD", help="Run CMD INSTANCE VI_1 STATE PRIORITY on changes.")
+@click.option("--state-file", type=click.Path(dir_okay=False), help="Where VIPs held are noted.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), help="Record state changes.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
+def join(
+    vrid: int,
+    priority: int,
+    interface: str | None,
+    vips: tuple[str, ...],
+    version: int | None,
+    advert_int: float | None,
+    auth_pass: str | None,
+    unicast_peers: tuple[str, ...],
+    no_preempt: bool,
+    preempt_delay: float,
+    accept_mode: bool,
+    learn_timeout: float,
+    garp_repeat: int,
+    garp_delay: float,
+    dry_run: bool,
+    notify: str | None,
+    state_file: str | None,
+    db_path: str | None,
+    as_json: bool,
+) -> None:
+    """Join a VRRP group as a real router (backup unless we have the highest priority).
+
+    With only --vrid and --priority the group's version, interval, virtual addresses and
+    password are learnt from the current master's advert. Stop with Ctrl-C or SIGTERM: as
+    master it sends a priority-0 advert and removes the addresses.
+
+    \b
+    Example:
+        vrrpwatch join --vrid 1 --priority 50
+        vrrpwatch join --vrid 5 --priority 120 --vip 192.0.2.5/24 --version 3 --advert-int 0.1
+    """
+    from vrrpwatch import runtime
+
+    opts = runtime.JoinOptions(
+        vrid=vrid,
+        priority=priority,
+        interface=interface,
+        vips=vips,
+        version=version,
+        advert_int_s=advert_int,
+        auth_pass=auth_pass,
+        unicast_peers=unicast_peers,
+        preempt=not no_preempt,
+        preempt_delay_s=preempt_delay,
+        accept_mode=accept_mode,
+        learn_timeout_s=learn_timeout,
+        dry_run=dry_run,
+        notify=notify,
+        state_file=state_file,
+        garp_repeat=garp_repeat,
+        garp_delay_s=garp_delay,
+    )
+    try:
+        runtime.check_options(opts)
+        emit, db_writer = _make_sink(as_json, db_path)
+    except runtime.JoinError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # a database that cannot be opened
+        raise click.ClickException(f"--db {db_path}: {exc}") from None
+    if db_writer is not None:
+        click.get_current_context().call_on_close(db_writer.close)
+    try:
+        code = runtime.join(opts, emit)
+    except runtime.JoinError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"network error: {exc}") from None
+    sys.exit(code)
