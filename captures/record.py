@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""Record the captures/ reference set from real VRRP daemons in the namespace lab.
+
+Usage (as root, with keepalived, FRR, tcpdump and tshark installed)::
+
+    .venv/bin/python captures/record.py                 # every scenario
+    .venv/bin/python captures/record.py v2-failover vmac
+    .venv/bin/python captures/record.py --list
+    .venv/bin/python captures/record.py --out /tmp/x v3-ipv4-fast
+
+Each scenario builds a fresh lab (tests/lab.py), starts keepalived/FRR routers, acts on them
+(stop, cable pull, restore) while a silent monitor host records with tcpdump, then writes
+``NAME.pcap`` and ``NAME.json`` (ground truth: what it configured and did, plus the masters and
+failover gaps measured in the pcap with ``dissectors.vrrp``). Before writing, it checks the
+capture against the scenario's expectations (who advertises, which failovers with which
+causes), so a silent lab failure fails the recording instead of producing a wrong capture.
+The JSON schema is described in captures/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.lab import (  # noqa: E402
+    Daemon,
+    Host,
+    KeepalivedInstance,
+    Lab,
+    LabError,
+    masters_and_failovers,
+    missing_prerequisites,
+    read_adverts,
+)
+
+MAX_BYTES = 1_000_000
+
+
+class RecordingError(RuntimeError):
+    """The capture does not show what the scenario did: do not write it."""
+
+
+@dataclass
+class Scenario:
+    """Collects the truth while a scenario runs."""
+
+    name: str
+    description: str
+    lab: Lab
+    out_dir: Path
+    routers: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    daemons: dict[str, Daemon] = field(default_factory=dict)
+    monitor: Host | None = None
+    capture: Daemon | None = None
+
+    @property
+    def pcap(self) -> Path:
+        return self.out_dir / f"{self.name}.pcap"
+
+    def event(self, action: str) -> None:
+        self.events.append({"time": round(time.time(), 6), "action": action})
+
+    def start_capture(self, mon: Host) -> None:
+        self.monitor = mon
+        self.pcap.unlink(missing_ok=True)
+        self.capture = mon.tcpdump(self.pcap)
+
+    def keepalived(
+        self, host: Host, inst: KeepalivedInstance, *, name: str | None = None, vlan: list[int]
+    ) -> Daemon:
+        """Start keepalived on ``host`` and note the router (one instance per call)."""
+        name = name or host.name
+        self.event(f"start {name}")
+        d = host.keepalived(inst)
+        self.daemons[name] = d
+        iface = inst.interface
+        auth = {None: "none", "PASS": "simple", "AH": "ah"}[inst.auth_type]
+        self.routers.append(
+            {
+                "name": name,
+                "implementation": "keepalived",
+                "address": inst.unicast_src or _primary(host, iface, inst.family),
+                "mac": _vmac(inst.vrid, inst.family) if inst.use_vmac else host.mac(iface),
+                "vlan": vlan,
+                "family": inst.family,
+                "vrid": inst.vrid,
+                "version": inst.version,
+                "priority": inst.priority,
+                "advert_int_ms": round(inst.advert_int * 1000),
+                "auth_type": auth,
+                "password": inst.auth_pass if inst.auth_type else None,
+                "vips": [_bare(v) for v in inst.vips],
+                "unicast_peers": [_bare(p) for p in inst.unicast_peers],
+                "preempt": not inst.nopreempt,
+                "use_vmac": inst.use_vmac,
+            }
+        )
+        return d
+
+    def frr(self, host: Host, *, vrid: int, priority: int, vips: list[str], name: str) -> Daemon:
+        self.event(f"start {name}")
+        d = host.frr_vrrpd(vrid=vrid, priority=priority, vips=vips)
+        self.daemons[name] = d
+        fam = ipaddress.ip_interface(vips[0]).version
+        self.routers.append(
+            {
+                "name": name,
+                "implementation": "frr",
+                "address": _primary(host, "eth0", fam),
+                # FRR sends its adverts from the macvlan that carries the virtual MAC.
+                "mac": _vmac(vrid, fam),
+                "vlan": [],
+                "family": fam,
+                "vrid": vrid,
+                "version": 3,
+                "priority": priority,
+                "advert_int_ms": 1000,
+                "auth_type": "none",
+                "password": None,
+                "vips": [_bare(v) for v in vips],
+                "unicast_peers": [],
+                "preempt": True,
+                "use_vmac": True,
+            }
+        )
+        return d
+
+    def restart(self, name: str, host: Host, inst: KeepalivedInstance) -> None:
+        """Start a stopped keepalived router again with the same configuration."""
+        self.event(f"start {name}")
+        self.daemons[name] = host.keepalived(inst)
+
+    def stop(self, name: str) -> None:
+        self.event(f"stop {name}")
+        self.daemons[name].stop()
+
+    def link_down(self, name: str, host: Host) -> None:
+        self.event(f"link-down {name}")
+        host.link_down()
+
+    def link_up(self, name: str, host: Host) -> None:
+        self.event(f"link-up {name}")
+        host.link_up()
+
+    def finish(
+        self,
+        *,
+        failovers: list[tuple[str, str, str | set[str]]],
+        alerts: list[dict[str, Any]],
+        no_critical: bool,
+        concurrent_masters: bool = False,
+    ) -> dict[str, Any]:
+        """Stop the capture, check it against the scenario, write NAME.json."""
+        assert self.capture is not None
+        time.sleep(0.3)
+        self.capture.stop()
+        size = self.pcap.stat().st_size
+        if size > MAX_BYTES:
+            raise RecordingError(f"{self.pcap}: {size} bytes, over {MAX_BYTES}")
+        adverts = read_adverts(self.pcap)
+        if not adverts:
+            raise RecordingError(f"{self.pcap}: no VRRP advert recorded")
+        by_addr = {r["address"]: r for r in self.routers}
+        for a in adverts:
+            r = by_addr.get(a.src)
+            if r is None or r["vrid"] != a.packet.vrid or r["vlan"] != list(a.vlan):
+                raise RecordingError(
+                    f"advert from unconfigured router {a.src} vrid {a.packet.vrid}"
+                )
+            if a.packet.priority not in (0, r["priority"]) and r["priority"] != 255:
+                raise RecordingError(f"{a.src}: priority {a.packet.priority} != {r['priority']}")
+        masters, measured = masters_and_failovers(adverts)
+        names = {r["address"]: r["name"] for r in self.routers}
+        got = [(names[f["from"]], names[f["to"]], f["cause"]) for f in measured]
+        ok = len(got) == len(failovers) and all(
+            g[:2] == e[:2] and (g[2] in e[2] if isinstance(e[2], set) else g[2] == e[2])
+            for g, e in zip(got, failovers, strict=False)
+        )
+        if not ok:
+            raise RecordingError(f"{self.name}: failovers {got}, expected {failovers}")
+        if not concurrent_masters:
+            _check_no_overlap(masters, measured)
+        truth = {
+            "capture": self.pcap.name,
+            "description": self.description,
+            "routers": self.routers,
+            "events": self.events,
+            "masters": masters,
+            "failovers": measured,
+            "expected_alerts": alerts,
+            "no_critical": no_critical,
+        }
+        (self.out_dir / f"{self.name}.json").write_text(json.dumps(truth, indent=2) + "\n")
+        return truth
+
+
+def _check_no_overlap(masters: list[dict[str, Any]], failovers: list[dict[str, Any]]) -> None:
+    groups: dict[tuple[Any, ...], int] = {}
+    for m in masters:
+        key = (tuple(m["vlan"]), m["family"], m["vrid"])
+        groups[key] = groups.get(key, 0) + 1
+    for key, n in groups.items():
+        nf = sum(1 for f in failovers if (tuple(f["vlan"]), f["family"], f["vrid"]) == key)
+        if nf != n - 1:
+            raise RecordingError(f"group {key}: {n} master runs but {nf} failovers")
+
+
+def _bare(addr: str) -> str:
+    return str(ipaddress.ip_interface(addr).ip)
+
+
+def _vmac(vrid: int, family: int) -> str:
+    return f"00:00:5e:00:0{1 if family == 4 else 2}:{vrid:02x}"
+
+
+def _primary(host: Host, iface: str, family: int) -> str:
+    """The address a router sends its adverts from: the interface's first IPv4 address, or
+    its IPv6 link-local address (RFC 5798 section 5.1.2.1)."""
+    for a in host.addresses(iface):
+        if a.version == family and (family == 4 or a.ip.is_link_local):
+            return str(a.ip)
+    raise LabError(f"{host.name}/{iface}: no IPv{family} primary address")
+
+
+def alert(kind: str, vrid: int, source: str | None = None, *, family: int = 4,
+          vlan: list[int] | None = None) -> dict[str, Any]:  # fmt: skip
+    return {"kind": kind, "vlan": vlan or [], "family": family, "vrid": vrid, "source": source}
+
+
+def settle(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+
+def v2_failover(s: Scenario) -> dict[str, Any]:
+    lab = s.lab
+    r1 = lab.host("r1", addr4="192.0.2.253/24")
+    r2 = lab.host("r2", addr4="192.0.2.254/24")
+    s.start_capture(lab.host("mon", ipv6=False))
+    base = KeepalivedInstance(vrid=1, vips=("192.0.2.1/24",), auth_type="PASS", auth_pass="vrrp4me")
+    i1 = KeepalivedInstance(**{**base.__dict__, "priority": 200})
+    i2 = KeepalivedInstance(**{**base.__dict__, "priority": 100})
+    s.keepalived(r1, i1, vlan=[])
+    s.keepalived(r2, i2, vlan=[])
+    r1.wait_for_address("192.0.2.1")
+    settle(2.5)
+    s.stop("r1")  # SIGTERM: priority 0, r2 takes over after its Skew_Time
+    r2.wait_for_address("192.0.2.1")
+    settle(2.0)
+    s.restart("r1", r1, i1)
+    r1.wait_for_address("192.0.2.1")  # preempts back after Master_Down_Interval
+    settle(2.5)
+    s.link_down("r1", r1)  # silence: r2 takes over after Master_Down_Interval
+    r2.wait_for_address("192.0.2.1")
+    settle(2.0)
+    s.link_up("r1", r1)
+    r1.wait_for_address("192.0.2.1")
+    settle(2.5)
+    addr1, addr2 = "192.0.2.253", "192.0.2.254"
+    return s.finish(
+        failovers=[
+            ("r1", "r2", "resigned"),
+            ("r2", "r1", "preempted"),
+            ("r1", "r2", "silent"),
+            ("r2", "r1", "preempted"),
+        ],
+        alerts=[
+            alert("plaintext-auth", 1, addr1),
+            alert("plaintext-auth", 1, addr2),
+            alert("master-resigned", 1, addr1),
+            alert("master-change", 1, addr2),
+            alert("master-change", 1, addr1),
+        ],
+        no_critical=True,
+    )
+
+
+SCENARIOS: dict[str, tuple[str, Callable[[Scenario], dict[str, Any]]]] = {
+    "v2-failover": (
+        "VRRPv2, VRID 1, PASS auth, r1 (priority 200) and r2 (100) share 192.0.2.1: r1 is "
+        "stopped cleanly (priority 0), comes back and preempts, loses its cable, gets it back "
+        "and preempts again.",
+        v2_failover,
+    ),
+}
+
+
+def record(name: str, out_dir: Path) -> dict[str, Any]:
+    description, fn = SCENARIOS[name]
+    with Lab() as lab:
+        s = Scenario(name, description, lab, out_dir)
+        try:
+            return fn(s)
+        except BaseException:
+            for d in s.daemons.values():
+                sys.stderr.write(f"--- {d.name} log ---\n{d.log[-3000:]}\n")
+            raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("names", nargs="*", help="scenarios to record (default: all)")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    args = p.parse_args(argv)
+    if args.list:
+        for n, (d, _) in SCENARIOS.items():
+            print(f"{n}: {d}")
+        return 0
+    unknown = [n for n in args.names if n not in SCENARIOS]
+    if unknown:
+        p.error(f"unknown scenario(s): {', '.join(unknown)} (see --list)")
+    missing = missing_prerequisites(frr="frr-keepalived" in (args.names or SCENARIOS))
+    if missing:
+        print(f"record.py: cannot run the lab: {'; '.join(missing)}", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for n in args.names or list(SCENARIOS):
+        t0 = time.monotonic()
+        try:
+            truth = record(n, args.out)
+        except (LabError, RecordingError) as e:
+            print(f"{n}: FAILED: {e}", file=sys.stderr)
+            failed.append(n)
+            continue
+        size = (args.out / f"{n}.pcap").stat().st_size
+        gaps = ", ".join(
+            f"{f['cause']} {f['gap_ms']:.0f}/{f['expected_ms'] or 0:.0f} ms"
+            for f in truth["failovers"]
+        )
+        print(f"{n}: {size} bytes, {time.monotonic() - t0:.1f} s; failovers: {gaps or 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
