@@ -1,0 +1,82 @@
+"""``vrrpwatch join`` argument handling: one-line errors, no tracebacks (no network needed)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from vrrpwatch import netif
+from vrrpwatch.cli import cli
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["join", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def test_help_has_example() -> None:
+    code, out = run("--help")
+    assert code == 0
+    assert "vrrpwatch join --vrid 1 --priority 50" in out
+    for flag in (
+        "--vip",
+        "--version",
+        "--advert-int",
+        "--auth-pass",
+        "--interface",
+        "--unicast-peer",
+        "--no-preempt",
+        "--preempt-delay",
+        "--dry-run",
+        "--notify",
+        "--json",
+        "--db",
+    ):
+        assert flag in out
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--vrid", "0", "--priority", "50"], "Error: invalid VRID 0: must be 1..255\n"),
+        (["--vrid", "256", "--priority", "50"], "Error: invalid VRID 256: must be 1..255\n"),
+        (
+            ["--vrid", "1", "--priority", "0"],
+            "Error: invalid priority 0: must be 1..255 (0 is reserved)\n",
+        ),
+        (
+            ["--vrid", "1", "--priority", "256"],
+            "Error: invalid priority 256: must be 1..255 (0 is reserved)\n",
+        ),
+        (
+            ["--vrid", "1", "--priority", "50", "--version", "4"],
+            "Error: invalid --version 4: must be 2 or 3\n",
+        ),
+        (
+            ["--vrid", "1", "--priority", "50", "--advert-int", "0"],
+            "Error: --advert-int must be positive\n",
+        ),
+    ],
+)
+def test_invalid_arguments(args: list[str], line: str) -> None:
+    assert run(*args) == (1, line)
+
+
+def test_missing_priority_is_a_usage_error() -> None:
+    code, out = run("--vrid", "1")
+    assert code == 2 and "Missing option '--priority'" in out
+
+
+def test_no_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(netif, "is_root", lambda: False)
+    assert run("--vrid", "1", "--priority", "50") == (
+        1,
+        "Error: join needs root (raw sockets and address changes); run it with sudo\n",
+    )
+
+
+def test_unknown_interface(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(netif, "is_root", lambda: True)
+    code, out = run("--vrid", "1", "--priority", "50", "--interface", "nosuchif0")
+    assert (code, out) == (1, "Error: no interface named 'nosuchif0'\n")
