@@ -604,7 +604,14 @@ def _compare_wire(
                     break
         left = [i for i in idxs if i not in matched]
         loose = [m for m in free if not _known_addresses(m)]
-        if len(left) == 1 and len(loose) == 1:
+        if (
+            len(left) == 1
+            and len(loose) == 1
+            and {f.id for f in _compare_one(advertisers[left[0]], loose[0])}
+            <= {"wire-priority-differs"}
+        ):
+            # The one silent router and the one unexplained source agree on everything but
+            # the priority (a track weight changes it at run time): take them to be the same.
             matched[left[0]] = loose[0]
             left = []
         unknown.extend(left)
