@@ -1,0 +1,320 @@
+"""Every committed capture in captures/ holds what its truth JSON says.
+
+Two decoders look at each pcap: tshark (independent of us) and our own (``dissectors.packet.
+decode_packet``, plus the lab's small frame walker around ``dissectors.vrrp.parse_vrrp``). The
+routers, masters and failover gaps of the JSON are recomputed from tshark's view, so a silent
+lab failure (an empty capture, a daemon that never started, a wrong truth) fails here.
+No root needed: these tests only read files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shutil
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from dissectors.packet import Kind, decode_packet  # noqa: E402
+from dissectors.vrrp import ChecksumStatus  # noqa: E402
+from tests.conftest import lab_unavailable  # noqa: E402
+from tests.lab import (  # noqa: E402
+    master_down_interval_s,
+    pcap_frames,
+    read_adverts,
+    skew_time_s,
+)
+
+CAPTURES = ROOT / "captures"
+NAMES = [
+    "v2-failover",
+    "v2-auth-mismatch",
+    "v2-ah",
+    "v3-ipv4-fast",
+    "v3-ipv6",
+    "vlans",
+    "unicast",
+    "vmac",
+    "frr-keepalived",
+    "rogue",
+]
+RECORDED = sorted(p.stem for p in CAPTURES.glob("*.json"))
+ALERT_KINDS = {
+    "plaintext-auth", "auth-mismatch", "rogue-advertiser", "priority-255", "vip-mismatch",
+    "interval-mismatch", "version-mismatch", "ttl-not-255", "bad-checksum", "bad-source-mac",
+    "split-brain", "master-flap", "master-change", "master-resigned", "garp-conflict",
+    "carp-on-vrrp-segment", "malformed",
+}  # fmt: skip
+TSHARK_FIELDS = [
+    "frame.time_epoch", "vlan.id", "eth.src", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst",
+    "ip.ttl", "ipv6.hlim", "vrrp.version", "vrrp.virt_rtr_id", "vrrp.prio", "vrrp.auth_type",
+    "vrrp.adver_int", "vrrp.short_adver_int", "vrrp.ip_addr", "vrrp.ipv6_addr",
+    "vrrp.auth_string", "ah.spi",
+]  # fmt: skip
+
+
+def load(name: str) -> dict[str, Any]:
+    truth: dict[str, Any] = json.loads((CAPTURES / f"{name}.json").read_text())
+    return truth
+
+
+def group_of(d: dict[str, Any]) -> tuple[tuple[int, ...], int, int]:
+    return (tuple(d["vlan"]), d["family"], d["vrid"])
+
+
+@cache
+def tshark_adverts(name: str) -> list[dict[str, Any]]:
+    """Every VRRP advert of the capture as tshark sees it."""
+    if shutil.which("tshark") is None:
+        lab_unavailable("tshark not installed (Debian package tshark)")
+    argv = ["tshark", "-n", "-r", str(CAPTURES / f"{name}.pcap"), "-Y", "vrrp", "-T", "fields"]
+    argv += ["-E", "separator=|", "-E", "aggregator=,", "-E", "occurrence=a"]
+    for f in TSHARK_FIELDS:
+        argv += ["-e", f]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        v = dict(zip(TSHARK_FIELDS, line.split("|"), strict=True))
+        ttl = v["ip.ttl"] or v["ipv6.hlim"]
+        interval_cs = int(v["vrrp.adver_int"]) * 100 if v["vrrp.version"] == "2" else None
+        if interval_cs is None:
+            interval_cs = int(v["vrrp.short_adver_int"])
+        rows.append(
+            {
+                "time": float(v["frame.time_epoch"]),
+                "vlan": [int(x) for x in v["vlan.id"].split(",")] if v["vlan.id"] else [],
+                "mac": v["eth.src"],
+                "src": v["ip.src"] or v["ipv6.src"],
+                "dst": v["ip.dst"] or v["ipv6.dst"],
+                "family": 4 if v["ip.src"] else 6,
+                "ttl": int(ttl.split(",")[-1]),
+                "version": int(v["vrrp.version"]),
+                "vrid": int(v["vrrp.virt_rtr_id"]),
+                "priority": int(v["vrrp.prio"]),
+                "auth_type": int(v["vrrp.auth_type"]) if v["vrrp.auth_type"] else 0,
+                "interval_cs": interval_cs,
+                "vips": [
+                    x for x in (v["vrrp.ip_addr"] + "," + v["vrrp.ipv6_addr"]).split(",") if x
+                ],
+                "password": v["vrrp.auth_string"] or None,
+                "ah": bool(v["ah.spi"]),
+            }
+        )
+    return rows
+
+
+def test_the_reference_set_is_complete_and_named_as_agreed() -> None:
+    assert "v2-failover" in RECORDED  # the README's demo
+    assert set(RECORDED) <= set(NAMES)
+    pcaps = sorted(p.stem for p in CAPTURES.glob("*.pcap"))
+    assert pcaps == RECORDED, "every pcap needs its truth JSON and vice versa"
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_capture_file_is_small_classic_ethernet_pcap(name: str) -> None:
+    path = CAPTURES / f"{name}.pcap"
+    assert path.stat().st_size < 1_000_000
+    head = path.read_bytes()[:24]
+    assert head[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")  # tcpdump -w, microseconds
+    assert int.from_bytes(head[20:24], "little" if head[0] == 0xD4 else "big") == 1  # Ethernet
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_truth_file_is_well_formed(name: str) -> None:
+    t = load(name)
+    assert t["capture"] == f"{name}.pcap"
+    assert t["description"] and isinstance(t["no_critical"], bool)
+    for r in t["routers"]:
+        assert r["implementation"] in ("keepalived", "frr")
+        assert r["auth_type"] in ("none", "simple", "ah")
+        assert (r["password"] is None) == (r["auth_type"] == "none")
+        assert r["version"] in (2, 3) and r["family"] in (4, 6) and 1 <= r["priority"] <= 255
+        for a in (r["address"], *r["vips"], *r["unicast_peers"]):
+            ip = ipaddress.ip_address(a)
+            doc = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+            assert ip.is_link_local or any(ip in ipaddress.ip_network(n) for n in doc), a
+    times = [e["time"] for e in t["events"]]
+    assert times == sorted(times) and t["events"][0]["action"].startswith("start ")
+    names = {r["name"] for r in t["routers"]}
+    for e in t["events"]:
+        verb, who = e["action"].split(" ", 1)
+        assert verb in ("start", "stop", "link-down", "link-up") and who in names, e
+    for a in t["expected_alerts"]:
+        assert a["kind"] in ALERT_KINDS, a
+        assert set(a) == {"kind", "vlan", "family", "vrid", "source"}
+    sinces = [m["since"] for m in t["masters"]]
+    assert t["masters"] and sinces == sorted(sinces)
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_every_advert_comes_from_a_configured_router_as_configured(name: str) -> None:
+    t = load(name)
+    rows = tshark_adverts(name)
+    assert len(rows) >= 3, "a capture with (almost) no adverts means the lab failed silently"
+    routers = {(r["address"], group_of(r)): r for r in t["routers"]}
+    for row in rows:
+        r = routers.get((row["src"], (tuple(row["vlan"]), row["family"], row["vrid"])))
+        assert r is not None, f"advert from an unconfigured router: {row}"
+        assert row["version"] == r["version"] and row["ttl"] == 255
+        assert row["priority"] in (0, r["priority"])
+        assert row["mac"] == r["mac"]
+        assert row["interval_cs"] * 10 == r["advert_int_ms"]
+        assert row["vips"] == r["vips"]
+        if r["unicast_peers"]:
+            assert row["dst"] in r["unicast_peers"]
+        else:
+            assert row["dst"] == ("224.0.0.18" if r["family"] == 4 else "ff02::12")
+        if r["version"] == 2:
+            assert row["auth_type"] == {"none": 0, "simple": 1, "ah": 2}[r["auth_type"]]
+            assert row["ah"] == (r["auth_type"] == "ah")
+            if r["auth_type"] == "simple":
+                assert row["password"] == r["password"]
+    # Every configured router that should have been master advertised.
+    assert {m["address"] for m in t["masters"]} <= {row["src"] for row in rows}
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_our_decoders_agree_with_tshark(name: str) -> None:
+    rows = tshark_adverts(name)
+    ours = read_adverts(CAPTURES / f"{name}.pcap")
+    decoded = []
+    for _, frame in pcap_frames(CAPTURES / f"{name}.pcap"):
+        d = decode_packet(frame, 1)
+        if d is not None and d.kind is Kind.VRRP:
+            decoded.append(d)
+    assert len(ours) == len(rows) == len(decoded)
+    for row, a, d in zip(rows, ours, decoded, strict=True):
+        assert abs(a.time - row["time"]) < 1e-6
+        assert (a.src, a.dst, list(a.vlan), a.ttl) == (
+            row["src"],
+            row["dst"],
+            row["vlan"],
+            row["ttl"],
+        )
+        p = a.packet
+        assert d.message == p and list(d.link.vlans) == row["vlan"]
+        assert (p.version, p.vrid, p.priority) == (row["version"], row["vrid"], row["priority"])
+        assert p.interval_cs == row["interval_cs"]
+        assert [str(x) for x in p.addresses] == row["vips"]
+        assert p.checksum_status is ChecksumStatus.GOOD
+        assert a.in_ah == row["ah"] == (d.ah is not None)
+        if row["password"]:
+            assert p.password == row["password"].encode()
+
+
+def _runs_from_tshark(
+    rows: list[dict[str, Any]],
+) -> dict[tuple[Any, ...], list[list[dict[str, Any]]]]:
+    """Per (group, source): runs of adverts, split at priority 0 or > 3 intervals + 1 s silence."""
+    runs: dict[tuple[Any, ...], list[list[dict[str, Any]]]] = {}
+    for row in rows:
+        key = (tuple(row["vlan"]), row["family"], row["vrid"], row["src"])
+        lst = runs.setdefault(key, [])
+        prev = lst[-1][-1] if lst else None
+        new = (
+            prev is None
+            or prev["priority"] == 0
+            or row["time"] - prev["time"] > 3 * row["interval_cs"] / 100 + 1.0
+        )
+        if new and row["priority"] == 0:
+            continue
+        if new:
+            lst.append([row])
+        else:
+            lst[-1].append(row)
+    return runs
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_masters_and_failover_gaps_match_the_pcap(name: str) -> None:
+    t = load(name)
+    runs = _runs_from_tshark(tshark_adverts(name))
+    flat = sorted(
+        (run[0]["time"], key[3], key[:3], run) for key, lst in runs.items() for run in lst
+    )
+    assert [(m["since"], m["address"], group_of(m)) for m in t["masters"]] == [
+        (pytest.approx(s, abs=1e-6), a, g) for s, a, g, _ in flat
+    ]
+    # Failovers: consecutive master runs of a group, unless the old master kept advertising
+    # after the new one had been master for an interval (both masters: no failover).
+    seen = []
+    by_group: dict[tuple[Any, ...], list[tuple[float, str, list[dict[str, Any]]]]] = {}
+    for s, a, g, run in flat:
+        by_group.setdefault(g, []).append((s, a, run))
+    for g, lst in by_group.items():
+        for (_, a_addr, a_run), (b_start, b_addr, b_run) in zip(lst, lst[1:], strict=False):
+            interval_s = b_run[0]["interval_cs"] / 100
+            if a_addr == b_addr or a_run[-1]["time"] > b_start + interval_s:
+                continue
+            gap = b_start - a_run[-1]["time"]
+            if a_run[-1]["priority"] == 0:
+                cause = "resigned"
+            elif gap < 2 * interval_s and b_run[0]["priority"] > a_run[-1]["priority"]:
+                cause = "preempted"
+            else:
+                cause = "silent"
+            seen.append((b_start, list(g[0]), g[1], g[2], a_addr, b_addr, cause, gap * 1000))
+    seen.sort()
+    assert [
+        (f["vlan"], f["family"], f["vrid"], f["from"], f["to"], f["cause"], f["gap_ms"])
+        for f in t["failovers"]
+    ] == [(*x[1:7], pytest.approx(x[7], abs=0.01)) for x in seen]
+
+    routers = {(r["address"], group_of(r)): r for r in t["routers"]}
+    for f in t["failovers"]:
+        g = group_of(f)
+        new = routers[(f["to"], g)]
+        interval_s = new["advert_int_ms"] / 1000
+        if f["cause"] == "resigned":
+            expected = skew_time_s(new["priority"], interval_s, new["version"])
+        elif f["cause"] == "silent":
+            expected = master_down_interval_s(new["priority"], interval_s, new["version"])
+        else:
+            assert f["expected_ms"] is None
+            assert new["priority"] > routers[(f["from"], g)]["priority"]
+            continue
+        assert f["expected_ms"] == pytest.approx(expected * 1000, abs=0.01)
+        # What the real daemons did on the wire agrees with the RFC timer, give or take
+        # scheduling latency.
+        assert (
+            -5 - 0.05 * f["expected_ms"]
+            < f["gap_ms"] - f["expected_ms"]
+            < 150 + 0.25 * f["expected_ms"]
+        ), f
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_new_masters_announce_their_vips(name: str) -> None:
+    """Each master run is accompanied by gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) for
+    its VIPs (RFC 5798 section 6.4.1 / RFC 3768 section 6.4.1)."""
+    t = load(name)
+    announced: set[str] = set()
+    for _, frame in pcap_frames(CAPTURES / f"{name}.pcap"):
+        d = decode_packet(frame, 1)
+        if d is not None and d.kind is Kind.GARP:
+            announced.add(str(d.message.sender_ip))  # type: ignore[union-attr]
+        elif d is not None and d.kind is Kind.NA:
+            announced.add(str(d.message.target))  # type: ignore[union-attr]
+    for m in t["masters"]:
+        r = next(
+            r for r in t["routers"] if r["address"] == m["address"] and group_of(r) == group_of(m)
+        )
+        for vip in r["vips"]:
+            if not ipaddress.ip_address(vip).is_link_local:
+                assert vip in announced, f"{vip} of {r['name']} never announced"
+
+
+def test_demo_capture_shows_every_failover_kind() -> None:
+    t = load("v2-failover")
+    assert [f["cause"] for f in t["failovers"]] == ["resigned", "preempted", "silent", "preempted"]
+    assert {r["auth_type"] for r in t["routers"]} == {"simple"}
+    assert any(row["priority"] == 0 for row in tshark_adverts("v2-failover"))
