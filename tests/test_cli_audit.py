@@ -1,0 +1,236 @@
+"""``vrrpwatch audit`` through click's CliRunner: table, --json, --strict, --capture, exit codes."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from dissectors.frame import build_ethernet
+from dissectors.ip import IPPROTO_VRRP, IPv4Header, build_ipv4
+from dissectors.vrrp import VRRP_MCAST_V4, VrrpV2, build_vrrp
+from vrrpwatch.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+KACONF = ROOT / "tests" / "kaconf"
+R1, R2 = KACONF / "lab-v2" / "r1.conf", KACONF / "lab-v2" / "r2.conf"
+CAPTURE = ROOT / "captures" / "v2-failover.pcap"
+TRUTH = ROOT / "captures" / "v2-failover.json"
+CAP_R1, CAP_R2 = KACONF / "v2-failover" / "r1.conf", KACONF / "v2-failover" / "r2.conf"
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner(env={"COLUMNS": "220"}).invoke(cli, ["audit", *map(str, args)])
+
+
+def run_json(*args: str | Path) -> tuple[int, dict[str, Any]]:
+    result = run("--json", *args)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_clean_pair_table() -> None:
+    result = run(R1, R2)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "VRID 1 on eth0 (IPv4)" in out
+    lines = [line for line in out.splitlines() if "│ r2 " in line]
+    assert len(lines) == 1
+    cells = [c.strip() for c in lines[0].split("│")]
+    assert cells[2:11] == ["r2", "VI_1", "BACKUP", "100", "v2", "1s", "backup", "3.609s", "0.609s"]
+    assert "plaintext-auth" in out
+    assert out.rstrip().endswith("0 error(s), 2 warning(s)")
+
+
+def test_strict_turns_warnings_into_exit_1() -> None:
+    assert run("--strict", R1, R2).exit_code == 1
+    assert (
+        run("--strict", KACONF / "lab-v3" / "r1.conf", KACONF / "lab-v3" / "r2.conf").exit_code == 0
+    )
+
+
+def test_errors_exit_1() -> None:
+    result = run(R1, KACONF / "broken" / "r2-badpass.conf")
+    assert result.exit_code == 1
+    assert "auth-mismatch" in result.stdout
+    assert "1 error(s), 2 warning(s)" in result.stdout
+
+
+def test_json_report() -> None:
+    code, report = run_json(R1, KACONF / "broken" / "r2-interval.conf")
+    assert code == 1
+    assert report["routers"] == ["r1", "r2"]
+    assert report["errors"] == 1 and report["warnings"] == 2 and report["exit_code"] == 1
+    (group,) = report["groups"]
+    assert {k: group[k] for k in ("vrid", "interface", "vlan", "family")} == {
+        "vrid": 1,
+        "interface": "eth0",
+        "vlan": None,
+        "family": 4,
+    }
+    r1, r2 = group["routers"]
+    assert r1["file"].endswith("lab-v2/r1.conf") and r1["line"] == 3
+    assert (r1["role"], r1["priority"], r1["advert_int_ms"]) == ("master", 200, 1000)
+    assert (r2["role"], r2["advert_int_ms"], r2["vips"]) == ("backup", 2000, ["192.0.2.1/24"])
+    # v2: skew (256 - 100) / 256 s whatever the interval; failover 3 x 2 s + skew.
+    assert (r2["skew_s"], r2["failover_s"], r2["failover_clean_stop_s"]) == (
+        0.609375,
+        6.609375,
+        0.609375,
+    )
+    err = report["findings"][0]
+    assert err["severity"] == "error" and err["id"] == "interval-mismatch"
+    assert err["routers"] == ["r1", "r2"]
+    assert err["group"] == {"vrid": 1, "interface": "eth0", "vlan": None, "family": 4}
+    assert "observed" not in report
+
+
+def test_parse_error_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.conf"
+    bad.write_text("vrrp_instance VI_1 {\n  priority loud\n}\n")
+    result = run(R1, bad)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {bad}:2: priority: 'loud' is not an integer\n"
+
+
+def test_missing_config_exit_2(tmp_path: Path) -> None:
+    result = run(tmp_path / "nope.conf")
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f"Error: {tmp_path / 'nope.conf'}: cannot read: No such file or directory\n"
+    )
+
+
+def test_no_config_is_a_usage_error() -> None:
+    result = run()
+    assert result.exit_code == 2
+    assert "Missing argument 'CONF...'" in result.stderr
+
+
+def test_help_has_an_example() -> None:
+    result = CliRunner().invoke(cli, ["audit", "--help"])
+    assert result.exit_code == 0
+    assert (
+        "vrrpwatch audit r1/keepalived.conf r2/keepalived.conf --capture lan.pcap" in result.stdout
+    )
+
+
+# -- --capture ------------------------------------------------------------------------------
+
+
+def test_capture_fixture_configs_are_the_labs() -> None:
+    """The v2-failover configs are what tests/lab.py renders for the routers of the truth file."""
+    sys.path.insert(0, str(ROOT))
+    from tests.lab import KeepalivedInstance
+
+    truth = json.loads(TRUTH.read_text())
+    for r in truth["routers"]:
+        inst = KeepalivedInstance(
+            vrid=r["vrid"],
+            priority=r["priority"],
+            version=r["version"],
+            advert_int=r["advert_int_ms"] / 1000,
+            auth_type="PASS",
+            auth_pass=r["password"],
+            vips=tuple(f"{v}/24" for v in r["vips"]),
+        )
+        text = (KACONF / "v2-failover" / f"{r['name']}.conf").read_text()
+        assert inst.render(1) in text
+
+
+def test_capture_agrees_with_the_lab_configs() -> None:
+    code, report = run_json(CAP_R1, CAP_R2, "--capture", CAPTURE)
+    assert code == 0
+    assert {f["id"] for f in report["findings"]} == {"plaintext-auth"}
+    observed = {o["src"]: o for o in report["observed"]}
+    assert set(observed) == {"192.0.2.253", "192.0.2.254"}
+    r1, r2 = observed["192.0.2.253"], observed["192.0.2.254"]
+    assert (r1["matched"], r1["priorities"], r1["released"]) == ("r1/VI_1", [200], True)
+    assert (r2["matched"], r2["priorities"], r2["intervals_cs"]) == ("r2/VI_1", [100], [100])
+    assert r1["vips"] == ["192.0.2.1"]
+
+
+def test_capture_failover_estimates_match_measured_failovers() -> None:
+    """The estimates against what real keepalived did in the capture (truth file)."""
+    _, report = run_json(CAP_R1, CAP_R2)
+    est = {r["router"]: r for r in report["groups"][0]["routers"]}
+    truth = json.loads(TRUTH.read_text())
+    to_r2 = [f for f in truth["failovers"] if f["to"] == "192.0.2.254"]
+    resigned = next(f for f in to_r2 if f["cause"] == "resigned")
+    silent = next(f for f in to_r2 if f["cause"] == "silent")
+    # keepalived's timers run a little late; 100 ms covers it on a loaded machine.
+    assert abs(resigned["gap_ms"] / 1000 - est["r2"]["failover_clean_stop_s"]) < 0.1
+    assert abs(silent["gap_ms"] / 1000 - est["r2"]["failover_s"]) < 0.1
+
+
+def test_capture_against_a_wrong_password_config() -> None:
+    bad = KACONF / "broken" / "r2-badpass.conf"
+    code, report = run_json(CAP_R1, bad, "--capture", CAPTURE)
+    assert code == 1
+    found = {(f["id"], tuple(f["routers"])) for f in report["findings"]}
+    assert ("auth-mismatch", ("r1", "r2")) in found
+    # r2's config says s3cre7, the wire says vrrp4me; r1's config says vrrp4me.
+    assert ("wire-password-differs", ("r2",)) in found
+    assert ("wire-password-differs", ("r1",)) not in found
+
+
+def _frame(src: str, priority: int, password: bytes) -> bytes:
+    s = ipaddress.IPv4Address(src)
+    pkt = VrrpV2(
+        vrid=1,
+        priority=priority,
+        count_ip_addrs=1,
+        auth_type=1,
+        addresses=(ipaddress.IPv4Address("192.0.2.1"),),
+        auth_data=password.ljust(8, b"\0"),
+    )
+    ip = build_ipv4(
+        IPv4Header(src=s, dst=VRRP_MCAST_V4, protocol=IPPROTO_VRRP),
+        build_vrrp(pkt, src=s, dst=VRRP_MCAST_V4),
+    )
+    return build_ethernet(bytes.fromhex("01005e000012"), bytes.fromhex("00005e000101"), 0x800, ip)
+
+
+def _pcap(path: Path, frames: list[bytes]) -> Path:
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, frame in enumerate(frames):
+        out.append(struct.pack("<IIII", 1_700_000_000 + i, 0, len(frame), len(frame)) + frame)
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def test_capture_with_a_rogue_advertiser(tmp_path: Path) -> None:
+    pcap = _pcap(
+        tmp_path / "rogue.pcap",
+        [_frame("192.0.2.253", 200, b"s3cret"), _frame("192.0.2.66", 250, b"guess")],
+    )
+    result = run(R1, R2, "--capture", pcap)
+    assert result.exit_code == 1
+    assert "Observed advertisers" in result.stdout
+    assert "UNKNOWN" in result.stdout
+    assert "192.0.2.66 advertises VRID 1 on eth0 (IPv4) at priority 250" in result.stdout
+    assert "guess" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.pcap", None, "no such file"),
+        ("junk.pcap", b"this is not a capture at all", ""),
+    ],
+)
+def test_bad_capture_exit_2(tmp_path: Path, name: str, content: bytes | None, message: str) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    result = run(R1, R2, "--capture", path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert message in result.stderr
