@@ -1,0 +1,127 @@
+"""kaconf and ``vrrpwatch audit`` against real keepalived: its config test mode, and a live lab."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.lab import Daemon, Lab, read_adverts
+from vrrpwatch.audit import audit
+from vrrpwatch.cli import cli
+from vrrpwatch.kaconf import parse_config
+
+KACONF = Path(__file__).resolve().parents[1] / "kaconf"
+
+# Configs keepalived must accept as they are (and kaconf parses).
+VALID = [
+    "lab-v2/r1.conf",
+    "lab-v2/r2.conf",
+    "lab-v3/r1.conf",
+    "lab-v3/r2.conf",
+    "split/keepalived.conf",
+    "v2-failover/r1.conf",
+    "v2-failover/r2.conf",
+    "broken/r1-owner.conf",
+    "broken/r2-owner.conf",
+    "broken/r2-badpass.conf",
+    "broken/r2-interval.conf",
+    "broken/r2-vips.conf",
+    "broken/r2-equal.conf",
+    "broken/r2-master.conf",
+    "broken/r2-vipdev.conf",
+]
+# Configs keepalived itself complains about, with the audit finding that covers the complaint.
+REJECTED = {
+    "broken/r2-prio0.conf": "priority-out-of-range",
+    "broken/r2-v3.conf": "auth-ignored-v3",
+}
+
+
+@pytest.mark.integration
+def test_keepalived_config_test_mode_agrees(lab: Lab) -> None:
+    host = lab.host("kt")
+    # The fixtures name eth0 (the lab's), eth1 and eth0.10; keepalived -t wants them to exist.
+    for name in ("eth1", "eth0.10"):
+        host.run(["ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}p"])
+    for rel in VALID:
+        path = KACONF / rel
+        parse_config(path)
+        res = host.run(["keepalived", "-t", "-f", str(path)], check=False)
+        assert res.returncode == 0, f"keepalived -t rejects {rel}: {res.stdout}{res.stderr}"
+    for rel, finding in REJECTED.items():
+        path = KACONF / rel
+        res = host.run(["keepalived", "-t", "-f", str(path)], check=False)
+        assert res.returncode != 0, f"keepalived -t accepts {rel}"
+        peers = [parse_config(KACONF / "lab-v2" / "r1.conf"), parse_config(path)]
+        assert finding in {f.id for f in audit(peers).findings}
+
+
+def _conf(daemon: Daemon) -> Path:
+    return daemon.log_path.parent / "keepalived.conf"
+
+
+@pytest.mark.integration
+def test_audit_lab_configs_and_capture(lab: Lab, tmp_path: Path) -> None:
+    """r1 and r2 agree; r3 has another password, so it ignores them and they ignore it:
+    two masters at once. audit sees it in the configs and, without r3's config, on the wire."""
+    lan = lab.segment()
+    r1 = lab.host("r1", lan, addr4="192.0.2.253/24")
+    r2 = lab.host("r2", lan, addr4="192.0.2.254/24")
+    r3 = lab.host("r3", lan, addr4="192.0.2.252/24")
+    mon = lab.host("mon", lan, ipv6=False)
+    pcap = tmp_path / "audit.pcap"
+    cap = mon.tcpdump(pcap)
+    group = {"vrid": 1, "vips": ["192.0.2.1/24"], "auth_type": "PASS"}
+    k1 = r1.keepalived(priority=200, auth_pass="s3cret", **group)
+    k2 = r2.keepalived(priority=100, auth_pass="s3cret", **group)
+    r1.wait_for_address("192.0.2.1", timeout=10)
+    k3 = r3.keepalived(priority=150, auth_pass="wrong", **group)
+    r3.wait_for_address("192.0.2.1", timeout=10)  # r3 drops r1's adverts: a second master
+    k1.stop()  # priority 0: r2 takes over after Skew_Time
+    r2.wait_for_address("192.0.2.1", timeout=5)
+    time.sleep(1.5)
+    cap.stop()
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    # The configs alone: r3 disagrees with r1 and r2 on the password.
+    confs = [str(_conf(k)) for k in (k1, k2, k3)]
+    res = runner.invoke(cli, ["audit", "--json", *confs])
+    assert res.exit_code == 1
+    report = json.loads(res.stdout)
+    (mismatch,) = [f for f in report["findings"] if f["id"] == "auth-mismatch"]
+    assert mismatch["routers"] == ["r1", "r2", "r3"]
+
+    # r1 and r2's configs against the wire: r3 is an unknown advertiser; r1 and r2 match.
+    res = runner.invoke(cli, ["audit", "--json", *confs[:2], "--capture", str(pcap)])
+    assert res.exit_code == 1, res.output
+    report = json.loads(res.stdout)
+    errors = [(f["id"], f["message"]) for f in report["findings"] if f["severity"] == "error"]
+    assert [e[0] for e in errors] == ["unknown-advertiser"]
+    assert errors[0][1].startswith("192.0.2.252 advertises VRID 1 on eth0 (IPv4) at priority 150")
+    observed = {o["src"]: o for o in report["observed"]}
+    assert observed["192.0.2.253"]["matched"] == "r1/VI_1"
+    assert observed["192.0.2.253"]["released"] is True
+    assert observed["192.0.2.254"]["matched"] == "r2/VI_1"
+    assert observed["192.0.2.252"]["matched"] is None
+
+    # All three configs against the wire: everyone explained, only the config error remains.
+    res = runner.invoke(cli, ["audit", "--json", *confs, "--capture", str(pcap)])
+    report = json.loads(res.stdout)
+    assert {f["id"] for f in report["findings"] if f["severity"] == "error"} == {"auth-mismatch"}
+    assert all(o["matched"] for o in report["observed"])
+
+    # The estimate for r2 after r1's clean stop against the gap keepalived really left.
+    est = next(r for r in report["groups"][0]["routers"] if r["router"] == "r2")
+    adverts = read_adverts(pcap)
+    release = next(a.time for a in adverts if a.src == "192.0.2.253" and a.packet.priority == 0)
+    takeover = next(a.time for a in adverts if a.src == "192.0.2.254" and a.time > release)
+    measured_s = takeover - release
+    print(
+        f"r2 after r1's clean stop: estimated {est['failover_clean_stop_s']:.3f} s, "
+        f"measured {measured_s:.3f} s"
+    )
+    assert abs(measured_s - est["failover_clean_stop_s"]) < 0.3
