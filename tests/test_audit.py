@@ -359,3 +359,20 @@ def test_advert_from_decoded_v2_and_v3() -> None:
     a6 = advert_from_decoded(d6)
     assert a6 is not None
     assert (a6.family, a6.version, a6.interval_cs, a6.password) == (6, 3, 50, None)
+
+
+def test_v3_interval_mismatch_is_a_warning(tmp_path: Path) -> None:
+    # RFC 5798 section 6.4.2: a v3 backup adopts the master's interval; v2 drops the advert.
+    a = write(tmp_path, "a.conf", instance_conf("a", priority=200, extra=" version 3\n"))
+    b = write(tmp_path, "b.conf", instance_conf("b", extra=" version 3\n advert_int 0.5\n"))
+    report = audit(cfg(a, b))
+    assert report.errors == ()
+    (warning,) = report.warnings
+    assert warning.id == "interval-mismatch"
+    assert warning.message.endswith(
+        "a/VI_1 1s, b/VI_1 0.5s; VRRPv3 backups adopt the master's, "
+        "so failover times depend on who is master"
+    )
+    b2 = write(tmp_path, "b2.conf", instance_conf("b", extra=" advert_int 2\n"))
+    a2 = write(tmp_path, "a2.conf", instance_conf("a", priority=200))
+    assert [f.id for f in audit(cfg(a2, b2)).errors] == ["interval-mismatch"]

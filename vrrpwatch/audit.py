@@ -17,7 +17,8 @@ errors (exit 1)
   version-mismatch, interval-mismatch, auth-mismatch, vip-mismatch: peers disagree; a receiver
       drops adverts that do not match its own configuration (RFC 3768 section 7.1, RFC 5798
       section 7.1, keepalived ``vrrp_in_chk``), so each side believes the master is gone and
-      both become master.
+      both become master. Exception: in an all-VRRPv3 group interval-mismatch is a warning,
+      because a v3 backup adopts the master's interval (RFC 5798 section 6.4.2).
   two-owners: more than one router with priority 255, the address owner (RFC 5798 section 5.2.4).
   priority-out-of-range, vrid-out-of-range: outside 1..255 (RFC 5798 sections 5.2.3-5.2.4).
   duplicate-vrid: one config runs two instances of the same group.
@@ -318,16 +319,17 @@ def _disagreement(
     ident: str,
     what: str,
     value: dict[str, str],
+    consequence: str = "adverts are dropped and both sides become master",
+    severity: Severity = Severity.ERROR,
 ) -> Finding | None:
     """One finding when members disagree on a value (``value`` maps label -> rendering)."""
     if len(set(value.values())) <= 1:
         return None
     parts = ", ".join(f"{label} {v}" for label, v in value.items())
     return Finding(
-        severity=Severity.ERROR,
+        severity=severity,
         id=ident,
-        message=f"{key}: peers disagree on {what}: {parts}; adverts are dropped and "
-        "both sides become master",
+        message=f"{key}: peers disagree on {what}: {parts}; {consequence}",
         group=key,
         routers=tuple(dict.fromkeys(m.router for m in members)),
         source=_src(members[0].instance),
@@ -363,14 +365,31 @@ def _group_checks(key: GroupKey, members: Sequence[Member]) -> list[Finding]:
         return out
     checks: list[Finding | None] = [
         _disagreement(
-            key, members, "version-mismatch", "the VRRP version",
+            key,
+            members,
+            "version-mismatch",
+            "the VRRP version",
             {m.label: f"v{m.instance.version}" for m in members},
         ),
-        _disagreement(
-            key, members, "interval-mismatch", "the advertisement interval",
-            {m.label: _fmt_ms(m.instance.advert_int_ms) for m in members},
-        ),
-    ]  # fmt: skip
+    ]
+    intervals = {m.label: _fmt_ms(m.instance.advert_int_ms) for m in members}
+    if all(m.instance.version == 3 for m in members):
+        # RFC 5798 section 6.4.2: a VRRPv3 backup adopts the master's interval
+        # (Master_Adver_Interval); keepalived does so too and drops nothing.
+        checks.append(
+            _disagreement(
+                key, members, "interval-mismatch", "the advertisement interval", intervals,
+                "VRRPv3 backups adopt the master's, so failover times depend on who is master",
+                Severity.WARNING,
+            )
+        )  # fmt: skip
+    else:
+        # RFC 3768 section 7.1: a VRRPv2 receiver MUST drop an advert with another interval.
+        checks.append(
+            _disagreement(
+                key, members, "interval-mismatch", "the advertisement interval", intervals
+            )
+        )
     v2 = [m for m in members if m.instance.version == 2]
     if len(v2) > 1:
         checks.append(
@@ -676,13 +695,19 @@ def _compare_one(adv: Advertiser, m: Member) -> list[Finding]:
         want_pw = inst.auth_pass_wire
         want_type = 1 if want_pw is not None else (2 if inst.auth_type == "AH" else 0)
         pw_differs = want_pw is not None and any(p != want_pw for p in adv.passwords)
-        if adv.auth_types - {want_type} or pw_differs:
-            seen_types = "/".join(str(t) for t in sorted(adv.auth_types))
+        if adv.auth_types - {want_type}:
+            names = {0: "none", 1: "PASS", 2: "AH"}
+            seen = "/".join(names.get(t, str(t)) for t in sorted(adv.auth_types))
             add(
                 Severity.ERROR,
                 "wire-password-differs",
-                f"authentication on the wire (type {seen_types}) differs from the config "
-                f"({_auth_label(inst)})",
+                f"authentication {seen} on the wire, configured {_auth_label(inst)}",
+            )
+        elif pw_differs:
+            add(
+                Severity.ERROR,
+                "wire-password-differs",
+                "the password on the wire differs from the configured one",
             )
     if adv.priorities and adv.priorities != {inst.priority}:
         seen = ", ".join(str(p) for p in sorted(adv.priorities))

@@ -202,8 +202,10 @@ def _render(report: Any) -> None:
         console.print(seen)
     if report.findings:
         table = Table(title="Findings")
-        for col in ("Severity", "Id", "Message", "Where"):
-            table.add_column(col)
+        table.add_column("Severity", no_wrap=True)
+        table.add_column("Id", no_wrap=True)
+        table.add_column("Message", ratio=3)
+        table.add_column("Where", ratio=1, overflow="fold")
         style = {"error": "bold red", "warning": "yellow", "info": "dim"}
         for f in report.findings:
             table.add_row(
