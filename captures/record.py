@@ -289,12 +289,245 @@ def v2_failover(s: Scenario) -> dict[str, Any]:
     )
 
 
+def _pair(
+    s: Scenario, base: KeepalivedInstance, p1: int, p2: int, a1: str, a2: str, **kw2: Any
+) -> tuple[Host, Host, KeepalivedInstance, KeepalivedInstance]:
+    """Two keepalived routers r1 (priority p1) and r2 (p2) and a silent monitor."""
+    lab = s.lab
+    v6 = ipaddress.ip_interface(a1).version == 6
+    r1 = lab.host("r1", **({"addr6": a1} if v6 else {"addr4": a1}))
+    r2 = lab.host("r2", **({"addr6": a2} if v6 else {"addr4": a2}))
+    s.start_capture(lab.host("mon", ipv6=False))
+    i1 = KeepalivedInstance(**{**base.__dict__, "priority": p1})
+    i2 = KeepalivedInstance(**{**base.__dict__, "priority": p2, **kw2})
+    s.keepalived(r1, i1, vlan=[])
+    s.keepalived(r2, i2, vlan=[])
+    return r1, r2, i1, i2
+
+
+def v2_auth_mismatch(s: Scenario) -> dict[str, Any]:
+    base = KeepalivedInstance(vrid=2, vips=("192.0.2.2/24",), auth_type="PASS")
+    r1, r2, _, _ = _pair(
+        s, KeepalivedInstance(**{**base.__dict__, "auth_pass": "alpha1"}), 150, 100,
+        "192.0.2.21/24", "192.0.2.22/24", auth_pass="bravo2",
+    )  # fmt: skip
+    # Neither accepts the other's adverts (RFC 3768 section 7.1: authentication failure), so
+    # both become master: split brain, both claim the VIP.
+    r1.wait_for_address("192.0.2.2")
+    r2.wait_for_address("192.0.2.2")
+    settle(4.0)
+    a1, a2 = "192.0.2.21", "192.0.2.22"
+    return s.finish(
+        failovers=[],
+        alerts=[
+            alert("plaintext-auth", 2, a1),
+            alert("plaintext-auth", 2, a2),
+            alert("auth-mismatch", 2, None),
+            alert("split-brain", 2, None),
+            alert("garp-conflict", 2, None),
+        ],
+        no_critical=False,
+        concurrent_masters=True,
+    )
+
+
+def v2_ah(s: Scenario) -> dict[str, Any]:
+    base = KeepalivedInstance(vrid=3, vips=("192.0.2.3/24",), auth_type="AH", auth_pass="ahsecret")
+    r1, r2, _, _ = _pair(s, base, 200, 100, "192.0.2.31/24", "192.0.2.32/24")
+    r1.wait_for_address("192.0.2.3")
+    settle(2.5)
+    s.stop("r1")
+    r2.wait_for_address("192.0.2.3")
+    settle(2.5)
+    return s.finish(
+        failovers=[("r1", "r2", "resigned")],
+        alerts=[
+            alert("master-resigned", 3, "192.0.2.31"),
+            alert("master-change", 3, "192.0.2.32"),
+        ],
+        no_critical=True,
+    )
+
+
+def v3_ipv4_fast(s: Scenario) -> dict[str, Any]:
+    base = KeepalivedInstance(
+        vrid=4, version=3, advert_int=0.1, vips=("203.0.113.1/24", "203.0.113.2/24")
+    )
+    r1, r2, _, _ = _pair(s, base, 200, 100, "203.0.113.251/24", "203.0.113.252/24")
+    r1.wait_for_address("203.0.113.1")
+    settle(1.0)
+    s.link_down("r1", r1)  # Master_Down_Interval = 3 x 0.1 + 156/256 x 0.1 s
+    r2.wait_for_address("203.0.113.1")
+    settle(2.0)
+    s.link_up("r1", r1)
+    r1.wait_for_address("203.0.113.1")
+    settle(2.0)
+    s.stop("r1")  # Skew_Time = 156/256 x 0.1 s
+    r2.wait_for_address("203.0.113.1")
+    settle(1.0)
+    a1, a2 = "203.0.113.251", "203.0.113.252"
+    return s.finish(
+        failovers=[("r1", "r2", "silent"), ("r2", "r1", "preempted"), ("r1", "r2", "resigned")],
+        alerts=[
+            alert("master-change", 4, a2),
+            alert("master-change", 4, a1),
+            alert("master-resigned", 4, a1),
+        ],
+        no_critical=True,
+    )
+
+
+def v3_ipv6(s: Scenario) -> dict[str, Any]:
+    base = KeepalivedInstance(vrid=6, version=3, vips=("fe80::6/64", "2001:db8:6::1/64"))
+    r1, r2, _, _ = _pair(s, base, 200, 100, "2001:db8:6::251/64", "2001:db8:6::252/64")
+    r1.wait_for_address("2001:db8:6::1")
+    settle(2.5)
+    s.stop("r1")
+    r2.wait_for_address("2001:db8:6::1")
+    settle(2.5)
+    a1 = s.routers[0]["address"]
+    a2 = s.routers[1]["address"]
+    return s.finish(
+        failovers=[("r1", "r2", "resigned")],
+        alerts=[
+            alert("master-resigned", 6, a1, family=6),
+            alert("master-change", 6, a2, family=6),
+        ],
+        no_critical=True,
+    )
+
+
+def unicast(s: Scenario) -> dict[str, Any]:
+    a1, a2 = "198.51.100.251", "198.51.100.252"
+    base = KeepalivedInstance(vrid=7, vips=("198.51.100.7/24",), unicast_src=a1,
+                              unicast_peers=(a2,))  # fmt: skip
+    r1, r2, _, _ = _pair(
+        s, base, 200, 100, f"{a1}/24", f"{a2}/24", unicast_src=a2, unicast_peers=(a1,)
+    )
+    r1.wait_for_address("198.51.100.7")
+    settle(2.5)
+    s.link_down("r1", r1)
+    r2.wait_for_address("198.51.100.7")
+    settle(2.0)
+    s.link_up("r1", r1)
+    r1.wait_for_address("198.51.100.7")
+    settle(2.0)
+    return s.finish(
+        failovers=[("r1", "r2", "silent"), ("r2", "r1", "preempted")],
+        alerts=[alert("master-change", 7, a2), alert("master-change", 7, a1)],
+        no_critical=True,
+    )
+
+
+def vmac(s: Scenario) -> dict[str, Any]:
+    base = KeepalivedInstance(vrid=8, vips=("198.51.100.8/24",), use_vmac=True)
+    r1, r2, _, _ = _pair(s, base, 200, 100, "198.51.100.81/24", "198.51.100.82/24")
+    r1.wait_for_address("198.51.100.8")
+    settle(2.5)
+    s.stop("r1")
+    r2.wait_for_address("198.51.100.8")
+    settle(2.5)
+    return s.finish(
+        failovers=[("r1", "r2", "resigned")],
+        alerts=[
+            alert("master-resigned", 8, "198.51.100.81"),
+            alert("master-change", 8, "198.51.100.82"),
+        ],
+        no_critical=True,
+    )
+
+
+def rogue(s: Scenario) -> dict[str, Any]:
+    base = KeepalivedInstance(vrid=10, version=3, vips=("203.0.113.10/24",))
+    r1, r2, _, _ = _pair(s, base, 150, 100, "203.0.113.101/24", "203.0.113.102/24")
+    r1.wait_for_address("203.0.113.10")
+    settle(3.0)
+    # An unexpected router claims the group with priority 255 (the address owner's priority,
+    # RFC 5798 section 5.2.4) although it does not own the VIP: it takes over at once.
+    evil = s.lab.host("evil", addr4="203.0.113.66/24")
+    s.keepalived(evil, KeepalivedInstance(**{**base.__dict__, "priority": 255}), vlan=[],
+                 name="rogue")  # fmt: skip
+    evil.wait_for_address("203.0.113.10")
+    settle(3.0)
+    return s.finish(
+        failovers=[("r1", "rogue", "preempted")],
+        alerts=[
+            alert("rogue-advertiser", 10, "203.0.113.66"),
+            alert("priority-255", 10, "203.0.113.66"),
+            alert("master-change", 10, "203.0.113.66"),
+        ],
+        no_critical=False,
+    )
+
+
+def frr_keepalived(s: Scenario) -> dict[str, Any]:
+    lab = s.lab
+    r1 = lab.host("r1", addr4="192.0.2.91/24")
+    r2 = lab.host("r2", addr4="192.0.2.92/24")
+    s.start_capture(lab.host("mon", ipv6=False))
+    s.frr(r1, vrid=9, priority=200, vips=["192.0.2.9/24"], name="frr1")
+    s.keepalived(r2, KeepalivedInstance(vrid=9, version=3, priority=100,
+                                        vips=("192.0.2.9/24",)), vlan=[], name="ka2")  # fmt: skip
+    s.daemons["frr1"].wait_for_log(r"Master", timeout=15)
+    settle(3.0)
+    s.stop("frr1")
+    r2.wait_for_address("192.0.2.9")
+    settle(2.5)
+    return s.finish(
+        # FRR's vrrpd sends priority 0 on SIGTERM too (RFC 5798 section 6.4.3).
+        failovers=[("frr1", "ka2", "resigned")],
+        alerts=[alert("master-resigned", 9, "192.0.2.91"), alert("master-change", 9, "192.0.2.92")],
+        no_critical=True,
+    )
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[Scenario], dict[str, Any]]]] = {
     "v2-failover": (
         "VRRPv2, VRID 1, PASS auth, r1 (priority 200) and r2 (100) share 192.0.2.1: r1 is "
         "stopped cleanly (priority 0), comes back and preempts, loses its cable, gets it back "
         "and preempts again.",
         v2_failover,
+    ),
+    "v2-auth-mismatch": (
+        "VRRPv2, VRID 2, PASS auth with different passwords (r1 'alpha1' priority 150, r2 "
+        "'bravo2' priority 100): each discards the other's adverts, both become master.",
+        v2_auth_mismatch,
+    ),
+    "v2-ah": (
+        "VRRPv2, VRID 3, IPsec AH authentication (keepalived auth_type AH): r1 (200) master, "
+        "stopped cleanly, r2 (100) takes over.",
+        v2_ah,
+    ),
+    "v3-ipv4-fast": (
+        "VRRPv3 IPv4, VRID 4, 0.1 s adverts, two VIPs: r1 (200) loses its cable, r2 (100) "
+        "takes over, r1 returns and preempts, then r1 is stopped cleanly.",
+        v3_ipv4_fast,
+    ),
+    "v3-ipv6": (
+        "VRRPv3 IPv6, VRID 6, adverts from link-local addresses, VIPs fe80::6 and "
+        "2001:db8:6::1 with unsolicited neighbour advertisements: r1 (200) stopped cleanly, "
+        "r2 (100) takes over.",
+        v3_ipv6,
+    ),
+    "unicast": (
+        "VRRPv2, VRID 7, keepalived unicast_peer (adverts sent to the peer's address, not "
+        "224.0.0.18): r1 (200) loses its cable, r2 (100) takes over, r1 returns and preempts.",
+        unicast,
+    ),
+    "vmac": (
+        "VRRPv2, VRID 8, keepalived use_vmac (adverts and ARPs from 00:00:5e:00:01:08): r1 "
+        "(200) stopped cleanly, r2 (100) takes over.",
+        vmac,
+    ),
+    "frr-keepalived": (
+        "VRRPv3 IPv4, VRID 9: FRR vrrpd (priority 200) and keepalived (100) in one group; "
+        "FRR is stopped and keepalived takes over.",
+        frr_keepalived,
+    ),
+    "rogue": (
+        "VRRPv3 IPv4, VRID 10: r1 (150) master, r2 (100) backup; a rogue host joins with "
+        "priority 255 without owning the VIP and takes the group over.",
+        rogue,
     ),
 }
 
