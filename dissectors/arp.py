@@ -41,18 +41,21 @@ class ArpPacket:
 
     @property
     def is_gratuitous(self) -> bool:
-        """A request or reply that announces the sender's own address (sender IP == target IP)."""
-        return self.sender_ip == self.target_ip and self.sender_ip != _ZERO_IP
+        """A request or reply whose sender IP equals its target IP (Wireshark's definition too,
+        so a reply for 0.0.0.0 counts)."""
+        return self.sender_ip == self.target_ip
 
     @property
     def is_probe(self) -> bool:
-        """RFC 5227 section 2.1.1: a request with an all-zero sender IP."""
-        return self.oper == ArpOp.REQUEST and self.sender_ip == _ZERO_IP
+        """RFC 5227 section 2.1.1: a request with an all-zero sender IP for a target address."""
+        return (
+            self.oper == ArpOp.REQUEST and self.sender_ip == _ZERO_IP and self.target_ip != _ZERO_IP
+        )
 
     @property
     def is_announcement(self) -> bool:
         """RFC 5227 section 2.3: a request whose sender and target IP are both the address."""
-        return self.oper == ArpOp.REQUEST and self.is_gratuitous
+        return self.oper == ArpOp.REQUEST and self.is_gratuitous and self.sender_ip != _ZERO_IP
 
 
 def parse_arp(data: bytes) -> ArpPacket:

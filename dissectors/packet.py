@@ -154,7 +154,7 @@ def _upper(link: LinkHeader, ip: IPHeader, proto: int, payload: bytes) -> Decode
             carp = parse_carp(payload)
             findings = _carp_findings(carp, ip) + tuple(ip_findings)
             return Decoded(kind=Kind.CARP, link=link, ip=ip, ah=ah, message=carp, findings=findings)
-        adv = parse_vrrp(payload, src=ip.src, dst=ip.dst)
+        adv = parse_vrrp(payload, src=ip.src, dst=ip.dst, fragment=ip.is_fragment)
         findings = validate_advert(adv, src=ip.src, dst=ip.dst, ttl=ip.ttl, src_mac=link.src_mac)
         return Decoded(
             kind=Kind.VRRP,

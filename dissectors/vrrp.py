@@ -58,6 +58,8 @@ class ChecksumStatus(enum.StrEnum):
     # include the pseudo-header, as RFC 5798 says.
     GOOD_WITHOUT_PSEUDO_HEADER = "good-without-pseudo-header"
     BAD = "bad"
+    # The first fragment of a fragmented datagram: the rest of the message is elsewhere.
+    UNVERIFIED = "unverified"
 
 
 def auth_type_label(auth_type: int) -> str | int:
@@ -111,6 +113,8 @@ class VrrpV2:
             out.append(Finding.BAD_TYPE)
         if self.adver_int_s == 0:
             out.append(Finding.INTERVAL_ZERO)
+        if self.checksum_status is ChecksumStatus.UNVERIFIED:
+            return tuple(out)  # a fragment: length checks need the whole message
         if self.trailing or self.count_ip_addrs != len(self.addresses):
             out.append(Finding.COUNT_MISMATCH)
         if len(self.auth_data) != _V2_AUTH_LEN:
@@ -156,6 +160,8 @@ class VrrpV3:
             out.append(Finding.BAD_TYPE)
         if self.max_adver_int_cs == 0:
             out.append(Finding.INTERVAL_ZERO)
+        if self.checksum_status is ChecksumStatus.UNVERIFIED:
+            return tuple(out)  # a fragment: length checks need the whole message
         if self.trailing or self.count_ip_addrs != len(self.addresses):
             out.append(Finding.COUNT_MISMATCH)
         return tuple(out)
@@ -233,25 +239,30 @@ def build_carp(pkt: CarpPacket) -> bytes:
     return pack(inet_checksum(pack(0)))
 
 
-def parse_vrrp(data: bytes | memoryview, *, src: IPAddress, dst: IPAddress) -> VrrpPacket:
+def parse_vrrp(
+    data: bytes | memoryview, *, src: IPAddress, dst: IPAddress, fragment: bool = False
+) -> VrrpPacket:
     """Decode a VRRP message: ``data`` is exactly the IP payload (padding already removed).
 
     ``src`` and ``dst`` are the carrying IP header's addresses; they select the VRRPv3 address
-    family and feed the pseudo-header checksum.
+    family and feed the pseudo-header checksum. ``fragment=True`` says ``data`` is the start
+    of a fragmented datagram: the addresses present are decoded, the checksum is UNVERIFIED.
     """
     need(data, 1, "VRRP")
     version = data[0] >> 4
     if version == 2:
-        return _parse_v2(data)
+        return _parse_v2(data, fragment)
     if version == 3:
-        return _parse_v3(data, src, dst)
+        return _parse_v3(data, src, dst, fragment)
     raise DecodeError(f"VRRP: unknown version {version}")
 
 
-def _parse_v2(data: bytes | memoryview) -> VrrpV2:
+def _parse_v2(data: bytes | memoryview, fragment: bool = False) -> VrrpV2:
     need(data, _V2_HEADER.size, "VRRPv2 header")
     vtype, vrid, prio, count, auth_type, adver_int, cksum = _V2_HEADER.unpack_from(data)
     end = _V2_HEADER.size + 4 * count
+    if fragment:
+        end = min(end, _V2_HEADER.size + (len(data) - _V2_HEADER.size) // 4 * 4)
     # The Authentication Data is 8 bytes (RFC 3768 section 5.3.10), but some senders omit it
     # when Auth Type is 0 (PcapPlusPlus' VRRP-V2.pcap; Wireshark accepts it). Short auth data
     # is kept as it is and reported; short addresses are truncation.
@@ -262,6 +273,10 @@ def _parse_v2(data: bytes | memoryview) -> VrrpV2:
     )
     # RFC 3768 section 5.3.8: checksum over the entire VRRP message, no pseudo-header.
     ok = inet_checksum(raw) == 0
+    if fragment:
+        status = ChecksumStatus.UNVERIFIED
+    else:
+        status = ChecksumStatus.GOOD if ok else ChecksumStatus.BAD
     return VrrpV2(
         type=vtype & 0x0F,
         vrid=vrid,
@@ -272,21 +287,27 @@ def _parse_v2(data: bytes | memoryview) -> VrrpV2:
         addresses=addrs,
         auth_data=raw[end : end + _V2_AUTH_LEN],
         checksum=cksum,
-        checksum_status=ChecksumStatus.GOOD if ok else ChecksumStatus.BAD,
+        checksum_status=status,
         trailing=raw[end + _V2_AUTH_LEN :],
     )
 
 
-def _parse_v3(data: bytes | memoryview, src: IPAddress, dst: IPAddress) -> VrrpV3:
+def _parse_v3(
+    data: bytes | memoryview, src: IPAddress, dst: IPAddress, fragment: bool = False
+) -> VrrpV3:
     need(data, _V3_HEADER.size, "VRRPv3 header")
     vtype, vrid, prio, count, rsvd_int, cksum = _V3_HEADER.unpack_from(data)
     alen = 4 if src.version == 4 else 16
     end = _V3_HEADER.size + alen * count
+    if fragment:
+        end = min(end, _V3_HEADER.size + (len(data) - _V3_HEADER.size) // alen * alen)
     need(data, end, f"VRRPv3 with {count} addresses")
     raw = bytes(data)
     cls = ipaddress.IPv4Address if alen == 4 else ipaddress.IPv6Address
     addrs = tuple(cls(raw[off : off + alen]) for off in range(_V3_HEADER.size, end, alen))
-    if inet_checksum(_pseudo_header(src, dst, len(raw)), raw) == 0:
+    if fragment:
+        status = ChecksumStatus.UNVERIFIED
+    elif inet_checksum(_pseudo_header(src, dst, len(raw)), raw) == 0:
         status = ChecksumStatus.GOOD
     elif alen == 4 and inet_checksum(raw) == 0:
         status = ChecksumStatus.GOOD_WITHOUT_PSEUDO_HEADER

@@ -57,6 +57,12 @@ def test_probe_and_ordinary_arp() -> None:
         build_ethernet(BROADCAST_MAC, VMAC, 0x0806, build_arp(probe)), LinkType.ETHERNET
     )
     assert d is not None and d.kind is Kind.ARP
+    # A reply for 0.0.0.0 from 0.0.0.0 (seen from a Cisco DHCP client) is "gratuitous" by the
+    # letter, as Wireshark says too, but announces nothing.
+    nothing = ArpPacket(
+        oper=2, sender_mac=VMAC, sender_ip=V4(0), target_mac=BROADCAST_MAC, target_ip=V4(0)
+    )
+    assert nothing.is_gratuitous and not nothing.is_probe and not nothing.is_announcement
     who_has = ArpPacket(
         oper=1,
         sender_mac=VMAC,

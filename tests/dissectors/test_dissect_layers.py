@@ -273,6 +273,23 @@ def test_ip_level_findings() -> None:
     assert set(d.findings) == {Finding.TTL_NOT_255, Finding.BAD_SOURCE_MAC, Finding.IP_OPTIONS}
     d = decode_packet(ip4(advert_v2(), more_fragments=True), LinkType.RAW)
     assert d is not None and d.findings == (Finding.FRAGMENTED,)
+    # The first fragment: the checksum cannot be verified, and the addresses present are kept
+    # even when the fragment ends inside the list (as Wireshark does without reassembly).
+    assert isinstance(d.message, VrrpV2)
+    assert d.message.checksum_status is ChecksumStatus.UNVERIFIED
+    three = VrrpV3(
+        vrid=1,
+        priority=100,
+        count_ip_addrs=3,
+        addresses=(V4("192.0.2.1"), V4("192.0.2.2"), V4("192.0.2.3")),
+    )
+    cut = build_vrrp(three, src=SRC4, dst=GROUP4)[:18]
+    d = decode_packet(ip4(cut, more_fragments=True), LinkType.RAW)
+    assert d is not None and isinstance(d.message, VrrpV3)
+    assert d.message.addresses == (V4("192.0.2.1"), V4("192.0.2.2"))
+    assert d.findings == (Finding.FRAGMENTED,)
+    with pytest.raises(Truncated):
+        decode_packet(ip4(cut), LinkType.RAW)  # the same bytes unfragmented are truncated
     with pytest.raises(DecodeError, match="fragment"):
         decode_packet(ip4(advert_v2(), fragment_offset=3), LinkType.RAW)
     d = decode_packet(ip4(advert_v2(), dst=V4("198.51.100.1")), LinkType.RAW)

@@ -1,0 +1,359 @@
+"""``vrrpwatch decode --json`` against tshark (through pyshark), field by field.
+
+Every VRRP, CARP, ARP and Neighbor Advertisement packet in the public captures is compared:
+version, VRID, priority, count, addresses, auth type, password, interval, checksum status, plus
+VLANs, addresses, TTL/hop limit, source MAC and time; for ARP and NA their own fields. Wireshark
+runs with ``ip.defragment`` off so that it dissects a first fragment as we do (flagged
+``fragmented``) instead of waiting for a reassembly that never comes.
+
+Where Wireshark and we differ on purpose, a test pins both behaviours on a crafted capture:
+CARP (Wireshark calls it VRRP), the VRRPv3-over-IPv4 checksum without pseudo-header
+(Wireshark says bad unless ``vrrp.v3_checksum_as_in_v2`` is set), and VRRP versions other than
+2 and 3 (Wireshark dissects any version nibble with the v2 layout; we refuse to decode them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import shutil
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from dissectors.frame import build_ethernet
+from dissectors.ip import IPv4Header, build_ipv4
+from dissectors.vrrp import CarpPacket, VrrpV3, build_carp, build_vrrp
+from tests.conftest import PUBLIC_CAPTURES, lab_unavailable
+from vrrpwatch.cli import cli
+
+# IP protocol 112 without a VRRP layer too: Wireshark shows an empty one as bare IP.
+DISPLAY_FILTER = "vrrp or carp or arp or icmpv6.type == 136 or ip.proto == 112 or ipv6.nxt == 112"
+PREFS = {"ip.defragment": "FALSE"}
+# Wireshark's expert severity for errors (PI_ERROR): the packet is malformed in its eyes.
+_PI_ERROR = 8388608
+# Frames where we deliberately refuse what Wireshark dissects (see module docstring).
+UNKNOWN_VERSION = {("fuzz-2020-02-16-11740.pcap", 161), ("vrrp-vrrp_print-oobr-2.pcap", 10)}
+
+
+def _captures() -> list[str]:
+    if not PUBLIC_CAPTURES.is_dir():
+        return []
+    return sorted(
+        p.name for p in PUBLIC_CAPTURES.iterdir() if p.suffix in (".pcap", ".cap", ".pcapng")
+    )
+
+
+@pytest.fixture(scope="module")
+def pyshark_mod() -> Any:
+    if shutil.which("tshark") is None:
+        lab_unavailable("tshark is not installed")
+    try:
+        import pyshark
+    except ImportError:
+        lab_unavailable("pyshark is not installed")
+    return pyshark
+
+
+def _fields(layer: Any, name: str) -> list[str]:
+    f = layer.get_field(name)
+    if f is None:
+        return []
+    return [x.show for x in f.all_fields]
+
+
+def _one(layer: Any, name: str) -> str | None:
+    values = _fields(layer, name)
+    return values[0] if values else None
+
+
+def _malformed(pkt: Any) -> bool:
+    for layer in pkt.layers:
+        # "_ws.unreassembled": a fragment that ends inside the message ("BoundError").
+        if layer.layer_name in ("_ws.malformed", "_ws.unreassembled"):
+            return True
+        for sev in _fields(layer, "_ws.expert.severity"):
+            if int(sev) >= _PI_ERROR:
+                return True
+    return False
+
+
+def _status(show: str | None) -> str | None:
+    # Wireshark's PROTO_CHECKSUM_E_BAD = 0, _GOOD = 1, _UNVERIFIED = 2 (it says so for an
+    # unreassembled fragment, as we do).
+    return {"0": "bad", "1": "good", "2": "unverified"}.get(show or "")
+
+
+def tshark_view(
+    pyshark: Any, path: Path, prefs: dict[str, str] | None = None
+) -> dict[int, dict[str, Any]]:
+    """What tshark says about each packet of ours, in the vocabulary of our JSON records."""
+    out: dict[int, dict[str, Any]] = {}
+    # pyshark needs an event loop in this thread (pytest may have closed the default one).
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    cap = pyshark.FileCapture(
+        str(path),
+        display_filter=DISPLAY_FILTER,
+        keep_packets=False,
+        override_prefs={**PREFS, **(prefs or {})},
+    )
+    try:
+        for pkt in cap:
+            out[int(pkt.number)] = _describe(pkt)
+    finally:
+        cap.close()
+    return out
+
+
+_TUNNELS = frozenset(("udp", "tcp", "gre", "capwap.data", "erspan", "vxlan"))
+
+
+def _describe(pkt: Any) -> dict[str, Any]:
+    names = [layer.layer_name for layer in pkt.layers]
+    rec: dict[str, Any] = {"malformed": _malformed(pkt), "time": float(pkt.frame_info.time_epoch)}
+    ours = [i for i, n in enumerate(names) if n in ("vrrp", "arp", "icmpv6")]
+    if ours and any(n in _TUNNELS for n in names[: ours[0]]):
+        # ARP in CAPWAP, VRRP in GRE...: we decode the link layer only.
+        return {"tunnelled": True}
+    rec["vlan"] = [
+        int(v)
+        for layer in pkt.layers
+        if layer.layer_name == "vlan"
+        for v in _fields(layer, "vlan.id")
+    ]
+    if "ieee8021ah" in names:
+        rec["src_mac"] = _one(pkt["ieee8021ah"], "ieee8021ah.csrc")
+    elif "eth" in names:
+        rec["src_mac"] = _one(pkt["eth"], "eth.src")
+    elif "sll" in names:
+        rec["src_mac"] = _one(pkt["sll"], "sll.src.eth")
+    if "ip" in names:
+        ip = pkt["ip"]
+        rec.update(src=_one(ip, "ip.src"), dst=_one(ip, "ip.dst"), ttl=_int(_one(ip, "ip.ttl")))
+    elif "ipv6" in names:
+        ip = pkt["ipv6"]
+        rec.update(
+            src=_one(ip, "ipv6.src"), dst=_one(ip, "ipv6.dst"), ttl=_int(_one(ip, "ipv6.hlim"))
+        )
+    if "vrrp" in names:
+        v = pkt["vrrp"]
+        version = _int(_one(v, "vrrp.version"))
+        rec.update(
+            kind="vrrp",
+            version=version,
+            type=_int(_one(v, "vrrp.type")),
+            vrid=_int(_one(v, "vrrp.virt_rtr_id")),
+            priority=_int(_one(v, "vrrp.prio")),
+            count=_int(_one(v, "vrrp.addr_count")),
+            checksum=_status(_one(v, "vrrp.checksum.status")),
+        )
+        rec["addresses"] = _fields(v, "vrrp.ip_addr") + _fields(v, "vrrp.ipv6_addr")
+        if version == 3:
+            cs = _int(_one(v, "vrrp.short_adver_int"))
+            rec["interval_ms"] = None if cs is None else cs * 10
+            rec["auth_type"] = "none"
+        else:
+            s = _int(_one(v, "vrrp.adver_int"))
+            rec["interval_ms"] = None if s is None else s * 1000
+            auth = _int(_one(v, "vrrp.auth_type"))
+            rec["auth_type"] = {0: "none", 1: "simple", 2: "ah"}.get(auth, auth)  # type: ignore[arg-type]
+            if auth == 1:
+                rec["password"] = _one(v, "vrrp.auth_string")
+    elif "arp" in names:
+        a = pkt["arp"]
+        op = _int(_one(a, "arp.opcode"))
+        gratuitous = _one(a, "arp.isgratuitous") in ("1", "True")
+        rec.update(
+            kind="garp" if gratuitous else "arp",
+            op={1: "request", 2: "reply"}.get(op, op),  # type: ignore[arg-type]
+            sender_mac=_one(a, "arp.src.hw_mac"),
+            sender_ip=_one(a, "arp.src.proto_ipv4"),
+            target_mac=_one(a, "arp.dst.hw_mac"),
+            target_ip=_one(a, "arp.dst.proto_ipv4"),
+            gratuitous=gratuitous,
+        )
+        rec.update(src=rec["sender_ip"], dst=rec["target_ip"], ttl=None)
+    elif "icmpv6" in names:
+        i = pkt["icmpv6"]
+        rec.update(
+            kind="na",
+            target=_one(i, "icmpv6.nd.na.target_address"),
+            router=_flag(_one(i, "icmpv6.nd.na.flag.r")),
+            solicited=_flag(_one(i, "icmpv6.nd.na.flag.s")),
+            override=_flag(_one(i, "icmpv6.nd.na.flag.o")),
+            target_ll_addr=_one(i, "icmpv6.opt.linkaddr"),
+            checksum=_status(_one(i, "icmpv6.checksum.status")),
+        )
+    return rec
+
+
+def _int(show: str | None) -> int | None:
+    if show is None:
+        return None
+    return int(show, 0)
+
+
+def _flag(show: str | None) -> bool | None:
+    return None if show is None else show in ("1", "True")
+
+
+def ours(path: Path) -> dict[int, dict[str, Any]]:
+    result = CliRunner().invoke(cli, ["decode", "--json", "--reveal-secrets", str(path)])
+    assert result.exit_code == 0, result.output
+    return {r["frame"]: r for r in map(json.loads, result.stdout.splitlines())}
+
+
+def compare(
+    name: str, theirs: dict[int, dict[str, Any]], mine: dict[int, dict[str, Any]]
+) -> list[str]:
+    """Every disagreement, as a readable line; empty when tshark and we agree."""
+    problems: list[str] = []
+    for frame in sorted(theirs.keys() | mine.keys()):
+        t, m = theirs.get(frame), mine.get(frame)
+        where = f"{name} frame {frame}"
+        if t is None:
+            problems.append(f"{where}: we say {m and m['kind']}, tshark shows nothing of ours")
+            continue
+        if t.get("tunnelled"):
+            if m is not None:
+                problems.append(f"{where}: we decode {m['kind']} where tshark sees a tunnel")
+            continue
+        if m is None:
+            problems.append(f"{where}: tshark shows {t.get('kind')}, we show nothing")
+            continue
+        if m["kind"] == "malformed":
+            if "kind" in t and not t["malformed"] and (name, frame) not in UNKNOWN_VERSION:
+                problems.append(f"{where}: we say malformed ({m['error']}), tshark decodes it")
+            continue
+        for key, want in t.items():
+            if key == "malformed":
+                continue
+            if want is None and t["malformed"]:
+                continue  # tshark gave up before this field
+            if key == "addresses" and t["malformed"] and want != m.get(key):
+                # tshark lists the addresses it could read before the damage.
+                if m.get(key, [])[: len(want)] == want:
+                    continue
+            got = m.get(key)
+            if key == "time":
+                ok = got is not None and abs(got - want) < 1e-6
+            elif key == "password" and want is not None:
+                # tshark shows the string up to the first NUL, as stripped padding.
+                ok = got is not None and got.split("\0")[0] == want
+            else:
+                ok = got == want
+            if not ok:
+                problems.append(f"{where}: {key}: tshark {want!r}, we {got!r}")
+    return problems
+
+
+@pytest.mark.parametrize("name", _captures())
+def test_public_capture_agrees_with_tshark(pyshark_mod: Any, name: str) -> None:
+    path = PUBLIC_CAPTURES / name
+    theirs = tshark_view(pyshark_mod, path)
+    mine = ours(path)
+    assert compare(name, theirs, mine) == []
+
+
+def test_public_captures_present(public_captures: Path) -> None:
+    # The cross-check above is parametrized over what is there; make sure that is something.
+    names = set(_captures())
+    assert {"vrrp.pcap", "VRRP_failover.cap", "pbb.pcap", "linuxsll-arp.pcap"} <= names
+
+
+# --- documented differences, pinned on crafted captures ------------------------------------
+
+SRC4, GROUP4 = ipaddress.IPv4Address("192.0.2.10"), ipaddress.IPv4Address("224.0.0.18")
+VMAC = bytes.fromhex("00005e000101")
+MCAST = bytes.fromhex("01005e000012")
+
+
+def _pcap(path: Path, payloads: list[bytes]) -> Path:
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, vrrp in enumerate(payloads):
+        ip = build_ipv4(IPv4Header(src=SRC4, dst=GROUP4, protocol=112), vrrp)
+        frame = build_ethernet(MCAST, VMAC, 0x0800, ip)
+        out.append(struct.pack("<IIII", 1700000000 + i, 0, len(frame), len(frame)) + frame)
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def test_carp_is_not_vrrp(pyshark_mod: Any, tmp_path: Path) -> None:
+    carp = CarpPacket(vhid=1, advskew=0, counter=bytes(range(8)), hmac=bytes(20))
+    path = _pcap(tmp_path / "carp.pcap", [build_carp(carp)])
+    theirs = tshark_view(pyshark_mod, path)
+    # Wireshark 4.0 dissects CARP as VRRPv2 by default (its CARP heuristic is off).
+    assert theirs[1]["kind"] == "vrrp" and theirs[1]["version"] == 2
+    (rec,) = ours(path).values()
+    assert rec["kind"] == "carp" and rec["vhid"] == 1 and rec["checksum"] == "good"
+
+
+def test_v3_checksum_without_pseudo_header(pyshark_mod: Any, tmp_path: Path) -> None:
+    adv = VrrpV3(
+        vrid=1, priority=100, count_ip_addrs=1, addresses=(ipaddress.IPv4Address("192.0.2.1"),)
+    )
+    path = _pcap(
+        tmp_path / "v3.pcap",
+        [
+            build_vrrp(adv, src=SRC4, dst=GROUP4, pseudo_header=True),
+            build_vrrp(adv, src=SRC4, dst=GROUP4, pseudo_header=False),
+        ],
+    )
+    default = tshark_view(pyshark_mod, path)
+    as_v2 = tshark_view(pyshark_mod, path, {"vrrp.v3_checksum_as_in_v2": "TRUE"})
+    mine = ours(path)
+    assert (default[1]["checksum"], as_v2[1]["checksum"], mine[1]["checksum"]) == (
+        "good",
+        "bad",
+        "good",
+    )
+    assert (default[2]["checksum"], as_v2[2]["checksum"], mine[2]["checksum"]) == (
+        "bad",
+        "good",
+        "good-without-pseudo-header",
+    )
+    # Everything else agrees.
+    assert compare("v3.pcap", {1: default[1]}, {1: mine[1]}) == []
+
+
+def test_unknown_version_refused(pyshark_mod: Any, tmp_path: Path) -> None:
+    v2ish = bytes.fromhex("71016401000100000c000201") + bytes(8)  # version 7, otherwise v2
+    path = _pcap(tmp_path / "v7.pcap", [v2ish])
+    theirs = tshark_view(pyshark_mod, path)
+    assert theirs[1]["kind"] == "vrrp" and theirs[1]["version"] == 7
+    (rec,) = ours(path).values()
+    assert rec["kind"] == "malformed" and rec["error"] == "VRRP: unknown version 7"
+
+
+def test_compare_notices_disagreement(pyshark_mod: Any, public_captures: Path) -> None:
+    path = public_captures / "vrrp.pcap"
+    theirs, mine = tshark_view(pyshark_mod, path), ours(path)
+    assert len(theirs) == 165 and theirs[1]["password"] == "abcdefgh"
+    assert set(theirs[1]) >= {
+        "version",
+        "vrid",
+        "priority",
+        "count",
+        "addresses",
+        "auth_type",
+        "interval_ms",
+        "checksum",
+        "ttl",
+        "src",
+        "dst",
+        "src_mac",
+        "vlan",
+    }
+    mine[1] = mine[1] | {"priority": 1}
+    mine[6] = mine[6] | {"addresses": mine[6]["addresses"][:1]}
+    del mine[7]
+    assert compare("vrrp.pcap", theirs, mine) == [
+        "vrrp.pcap frame 1: priority: tshark 191, we 1",
+        "vrrp.pcap frame 6: addresses: tshark ['fe80::200:5eff:fe00:22d', '2001::abcd:a'], "
+        "we ['fe80::200:5eff:fe00:22d']",
+        "vrrp.pcap frame 7: tshark shows vrrp, we show nothing",
+    ]
