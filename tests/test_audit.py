@@ -284,15 +284,36 @@ def test_unknown_advertisers() -> None:
     )
 
 
-def test_leftover_advertiser_with_other_priority_is_the_leftover_router() -> None:
-    # r2's priority changed at run time (e.g. a track weight): same VIPs, same password.
-    found = wire_ids([adv(), adv(SRC2, priority=90)])
-    assert found == [
+def test_leftover_advertiser_with_other_priority_is_the_weighted_router(tmp_path: Path) -> None:
+    # b's priority moves with a track weight: the one unexplained source with b's settings is b.
+    weighted = " track_interface {\n eth1 weight -20\n }\n"
+    a = write(tmp_path, "a.conf", instance_conf("a", priority=200))
+    b = write(tmp_path, "b.conf", instance_conf("b", extra=weighted))
+    assert parse_config(b).instances[0].dynamic_priority
+    report = audit(cfg(a, b), [adv(password=None), adv(SRC2, priority=80, password=None)])
+    assert [(f.severity, f.id, f.message) for f in report.findings] == [
         (
+            Severity.WARNING,
             "wire-priority-differs",
-            "r2/VI_1 (192.0.2.254): advertises priority 90, configured 100",
+            "b/VI_1 (192.0.2.254): advertises priority 80, configured 100",
         )
     ]
+    # Never at 255: weights cannot reach it, an owner-priority stranger is a rogue.
+    report = audit(cfg(a, b), [adv(password=None), adv(SRC2, priority=255, password=None)])
+    assert [f.id for f in report.errors] == ["unknown-advertiser"]
+
+
+def test_leftover_advertiser_without_weights_is_unknown() -> None:
+    # r2 has no track weights, so a source at priority 90 with r2's settings is a stranger.
+    found = wire_ids([adv(), adv(SRC2, priority=90)])
+    assert [f[0] for f in found] == ["unknown-advertiser"]
+
+
+def test_dynamic_priority_from_track_blocks(tmp_path: Path) -> None:
+    plain = write(tmp_path, "p.conf", instance_conf("p", extra=" track_interface {\n eth1\n }\n"))
+    script = write(tmp_path, "s.conf", instance_conf("s", extra=" track_script {\n chk\n }\n"))
+    assert not parse_config(plain).instances[0].dynamic_priority
+    assert parse_config(script).instances[0].dynamic_priority
 
 
 def test_configured_source_address_wins_over_priority(tmp_path: Path) -> None:
@@ -303,7 +324,10 @@ def test_configured_source_address_wins_over_priority(tmp_path: Path) -> None:
     report = audit(cfg(a, b), [adv(SRC2, priority=100, password=None)])
     assert report.advertisers is not None
     assert report.advertisers[0].matched == "a/VI_1"
-    assert {f.id for f in report.findings} == {"wire-priority-differs"}
+    # No track weights in a's config: a priority other than the configured one is an error.
+    assert [(f.severity, f.id) for f in report.findings] == [
+        (Severity.ERROR, "wire-priority-differs")
+    ]
 
 
 def test_group_not_observed_is_info() -> None:

@@ -234,3 +234,70 @@ def test_bad_capture_exit_2(tmp_path: Path, name: str, content: bytes | None, me
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert message in result.stderr
+
+
+# -- every lab capture against the configs the lab ran (rebuilt from the truth files) -------
+
+
+def lab_configs(tmp_path: Path, capture: str, *, leave_out: tuple[str, ...] = ()) -> list[Path]:
+    """keepalived.conf of each keepalived router of ``capture``, as tests/lab.py renders it."""
+    sys.path.insert(0, str(ROOT))
+    from tests.lab import KeepalivedInstance
+
+    truth = json.loads((ROOT / "captures" / f"{capture}.json").read_text())
+    auth = {"simple": "PASS", "ah": "AH", "none": None}
+    paths = []
+    for r in truth["routers"]:
+        if r["implementation"] != "keepalived" or r["name"] in leave_out:
+            continue
+        prefix = "/24" if r["family"] == 4 else "/64"
+        inst = KeepalivedInstance(
+            vrid=r["vrid"],
+            priority=r["priority"],
+            version=r["version"],
+            advert_int=r["advert_int_ms"] / 1000,
+            auth_type=auth[r["auth_type"]],
+            auth_pass=r["password"],
+            vips=tuple(v + prefix for v in r["vips"]),
+            unicast_peers=tuple(r["unicast_peers"]),
+            nopreempt=not r["preempt"],
+            use_vmac=r["use_vmac"],
+        )
+        path = tmp_path / capture / f"{r['name']}.conf"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"global_defs {{\n  router_id {r['name']}\n}}\n{inst.render(1)}\n")
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("capture", "leave_out", "errors"),
+    [
+        ("v2-failover", (), set()),
+        ("v2-ah", (), set()),
+        ("v3-ipv4-fast", (), set()),
+        ("v3-ipv6", (), set()),
+        ("vmac", (), set()),
+        ("unicast", (), set()),
+        ("v2-auth-mismatch", (), {"auth-mismatch"}),
+        ("rogue", ("rogue",), {"unknown-advertiser"}),
+        ("rogue", (), set()),
+        ("frr-keepalived", (), {"unknown-advertiser"}),  # FRR's config is not a keepalived.conf
+    ],
+)
+def test_lab_captures_against_their_configs(
+    tmp_path: Path, capture: str, leave_out: tuple[str, ...], errors: set[str]
+) -> None:
+    confs = lab_configs(tmp_path, capture, leave_out=leave_out)
+    code, report = run_json(*confs, "--capture", ROOT / "captures" / f"{capture}.pcap")
+    found = {f["id"] for f in report["findings"] if f["severity"] == "error"}
+    assert found == errors, report["findings"]
+    assert code == (1 if errors else 0)
+    truth = json.loads((ROOT / "captures" / f"{capture}.json").read_text())
+    names = {r["address"]: r["name"] for r in truth["routers"]}
+    for seen in report["observed"]:
+        name = names[seen["src"]]
+        if name in leave_out or seen["src"] not in names or name == "frr1":
+            assert seen["matched"] is None
+        else:
+            assert seen["matched"] == f"{name}/VI_1", seen

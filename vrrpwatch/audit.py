@@ -32,7 +32,8 @@ warnings (exit 0 unless ``--strict``)
   master-lower-priority: ``state MASTER`` on a router a peer outranks: it takes over at start
       and is preempted again.
   vip-dev-mismatch: a VIP configured on another interface than the instance's.
-  wire-priority-differs: observed priority differs from the config (track weights do that).
+  wire-priority-differs: observed priority differs from the config, which has track weights
+      (an error when it has none: then nothing but another config explains it).
 info
   single-router: a group with one router has nobody to fail over to.
   not-observed: ``--capture`` holds no advert for a configured group.
@@ -626,11 +627,15 @@ def _compare_wire(
         if (
             len(left) == 1
             and len(loose) == 1
+            and loose[0].instance.dynamic_priority
+            and 255 not in advertisers[left[0]].priorities
             and {f.id for f in _compare_one(advertisers[left[0]], loose[0])}
             <= {"wire-priority-differs"}
         ):
-            # The one silent router and the one unexplained source agree on everything but
-            # the priority (a track weight changes it at run time): take them to be the same.
+            # The one silent router whose priority moves with track weights, and the one
+            # unexplained source, agree on everything but the priority: take them to be the
+            # same. Weights never reach 255 (keepalived.conf(5), "priority"). Without weights
+            # a stranger with a copy of the settings is exactly what a rogue looks like.
             matched[left[0]] = loose[0]
             left = []
         unknown.extend(left)
@@ -712,7 +717,7 @@ def _compare_one(adv: Advertiser, m: Member) -> list[Finding]:
     if adv.priorities and adv.priorities != {inst.priority}:
         seen = ", ".join(str(p) for p in sorted(adv.priorities))
         add(
-            Severity.WARNING,
+            Severity.WARNING if inst.dynamic_priority else Severity.ERROR,
             "wire-priority-differs",
             f"advertises priority {seen}, configured {inst.priority}",
         )

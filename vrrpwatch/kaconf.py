@@ -123,6 +123,9 @@ class VrrpInstance:
     use_vmac: bool = False
     vmac_interface: str | None = None
     track_interface: tuple[TrackedInterface, ...] = ()
+    # The running priority may differ from ``priority``: weighted track_interface entries, or
+    # track_script / track_file / track_process / track_bfd blocks (keepalived.conf(5)).
+    dynamic_priority: bool = False
     source: Source
 
     @property
@@ -467,6 +470,7 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
     use_vmac = False
     vmac_interface: str | None = None
     native_ipv6 = False
+    tracks_other = False
     vips: list[VirtualAddress] = []
     excluded: list[VirtualAddress] = []
     peers: list[IPAddress] = []
@@ -546,6 +550,8 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
                 tracked.append(_tracked(t))
         elif kw == "native_ipv6":
             native_ipv6 = True
+        elif kw in ("track_script", "track_file", "track_process", "track_bfd"):
+            tracks_other = tracks_other or bool(s.block)
         # Any other keyword (notify scripts, garp settings, track_script, ...) is not modelled.
 
     if vrid is None:
@@ -582,6 +588,7 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
         use_vmac=use_vmac,
         vmac_interface=vmac_interface,
         track_interface=tuple(tracked),
+        dynamic_priority=tracks_other or any(t.weight for t in tracked),
         source=stmt.src,
     )
 
