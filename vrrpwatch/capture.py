@@ -13,12 +13,13 @@ pipe (``-``) works as well as a file.
 
 from __future__ import annotations
 
+import itertools
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 CHUNK_SIZE = 1 << 20
 
@@ -44,6 +45,9 @@ _ICMPV6 = 58
 _ND_ADVERT = 136
 # Tags (802.1Q, 802.1ad, the old 0x9100 QinQ) and the 802.1ah I-TAG: the decoder walks them.
 _ETH_TAGGED = frozenset((b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x88\xe7"))
+
+
+Record = tuple[int, float, int, bytes]
 
 
 class CaptureError(Exception):
@@ -96,12 +100,14 @@ class CaptureReader:
     sense; every packet before that point has been yielded.
     """
 
-    def __init__(self, stream: BinaryIO, *, name: str = "capture") -> None:
+    def __init__(self, stream: IO[bytes], *, name: str = "capture") -> None:
         self._stream = stream
         self.name = name
         self.packets = 0
         self.bytes_read = 0
         self.format = ""
+        # Called with ``bytes_read`` after each chunk (progress bars).
+        self.on_chunk: Callable[[int], None] | None = None
 
     def _chunks(self, first: bytes) -> Iterator[bytes]:
         if first:
@@ -111,6 +117,8 @@ class CaptureReader:
             if not chunk:
                 return
             self.bytes_read += len(chunk)
+            if self.on_chunk is not None:
+                self.on_chunk(self.bytes_read)
             yield chunk
 
     def __iter__(self) -> Iterator[RawPacket]:
@@ -121,6 +129,11 @@ class CaptureReader:
         return self.read(candidates_only=True)
 
     def read(self, *, candidates_only: bool) -> Iterator[RawPacket]:
+        return itertools.starmap(RawPacket, self.records(candidates_only=candidates_only))
+
+    def records(self, *, candidates_only: bool) -> Iterator[Record]:
+        """Like ``read`` but plain ``(frame, time, linktype, data)`` tuples: the analyzer's
+        hot loop saves an object per packet."""
         head = self._stream.read(CHUNK_SIZE)
         self.bytes_read = len(head)
         if len(head) < 4:
@@ -136,7 +149,7 @@ class CaptureReader:
 
     # -- pcap -------------------------------------------------------------------------------
 
-    def _read_pcap(self, head: bytes, candidates_only: bool) -> Iterator[RawPacket]:
+    def _read_pcap(self, head: bytes, candidates_only: bool) -> Iterator[Record]:
         if len(head) < 24:
             raise CaptureError(f"{self.name}: truncated pcap header")
         order, resolution = _PCAP_MAGICS[head[:4]]
@@ -183,18 +196,18 @@ class CaptureReader:
                         if et == et4:
                             if p4 not in protos:
                                 continue
-                        elif et == et6:
-                            if nh6 in tcp_udp:
+                        elif et == etq and et_in == et4:
+                            if p4_q not in protos:
                                 continue
-                        elif et == etq:
-                            if et_in == et4:
-                                if p4_q not in protos:
-                                    continue
-                            elif et_in == et6 and nh6_q in tcp_udp:
-                                continue
-                    if not ethernet_candidate(buf, start, caplen):
+                        elif (et == et6 and nh6 in tcp_udp) or (
+                            et == etq and et_in == et6 and nh6_q in tcp_udp
+                        ):
+                            continue
+                        elif not ethernet_candidate(buf, start, caplen):
+                            continue
+                    elif not ethernet_candidate(buf, start, caplen):
                         continue
-                    yield RawPacket(frame, sec + frac * resolution, linktype, buf[start:stop])
+                    yield (frame, sec + frac * resolution, linktype, buf[start:stop])
                     continue
                 sec, frac, caplen, _ = unpack_from(buf, off)
                 start = off + rec_size
@@ -209,7 +222,7 @@ class CaptureReader:
                 off = start + caplen
                 if eth and not ethernet_candidate(buf, start, caplen):
                     continue
-                yield RawPacket(frame, sec + frac * resolution, linktype, buf[start:off])
+                yield (frame, sec + frac * resolution, linktype, buf[start:off])
             self.packets = frame
             pos += off
             rest = buf[off:]
@@ -227,7 +240,7 @@ class CaptureReader:
 
     # -- pcapng -----------------------------------------------------------------------------
 
-    def _read_pcapng(self, head: bytes, candidates_only: bool) -> Iterator[RawPacket]:
+    def _read_pcapng(self, head: bytes, candidates_only: bool) -> Iterator[Record]:
         buf = head
         pos = 0
         frame = 0
@@ -283,7 +296,7 @@ class CaptureReader:
                     and linktype == LINKTYPE_ETHERNET
                     and not ethernet_candidate(data, 0, caplen)
                 ):
-                    yield RawPacket(frame, ((ts_hi << 32) | ts_lo) * unit, linktype, data)
+                    yield (frame, ((ts_hi << 32) | ts_lo) * unit, linktype, data)
             elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
                 if not interfaces:
                     raise CaptureError(f"{self.name}: packet before any interface at byte {pos}")
@@ -296,7 +309,7 @@ class CaptureReader:
                     and linktype == LINKTYPE_ETHERNET
                     and not ethernet_candidate(data, 0, len(data))
                 ):
-                    yield RawPacket(frame, 0.0, linktype, data)
+                    yield (frame, 0.0, linktype, data)
             self.packets = frame
             pos += blen
             buf = buf[blen:]

@@ -26,7 +26,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to ``cli``.
     import importlib
 
-    for name in ("decode", "analyze", "report", "sniff", "join", "audit"):
+    for name in ("decode", "analyze", "sniff", "join", "audit"):
         try:
             importlib.import_module(f"vrrpwatch.cli.{name}")
         except ModuleNotFoundError as exc:  # a command module not written yet

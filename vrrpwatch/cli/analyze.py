@@ -1,0 +1,157 @@
+"""``vrrpwatch analyze`` and ``vrrpwatch report``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import cli
+from .options import InputError, db_option, load_known_routers, monitor_options, open_store_db
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (see README).")
+@monitor_options
+@click.option(
+    "--fail-on",
+    type=click.Choice(["info", "warning", "critical"]),
+    help="Exit 1 when an alert of this severity or worse was raised.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["native", "tshark"]),
+    default="native",
+    show_default=True,
+    help="native: our pcap/pcapng reader; tshark: any format Wireshark reads.",
+)
+def analyze(
+    files: tuple[str, ...],
+    db_path: Path,
+    as_json: bool,
+    known_routers: Path | None,
+    reveal_secrets: bool,
+    fail_on: str | None,
+    engine: str,
+) -> None:
+    """Analyze pcap/pcapng FILES: virtual routers, master timeline, failover gaps, alerts.
+
+    Several files are read in order as one capture (e.g. rotated files). Results go to the
+    SQLite database; analyzing the same files again replaces the earlier run. Use - for stdin.
+
+    \b
+    Example:
+        vrrpwatch analyze captures/v2-failover.pcap
+        vrrpwatch analyze --json --fail-on critical capture.pcapng | jq .alerts
+    """
+    from vrrpwatch.analyze import capture_identity, run_files
+    from vrrpwatch.capture import CaptureError
+    from vrrpwatch.monitor import Monitor, Severity
+    from vrrpwatch.secrets import fingerprint
+    from vrrpwatch.storage import Store, fingerprint_key
+    from vrrpwatch.summary import summarize, worst_severity
+
+    known = load_known_routers(known_routers)
+    for f in files:
+        if f != "-" and Path(f).is_dir():
+            raise InputError(f"{f}: is a directory, not a capture file")
+        if f != "-" and not Path(f).exists():
+            raise InputError(f"{f}: no such file")
+    db = open_store_db(db_path)
+    key = fingerprint_key(db)
+    monitor = Monitor(
+        fingerprint=lambda pw: fingerprint(pw, key),
+        known_routers=known,
+        reveal_secrets=reveal_secrets,
+    )
+    store = Store(db)
+    store.begin_run(kind="analyze", source=" ".join(files), identity=capture_identity(files))
+    progress_cb, finish_progress = _progress(files)
+    error: str | None = None
+    try:
+        run_files(files, monitor, store, engine=engine, on_progress=progress_cb)
+    except CaptureError as exc:
+        error = str(exc)
+    except KeyboardInterrupt:
+        error = "interrupted"
+    finally:
+        finish_progress()
+        monitor.finish()
+        store.flush(monitor)
+        store.end_run("complete" if error is None else f"error: {error}")
+    doc = summarize(db, store.run_id)
+    db.close()
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        from rich.console import Console
+
+        from .render import render_summary
+
+        render_summary(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
+    if error is not None:
+        raise InputError(f"{error} (what was read before is in {db_path}, run {store.run_id})")
+    if fail_on is not None:
+        worst = worst_severity(doc)
+        if worst is not None and worst >= Severity.parse(fail_on):
+            sys.exit(1)
+
+
+def _progress(files: tuple[str, ...]) -> tuple[Any, Any]:
+    """A progress bar on stderr for large files when stderr is a terminal."""
+    big = sum(Path(f).stat().st_size for f in files if f != "-" and Path(f).is_file())
+    if not sys.stderr.isatty() or big < 50 << 20:
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    prog = Progress(
+        "{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    )  # fmt: skip
+    prog.start()
+    tasks: dict[str, Any] = {}
+
+    def update(fp: Any, done: int) -> None:
+        if fp.name not in tasks:
+            tasks[fp.name] = prog.add_task(fp.name, total=fp.size)
+        prog.update(tasks[fp.name], completed=done)
+
+    return update, prog.stop
+
+
+@cli.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--run", "run_id", type=int, help="Run id (default: the latest run).")
+def report(db_path: Path, as_json: bool, run_id: int | None) -> None:
+    """Print the summary of a run from the database (works while sniff is writing it).
+
+    \b
+    Example:
+        vrrpwatch report --db vrrpwatch.db --json | jq '.virtual_routers[].master'
+    """
+    from vrrpwatch.summary import NoRun, latest_run, summarize
+
+    if not db_path.exists():
+        raise InputError(f"{db_path}: no such database")
+    db = open_store_db(db_path)
+    try:
+        doc = summarize(db, run_id if run_id is not None else latest_run(db))
+    except NoRun as exc:
+        raise InputError(f"{db_path}: {exc}") from None
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        from rich.console import Console
+
+        from .render import render_summary
+
+        render_summary(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 160))

@@ -1,0 +1,70 @@
+"""Decorator bundles for options shared by several commands, and the CLI's error type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class InputError(click.ClickException):
+    """Usage and input errors: ``Error: ...`` on one line, exit 2 (analyze, report, sniff)."""
+
+    exit_code = 2
+
+
+def db_option(f: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default="vrrpwatch.db",
+        show_default=True,
+        envvar="VRRPWATCH_DB",
+        show_envvar=True,
+        help="SQLite database to write (created with mode 0600).",
+    )(f)
+
+
+def monitor_options(f: F) -> F:
+    """--known-routers and --reveal-secrets, as analyze and sniff take them."""
+    f = click.option(
+        "--reveal-secrets",
+        is_flag=True,
+        help="Show and store VRRPv2 plaintext passwords instead of fingerprints.",
+    )(f)
+    f = click.option(
+        "--known-routers",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="TOML file of [[router]] tables (address, optional mac and vrids); "
+        "any other advertiser raises rogue-advertiser.",
+    )(f)
+    return f
+
+
+def load_known_routers(path: Path | None) -> Any:
+    from vrrpwatch.monitor import KnownRouters
+
+    if path is None:
+        return None
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"--known-routers {path}: {exc.strerror}") from None
+    try:
+        return KnownRouters.from_toml(text)
+    except ValueError as exc:
+        raise InputError(f"--known-routers {path}: {exc}") from None
+
+
+def open_store_db(path: Path) -> Any:
+    from vrrpwatch.storage import StoreError, open_db
+
+    try:
+        return open_db(path)
+    except StoreError as exc:
+        raise InputError(str(exc)) from None

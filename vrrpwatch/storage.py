@@ -1,0 +1,438 @@
+"""The SQLite store shared by ``analyze``, ``sniff`` and ``report``. The only sqlite_utils user.
+
+Explicit schema (``ensure_schema``), WAL mode, and writes in transactions: ``Store.flush`` writes
+what the monitor changed since the last flush in one transaction, so a killed process loses at
+most the open batch. The database file is created with mode 0600 (it may hold password
+fingerprints, and plaintext passwords with ``--reveal-secrets``); SQLite gives its -wal and
+-shm files the same mode.
+
+Tables (``vlan`` is the VLAN ids joined with ".", outermost first, "" when untagged; JSON
+columns hold JSON arrays):
+
+runs               one analyze or sniff run: kind, source, identity, started, stopped, status,
+                   packets, kernel_drops, first_time, last_time
+virtual_routers    per run and (vlan, family, vrid): version, master, master_since, priority,
+                   interval_ms, vips, auth_type, advertisers, transitions, lost, last_seen
+advertisers        per run, router and address: mac, macs, priorities, last_priority,
+                   interval_ms, version, auth_type, password_fingerprint, password (only with
+                   --reveal-secrets), vips, ttls, checksums, first_seen, last_seen, adverts
+transitions        per run and router: time, frame, from_address, to_address, cause, gap_ms,
+                   expected_ms
+address_events     gratuitous ARPs and unsolicited NAs: time, frame, kind, vlan, address, mac,
+                   vrid/family of the virtual router whose VIP they announce
+alerts             kind, severity, vlan, family, vrid, source, time, frame, message
+counters           per run: name, value (packets, vrrp_adverts, garps, findings, ...)
+meta               key/value: schema_version, fingerprint_key
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .monitor import Alert, Monitor, RouterKey
+
+SCHEMA_VERSION = 1
+DEFAULT_DB = "vrrpwatch.db"
+
+_TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
+    "meta": ({"key": str, "value": str}, {"pk": "key"}),
+    "runs": (
+        {
+            "id": int,
+            "kind": str,
+            "source": str,
+            "identity": str,
+            "started": float,
+            "stopped": float,
+            "status": str,
+            "packets": int,
+            "kernel_drops": int,
+            "first_time": float,
+            "last_time": float,
+        },
+        {"pk": "id", "not_null": {"kind", "started"}},
+    ),
+    "virtual_routers": (
+        {
+            "run_id": int,
+            "vlan": str,
+            "family": int,
+            "vrid": int,
+            "version": int,
+            "master": str,
+            "master_since": float,
+            "priority": int,
+            "interval_ms": int,
+            "vips": str,
+            "auth_type": str,
+            "advertisers": int,
+            "transitions": int,
+            "lost": int,
+            "last_seen": float,
+        },
+        {"pk": ("run_id", "vlan", "family", "vrid"), "foreign_keys": [("run_id", "runs", "id")]},
+    ),
+    "advertisers": (
+        {
+            "run_id": int,
+            "vlan": str,
+            "family": int,
+            "vrid": int,
+            "address": str,
+            "mac": str,
+            "macs": str,
+            "priorities": str,
+            "last_priority": int,
+            "interval_ms": int,
+            "version": int,
+            "auth_type": str,
+            "password_fingerprint": str,
+            "password": str,
+            "vips": str,
+            "ttls": str,
+            "checksums": str,
+            "first_seen": float,
+            "last_seen": float,
+            "adverts": int,
+        },
+        {
+            "pk": ("run_id", "vlan", "family", "vrid", "address"),
+            "foreign_keys": [("run_id", "runs", "id")],
+        },
+    ),
+    "transitions": (
+        {
+            "id": int,
+            "run_id": int,
+            "vlan": str,
+            "family": int,
+            "vrid": int,
+            "time": float,
+            "frame": int,
+            "from_address": str,
+            "to_address": str,
+            "cause": str,
+            "gap_ms": float,
+            "expected_ms": float,
+        },
+        {"pk": "id", "foreign_keys": [("run_id", "runs", "id")]},
+    ),
+    "address_events": (
+        {
+            "id": int,
+            "run_id": int,
+            "time": float,
+            "frame": int,
+            "kind": str,
+            "vlan": str,
+            "address": str,
+            "mac": str,
+            "family": int,
+            "vrid": int,
+        },
+        {"pk": "id", "foreign_keys": [("run_id", "runs", "id")]},
+    ),
+    "alerts": (
+        {
+            "id": int,
+            "run_id": int,
+            "kind": str,
+            "severity": str,
+            "vlan": str,
+            "family": int,
+            "vrid": int,
+            "source": str,
+            "time": float,
+            "frame": int,
+            "message": str,
+        },
+        {"pk": "id", "foreign_keys": [("run_id", "runs", "id")]},
+    ),
+    "counters": (
+        {"run_id": int, "name": str, "value": int},
+        {"pk": ("run_id", "name"), "foreign_keys": [("run_id", "runs", "id")]},
+    ),
+}
+
+_INDEXES = [
+    ("runs", ["identity"]),
+    ("transitions", ["run_id", "vlan", "family", "vrid", "time"]),
+    ("transitions", ["gap_ms"]),
+    ("alerts", ["run_id", "severity"]),
+    ("alerts", ["kind"]),
+    ("address_events", ["run_id", "address"]),
+    ("advertisers", ["auth_type"]),
+]
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written; a one-line message."""
+
+
+def vlan_text(vlan: tuple[int, ...] | list[int]) -> str:
+    return ".".join(str(v) for v in vlan)
+
+
+def vlan_list(text: str) -> list[int]:
+    return [int(v) for v in text.split(".")] if text else []
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating with mode 0600) the database at ``path`` in WAL mode, schema ensured."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise StoreError(f"{p}: is a directory")
+        if not p.exists():
+            fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+            os.close(fd)
+        conn = sqlite3.connect(p, timeout=10, isolation_level=None, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        ensure_schema(db)
+    except FileExistsError:
+        return open_db(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"{p}: cannot open database ({exc})") from None
+    return db
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    for name, (columns, opts) in _TABLES.items():
+        if not db.table(name).exists():
+            db.create_table(name, columns, **opts)
+    for table, cols in _INDEXES:
+        db.table(table).create_index(cols, if_not_exists=True)
+    db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+
+def fingerprint_key(db: sqlite_utils.Database) -> bytes:
+    """The database's own key for password fingerprints, made on first use."""
+    try:
+        row = db.table("meta").get("fingerprint_key")
+        return bytes.fromhex(row["value"])
+    except sqlite_utils.db.NotFoundError:
+        key = secrets.token_bytes(32)
+        db.table("meta").insert({"key": "fingerprint_key", "value": key.hex()}, ignore=True)
+        return bytes.fromhex(db.table("meta").get("fingerprint_key")["value"])
+
+
+@dataclass
+class Store:
+    """Writes one run's monitor state incrementally."""
+
+    db: sqlite_utils.Database
+    run_id: int = 0
+    _alerts_done: int = 0
+    _events_done: int = 0
+    _extra: dict[str, Any] = field(default_factory=dict)
+
+    def begin_run(self, *, kind: str, source: str, identity: str | None = None) -> int:
+        """Start a run. An analyze run of the same identity (same files) replaces the old one,
+        so analyzing a file twice does not duplicate rows."""
+        with self.db.atomic():
+            if identity is not None:
+                for row in self.db.query("SELECT id FROM runs WHERE identity = ?", [identity]):
+                    self._delete_run(row["id"])
+            self.run_id = int(
+                self.db.table("runs")  # type: ignore[arg-type]
+                .insert(
+                    {
+                        "kind": kind,
+                        "source": source,
+                        "identity": identity,
+                        "started": time.time(),
+                        "status": "running",
+                        "packets": 0,
+                    }
+                )
+                .last_pk
+            )
+        return self.run_id
+
+    def _delete_run(self, run_id: int) -> None:
+        for table in (
+            "virtual_routers",
+            "advertisers",
+            "transitions",
+            "address_events",
+            "alerts",
+            "counters",
+        ):
+            self.db.execute(f"DELETE FROM [{table}] WHERE run_id = ?", [run_id])
+        self.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
+
+    def flush(self, monitor: Monitor, *, kernel_drops: int | None = None) -> None:
+        """Write everything the monitor changed since the last flush, in one transaction."""
+        run = self.run_id
+        c = monitor.counters
+        with self.db.atomic():
+            vr_rows = []
+            adv_rows = []
+            dirty_keys = []
+            for vr in monitor.routers.values():
+                if not vr.dirty:
+                    continue
+                vr.dirty = False
+                k = vr.key
+                vlan = vlan_text(k.vlan)
+                dirty_keys.append(k)
+                cur = vr.current
+                vr_rows.append(
+                    {
+                        "run_id": run,
+                        "vlan": vlan,
+                        "family": k.family,
+                        "vrid": k.vrid,
+                        "version": cur.version if cur else None,
+                        "master": vr.master,
+                        "master_since": vr.master_since if vr.master else None,
+                        "priority": cur.last_priority if cur else None,
+                        "interval_ms": cur.interval_cs * 10 if cur else None,
+                        "vips": json.dumps(list(cur.vips) if cur else []),
+                        "auth_type": str(cur.to_json(reveal_secrets=False)["auth_type"])
+                        if cur
+                        else None,
+                        "advertisers": len(vr.advertisers),
+                        "transitions": len(vr.transitions),
+                        "lost": int(vr.lost),
+                        "last_seen": max(
+                            (a.last_seen for a in vr.advertisers.values()), default=None
+                        ),
+                    }
+                )
+                for a in vr.advertisers.values():
+                    if not a.dirty:
+                        continue
+                    a.dirty = False
+                    j = a.to_json(reveal_secrets=monitor.reveal_secrets)
+                    adv_rows.append(
+                        {
+                            "run_id": run,
+                            "vlan": vlan,
+                            "family": k.family,
+                            "vrid": k.vrid,
+                            "address": a.address,
+                            "mac": j["mac"],
+                            "macs": json.dumps(a.macs),
+                            "priorities": json.dumps(a.priorities),
+                            "last_priority": a.last_priority,
+                            "interval_ms": a.interval_cs * 10,
+                            "version": a.version,
+                            "auth_type": str(j["auth_type"]),
+                            "password_fingerprint": a.fingerprint,
+                            "password": a.password if monitor.reveal_secrets else None,
+                            "vips": json.dumps(list(a.vips)),
+                            "ttls": json.dumps(a.ttls),
+                            "checksums": json.dumps(a.checksums),
+                            "first_seen": a.first_seen,
+                            "last_seen": a.last_seen,
+                            "adverts": a.adverts,
+                        }
+                    )
+            if vr_rows:
+                self.db.table("virtual_routers").upsert_all(
+                    vr_rows, pk=("run_id", "vlan", "family", "vrid")
+                )
+            if adv_rows:
+                self.db.table("advertisers").upsert_all(
+                    adv_rows, pk=("run_id", "vlan", "family", "vrid", "address")
+                )
+            # Transitions of a changed router are rewritten: a takeover can still be settled
+            # (the better of two backups wins) after it was first written.
+            for k in dirty_keys:
+                vlan = vlan_text(k.vlan)
+                self.db.execute(
+                    "DELETE FROM transitions"
+                    " WHERE run_id = ? AND vlan = ? AND family = ? AND vrid = ?",
+                    [run, vlan, k.family, k.vrid],
+                )
+                self.db.table("transitions").insert_all(
+                    {
+                        "run_id": run,
+                        "vlan": vlan,
+                        "family": k.family,
+                        "vrid": k.vrid,
+                        "time": t.time,
+                        "frame": t.frame,
+                        "from_address": t.old,
+                        "to_address": t.new,
+                        "cause": t.cause,
+                        "gap_ms": t.gap_ms,
+                        "expected_ms": t.expected_ms,
+                    }
+                    for t in monitor.routers[k].transitions
+                )
+            new_alerts = monitor.alerts[self._alerts_done :]
+            self._alerts_done = len(monitor.alerts)
+            if new_alerts:
+                self.db.table("alerts").insert_all(_alert_row(run, a) for a in new_alerts)
+            new_events = monitor.address_events[self._events_done :]
+            self._events_done = len(monitor.address_events)
+            if new_events:
+                self.db.table("address_events").insert_all(
+                    {
+                        "run_id": run,
+                        "time": e.time,
+                        "frame": e.frame,
+                        "kind": e.kind,
+                        "vlan": vlan_text(e.vlan),
+                        "address": e.address,
+                        "mac": e.mac,
+                        "family": e.router.family if e.router else None,
+                        "vrid": e.router.vrid if e.router else None,
+                    }
+                    for e in new_events
+                )
+            counts = {
+                "packets": c.packets,
+                "vrrp_adverts": c.vrrp_adverts,
+                "carp": c.carp,
+                "garps": c.garps,
+                "arps": c.arps,
+                "nas": c.nas,
+                "malformed": c.malformed,
+                **{f"finding:{k}": v for k, v in c.findings.items()},
+            }
+            self.db.table("counters").upsert_all(
+                ({"run_id": run, "name": k, "value": v} for k, v in counts.items()),
+                pk=("run_id", "name"),
+            )
+            update: dict[str, Any] = {"packets": c.packets, "last_time": monitor.last_time or None}
+            if kernel_drops is not None:
+                update["kernel_drops"] = kernel_drops
+            first = self.db.execute("SELECT first_time FROM runs WHERE id = ?", [run]).fetchone()
+            if first is not None and first[0] is None and monitor.first_time is not None:
+                update["first_time"] = monitor.first_time
+            self.db.table("runs").update(run, update)
+
+    def end_run(self, status: str = "complete") -> None:
+        with self.db.atomic():
+            self.db.table("runs").update(self.run_id, {"stopped": time.time(), "status": status})
+
+
+def _alert_row(run: int, a: Alert) -> dict[str, Any]:
+    k: RouterKey | None = a.key
+    return {
+        "run_id": run,
+        "kind": a.kind,
+        "severity": str(a.severity),
+        "vlan": vlan_text(k.vlan) if k else "",
+        "family": k.family if k else None,
+        "vrid": k.vrid if k else None,
+        "source": a.source,
+        "time": a.time,
+        "frame": a.frame,
+        "message": a.message,
+    }
