@@ -124,8 +124,8 @@ def test_master_down_timer_fires_exactly() -> None:
     out = vr.handle_timer(vr.get_timer() or 0)
     assert out == [
         StateChanged(old=State.BACKUP, new=State.MASTER, cause=Cause.MASTER_DOWN),
-        AddAddresses(addresses=(VIP,), accept_mode=False),
         SendAdvertisement(advertisement=v3(100)),
+        AddAddresses(addresses=(VIP,), accept_mode=False),
         SendGratuitousArp(addresses=(VIP,), count=5),
     ]
     assert vr.state is State.MASTER
@@ -145,7 +145,7 @@ def test_master_down_timer_fires_exactly() -> None:
 def test_owner_starts_as_master() -> None:
     vr = VirtualRouter(cfg(priority=255, garp_delay_s=0))
     out = vr.start(10.0)
-    assert kinds(out) == [StateChanged, AddAddresses, SendAdvertisement, SendGratuitousArp]
+    assert kinds(out) == [StateChanged, SendAdvertisement, AddAddresses, SendGratuitousArp]
     assert out[0] == StateChanged(old=State.INITIALIZE, new=State.MASTER, cause=Cause.OWNER_STARTUP)
     assert vr.get_timer() == 11.0
 

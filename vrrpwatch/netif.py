@@ -119,7 +119,24 @@ def broadcast_for(vip: IPAddress, prefixlen: int) -> str | None:
     return str(ipaddress.ip_interface(f"{vip}/{prefixlen}").network.broadcast_address)
 
 
-def add_address(index: int, vip: IPAddress, prefixlen: int) -> None:
+class Netlink:
+    """One open rtnetlink socket (pyroute2 ``IPRoute``) for the address changes of a run, so a
+    takeover does not pay for an import and a socket setup."""
+
+    def __init__(self) -> None:
+        self._ipr = _ipr()
+
+    def add_address(self, index: int, vip: IPAddress, prefixlen: int) -> None:
+        add_address(index, vip, prefixlen, ipr=self._ipr)
+
+    def remove_address(self, index: int, vip: IPAddress, prefixlen: int) -> bool:
+        return remove_address(index, vip, prefixlen, ipr=self._ipr)
+
+    def close(self) -> None:
+        self._ipr.close()
+
+
+def add_address(index: int, vip: IPAddress, prefixlen: int, *, ipr: Any = None) -> None:
     """Add a virtual address as keepalived does: with its subnet's prefix and broadcast (the
     kernel makes it secondary when the primary shares the subnet); IPv6 without DAD."""
     kw: dict[str, Any] = {"index": index, "address": str(vip), "prefixlen": prefixlen}
@@ -130,18 +147,25 @@ def add_address(index: int, vip: IPAddress, prefixlen: int) -> None:
     else:
         kw["flags"] = IFA_F_NODAD
     try:
-        with _ipr() as ipr:
+        if ipr is not None:
             ipr.addr("add", **kw)
+        else:
+            with _ipr() as own:
+                own.addr("add", **kw)
     except Exception as exc:  # NetlinkError: EEXIST is fine (already ours)
         if getattr(exc, "code", None) != 17:
             raise NetifError(f"cannot add {vip}/{prefixlen}: {exc}") from exc
 
 
-def remove_address(index: int, vip: IPAddress, prefixlen: int) -> bool:
+def remove_address(index: int, vip: IPAddress, prefixlen: int, *, ipr: Any = None) -> bool:
     """Remove a virtual address; False when it was not there."""
+    kw: dict[str, Any] = {"index": index, "address": str(vip), "prefixlen": prefixlen}
     try:
-        with _ipr() as ipr:
-            ipr.addr("del", index=index, address=str(vip), prefixlen=prefixlen)
+        if ipr is not None:
+            ipr.addr("del", **kw)
+        else:
+            with _ipr() as own:
+                own.addr("del", **kw)
     except Exception as exc:
         if getattr(exc, "code", None) in (99, 19, 2):  # EADDRNOTAVAIL, ENODEV, ENOENT
             return False

@@ -446,9 +446,11 @@ class VirtualRouter:
     def _become_master(self, now: float, cause: Cause) -> list[Action]:
         cfg = self.config
         self._master_down_at = None
+        # RFC 5798 section 6.4.1/6.4.2 order: advertise first, then announce the addresses
+        # (which must be on the interface by the time the gratuitous ARPs go out).
         out: list[Action] = self._set_state(State.MASTER, cause)
-        out.append(AddAddresses(addresses=cfg.addresses, accept_mode=cfg.accept_mode))
         out.append(SendAdvertisement(advertisement=self._advertisement()))
+        out.append(AddAddresses(addresses=cfg.addresses, accept_mode=cfg.accept_mode))
         out += self._announce()
         self._adver_at = now + cfg.advertisement_interval_s
         self._garp_at = now + cfg.garp_delay_s if cfg.garp_delay_s > 0 else None

@@ -487,7 +487,10 @@ class RawTransport:
         if watch_link:
             self.link = netif.LinkWatcher(iface.index)
             self.sel.register(self.link.sock, selectors.EVENT_READ, "link")
-        self._packet: socket.socket | None = None
+        # Opened up front so a takeover pays for no socket setup or import.
+        self._packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        self._packet.bind((iface.name, 0))
+        self.netlink = netif.Netlink()
         for fam in families:
             src = iface.primary(fam)
             if src is None:
@@ -621,17 +624,11 @@ class RawTransport:
                 # The link went away under us: the link watcher reports it as a fault.
                 pass
 
-    def _packet_sock(self) -> socket.socket:
-        if self._packet is None:
-            self._packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-            self._packet.bind((self.iface.name, 0))
-        return self._packet
-
     def send_gratuitous_arp(self, vip: ipaddress.IPv4Address) -> None:
         mac = self.iface.mac
         frame = build_ethernet(BROADCAST_MAC, mac, ETH_P_ARP, build_arp(gratuitous_arp(mac, vip)))
         with contextlib.suppress(OSError):
-            self._packet_sock().send(frame)
+            self._packet.send(frame)
 
     def send_neighbor_advertisement(self, vip: ipaddress.IPv6Address) -> None:
         # RFC 4861 section 7.2.6: unsolicited NA to all-nodes, hop limit 255, Override set.
@@ -645,21 +642,21 @@ class RawTransport:
         )
         frame = build_ethernet(_IPV6_ALL_NODES_MAC, mac, ETH_P_IPV6, ip6)
         with contextlib.suppress(OSError):
-            self._packet_sock().send(frame)
+            self._packet.send(frame)
 
     def add_address(self, vip: IPAddress, prefixlen: int) -> None:
-        netif.add_address(self.iface.index, vip, prefixlen)
+        self.netlink.add_address(self.iface.index, vip, prefixlen)
 
     def remove_address(self, vip: IPAddress, prefixlen: int) -> bool:
-        return netif.remove_address(self.iface.index, vip, prefixlen)
+        return self.netlink.remove_address(self.iface.index, vip, prefixlen)
 
     def close(self) -> None:
         for sock in self.socks.values():
             sock.close()
-        if self._packet is not None:
-            self._packet.close()
+        self._packet.close()
         if self.link is not None:
             self.link.close()
+        self.netlink.close()
         self._wake_r.close()
         self._wake_w.close()
         self.sel.close()
