@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from dissectors.frame import build_ethernet
 from dissectors.ip import IPv4Header, build_ipv4
 from dissectors.vrrp import CarpPacket, VrrpV3, build_carp, build_vrrp
-from tests.conftest import PUBLIC_CAPTURES, lab_unavailable
+from tests.conftest import CAPTURES, PUBLIC_CAPTURES, lab_unavailable
 from vrrpwatch.cli import cli
 
 # IP protocol 112 without a VRRP layer too: Wireshark shows an empty one as bare IP.
@@ -46,6 +46,10 @@ def _captures() -> list[str]:
     return sorted(
         p.name for p in PUBLIC_CAPTURES.iterdir() if p.suffix in (".pcap", ".cap", ".pcapng")
     )
+
+
+def _project_captures() -> list[str]:
+    return sorted(p.name for p in CAPTURES.glob("*.pcap*"))
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +143,9 @@ def _describe(pkt: Any) -> dict[str, Any]:
         rec.update(
             src=_one(ip, "ipv6.src"), dst=_one(ip, "ipv6.dst"), ttl=_int(_one(ip, "ipv6.hlim"))
         )
+    if "ah" in names:
+        ah = pkt["ah"]
+        rec.update(ah_spi=_int(_one(ah, "ah.spi")), ah_sequence=_int(_one(ah, "ah.sequence")))
     if "vrrp" in names:
         v = pkt["vrrp"]
         version = _int(_one(v, "vrrp.version"))
@@ -257,6 +264,13 @@ def test_public_capture_agrees_with_tshark(pyshark_mod: Any, name: str) -> None:
     theirs = tshark_view(pyshark_mod, path)
     mine = ours(path)
     assert compare(name, theirs, mine) == []
+
+
+@pytest.mark.parametrize("name", _project_captures())
+def test_project_capture_agrees_with_tshark(pyshark_mod: Any, name: str) -> None:
+    """The bundled recordings of real keepalived and FRR routers (AH, unicast, IPv6, ...)."""
+    path = CAPTURES / name
+    assert compare(name, tshark_view(pyshark_mod, path), ours(path)) == []
 
 
 def test_public_captures_present(public_captures: Path) -> None:
