@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vrrpwatch.kaconf import (
     KaConfError,
@@ -244,6 +247,13 @@ def test_include_relative_to_including_file(tmp_path: Path) -> None:
     assert str(cfg.instances[0].source).endswith("etc/sub/../more/b.inc:1")
 
 
+def test_include_glob_skips_directories(tmp_path: Path) -> None:
+    (tmp_path / "conf.d" / "sub.conf").mkdir(parents=True)
+    write(tmp_path, MINIMAL, "conf.d/a.conf")
+    cfg = parse_config(write(tmp_path, "include conf.d/*.conf\n"))
+    assert [Path(f).name for f in cfg.files] == ["keepalived.conf", "a.conf"]
+
+
 def test_include_glob_without_match_is_fine(tmp_path: Path) -> None:
     cfg = parse_config(write(tmp_path, "include conf.d/*.conf\n" + MINIMAL))
     assert len(cfg.instances) == 1
@@ -405,3 +415,33 @@ def test_join_settings_v3_drops_auth_and_warns() -> None:
     assert ju.advert_int_cs == 25 and not ju.preempt
     assert [str(p) for p in ju.unicast_peers] == ["203.0.113.3", "203.0.113.4"]
     assert ju.warnings == ("use_vmac is ignored",)
+
+
+WORDS = [
+    "vrrp_instance", "VI_1", "global_defs", "vrrp_version", "router_id", "interface", "eth0",
+    "virtual_router_id", "priority", "state", "MASTER", "BACKUP", "advert_int", "version",
+    "authentication", "auth_type", "PASS", "AH", "auth_pass", "virtual_ipaddress",
+    "virtual_ipaddress_excluded", "unicast_peer", "unicast_src_ip", "track_interface", "weight",
+    "nopreempt", "preempt_delay", "use_vmac", "dev", "brd", "label", "scope", "include",
+    "192.0.2.1/24", "2001:db8::1", "0.5", "1", "300", "-3", "{", "}", '"', "#", "!", "\\", "@",
+    "$X", "*",
+]  # fmt: skip
+
+
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(WORDS), st.sampled_from([" ", "\n", "\t"]), st.text(max_size=3)),
+        max_size=60,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_any_text_parses_or_raises_a_one_line_error(
+    tmp_path_factory: Any, parts: list[str]
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "keepalived.conf"
+    path.write_text(" ".join(parts), errors="surrogateescape")
+    try:
+        parse_config(path)
+    except KaConfError as exc:
+        assert "\n" not in str(exc)
+        assert str(exc).startswith(str(path))

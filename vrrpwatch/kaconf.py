@@ -274,7 +274,8 @@ def _include(
     # keepalived.conf(5): relative paths are relative to the directory of the including file.
     full = pattern if os.path.isabs(pattern) else str(including.parent / pattern)
     if _has_glob(pattern):
-        matches = sorted(glob.glob(full))
+        # keepalived (lib/parser.c read_conf_file) skips directories a glob matches.
+        matches = sorted(m for m in glob.glob(full) if not os.path.isdir(m))
     elif os.path.exists(full):
         matches = [full]
     else:
