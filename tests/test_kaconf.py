@@ -445,3 +445,28 @@ def test_any_text_parses_or_raises_a_one_line_error(
     except KaConfError as exc:
         assert "\n" not in str(exc)
         assert str(exc).startswith(str(path))
+
+
+def test_join_options_are_join_parameters() -> None:
+    """``as_options()`` is keyed by ``vrrpwatch join``'s click parameter names."""
+    from vrrpwatch.cli import cli
+
+    join = cli.commands.get("join")
+    if join is None:
+        pytest.skip("vrrpwatch join is not there")
+    names = {p.name for p in join.params}
+    inst = parse_config(KACONF / "split" / "keepalived.conf").instance("UNICAST")
+    options = join_settings(inst).as_options()
+    assert set(options) <= names
+    assert options == {
+        "vrid": 20,
+        "priority": 100,
+        "interface": "eth0",
+        "vips": ("203.0.113.20/24",),
+        "version": 3,
+        "advert_int": 0.25,
+        "auth_pass": None,
+        "unicast_peers": ("203.0.113.3", "203.0.113.4"),
+        "no_preempt": True,
+        "preempt_delay": 0.0,
+    }
