@@ -301,3 +301,14 @@ def test_lab_captures_against_their_configs(
             assert seen["matched"] is None
         else:
             assert seen["matched"] == f"{name}/VI_1", seen
+
+
+def test_capture_from_stdin() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "--json", str(CAP_R1), str(CAP_R2), "--capture", "-"],
+        input=CAPTURE.read_bytes(),
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert sorted(o["matched"] for o in report["observed"]) == ["r1/VI_1", "r2/VI_1"]
