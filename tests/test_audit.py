@@ -400,3 +400,37 @@ def test_v3_interval_mismatch_is_a_warning(tmp_path: Path) -> None:
     b2 = write(tmp_path, "b2.conf", instance_conf("b", extra=" advert_int 2\n"))
     a2 = write(tmp_path, "a2.conf", instance_conf("a", priority=200))
     assert [f.id for f in audit(cfg(a2, b2)).errors] == ["interval-mismatch"]
+
+
+def test_from_monitor_prefers_the_group_on_the_advert_vlan(tmp_path: Path) -> None:
+    from vrrpwatch.audit import from_monitor
+    from vrrpwatch.monitor import Monitor
+
+    confs = [
+        write(tmp_path, f"{name}.conf", instance_conf(name, interface=iface, priority=prio))
+        for name, iface, prio in (
+            ("a", "eth0.10", 200),
+            ("b", "eth0.10", 100),
+            ("c", "eth0.20", 200),
+            ("d", "eth0.20", 100),
+        )
+    ]
+    pkt = VrrpV2(vrid=1, priority=200, count_ip_addrs=1, addresses=tuple(VIP))
+    payload = build_vrrp(pkt, src=SRC1, dst=VRRP_MCAST_V4)
+    ip = build_ipv4(IPv4Header(src=SRC1, dst=VRRP_MCAST_V4, protocol=IPPROTO_VRRP), payload)
+    frame = build_ethernet(
+        b"\x01\x00\x5e\x00\x00\x12", b"\x00\x00\x5e\x00\x01\x01", 0x0800, ip, vlans=(20,)
+    )
+    monitor = Monitor(fingerprint=lambda pw: "x", reveal_secrets=True)
+    for n in range(3):
+        d = decode_packet(frame, 1)
+        assert d is not None
+        monitor.observe(n + 1, float(n), d)
+    observed = from_monitor(monitor.routers.values())
+    assert [(a.src, a.vlan, a.count, a.priorities) for a in observed] == [
+        (SRC1, (20,), 3, frozenset({200}))
+    ]
+    report = audit(cfg(*confs), observed=observed)
+    assert report.advertisers is not None
+    assert report.advertisers[0].matched == "c/VI_1"
+    assert report.errors == ()

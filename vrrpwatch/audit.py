@@ -42,6 +42,7 @@ info
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,7 @@ from dissectors.packet import Decoded, Kind
 from dissectors.vrrp import VrrpV2, VrrpV3
 
 from .kaconf import IPAddress, KeepalivedConfig, VrrpInstance
+from .monitor import VirtualRouter
 
 
 class Severity(enum.StrEnum):
@@ -147,6 +149,7 @@ class Advertiser:
     vrid: int
     family: int
     count: int
+    vlan: tuple[int, ...] = ()  # 802.1Q tags seen on the wire, outermost first
     versions: frozenset[int]
     priorities: frozenset[int]  # priority 0 (release) excluded
     released: bool  # sent priority 0
@@ -480,9 +483,14 @@ def _vip_label(inst: VrrpInstance) -> str:
 
 
 def audit(
-    configs: Sequence[KeepalivedConfig], adverts: Iterable[Advert] | None = None
+    configs: Sequence[KeepalivedConfig],
+    adverts: Iterable[Advert] | None = None,
+    *,
+    observed: Sequence[Advertiser] | None = None,
 ) -> AuditReport:
-    """Check ``configs`` (one per router) against each other, and against ``adverts``."""
+    """Check ``configs`` (one per router) against each other, and against what was seen on
+    the wire: ``adverts`` one by one, or ``observed`` already summarised per advertiser
+    (:func:`from_monitor`)."""
     members = _members(configs)
     grouped: dict[GroupKey, list[Member]] = {}
     for m in members:
@@ -496,8 +504,10 @@ def audit(
         findings.extend(_group_checks(key, ms))
         groups.append(Group(key=key, members=tuple(ms), failover=_failover(ms)))
     advertisers: tuple[Advertiser, ...] | None = None
-    if adverts is not None:
-        advertisers, wire = _compare_wire(groups, summarize(adverts))
+    if observed is None and adverts is not None:
+        observed = summarize(adverts)
+    if observed is not None:
+        advertisers, wire = _compare_wire(groups, observed)
         findings.extend(wire)
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     findings.sort(
@@ -563,6 +573,38 @@ def summarize(adverts: Iterable[Advert]) -> tuple[Advertiser, ...]:
     return tuple(out)
 
 
+def from_monitor(routers: Iterable[VirtualRouter]) -> tuple[Advertiser, ...]:
+    """The advertisers the analyze engine (``vrrpwatch.monitor.Monitor``) saw, for the audit.
+
+    The monitor keeps the latest interval, VIP list and authentication of each advertiser and
+    every priority; it must run with ``reveal_secrets=True`` for passwords to be compared (they
+    are compared only, never shown).
+    """
+    out: list[Advertiser] = []
+    for vr in sorted(routers, key=lambda r: r.key):
+        for a in vr.advertisers.values():
+            v2 = 2 in a.versions
+            out.append(
+                Advertiser(
+                    src=ipaddress.ip_address(a.address),
+                    vrid=vr.key.vrid,
+                    family=vr.key.family,
+                    vlan=vr.key.vlan,
+                    count=a.adverts,
+                    versions=frozenset(a.versions),
+                    priorities=frozenset(p for p in a.priorities if p != 0),
+                    released=0 in a.priorities,
+                    intervals_cs=frozenset({a.interval_cs}),
+                    address_sets=frozenset({frozenset(ipaddress.ip_address(v) for v in a.vips)}),
+                    auth_types=frozenset({a.auth_type}) if v2 else frozenset(),
+                    passwords=frozenset({a.password.encode("latin-1")})
+                    if a.password is not None
+                    else frozenset(),
+                )
+            )
+    return tuple(out)
+
+
 def _known_addresses(m: Member) -> set[IPAddress]:
     inst = m.instance
     return {a for a in (inst.unicast_src_ip, inst.mcast_src_ip) if a is not None}
@@ -574,10 +616,13 @@ def _pick_group(adv: Advertiser, groups: Sequence[Group]) -> Group | None:
         return None
     seen = set().union(*adv.address_sets) if adv.address_sets else set()
 
-    def overlap(g: Group) -> int:
-        return max(len(seen & {v.ip for v in m.instance.vips}) for m in g.members)
+    def score(g: Group) -> tuple[bool, int]:
+        # Prefer the group whose interface carries the VLAN the adverts were tagged with,
+        # then the one whose VIPs the adverts list.
+        vlan_fits = g.key.vlan is not None and g.key.vlan in adv.vlan
+        return vlan_fits, max(len(seen & {v.ip for v in m.instance.vips}) for m in g.members)
 
-    return max(candidates, key=overlap)
+    return max(candidates, key=score)
 
 
 def _compare_wire(
@@ -736,6 +781,7 @@ __all__ = [
     "Severity",
     "advert_from_decoded",
     "audit",
+    "from_monitor",
     "group_key",
     "master_down_s",
     "skew_time_s",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -14,22 +13,24 @@ from . import cli
 EXIT_USAGE = 2
 
 
-def _adverts(path: str) -> Iterator[Any]:
-    from dissectors.common import DecodeError
-    from dissectors.packet import decode_packet
-    from vrrpwatch.audit import advert_from_decoded
-    from vrrpwatch.capture import iter_capture
+def _observed(path: str) -> Any:
+    """Run the analyze engine over the capture; its advertisers, summarised for the audit."""
+    import os
 
-    for raw in iter_capture(path, candidates_only=True):
-        try:
-            decoded = decode_packet(raw.data, raw.linktype)
-        except DecodeError:
-            continue  # a malformed advert says nothing about the configs
-        if decoded is None:
-            continue
-        advert = advert_from_decoded(decoded, raw.time)
-        if advert is not None:
-            yield advert
+    from vrrpwatch.analyze import run_files
+    from vrrpwatch.audit import from_monitor
+    from vrrpwatch.monitor import Monitor
+    from vrrpwatch.secrets import fingerprint
+
+    key = os.urandom(32)
+    # reveal_secrets keeps the passwords in memory so they can be compared with the configs;
+    # the audit never prints them.
+    monitor = Monitor(fingerprint=lambda pw: fingerprint(pw, key), reveal_secrets=True)
+    try:
+        run_files([path], monitor)
+    finally:
+        monitor.finish()
+    return from_monitor(monitor.routers.values())
 
 
 def _fail(message: str) -> None:
@@ -69,13 +70,13 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
         parsed = [parse_config(path) for path in configs]
     except KaConfError as exc:
         _fail(str(exc))
-    adverts = None
+    observed = None
     if capture is not None:
         try:
-            adverts = list(_adverts(capture))
+            observed = _observed(capture)
         except CaptureError as exc:
             _fail(str(exc))
-    report = run_audit(parsed, adverts)
+    report = run_audit(parsed, observed=observed)
     if as_json:
         click.echo(json.dumps(_as_json(report, strict), indent=2))
     else:
