@@ -174,6 +174,12 @@ class Advertiser:
         """Past this long without an advert it is no longer advertising."""
         return self._silence_s
 
+    @property
+    def streak_gap_s(self) -> float:
+        """A pause longer than this ends a run of adverts (split-brain measures runs): three
+        intervals, the part of Master_Down_Interval that does not depend on priority."""
+        return 3 * self.interval_s
+
     def set_interval(self, interval_cs: int) -> None:
         self.interval_cs = interval_cs
         self._silence_s = SILENCE_FACTOR * self.interval_s
@@ -368,7 +374,7 @@ class Monitor:
             self.counters.vrrp_adverts += 1
             if pkt.findings:
                 self._count_findings(pkt)
-            if time - a.last_seen > a.silence_s:
+            if time - a.last_seen > a.streak_gap_s:
                 a.streak_start = time
             a.last_seen = time
             a.last_frame = frame
@@ -474,7 +480,7 @@ class Monitor:
         a = vr.advertisers.get(src)
         if a is None:
             a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)
-        elif time - a.last_seen > a.silence_s:
+        elif time - a.last_seen > a.streak_gap_s:
             a.streak_start = time
         a.last_seen = time
         a.last_frame = frame
@@ -604,6 +610,14 @@ class Monitor:
             f"every other router; {why}",
             episode_extra=str(sev),
         )  # fmt: skip
+        if foreign and not owns:
+            # Another station announced the virtual address before: this one is taking over
+            # an address it does not own.
+            self._raise(
+                events, "rogue-advertiser", Severity.CRITICAL, key, a.address, time, frame,
+                f"{key.label()}: {a.address} takes the group over with priority 255 but does not "
+                f"own {foreign[0][0]} ({foreign[0][1]} announced it)",
+            )  # fmt: skip
 
     def _consistency_alerts(
         self, vr: VirtualRouter, a: Advertiser, frame: int, time: float, events: list[Event]
@@ -799,7 +813,8 @@ class Monitor:
                 max(a.interval_s, other.interval_s),
                 a.version,
             )
-            if overlap > mdi:
+            if overlap > mdi and ("split-brain", vr.key, other.address) not in self._raised:
+                # one episode per pair, whichever of the two is named as the source
                 self._raise(
                     events, "split-brain", Severity.CRITICAL, vr.key, a.address, time, frame,
                     f"{vr.key.label()}: {a.address} and {other.address} have both advertised "

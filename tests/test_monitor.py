@@ -1,0 +1,320 @@
+"""The monitor engine on frames built with our own builders, at explicit times."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from dissectors.arp import build_arp, gratuitous_arp
+from dissectors.frame import ETH_P_ARP, ETH_P_IP, build_ethernet
+from dissectors.ip import IPv4Header, build_ipv4
+from dissectors.packet import decode_packet
+from dissectors.vrrp import VrrpV2, VrrpV3, build_vrrp, virtual_mac
+from vrrpwatch.monitor import (
+    FLAP_TRANSITIONS,
+    KnownRouters,
+    Monitor,
+    RouterKey,
+    Severity,
+    Transition,
+)
+from vrrpwatch.secrets import fingerprint
+
+V4 = ipaddress.IPv4Address
+GROUP = V4("224.0.0.18")
+MAC1 = bytes.fromhex("020000000001")
+MAC2 = bytes.fromhex("020000000002")
+MAC3 = bytes.fromhex("020000000003")
+R1, R2, R3 = "192.0.2.253", "192.0.2.254", "192.0.2.66"
+VIP = V4("192.0.2.1")
+KEY = RouterKey((), 4, 1)
+
+
+def advert(
+    src: str,
+    priority: int,
+    *,
+    mac: bytes = MAC1,
+    version: int = 2,
+    vrid: int = 1,
+    vips: tuple[V4, ...] = (VIP,),
+    password: bytes | None = None,
+    interval: int = 1,
+    ttl: int = 255,
+    vlans: tuple[int, ...] = (),
+) -> bytes:
+    adv: VrrpV2 | VrrpV3
+    if version == 2:
+        adv = VrrpV2(
+            vrid=vrid,
+            priority=priority,
+            count_ip_addrs=len(vips),
+            auth_type=1 if password is not None else 0,
+            adver_int_s=interval,
+            addresses=vips,
+            auth_data=(password or b"").ljust(8, b"\0"),
+        )
+    else:
+        adv = VrrpV3(
+            vrid=vrid,
+            priority=priority,
+            count_ip_addrs=len(vips),
+            max_adver_int_cs=interval * 100,
+            addresses=vips,
+        )
+    body = build_vrrp(adv, src=V4(src), dst=GROUP)
+    ip = build_ipv4(IPv4Header(src=V4(src), dst=GROUP, protocol=112, ttl=ttl), body)
+    return build_ethernet(bytes.fromhex("01005e000012"), mac, ETH_P_IP, ip, vlans)
+
+
+def garp(mac: bytes, ip: V4 = VIP) -> bytes:
+    return build_ethernet(b"\xff" * 6, mac, ETH_P_ARP, build_arp(gratuitous_arp(mac, ip)))
+
+
+class Feed:
+    """A monitor fed frames at explicit times; frame numbers count up from 1."""
+
+    def __init__(self, **kw: object) -> None:
+        self.m = Monitor(fingerprint=lambda pw: fingerprint(pw, b"k"), **kw)  # type: ignore[arg-type]
+        self.frame = 0
+
+    def __call__(self, t: float, data: bytes) -> list[object]:
+        self.frame += 1
+        d = decode_packet(data, 1)
+        assert d is not None
+        return list(self.m.observe(self.frame, t, d))
+
+    def every(self, start: float, stop: float, step: float, data: bytes) -> None:
+        t = start
+        while t < stop:
+            self(t, data)
+            t += step
+
+    def kinds(self) -> list[str]:
+        return [a.kind for a in self.m.alerts]
+
+    def timeline(self) -> list[tuple[str | None, str, str]]:
+        return [(t.old, t.new, t.cause) for t in self.m.routers[KEY].transitions]
+
+
+def test_first_master_is_a_transition_from_none() -> None:
+    f = Feed()
+    events = f(10.0, advert(R1, 100))
+    assert [e for e in events if isinstance(e, Transition)] == [Transition(
+        key=KEY, time=10.0, frame=1, old=None, new=R1, cause="first-seen", gap_ms=None,
+        expected_ms=None,
+    )]  # fmt: skip
+    assert f.kinds() == ["bad-source-mac"]
+
+
+def test_resign_then_takeover_after_skew() -> None:
+    f = Feed()
+    f.every(0.0, 3.0, 1.0, advert(R1, 200))
+    f(2.5, advert(R1, 0))
+    f(3.109375, advert(R2, 100, mac=MAC2))
+    assert f.timeline() == [(None, R1, "first-seen"), (R1, R2, "resigned")]
+    t = f.m.routers[KEY].transitions[1]
+    # RFC 3768 section 6.1: Skew_Time = (256 - 100) / 256 s
+    assert t.expected_ms == 609.375
+    assert t.gap_ms == 609.375
+    assert "master-resigned" in f.kinds()
+    assert "master-change" in f.kinds()
+
+
+def test_silence_then_takeover_after_master_down_interval() -> None:
+    f = Feed()
+    f.every(0.0, 5.0, 1.0, advert(R1, 200))
+    f(4.0 + 3.609375, advert(R2, 100, mac=MAC2))
+    t = f.m.routers[KEY].transitions[1]
+    assert (t.old, t.new, t.cause) == (R1, R2, "silent")
+    assert t.expected_ms == 3609.375  # 3 x 1 s + 156/256 s
+    assert t.gap_ms == 3609.375
+
+
+def test_v3_skew_scales_with_the_interval() -> None:
+    f = Feed()
+    f.every(0.0, 1.0, 0.25, advert(R1, 200, version=3, interval=1))
+    f(0.75, advert(R1, 0, version=3))
+    f(1.0, advert(R2, 128, mac=MAC2, version=3))
+    t = f.m.routers[KEY].transitions[1]
+    # RFC 5798 section 6.1: Skew_Time = (256 - 128) * 1 s / 256 = 0.5 s
+    assert t.expected_ms == 500.0
+
+
+def test_higher_priority_preempts() -> None:
+    f = Feed()
+    f.every(0.0, 3.0, 1.0, advert(R2, 100, mac=MAC2))
+    f(2.5, advert(R1, 200))
+    assert f.timeline()[-1] == (R2, R1, "preempted")
+    assert f.m.routers[KEY].transitions[-1].expected_ms is None
+
+
+def test_lower_priority_while_master_advertises_is_no_transition() -> None:
+    f = Feed()
+    f.every(0.0, 2.0, 1.0, advert(R1, 200))
+    f(1.5, advert(R2, 100, mac=MAC2))
+    assert f.timeline() == [(None, R1, "first-seen")]
+
+
+def test_two_backups_at_once_the_better_one_wins_in_one_transition() -> None:
+    # VRRP_failover.cap's shape: both backups advertise once, the higher address keeps on.
+    f = Feed()
+    f.every(0.0, 3.0, 1.0, advert(R3, 200, mac=MAC3))
+    f(5.7, advert(R1, 100))
+    f(5.71, advert(R2, 100, mac=MAC2))
+    f.every(6.71, 9.0, 1.0, advert(R2, 100, mac=MAC2))
+    assert f.timeline() == [(None, R3, "first-seen"), (R3, R2, "silent")]
+    assert f.m.routers[KEY].transitions[1].frame == 5
+
+
+def test_split_brain_after_master_down_interval_of_overlap() -> None:
+    f = Feed()
+    for i in range(8):
+        f(float(i), advert(R1, 150, password=b"alpha"))
+        f(i + 0.5, advert(R2, 100, mac=MAC2, password=b"bravo"))
+    kinds = f.kinds()
+    assert "split-brain" in kinds
+    assert "auth-mismatch" in kinds
+    split = next(a for a in f.m.alerts if a.kind == "split-brain")
+    assert split.severity is Severity.CRITICAL
+    assert split.time > 3.6  # not before a Master_Down_Interval of overlap
+    assert kinds.count("split-brain") == 1  # once per episode
+
+
+def test_plaintext_password_is_fingerprinted_never_shown() -> None:
+    f = Feed()
+    f(0.0, advert(R1, 100, password=b"s3cret"))
+    (alert,) = [a for a in f.m.alerts if a.kind == "plaintext-auth"]
+    assert "s3cret" not in alert.message
+    assert fingerprint(b"s3cret", b"k") in alert.message
+    adv = f.m.routers[KEY].advertisers[R1]
+    assert adv.password is None
+    assert "password" not in adv.to_json(reveal_secrets=False)
+
+
+def test_reveal_secrets_keeps_the_password() -> None:
+    f = Feed(reveal_secrets=True)
+    f(0.0, advert(R1, 100, password=b"s3cret"))
+    assert f.m.routers[KEY].advertisers[R1].to_json(reveal_secrets=True)["password"] == "s3cret"
+
+
+def test_mismatches_between_advertisers() -> None:
+    f = Feed()
+    f(0.0, advert(R1, 200))
+    f(0.5, advert(R2, 100, mac=MAC2, vips=(V4("192.0.2.9"),), interval=2, version=3))
+    kinds = set(f.kinds())
+    assert {"vip-mismatch", "interval-mismatch", "version-mismatch", "rogue-advertiser"} <= kinds
+
+
+def test_known_routers() -> None:
+    known = KnownRouters.from_toml(
+        f'[[router]]\naddress = "{R1}"\nmac = "02:00:00:00:00:01"\nvrids = [1]\n'
+    )
+    f = Feed(known_routers=known)
+    f(0.0, advert(R1, 200))
+    assert "rogue-advertiser" not in f.kinds()
+    f(0.5, advert(R2, 100, mac=MAC2))
+    rogue = [a for a in f.m.alerts if a.kind == "rogue-advertiser"]
+    assert [a.source for a in rogue] == [R2]
+    f(0.6, advert(R1, 200, mac=MAC3))  # the known address from another MAC
+    assert len([a for a in f.m.alerts if a.kind == "rogue-advertiser"]) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[[router]]\nmac = 'x'\n", "router = 1\n", "[[router]]\naddress = 'nope'\n", "[[router"],
+)
+def test_known_routers_errors(text: str) -> None:
+    with pytest.raises(ValueError):
+        KnownRouters.from_toml(text)
+
+
+def test_ttl_and_checksum_findings_raise_once() -> None:
+    f = Feed()
+    for i in range(5):
+        f(float(i), advert(R1, 100, ttl=64))
+    assert f.kinds().count("ttl-not-255") == 1
+
+
+def test_garp_from_the_master_or_the_virtual_mac_is_fine() -> None:
+    f = Feed()
+    f(0.0, advert(R1, 100))
+    f(0.001, garp(MAC1))
+    f(0.002, garp(virtual_mac(1, 4)))
+    f(5.0, advert(R1, 100))
+    f.m.finish()
+    assert "garp-conflict" not in f.kinds()
+    assert f.m.counters.garps == 2
+
+
+def test_garp_from_another_mac_is_a_conflict() -> None:
+    f = Feed()
+    f.every(0.0, 6.0, 1.0, advert(R1, 100))
+    f(2.5, garp(MAC3))
+    f.m.finish()
+    (c,) = [a for a in f.m.alerts if a.kind == "garp-conflict"]
+    assert c.severity is Severity.CRITICAL and c.source == "02:00:00:00:00:03"
+
+
+def test_new_masters_garp_just_before_its_first_advert_is_fine() -> None:
+    f = Feed()
+    f.every(0.0, 3.0, 1.0, advert(R1, 200))
+    f(2.5, advert(R1, 0))
+    f(3.1, garp(MAC2))
+    f(3.1001, advert(R2, 100, mac=MAC2))
+    f.every(4.1, 8.0, 1.0, advert(R2, 100, mac=MAC2))
+    f.m.finish()
+    assert "garp-conflict" not in f.kinds()
+
+
+def test_priority_255_owner_is_info_non_owner_with_evidence_is_critical() -> None:
+    f = Feed()
+    f(0.0, advert("192.0.2.1", 255))
+    (a,) = [x for x in f.m.alerts if x.kind == "priority-255"]
+    assert a.severity is Severity.INFO
+    g = Feed()
+    g(0.0, advert(R1, 100))
+    g(0.001, garp(MAC1))
+    g(1.0, advert(R3, 255, mac=MAC3))
+    sev = {x.severity for x in g.m.alerts if x.kind == "priority-255"}
+    assert sev == {Severity.CRITICAL}
+    assert "rogue-advertiser" in g.kinds()
+
+
+def test_master_flap() -> None:
+    f = Feed()
+    t = 0.0
+    for i in range(FLAP_TRANSITIONS + 1):
+        f(t, advert(R1 if i % 2 else R2, 100 + 50 * (i % 2), mac=MAC1 if i % 2 else MAC2))
+        t += 4.0
+    assert "master-flap" in f.kinds()
+
+
+def test_master_lost_when_nobody_takes_over_and_clears() -> None:
+    f = Feed()
+    f.every(0.0, 3.0, 1.0, advert(R1, 100))
+    assert f.m.expire(5.0) == []  # 2 s after the last advert: within 3.609 s
+    (lost,) = f.m.expire(5.7)
+    assert lost.kind == "master-lost" and lost.severity is Severity.CRITICAL
+    assert f.m.expire(6.0) == []  # once per episode
+    f(7.0, advert(R1, 100))
+    assert not f.m.routers[KEY].lost
+    f.every(8.0, 9.0, 1.0, advert(R1, 100))
+    assert [e.kind for e in f.m.expire(20.0)] == ["master-lost"]  # a new episode
+
+
+def test_same_vrid_on_two_vlans_are_two_routers() -> None:
+    f = Feed()
+    f(0.0, advert(R1, 100, vlans=(10,)))
+    f(0.1, advert(R2, 100, mac=MAC2, vlans=(20,)))
+    assert set(f.m.routers) == {RouterKey((10,), 4, 1), RouterKey((20,), 4, 1)}
+    assert all(len(vr.transitions) == 1 for vr in f.m.routers.values())
+
+
+def test_malformed_is_counted_and_alerted_once_per_source() -> None:
+    m = Monitor(fingerprint=lambda pw: "x")
+    m.malformed(1, 0.0, "VRRP: unknown version 7", "02:00:00:00:00:09")
+    m.malformed(2, 1.0, "VRRP: unknown version 7", "02:00:00:00:00:09")
+    assert m.counters.malformed == 2
+    assert [a.kind for a in m.alerts] == ["malformed"]
