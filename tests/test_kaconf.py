@@ -14,6 +14,7 @@ from vrrpwatch.kaconf import (
     KaConfError,
     TrackedInterface,
     join_settings,
+    load_join_settings,
     parse_config,
 )
 
@@ -265,13 +266,16 @@ def test_include_may_hold_part_of_a_block(tmp_path: Path) -> None:
     assert cfg.instances[0].vrid == 4
 
 
-def test_instance_lookup(tmp_path: Path) -> None:
-    cfg = parse_config(KACONF / "lab-v3" / "r1.conf")
+def test_instance_lookup() -> None:
+    path = KACONF / "lab-v3" / "r1.conf"
+    cfg = parse_config(path)
     assert cfg.instance("V6").vrid == 6
-    with pytest.raises(KeyError, match="choose an instance with --instance"):
+    with pytest.raises(KaConfError) as info:
         cfg.instance()
-    with pytest.raises(KeyError, match="no vrrp_instance 'NOPE' .found: V4, V6."):
+    assert str(info.value) == f"{path}: choose an instance with --instance (found: V4, V6)"
+    with pytest.raises(KaConfError) as info:
         cfg.instance("NOPE")
+    assert str(info.value) == f"{path}: no vrrp_instance 'NOPE' (found: V4, V6)"
     assert parse_config(KACONF / "lab-v2" / "r1.conf").instance().name == "VI_1"
 
 
@@ -470,3 +474,10 @@ def test_join_options_are_join_parameters() -> None:
         "no_preempt": True,
         "preempt_delay": 0.0,
     }
+
+
+def test_load_join_settings() -> None:
+    js = load_join_settings(KACONF / "lab-v3" / "r2.conf", "V6")
+    assert (js.instance, js.vrid, js.priority, js.family, js.advert_int_s) == ("V6", 6, 150, 6, 0.5)
+    with pytest.raises(KaConfError, match="choose an instance with --instance"):
+        load_join_settings(KACONF / "lab-v3" / "r2.conf")

@@ -167,18 +167,17 @@ class KeepalivedConfig:
     def instance(self, name: str | None = None) -> VrrpInstance:
         """The instance called ``name``, or the only one when ``name`` is None.
 
-        Raises ``KeyError`` with a one-line message otherwise.
+        Raises :class:`KaConfError` (``FILE: message``) otherwise.
         """
+        names = ", ".join(i.name for i in self.instances) or "none"
         if name is None:
             if len(self.instances) == 1:
                 return self.instances[0]
-            names = ", ".join(i.name for i in self.instances) or "none"
-            raise KeyError(f"{self.path}: choose an instance with --instance (found: {names})")
+            raise KaConfError(self.path, 0, f"choose an instance with --instance (found: {names})")
         for inst in self.instances:
             if inst.name == name:
                 return inst
-        names = ", ".join(i.name for i in self.instances) or "none"
-        raise KeyError(f"{self.path}: no vrrp_instance {name!r} (found: {names})")
+        raise KaConfError(self.path, 0, f"no vrrp_instance {name!r} (found: {names})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -750,6 +749,12 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
     )
 
 
+def load_join_settings(path: str | Path, instance: str | None = None) -> JoinSettings:
+    """``join --config PATH [--instance NAME]`` in one call; :class:`KaConfError` on failure
+    (unparsable file, no such instance, several instances and no name)."""
+    return join_settings(parse_config(path).instance(instance))
+
+
 __all__ = [
     "DEFAULT_ADVERT_INT_MS",
     "DEFAULT_PRIORITY",
@@ -761,5 +766,6 @@ __all__ = [
     "VirtualAddress",
     "VrrpInstance",
     "join_settings",
+    "load_join_settings",
     "parse_config",
 ]
