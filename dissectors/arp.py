@@ -15,7 +15,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
-from .common import DecodeError, need
+from .common import DecodeError, ipv4_address, need
 
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 HTYPE_ETHERNET = 1
@@ -69,9 +69,9 @@ def parse_arp(data: bytes) -> ArpPacket:
     return ArpPacket(
         oper=oper,
         sender_mac=sha,
-        sender_ip=ipaddress.IPv4Address(spa),
+        sender_ip=ipv4_address(spa),
         target_mac=tha,
-        target_ip=ipaddress.IPv4Address(tpa),
+        target_ip=ipv4_address(tpa),
         htype=htype,
         ptype=ptype,
     )

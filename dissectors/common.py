@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import sys
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# ipaddress objects are immutable and costly to build (microseconds each); the same few
+# addresses recur in every advertisement, so the decoders share them through these caches.
+ipv4_address = functools.lru_cache(maxsize=8192)(ipaddress.IPv4Address)
+ipv6_address = functools.lru_cache(maxsize=8192)(ipaddress.IPv6Address)
 
 
 class DecodeError(ValueError):

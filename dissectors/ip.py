@@ -12,7 +12,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
-from .common import DecodeError, inet_checksum, need
+from .common import DecodeError, inet_checksum, ipv4_address, ipv6_address, need
 
 IPPROTO_HOPOPTS = 0
 IPPROTO_ROUTING = 43
@@ -125,8 +125,8 @@ def parse_ipv4(data: bytes, off: int = 0) -> tuple[IPv4Header, bytes]:
         raise DecodeError(f"IPv4: total length {total} below header length {ihl}")
     need(data, off + total, "IPv4 datagram")
     header = IPv4Header(
-        src=ipaddress.IPv4Address(src),
-        dst=ipaddress.IPv4Address(dst),
+        src=ipv4_address(src),
+        dst=ipv4_address(dst),
         protocol=proto,
         ttl=ttl,
         tos=tos,
@@ -203,8 +203,8 @@ def parse_ipv6(data: bytes, off: int = 0) -> tuple[IPv6Header, bytes]:
             proto, pos = data[pos], pos + 8 + data[pos + 1] * 8
     need(data[:end], pos, "IPv6 extension headers")
     header = IPv6Header(
-        src=ipaddress.IPv6Address(src),
-        dst=ipaddress.IPv6Address(dst),
+        src=ipv6_address(src),
+        dst=ipv6_address(dst),
         next_header=nxt,
         hop_limit=hlim,
         traffic_class=(vtcfl >> 20) & 0xFF,

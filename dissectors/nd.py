@@ -17,7 +17,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
-from .common import DecodeError, Finding, inet_checksum, need
+from .common import DecodeError, Finding, inet_checksum, ipv6_address, need
 from .ip import IPPROTO_ICMPV6, pseudo_header
 
 ICMPV6_NEIGHBOR_ADVERT = 136
@@ -86,7 +86,7 @@ def parse_na(
     # RFC 4443 section 2.3: the ICMPv6 checksum covers the IPv6 pseudo-header.
     ok = inet_checksum(pseudo_header(src, dst, IPPROTO_ICMPV6, len(data)), data) == 0
     return NeighborAdvert(
-        target=ipaddress.IPv6Address(target),
+        target=ipv6_address(target),
         router=bool(flags & _FLAG_ROUTER),
         solicited=bool(flags & _FLAG_SOLICITED),
         override=bool(flags & _FLAG_OVERRIDE),

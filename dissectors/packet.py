@@ -65,12 +65,14 @@ class Decoded:
     findings: tuple[Finding, ...] = ()
 
 
-# Fast reject for Ethernet II (the common link type): offsets 12-13 EtherType; IPv4 protocol at
-# 14 + 9; IPv6 next header at 14 + 6 and the ICMPv6 type at 14 + 40.
+# Fast reject for Ethernet II (the common link type): the EtherType at 12-13, after any 802.1Q
+# or 802.1ad tags (4 bytes each); then the IPv4 protocol at +9 or the IPv6 next header at +6 and
+# the ICMPv6 type at +40, counted from the start of the IP header.
 _ET_IPV4 = b"\x08\x00"
 _ET_IPV6 = b"\x86\xdd"
 _ET_ARP = b"\x08\x06"
-_ET_WALK = frozenset((b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x92\x00", b"\x88\xe7"))
+_ET_PBB = b"\x88\xe7"
+_ET_TAGS = frozenset((b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x92\x00"))
 _V4_OURS = frozenset((IPPROTO_VRRP, IPPROTO_AH))
 # IPv6 next headers worth a closer look: ours, AH, and extension headers that may precede them.
 _V6_MAYBE = frozenset((IPPROTO_VRRP, IPPROTO_AH, IPPROTO_ICMPV6, 0, 43, 44, 60))
@@ -80,19 +82,23 @@ def decode_packet(data: bytes, linktype: int) -> Decoded | None:
     """Decode ``data`` (a captured frame of pcap link type ``linktype``) if it is ours."""
     if linktype == 1:
         n = len(data)
-        if n < 14:
-            return None
+        ip = 14
         et = data[12:14]
+        while et in _ET_TAGS:
+            ip += 4
+            et = data[ip - 2 : ip]
         if et == _ET_IPV4:
-            if n < 34 or data[23] not in _V4_OURS:
+            if n < ip + 20 or data[ip + 9] not in _V4_OURS:
                 return None
         elif et == _ET_IPV6:
-            if n < 54:
+            if n < ip + 40:
                 return None
-            nh = data[20]
-            if nh not in _V6_MAYBE or (nh == IPPROTO_ICMPV6 and (n < 55 or data[54] != 136)):
+            nh = data[ip + 6]
+            if nh not in _V6_MAYBE or (
+                nh == IPPROTO_ICMPV6 and (n <= ip + 40 or data[ip + 40] != 136)
+            ):
                 return None
-        elif et != _ET_ARP and et not in _ET_WALK:
+        elif et != _ET_ARP and et != _ET_PBB:
             return None
     elif linktype not in SUPPORTED_LINKTYPES:
         return None

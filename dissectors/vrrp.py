@@ -27,7 +27,16 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
-from .common import DecodeError, Finding, IPAddress, Truncated, inet_checksum, need
+from .common import (
+    DecodeError,
+    Finding,
+    IPAddress,
+    Truncated,
+    inet_checksum,
+    ipv4_address,
+    ipv6_address,
+    need,
+)
 
 IPPROTO_VRRP = 112
 VRRP_MCAST_V4 = ipaddress.IPv4Address("224.0.0.18")
@@ -268,9 +277,7 @@ def _parse_v2(data: bytes | memoryview, fragment: bool = False) -> VrrpV2:
     # is kept as it is and reported; short addresses are truncation.
     need(data, end, f"VRRPv2 with {count} addresses")
     raw = bytes(data)
-    addrs = tuple(
-        ipaddress.IPv4Address(raw[off : off + 4]) for off in range(_V2_HEADER.size, end, 4)
-    )
+    addrs = tuple(ipv4_address(raw[off : off + 4]) for off in range(_V2_HEADER.size, end, 4))
     # RFC 3768 section 5.3.8: checksum over the entire VRRP message, no pseudo-header.
     ok = inet_checksum(raw) == 0
     if fragment:
@@ -303,7 +310,7 @@ def _parse_v3(
         end = min(end, _V3_HEADER.size + (len(data) - _V3_HEADER.size) // alen * alen)
     need(data, end, f"VRRPv3 with {count} addresses")
     raw = bytes(data)
-    cls = ipaddress.IPv4Address if alen == 4 else ipaddress.IPv6Address
+    cls = ipv4_address if alen == 4 else ipv6_address
     addrs = tuple(cls(raw[off : off + alen]) for off in range(_V3_HEADER.size, end, alen))
     if fragment:
         status = ChecksumStatus.UNVERIFIED

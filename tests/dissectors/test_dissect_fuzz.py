@@ -28,6 +28,7 @@ from dissectors.ip import (
 )
 from dissectors.nd import build_na, parse_na, unsolicited_na
 from dissectors.packet import Decoded, Kind, decode_packet
+from dissectors.packet import _decode as _decode_slow
 from dissectors.vrrp import VrrpV2, VrrpV3, build_vrrp, parse_carp, parse_vrrp
 from vrrpwatch.capture import iter_capture
 
@@ -218,3 +219,35 @@ def test_every_public_capture_decodes_without_crash(public_captures: Path) -> No
             _decode(p.data, p.linktype)
             seen += 1
     assert seen > 10000
+
+
+def _slow(data: bytes, linktype: int) -> object:
+    try:
+        return _decode_slow(data, linktype)
+    except DecodeError as exc:
+        return type(exc)
+
+
+def _fast(data: bytes, linktype: int) -> object:
+    try:
+        return decode_packet(data, linktype)
+    except DecodeError as exc:
+        return type(exc)
+
+
+def test_fast_reject_never_drops_ours(public_captures: Path) -> None:
+    """decode_packet's byte-compare prefilter agrees with the full decoder on every frame."""
+    checked = 0
+    for path in sorted(public_captures.iterdir()):
+        if path.suffix not in (".pcap", ".cap", ".pcapng"):
+            continue
+        for p in iter_capture(path):
+            assert _fast(p.data, p.linktype) == _slow(p.data, p.linktype), (path.name, p.frame)
+            checked += 1
+    assert checked > 10000
+
+
+@FUZZ
+@given(sample=_mutations(OWN))
+def test_fast_reject_agrees_on_mutations(sample: tuple[int, bytes]) -> None:
+    assert _fast(sample[1], sample[0]) == _slow(sample[1], sample[0])
