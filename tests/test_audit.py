@@ -434,3 +434,22 @@ def test_from_monitor_prefers_the_group_on_the_advert_vlan(tmp_path: Path) -> No
     assert report.advertisers is not None
     assert report.advertisers[0].matched == "c/VI_1"
     assert report.errors == ()
+
+
+def test_nopreempt_with_state_master_is_ignored(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.conf", instance_conf("a", extra=" state MASTER\n nopreempt\n"))
+    b = write(tmp_path, "b.conf", instance_conf("b", extra=" state MASTER\n preempt_delay 5\n"))
+    c = write(tmp_path, "c.conf", instance_conf("c", extra=" nopreempt\n"))
+    found = [(f.id, f.message) for f in audit(cfg(a, b, c)).findings if f.id.startswith("preempt")]
+    assert found == [
+        (
+            "preempt-setting-ignored",
+            "a/VI_1: nopreempt has no effect with state MASTER "
+            "(keepalived.conf(5): the initial state must be BACKUP)",
+        ),
+        (
+            "preempt-setting-ignored",
+            "b/VI_1: preempt_delay has no effect with state MASTER "
+            "(keepalived.conf(5): the initial state must be BACKUP)",
+        ),
+    ]

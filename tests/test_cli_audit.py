@@ -262,6 +262,7 @@ def lab_configs(tmp_path: Path, capture: str, *, leave_out: tuple[str, ...] = ()
             unicast_peers=tuple(r["unicast_peers"]),
             nopreempt=not r["preempt"],
             use_vmac=r["use_vmac"],
+            interface=".".join(["eth0", *map(str, r["vlan"])]),
         )
         path = tmp_path / capture / f"{r['name']}.conf"
         path.parent.mkdir(exist_ok=True)

@@ -32,6 +32,8 @@ warnings (exit 0 unless ``--strict``)
   master-lower-priority: ``state MASTER`` on a router a peer outranks: it takes over at start
       and is preempted again.
   vip-dev-mismatch: a VIP configured on another interface than the instance's.
+  preempt-setting-ignored: nopreempt or preempt_delay with state MASTER, where keepalived
+      ignores them.
   wire-priority-differs: observed priority differs from the config, which has track weights
       (an error when it has none: then nothing but another config explains it).
 info
@@ -292,6 +294,19 @@ def _instance_checks(m: Member) -> list[Finding]:
                 severity=Severity.WARNING,
                 id="plaintext-auth",
                 message=f"{m.label}: auth_type PASS sends the password in clear in every advert",
+                group=key,
+                routers=(m.router,),
+                source=_src(inst),
+            )
+        )
+    if inst.state == "MASTER" and (not inst.preempt or inst.preempt_delay_s):
+        what = "nopreempt" if not inst.preempt else "preempt_delay"
+        out.append(
+            Finding(
+                severity=Severity.WARNING,
+                id="preempt-setting-ignored",
+                message=f"{m.label}: {what} has no effect with state MASTER "
+                "(keepalived.conf(5): the initial state must be BACKUP)",
                 group=key,
                 routers=(m.router,),
                 source=_src(inst),
