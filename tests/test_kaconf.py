@@ -481,3 +481,16 @@ def test_load_join_settings() -> None:
     assert (js.instance, js.vrid, js.priority, js.family, js.advert_int_s) == ("V6", 6, 150, 6, 0.5)
     with pytest.raises(KaConfError, match="choose an instance with --instance"):
         load_join_settings(KACONF / "lab-v3" / "r2.conf")
+
+
+def test_track_interface_entries(tmp_path: Path) -> None:
+    block = " track_interface {\n eth1\n eth2 weight 10 reverse\n eth3 weight -5 noreverse\n }"
+    (inst,) = parse_config(write(tmp_path, MINIMAL.replace("eth0", "eth0\n" + block))).instances
+    assert inst.track_interface == (
+        TrackedInterface(name="eth1"),
+        TrackedInterface(name="eth2", weight=10, reverse=True),
+        TrackedInterface(name="eth3", weight=-5),
+    )
+    assert inst.dynamic_priority
+    bad = MINIMAL.replace("eth0", "eth0\n track_interface {\n eth1 heavy\n }")
+    assert error(tmp_path, bad) == "keepalived.conf:4: unexpected 'heavy' in track_interface"

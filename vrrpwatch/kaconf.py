@@ -604,7 +604,7 @@ def _tracked(stmt: _Stmt) -> TrackedInterface:
     elif args:
         raise _err(stmt.args[0], f"unexpected {args[0]!r} in track_interface")
     reverse = args == ["reverse"]
-    if args and not reverse:
+    if args and args not in (["reverse"], ["noreverse"], ["no_reverse"]):
         raise _err(stmt.keyword, f"unexpected {' '.join(args)!r} in track_interface")
     return TrackedInterface(name=stmt.keyword.text, weight=weight, reverse=reverse)
 
