@@ -12,12 +12,11 @@ import pytest
 
 from dissectors.common import DecodeError
 from dissectors.ip import IPv4Header
+from tests.conftest import CAPTURES, PUBLIC_CAPTURES
 from vrrpwatch.analyze import CachedDecoder, run_files
 from vrrpwatch.capture import CaptureError
 from vrrpwatch.monitor import Monitor, Severity
 from vrrpwatch.secrets import fingerprint
-
-from tests.conftest import CAPTURES, PUBLIC_CAPTURES
 
 TRUTHS = sorted(CAPTURES.glob("*.json"))
 # Gaps measured by the analyzer and by record.py come from the same timestamps: allow float noise.

@@ -26,10 +26,10 @@ CHUNK_SIZE = 1 << 20
 LINKTYPE_ETHERNET = 1
 
 _PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000),
+    b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000),
+    b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _PCAPNG_BOM = 0x1A2B3C4D
@@ -152,7 +152,7 @@ class CaptureReader:
     def _read_pcap(self, head: bytes, candidates_only: bool) -> Iterator[Record]:
         if len(head) < 24:
             raise CaptureError(f"{self.name}: truncated pcap header")
-        order, resolution = _PCAP_MAGICS[head[:4]]
+        order, per_sec = _PCAP_MAGICS[head[:4]]
         (linktype,) = struct.unpack_from(order + "I", head, 20)
         linktype &= 0x0FFFFFFF  # the upper bits carry FCS information (pcap-linktype)
         record = struct.Struct(order + "IIII")
@@ -207,7 +207,7 @@ class CaptureReader:
                             continue
                     elif not ethernet_candidate(buf, start, caplen):
                         continue
-                    yield (frame, sec + frac * resolution, linktype, buf[start:stop])
+                    yield (frame, sec + frac / per_sec, linktype, buf[start:stop])
                     continue
                 sec, frac, caplen, _ = unpack_from(buf, off)
                 start = off + rec_size
@@ -222,7 +222,7 @@ class CaptureReader:
                 off = start + caplen
                 if eth and not ethernet_candidate(buf, start, caplen):
                     continue
-                yield (frame, sec + frac * resolution, linktype, buf[start:off])
+                yield (frame, sec + frac / per_sec, linktype, buf[start:off])
             self.packets = frame
             pos += off
             rest = buf[off:]
@@ -245,7 +245,7 @@ class CaptureReader:
         pos = 0
         frame = 0
         order = "<"
-        # per section: interface id -> (linktype, seconds per timestamp unit)
+        # per section: interface id -> (linktype, timestamp units per second)
         interfaces: list[tuple[int, float]] = []
         chunks = self._chunks(b"")
         while True:
@@ -289,14 +289,16 @@ class CaptureReader:
                 if ifid >= len(interfaces) or 20 + caplen > len(body):
                     raise CaptureError(f"{self.name}: corrupt packet block at byte {pos}")
                 frame += 1
-                linktype, unit = interfaces[ifid]
+                linktype, per_sec = interfaces[ifid]
                 data = body[20 : 20 + caplen]
                 if not (
                     candidates_only
                     and linktype == LINKTYPE_ETHERNET
                     and not ethernet_candidate(data, 0, caplen)
                 ):
-                    yield (frame, ((ts_hi << 32) | ts_lo) * unit, linktype, data)
+                    # integer split first, so times round as the pcap reader's do
+                    secs, frac = divmod((ts_hi << 32) | ts_lo, per_sec)
+                    yield (frame, secs + frac / per_sec, linktype, data)
             elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
                 if not interfaces:
                     raise CaptureError(f"{self.name}: packet before any interface at byte {pos}")
@@ -321,8 +323,8 @@ class CaptureReader:
             )
 
 
-def _if_tsresol(options: bytes, order: str) -> float:
-    """Seconds per timestamp unit from an IDB's options (pcapng if_tsresol, default 10^-6)."""
+def _if_tsresol(options: bytes, order: str) -> int:
+    """Timestamp units per second from an IDB's options (pcapng if_tsresol, default 10^6)."""
     off = 0
     while off + 4 <= len(options):
         code, length = struct.unpack_from(order + "HH", options, off)
@@ -330,9 +332,9 @@ def _if_tsresol(options: bytes, order: str) -> float:
             break
         if code == 9 and length >= 1:
             v = options[off + 4]
-            return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0**-v
+            return 2 ** (v & 0x7F) if v & 0x80 else 10**v
         off += 4 + ((length + 3) & ~3)
-    return 1e-6
+    return 1_000_000
 
 
 def open_capture(path: str | Path) -> tuple[BinaryIO, str]:

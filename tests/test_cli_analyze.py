@@ -1,0 +1,246 @@
+"""``vrrpwatch analyze`` and ``vrrpwatch report`` through CliRunner: exit codes, the JSON
+contract, redaction, the store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import CAPTURES
+from vrrpwatch.cli import cli
+
+FAILOVER = str(CAPTURES / "v2-failover.pcap")
+MISMATCH = str(CAPTURES / "v2-auth-mismatch.pcap")
+
+
+def run(*args: str, db: Path) -> Any:
+    return CliRunner().invoke(cli, [*args, "--db", str(db)])
+
+
+def analyze_json(path: str, db: Path, *extra: str) -> dict[str, Any]:
+    r = run("analyze", path, "--json", *extra, db=db)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)
+
+
+def test_json_document_contract(tmp_path: Path) -> None:
+    doc = analyze_json(FAILOVER, tmp_path / "x.db")
+    for field in ("packets", "vrrp_adverts", "garps", "virtual_routers", "alerts"):
+        assert field in doc
+    (vr,) = doc["virtual_routers"]
+    assert {"vlan", "family", "vrid", "version", "master", "advertisers", "transitions"} <= set(vr)
+    assert vr["vlan"] == [] and vr["family"] == 4 and vr["vrid"] == 1 and vr["version"] == 2
+    adv = vr["advertisers"][0]
+    assert {"address", "mac", "priority", "interval_ms", "auth_type", "vips", "adverts"} <= set(adv)
+    assert isinstance(adv["priority"], list) and adv["interval_ms"] == 1000
+    assert adv["auth_type"] == "simple"
+    t = vr["transitions"][0]
+    assert set(t) == {"time", "frame", "from", "to", "cause", "gap_ms", "expected_ms"}
+    assert t["from"] is None and t["cause"] == "first-seen"
+    assert [x["cause"] for x in vr["transitions"][1:]] == [
+        "resigned", "preempted", "silent", "preempted",
+    ]  # fmt: skip
+    a = doc["alerts"][0]
+    assert set(a) >= {"kind", "severity", "vlan", "family", "vrid", "source", "time", "frame",
+                      "message"}  # fmt: skip
+    assert doc["packets"] > doc["vrrp_adverts"] > 0
+
+
+def test_password_is_redacted_unless_revealed(tmp_path: Path) -> None:
+    truth = json.loads((CAPTURES / "v2-failover.json").read_text())
+    password = truth["routers"][0]["password"]
+    db = tmp_path / "x.db"
+    r = run("analyze", FAILOVER, "--json", db=db)
+    assert password not in r.output
+    assert "password_fingerprint" in r.output
+    r = run("analyze", FAILOVER, db=db)
+    assert password not in r.output
+    raw = db.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("x.db-*"))
+    assert password.encode() not in raw
+    r = run("analyze", FAILOVER, "--json", "--reveal-secrets", db=tmp_path / "y.db")
+    advertisers = json.loads(r.output)["virtual_routers"][0]["advertisers"]
+    assert {a["password"] for a in advertisers} == {password}
+
+
+def test_fingerprints_stay_comparable_within_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    one = analyze_json(FAILOVER, db)["virtual_routers"][0]["advertisers"]
+    two = analyze_json(FAILOVER, db)["virtual_routers"][0]["advertisers"]
+    assert one[0]["password_fingerprint"] == two[0]["password_fingerprint"]
+    assert len({a["password_fingerprint"] for a in one}) == 1  # both routers, one password
+    fps = {
+        a["password_fingerprint"]
+        for a in analyze_json(MISMATCH, db)["virtual_routers"][0]["advertisers"]
+    }
+    assert len(fps) == 2
+
+
+def test_same_file_twice_does_not_duplicate(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    analyze_json(FAILOVER, db)
+    copy = tmp_path / "copy.pcap"
+    shutil.copy(FAILOVER, copy)
+    analyze_json(str(copy), db)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    n_trans = con.execute("SELECT count(*) FROM transitions").fetchone()[0]
+    assert n_trans == 5
+    analyze_json(MISMATCH, db)
+    assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
+
+
+def test_database_is_private_and_in_wal_mode(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    analyze_json(FAILOVER, db)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_db_from_environment(tmp_path: Path) -> None:
+    db = tmp_path / "env.db"
+    r = CliRunner().invoke(cli, ["analyze", FAILOVER], env={"VRRPWATCH_DB": str(db)})
+    assert r.exit_code == 0, r.output
+    assert db.exists()
+
+
+def test_readme_queries_work(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    analyze_json(FAILOVER, db)
+    analyze_json(MISMATCH, db)
+    con = sqlite3.connect(db)
+    masters = con.execute(
+        "SELECT vlan, family, vrid, master FROM virtual_routers ORDER BY run_id, vrid"
+    ).fetchall()
+    assert masters[0][3] == "192.0.2.253"
+    plaintext = con.execute(
+        "SELECT DISTINCT address FROM advertisers WHERE auth_type = 'simple' ORDER BY address"
+    ).fetchall()
+    assert len(plaintext) == 4
+    slow = con.execute("SELECT * FROM transitions WHERE gap_ms > expected_ms + 50").fetchall()
+    assert slow == []
+
+
+def test_fail_on(tmp_path: Path) -> None:
+    # v2-failover: a healthy group, no critical alert; plaintext-auth is a warning.
+    assert run("analyze", FAILOVER, "--fail-on", "critical", db=tmp_path / "a.db").exit_code == 0
+    assert run("analyze", FAILOVER, "--fail-on", "warning", db=tmp_path / "b.db").exit_code == 1
+    assert run("analyze", MISMATCH, "--fail-on", "critical", db=tmp_path / "c.db").exit_code == 1
+
+
+def test_known_routers(tmp_path: Path) -> None:
+    known = tmp_path / "known.toml"
+    known.write_text('[[router]]\naddress = "192.0.2.253"\n')
+    doc = analyze_json(FAILOVER, tmp_path / "x.db", "--known-routers", str(known))
+    rogue = [a for a in doc["alerts"] if a["kind"] == "rogue-advertiser"]
+    assert [a["source"] for a in rogue] == ["192.0.2.254"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[router]]\nmac = 1\n")
+    r = run("analyze", FAILOVER, "--known-routers", str(bad), db=tmp_path / "y.db")
+    assert r.exit_code == 2
+    assert r.output.strip().startswith("Error: --known-routers")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: str(d / "missing.pcap"), "no such file"),
+        (lambda d: str(d), "is a directory"),
+        (lambda d: _write(d / "text.pcap", b"hello, this is not a capture\n"), "not a pcap"),
+        (lambda d: _write(d / "empty.pcap", b""), "not a pcap"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, make: Any, message: str) -> None:
+    r = run("analyze", make(tmp_path), db=tmp_path / "x.db")
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert lines[-1].startswith("Error: ") and message in lines[-1]
+    assert "Traceback" not in r.output
+
+
+def _write(p: Path, data: bytes) -> str:
+    p.write_bytes(data)
+    return str(p)
+
+
+def test_truncated_capture_commits_what_was_read(tmp_path: Path) -> None:
+    data = Path(FAILOVER).read_bytes()
+    cut = _write(tmp_path / "cut.pcap", data[: len(data) * 2 // 3 + 5])
+    db = tmp_path / "x.db"
+    r = run("analyze", cut, db=db)
+    assert r.exit_code == 2
+    assert "truncated capture" in r.output.strip().splitlines()[-1]
+    con = sqlite3.connect(db)
+    status, packets = con.execute("SELECT status, packets FROM runs").fetchone()
+    assert status.startswith("error: ") and packets > 10
+    assert con.execute("SELECT count(*) FROM transitions").fetchone()[0] >= 2
+
+
+def test_unsupported_link_type(tmp_path: Path) -> None:
+    data = bytearray(Path(FAILOVER).read_bytes())
+    data[20:24] = (147).to_bytes(4, "little")  # LINKTYPE_USER0
+    r = run("analyze", _write(tmp_path / "user0.pcap", bytes(data)), db=tmp_path / "x.db")
+    assert r.exit_code == 2
+    assert "unsupported link type 147" in r.output
+
+
+def test_tshark_engine_equals_native(tmp_path: Path) -> None:
+    if shutil.which("tshark") is None:
+        from tests.conftest import lab_unavailable
+
+        lab_unavailable("tshark is not installed")
+    for path in sorted(CAPTURES.glob("*.pcap")):
+        native = analyze_json(str(path), tmp_path / "n.db")
+        shark = analyze_json(str(path), tmp_path / "n.db", "--engine", "tshark")
+        for doc in (native, shark):
+            del doc["run"]
+        assert shark == native, path.name
+
+
+def test_tshark_engine_reads_what_native_cannot(tmp_path: Path) -> None:
+    if shutil.which("tshark") is None:
+        from tests.conftest import lab_unavailable
+
+        lab_unavailable("tshark is not installed")
+    import gzip
+
+    gz = tmp_path / "f.pcap.gz"
+    gz.write_bytes(gzip.compress(Path(FAILOVER).read_bytes()))
+    assert run("analyze", str(gz), db=tmp_path / "a.db").exit_code == 2
+    doc = analyze_json(str(gz), tmp_path / "b.db", "--engine", "tshark")
+    assert len(doc["virtual_routers"][0]["transitions"]) == 5
+
+
+def test_report_prints_the_same_summary(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    doc = analyze_json(FAILOVER, db)
+    r = run("report", "--json", db=db)
+    assert r.exit_code == 0
+    assert json.loads(r.output) == doc
+    table = run("report", db=db)
+    assert "192.0.2.253" in table.output and "preempted" in table.output
+
+
+def test_report_errors(tmp_path: Path) -> None:
+    r = run("report", db=tmp_path / "none.db")
+    assert r.exit_code == 2 and "no such database" in r.output
+    analyze_json(FAILOVER, tmp_path / "x.db")
+    r = run("report", "--run", "99", db=tmp_path / "x.db")
+    assert r.exit_code == 2 and "no run 99" in r.output
+
+
+def test_table_output(tmp_path: Path) -> None:
+    r = run("analyze", FAILOVER, db=tmp_path / "x.db")
+    assert r.exit_code == 0
+    out = r.output
+    assert "Virtual routers" in out and "Master timeline" in out
+    assert "resigned" in out and "3610 ms" in out and "3609 ms" in out
+    assert "plaintext-auth" in out
