@@ -331,8 +331,8 @@ def _if_tsresol(options: bytes, order: str) -> int:
         if code == 0:
             break
         if code == 9 and length >= 1:
-            v = options[off + 4]
-            return 2 ** (v & 0x7F) if v & 0x80 else 10**v
+            v: int = options[off + 4]
+            return int(2 ** (v & 0x7F) if v & 0x80 else 10**v)
         off += 4 + ((length + 3) & ~3)
     return 1_000_000
 
