@@ -305,6 +305,11 @@ def _parse_v3(
     need(data, _V3_HEADER.size, "VRRPv3 header")
     vtype, vrid, prio, count, rsvd_int, cksum = _V3_HEADER.unpack_from(data)
     alen = 4 if src.version == 4 else 16
+    if alen == 4 and not fragment and count and len(data) == _V3_HEADER.size + 16 * count:
+        # Exactly ``count`` IPv6 addresses over IPv4 (RFC 5798 section 5.2.9 wants addresses of
+        # the carrying IP version): decode them, validate_advert reports FAMILY_MISMATCH. The
+        # converse (4n bytes over IPv6) stays truncation: it is also a prefix of a good packet.
+        alen = 16
     end = _V3_HEADER.size + alen * count
     if fragment:
         end = min(end, _V3_HEADER.size + (len(data) - _V3_HEADER.size) // alen * alen)

@@ -60,7 +60,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> Any:
 
 
 def lines(result: Any) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in result.output.splitlines()]
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def test_human_line_exact(tmp_path: Path) -> None:
@@ -254,3 +254,25 @@ def test_help(args: list[str]) -> None:
     assert result.exit_code == 0 and "decode" in result.output
     if args[0] == "decode":
         assert "Example:" in result.output and "--reveal-secrets" in result.output
+
+
+def test_partly_unsupported_link_types_warn(tmp_path: Path) -> None:
+    # pcapng with two interfaces: Ethernet (ours) and link type 147 (not decoded).
+    def block(btype: int, body: bytes) -> bytes:
+        body += b"\x00" * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+
+    frame = v2_frame()
+    shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    idbs = block(1, struct.pack("<HHI", 1, 0, 0)) + block(1, struct.pack("<HHI", 147, 0, 0))
+    epbs = b"".join(
+        block(6, struct.pack("<IIIII", ifid, 0, 0, len(data), len(data)) + data)
+        for ifid, data in ((0, frame), (1, b"\x00" * 30))
+    )
+    path = tmp_path / "mixed.pcapng"
+    path.write_bytes(shb + idbs + epbs)
+    result = run("--json", str(path))
+    assert result.exit_code == 0
+    assert [r["frame"] for r in lines(result)] == [1]
+    assert result.stderr == f"Warning: {path}: 1 frames of link type 147 not decoded\n"

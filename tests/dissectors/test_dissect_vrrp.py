@@ -189,6 +189,32 @@ def test_v3_prefixes_truncated(checksum: Callable[[bytes], int]) -> None:
     for n in range(len(data)):
         with pytest.raises(Truncated):
             parse_vrrp(data[:n], src=SRC4, dst=GROUP4)
+    adv6 = VrrpV3(
+        vrid=1,
+        priority=1,
+        count_ip_addrs=2,
+        family=6,
+        addresses=(V6("2001:db8::1"), V6("2001:db8::2")),
+    )
+    data6 = build_vrrp(adv6, src=SRC6, dst=GROUP6)
+    assert parse_vrrp(data6, src=SRC6, dst=GROUP6) == adv6
+    for n in range(len(data6)):
+        with pytest.raises(Truncated):
+            parse_vrrp(data6[:n], src=SRC6, dst=GROUP6)
+
+
+def test_v3_addresses_of_the_other_family(checksum: Callable[[bytes], int]) -> None:
+    # Count 2, but 32 bytes of addresses over IPv4: two IPv6 addresses, a family mismatch.
+    body = V6("2001:db8::1").packed + V6("2001:db8::2").packed
+    data = with_checksum(V3_HEAD4, body, checksum, _pseudo4(SRC4, GROUP4, 40))
+    adv = parse_vrrp(data, src=SRC4, dst=GROUP4)
+    assert adv.addresses == (V6("2001:db8::1"), V6("2001:db8::2"))
+    assert adv.checksum_status is ChecksumStatus.GOOD
+    assert validate_advert(adv, src=SRC4, dst=GROUP4, ttl=255) == (Finding.FAMILY_MISMATCH,)
+    # IPv4-sized addresses over IPv6 are a prefix of a good packet: truncation.
+    head6 = bytes.fromhex("3101640100640000")
+    with pytest.raises(Truncated):
+        parse_vrrp(head6 + V4("192.0.2.1").packed, src=SRC6, dst=GROUP6)
 
 
 def test_unknown_version() -> None:

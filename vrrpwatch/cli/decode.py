@@ -179,9 +179,12 @@ def decode_file(path: str, *, reveal_secrets: bool, key: bytes) -> Iterable[dict
             continue
         if d is not None:
             yield record(pkt, d, reveal_secrets=reveal_secrets, key=key)
-    if unsupported and sum(unsupported.values()) == frames:
+    if unsupported:
         types = ", ".join(str(t) for t in sorted(unsupported))
-        raise CaptureError(f"{path}: unsupported link type {types}, nothing decoded")
+        if sum(unsupported.values()) == frames:
+            raise CaptureError(f"{path}: unsupported link type {types}, nothing decoded")
+        skipped = sum(unsupported.values())
+        click.echo(f"Warning: {path}: {skipped} frames of link type {types} not decoded", err=True)
 
 
 @cli.command()
