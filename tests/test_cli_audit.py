@@ -313,3 +313,16 @@ def test_capture_from_stdin() -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert sorted(o["matched"] for o in report["observed"]) == ["r1/VI_1", "r2/VI_1"]
+
+
+def test_shared_config_with_config_ids() -> None:
+    shared = KACONF / "shared" / "keepalived.conf"
+    code, report = run_json(f"{shared}@r1", f"{shared}@r2")
+    assert code == 0 and report["findings"] == []
+    assert report["routers"] == ["r1", "r2"]
+    assert [r["priority"] for r in report["groups"][0]["routers"]] == [200, 100]
+    result = run(shared)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {shared}:3: conditional configuration (@...) needs a config id (FILE@ID)\n"
+    )

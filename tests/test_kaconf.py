@@ -362,7 +362,10 @@ def test_instance_lookup() -> None:
             MINIMAL.replace("eth0", "eth0\n virtual_ipaddress"),
             "keepalived.conf:3: virtual_ipaddress needs a { ... } block",
         ),
-        ("@r1 " + MINIMAL, "keepalived.conf:1: conditional configuration (@...) is not supported"),
+        (
+            "@r1 " + MINIMAL,
+            "keepalived.conf:1: conditional configuration (@...) needs a config id (FILE@ID)",
+        ),
         (
             "$IF=eth0\n" + MINIMAL,
             "keepalived.conf:1: parameter substitution ($...) is not supported",
@@ -494,3 +497,20 @@ def test_track_interface_entries(tmp_path: Path) -> None:
     assert inst.dynamic_priority
     bad = MINIMAL.replace("eth0", "eth0\n track_interface {\n eth1 heavy\n }")
     assert error(tmp_path, bad) == "keepalived.conf:4: unexpected 'heavy' in track_interface"
+
+
+def test_conditional_lines_for_a_config_id() -> None:
+    path = KACONF / "shared" / "keepalived.conf"
+    r1, r2, r3 = (parse_config(path, config_id) for config_id in ("r1", "r2", "r3"))
+    assert (r1.router_id, r1.instances[0].state, r1.instances[0].priority) == ("r1", "MASTER", 200)
+    assert (r2.router_id, r2.instances[0].state, r2.instances[0].priority) == ("r2", "BACKUP", 100)
+    # Neither @r1 nor @r2 lines: the defaults, and @^r1 lines.
+    assert (r3.router_id, r3.instances[0].state, r3.instances[0].priority) == (None, "BACKUP", 100)
+    assert r3.label == f"{path}@r3" and r3.name == "keepalived.conf@r3"
+
+
+def test_conditional_line_without_content_is_dropped(tmp_path: Path) -> None:
+    cfg = parse_config(write(tmp_path, "@r1\n@r1\tvrrp_version 3\n" + MINIMAL), "r1")
+    assert cfg.instances[0].version == 2  # global vrrp_version is only valid in global_defs
+    cfg = parse_config(write(tmp_path, "global_defs {\n@r1\tvrrp_version 3\n}\n" + MINIMAL), "r1")
+    assert cfg.instances[0].version == 3

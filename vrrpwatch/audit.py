@@ -240,7 +240,7 @@ def _members(configs: Sequence[KeepalivedConfig]) -> list[Member]:
     names = [c.name for c in configs]
     out: list[Member] = []
     for cfg, name in zip(configs, names, strict=True):
-        router = name if names.count(name) == 1 else cfg.path
+        router = name if names.count(name) == 1 else cfg.label
         out.extend(Member(router=router, config=cfg, instance=i) for i in cfg.instances)
     return out
 

@@ -19,8 +19,10 @@ Grammar, as keepalived 2.x reads it (keepalived.conf(5), "DESCRIPTION", "Quoted 
   keyword and every other top-level section (``virtual_server``, ``vrrp_script``,
   ``vrrp_sync_group``, ...) is skipped.
 
-Not supported (a :class:`KaConfError` says so): conditional configuration (``@name``) and
-parameter substitution (``$NAME``), which keepalived resolves at run time.
+* Conditional lines ``@ID ...`` / ``@^ID ...`` are kept or dropped for a config id (keepalived's
+  ``-i``), given as ``parse_config(path, config_id)``; without one they are an error.
+
+Not supported (a :class:`KaConfError` says so): parameter substitution (``$NAME``).
 
 Values follow keepalived's own normalisation (keepalived/vrrp/vrrp.c, ``vrrp_complete_instance``):
 the default priority is 100 and the default state BACKUP; ``advert_int`` defaults to 1 s; a VRRPv2
@@ -158,11 +160,18 @@ class KeepalivedConfig:
     vrrp_version: int = 2  # global_defs vrrp_version
     instances: tuple[VrrpInstance, ...] = ()
     files: tuple[str, ...] = ()  # every file read, the main one first
+    config_id: str | None = None  # keepalived -i, for @ID conditional lines
+
+    @property
+    def label(self) -> str:
+        """The file, with ``@ID`` when a config id selected its conditional lines."""
+        return f"{self.path}@{self.config_id}" if self.config_id else self.path
 
     @property
     def name(self) -> str:
-        """How to call this router in reports: its router_id, else the file's name."""
-        return self.router_id or Path(self.path).name
+        """How to call this router in reports: its router_id, else the file's name (with
+        ``@ID``)."""
+        return self.router_id or Path(self.label).name
 
     def instance(self, name: str | None = None) -> VrrpInstance:
         """The instance called ``name``, or the only one when ``name`` is None.
@@ -242,7 +251,24 @@ def _has_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
 
 
-def _lex_file(path: Path, stack: tuple[Path, ...], files: list[str]) -> Iterator[_Token]:
+def _conditional(line: str, config_id: str | None, path: Path, lineno: int) -> str | None:
+    """keepalived's conditional lines (lib/parser.c ``read_line``): ``@ID rest`` keeps ``rest``
+    only for config id ID (``keepalived -i ID``), ``@^ID rest`` for every other id."""
+    if config_id is None:
+        raise KaConfError(
+            path, lineno, "conditional configuration (@...) needs a config id (FILE@ID)"
+        )
+    reverse = line.startswith("@^")
+    body = line[2:] if reverse else line[1:]
+    ident, sep, rest = body.replace("\t", " ").partition(" ")
+    if not sep:
+        return None
+    return rest if (ident == config_id) != reverse else None
+
+
+def _lex_file(
+    path: Path, stack: tuple[Path, ...], files: list[str], config_id: str | None
+) -> Iterator[_Token]:
     try:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except IsADirectoryError:
@@ -253,20 +279,28 @@ def _lex_file(path: Path, stack: tuple[Path, ...], files: list[str]) -> Iterator
     for lineno, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.lstrip()
         if stripped.startswith("@"):
-            raise KaConfError(path, lineno, "conditional configuration (@...) is not supported")
+            kept = _conditional(stripped, config_id, path, lineno)
+            if kept is None:
+                continue
+            raw = stripped = kept.lstrip()
         if stripped.startswith("$"):
             raise KaConfError(path, lineno, "parameter substitution ($...) is not supported")
         tokens = _split_line(raw, str(path), lineno)
         if tokens and not tokens[0].quoted and tokens[0].text in _INCLUDE_KEYWORDS:
             if len(tokens) != 2 or tokens[1].text in "{}":
                 raise KaConfError(path, lineno, f"{tokens[0].text} needs exactly one file name")
-            yield from _include(tokens[1].text, path, lineno, stack, files)
+            yield from _include(tokens[1].text, path, lineno, stack, files, config_id)
             continue
         yield from tokens
 
 
 def _include(
-    pattern: str, including: Path, lineno: int, stack: tuple[Path, ...], files: list[str]
+    pattern: str,
+    including: Path,
+    lineno: int,
+    stack: tuple[Path, ...],
+    files: list[str],
+    config_id: str | None,
 ) -> Iterator[_Token]:
     if len(stack) >= _MAX_INCLUDE_DEPTH:
         raise KaConfError(including, lineno, "includes nested too deeply")
@@ -283,7 +317,7 @@ def _include(
         target = Path(match).resolve()
         if target in stack:
             raise KaConfError(including, lineno, f"include loop: {pattern} includes itself")
-        yield from _lex_file(Path(match), (*stack, target), files)
+        yield from _lex_file(Path(match), (*stack, target), files, config_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -622,15 +656,17 @@ def _normalise_advert(configured_s: Decimal | None, version: int) -> int:
     return min(max(cs, 1), 4095) * 10
 
 
-def parse_config(path: str | Path) -> KeepalivedConfig:
+def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedConfig:
     """Read ``path`` (and its includes) and return its VRRP configuration.
 
+    ``config_id`` is keepalived's ``-i`` config id, which selects ``@ID`` conditional lines
+    (one file shared by several routers); without it such lines are an error.
     Raises :class:`KaConfError` (one line, naming file and line) for anything it cannot parse.
     """
     main = Path(path)
     files: list[str] = []
     resolved = main.resolve() if main.exists() else main
-    tree = _build_tree(_lex_file(main, (resolved,), files))
+    tree = _build_tree(_lex_file(main, (resolved,), files, config_id))
     router_id: str | None = None
     global_version = 2
     # global_defs may come after the instances; read it first.
@@ -659,6 +695,7 @@ def parse_config(path: str | Path) -> KeepalivedConfig:
         instances.append(inst)
     return KeepalivedConfig(
         path=str(path),
+        config_id=config_id,
         router_id=router_id,
         vrrp_version=global_version,
         instances=tuple(instances),

@@ -52,6 +52,11 @@ def test_keepalived_config_test_mode_agrees(lab: Lab) -> None:
         parse_config(path)
         res = host.run(["keepalived", "-t", "-f", str(path)], check=False)
         assert res.returncode == 0, f"keepalived -t rejects {rel}: {res.stdout}{res.stderr}"
+    for config_id in ("r1", "r2"):
+        shared = KACONF / "shared" / "keepalived.conf"
+        parse_config(shared, config_id)
+        res = host.run(["keepalived", "-t", "-i", config_id, "-f", str(shared)], check=False)
+        assert res.returncode == 0, f"keepalived -t -i {config_id}: {res.stdout}{res.stderr}"
     for rel, finding in REJECTED.items():
         path = KACONF / rel
         res = host.run(["keepalived", "-t", "-f", str(path)], check=False)

@@ -33,6 +33,17 @@ def _observed(path: str) -> Any:
     return from_monitor(monitor.routers.values())
 
 
+def _split_config_id(arg: str) -> tuple[str, str | None]:
+    """``FILE@ID``: the config id for keepalived's ``@ID`` lines (``keepalived -i ID``), unless
+    a file of that very name exists."""
+    import os
+
+    path, sep, config_id = arg.rpartition("@")
+    if sep and path and config_id and not os.path.exists(arg):
+        return path, config_id
+    return arg, None
+
+
 def _fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     raise click.exceptions.Exit(EXIT_USAGE)
@@ -56,7 +67,8 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
     priority-255 owners; priority or VRID out of range; with --capture, advertisers or values the
     configs do not explain. Warnings (exit 1 only with --strict): plaintext passwords,
     authentication with VRRPv3, equal priorities, state MASTER below a peer, a VIP on another
-    interface. Exit 2: a config or capture cannot be read.
+    interface. Exit 2: a config or capture cannot be read. One file shared by several routers
+    through keepalived's @ID conditional lines is given once per router as FILE@ID.
 
     \b
     Example:
@@ -67,7 +79,7 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
     from vrrpwatch.kaconf import KaConfError, parse_config
 
     try:
-        parsed = [parse_config(path) for path in configs]
+        parsed = [parse_config(*_split_config_id(path)) for path in configs]
     except KaConfError as exc:
         _fail(str(exc))
     observed = None
