@@ -276,3 +276,13 @@ def test_partly_unsupported_link_types_warn(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert [r["frame"] for r in lines(result)] == [1]
     assert result.stderr == f"Warning: {path}: 1 frames of link type 147 not decoded\n"
+
+
+def test_session_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vrrpwatch.secrets import session_key
+
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    key = session_key()
+    assert len(key) == 32 and session_key() == key  # random, but fixed for the process
+    monkeypatch.setenv(ENV_KEY, "shared key")
+    assert session_key() == b"shared key"
