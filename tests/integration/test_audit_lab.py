@@ -130,3 +130,26 @@ def test_audit_lab_configs_and_capture(lab: Lab, tmp_path: Path) -> None:
         f"measured {measured_s:.3f} s"
     )
     assert abs(measured_s - est["failover_clean_stop_s"]) < 0.3
+
+
+SAMPLES = Path("/usr/share/doc/keepalived/samples")
+
+
+@pytest.mark.integration
+def test_keepalived_sample_configs_parse() -> None:
+    """Every sample keepalived ships parses, its VRRP instances found (real-world grammar)."""
+    from tests.conftest import lab_unavailable
+
+    samples = sorted(SAMPLES.glob("keepalived.conf.*"))
+    if not samples:
+        lab_unavailable(f"keepalived's sample configs not found in {SAMPLES}")
+    instances = 0
+    for path in samples:
+        if path.name.endswith("conditional_conf"):
+            high, low = parse_config(path, "high"), parse_config(path, "low")
+            assert [i.priority for i in (*high.instances, *low.instances)] == [170, 85]
+            report = audit([high, low])
+            assert report.errors == (), report.errors
+            continue
+        instances += len(parse_config(path).instances)
+    assert instances >= 20
