@@ -80,33 +80,44 @@ class Scenario:
     def keepalived(
         self, host: Host, inst: KeepalivedInstance, *, name: str | None = None, vlan: list[int]
     ) -> Daemon:
-        """Start keepalived on ``host`` and note the router (one instance per call)."""
+        """Start keepalived on ``host`` with one instance and note the router."""
+        return self.keepalived_multi(host, [(inst, vlan)], name=name)
+
+    def keepalived_multi(
+        self,
+        host: Host,
+        entries: list[tuple[KeepalivedInstance, list[int]]],
+        *,
+        name: str | None = None,
+    ) -> Daemon:
+        """One keepalived with several instances (each on the interface of its VLAN)."""
         name = name or host.name
         self.event(f"start {name}")
-        d = host.keepalived(inst)
+        d = host.keepalived(*(inst for inst, _ in entries))
         self.daemons[name] = d
-        iface = inst.interface
-        auth = {None: "none", "PASS": "simple", "AH": "ah"}[inst.auth_type]
-        self.routers.append(
-            {
-                "name": name,
-                "implementation": "keepalived",
-                "address": inst.unicast_src or _primary(host, iface, inst.family),
-                "mac": _vmac(inst.vrid, inst.family) if inst.use_vmac else host.mac(iface),
-                "vlan": vlan,
-                "family": inst.family,
-                "vrid": inst.vrid,
-                "version": inst.version,
-                "priority": inst.priority,
-                "advert_int_ms": round(inst.advert_int * 1000),
-                "auth_type": auth,
-                "password": inst.auth_pass if inst.auth_type else None,
-                "vips": [_bare(v) for v in inst.vips],
-                "unicast_peers": [_bare(p) for p in inst.unicast_peers],
-                "preempt": not inst.nopreempt,
-                "use_vmac": inst.use_vmac,
-            }
-        )
+        for inst, vlan in entries:
+            iface = inst.interface
+            auth = {None: "none", "PASS": "simple", "AH": "ah"}[inst.auth_type]
+            self.routers.append(
+                {
+                    "name": name,
+                    "implementation": "keepalived",
+                    "address": inst.unicast_src or _primary(host, iface, inst.family),
+                    "mac": _vmac(inst.vrid, inst.family) if inst.use_vmac else host.mac(iface),
+                    "vlan": vlan,
+                    "family": inst.family,
+                    "vrid": inst.vrid,
+                    "version": inst.version,
+                    "priority": inst.priority,
+                    "advert_int_ms": round(inst.advert_int * 1000),
+                    "auth_type": auth,
+                    "password": inst.auth_pass if inst.auth_type else None,
+                    "vips": [_bare(v) for v in inst.vips],
+                    "unicast_peers": [_bare(p) for p in inst.unicast_peers],
+                    "preempt": not inst.nopreempt,
+                    "use_vmac": inst.use_vmac,
+                }
+            )
         return d
 
     def frr(self, host: Host, *, vrid: int, priority: int, vips: list[str], name: str) -> Daemon:
@@ -137,10 +148,10 @@ class Scenario:
         )
         return d
 
-    def restart(self, name: str, host: Host, inst: KeepalivedInstance) -> None:
+    def restart(self, name: str, host: Host, *insts: KeepalivedInstance) -> None:
         """Start a stopped keepalived router again with the same configuration."""
         self.event(f"start {name}")
-        self.daemons[name] = host.keepalived(inst)
+        self.daemons[name] = host.keepalived(*insts)
 
     def stop(self, name: str) -> None:
         self.event(f"stop {name}")
@@ -157,7 +168,7 @@ class Scenario:
     def finish(
         self,
         *,
-        failovers: list[tuple[str, str, str | set[str]]],
+        failovers: list[tuple[str, str, str]] | list[tuple[list[int], str, str, str]],
         alerts: list[dict[str, Any]],
         no_critical: bool,
         concurrent_masters: bool = False,
@@ -172,23 +183,24 @@ class Scenario:
         adverts = read_adverts(self.pcap)
         if not adverts:
             raise RecordingError(f"{self.pcap}: no VRRP advert recorded")
-        by_addr = {r["address"]: r for r in self.routers}
+        by_addr = {(r["address"], tuple(r["vlan"]), r["vrid"]): r for r in self.routers}
         for a in adverts:
-            r = by_addr.get(a.src)
-            if r is None or r["vrid"] != a.packet.vrid or r["vlan"] != list(a.vlan):
+            r = by_addr.get((a.src, a.vlan, a.packet.vrid))
+            if r is None:
                 raise RecordingError(
-                    f"advert from unconfigured router {a.src} vrid {a.packet.vrid}"
+                    f"advert from unconfigured router {a.src} vlan {a.vlan} vrid {a.packet.vrid}"
                 )
             if a.packet.priority not in (0, r["priority"]) and r["priority"] != 255:
                 raise RecordingError(f"{a.src}: priority {a.packet.priority} != {r['priority']}")
         masters, measured = masters_and_failovers(adverts)
         names = {r["address"]: r["name"] for r in self.routers}
-        got = [(names[f["from"]], names[f["to"]], f["cause"]) for f in measured]
-        ok = len(got) == len(failovers) and all(
-            g[:2] == e[:2] and (g[2] in e[2] if isinstance(e[2], set) else g[2] == e[2])
-            for g, e in zip(got, failovers, strict=False)
+        # Compared per VLAN, in order (failovers on different VLANs may interleave).
+        got = sorted(
+            ((f["vlan"], names[f["from"]], names[f["to"]], f["cause"]) for f in measured),
+            key=lambda x: x[0],
         )
-        if not ok:
+        want = sorted(((e if len(e) == 4 else ([], *e)) for e in failovers), key=lambda x: x[0])
+        if got != want:
             raise RecordingError(f"{self.name}: failovers {got}, expected {failovers}")
         if not concurrent_masters:
             _check_no_overlap(masters, measured)
@@ -315,7 +327,7 @@ def v2_auth_mismatch(s: Scenario) -> dict[str, Any]:
     # both become master: split brain, both claim the VIP.
     r1.wait_for_address("192.0.2.2")
     r2.wait_for_address("192.0.2.2")
-    settle(4.0)
+    settle(8.0)
     a1, a2 = "192.0.2.21", "192.0.2.22"
     return s.finish(
         failovers=[],
@@ -460,6 +472,71 @@ def rogue(s: Scenario) -> dict[str, Any]:
     )
 
 
+def vlans(s: Scenario) -> dict[str, Any]:
+    lab = s.lab
+    v10, v20, v30 = (lab.segment(vlan=v) for v in (10, 20, 30))
+    r1 = lab.host("r1", v10, addr4="192.0.2.252/24")
+    r2 = lab.host("r2", v10, addr4="192.0.2.253/24")
+    r1.attach(v20, "vlan20", addr4="198.51.100.252/24")
+    r2.attach(v20, "vlan20", addr4="198.51.100.253/24")
+    # On VLAN 30 r1 is configured as the address owner, priority 255 (RFC 5798 section
+    # 5.2.4). keepalived removes the VIPs of every instance at startup, so the VIP cannot be
+    # the interface's own address: as in keepalived's own examples the owner runs priority 255
+    # with the VIP as an extra address.
+    r1.attach(v30, "vlan30", addr4="203.0.113.252/24")
+    r2.attach(v30, "vlan30", addr4="203.0.113.253/24")
+    s.start_capture(lab.trunk_monitor("mon"))
+
+    def inst(vrid: int, prio: int, vip: str, iface: str, **kw: Any) -> KeepalivedInstance:
+        return KeepalivedInstance(vrid=vrid, priority=prio, vips=(vip,), interface=iface, **kw)
+
+    def config(on_r1: bool) -> list[tuple[KeepalivedInstance, list[int]]]:
+        def p(mine: int, other: int) -> int:
+            return mine if on_r1 else other
+
+        return [
+            (inst(1, p(200, 100), "192.0.2.1/24", "eth0", name="V10_1"), [10]),
+            (inst(2, p(100, 200), "192.0.2.2/24", "eth0", name="V10_2"), [10]),
+            # The same VRID 1 on VLAN 20, a nopreempt group (keepalived: state BACKUP).
+            (inst(1, p(150, 100), "198.51.100.1/24", "vlan20", nopreempt=True, name="V20_1"), [20]),
+            (inst(30, p(255, 100), "203.0.113.254/24", "vlan30", name="V30_30"), [30]),
+        ]
+
+    # r2 first: it becomes master everywhere; then r1 joins.
+    s.keepalived_multi(r2, config(False), name="r2")
+    for vip in ("192.0.2.1", "192.0.2.2", "198.51.100.1", "203.0.113.254"):
+        r2.wait_for_address(vip)
+    settle(1.0)
+    s.keepalived_multi(r1, config(True), name="r1")
+    r1.wait_for_address("192.0.2.1")  # preempts on VLAN 10 VRID 1
+    settle(3.0)
+    # nopreempt on VLAN 20: r2 keeps VRID 1 although r1 has the higher priority.
+    if not r2.has_address("198.51.100.1") or r1.has_address("198.51.100.1"):
+        raise RecordingError("nopreempt group changed master")
+    s.stop("r1")  # priority 0 on VLAN 10 VRID 1 and VLAN 30
+    r2.wait_for_address("192.0.2.1")
+    settle(2.5)
+    a1_10, a2_10, a1_30, a2_30 = "192.0.2.252", "192.0.2.253", "203.0.113.252", "203.0.113.253"
+    return s.finish(
+        failovers=[
+            ([10], "r2", "r1", "preempted"),
+            ([10], "r1", "r2", "resigned"),
+            ([30], "r2", "r1", "preempted"),
+            ([30], "r1", "r2", "resigned"),
+        ],
+        alerts=[
+            alert("priority-255", 30, a1_30, vlan=[30]),
+            alert("master-change", 1, a1_10, vlan=[10]),
+            alert("master-change", 1, a2_10, vlan=[10]),
+            alert("master-resigned", 1, a1_10, vlan=[10]),
+            alert("master-change", 30, a1_30, vlan=[30]),
+            alert("master-change", 30, a2_30, vlan=[30]),
+            alert("master-resigned", 30, a1_30, vlan=[30]),
+        ],
+        no_critical=True,
+    )
+
+
 def frr_keepalived(s: Scenario) -> dict[str, Any]:
     lab = s.lab
     r1 = lab.host("r1", addr4="192.0.2.91/24")
@@ -490,7 +567,9 @@ SCENARIOS: dict[str, tuple[str, Callable[[Scenario], dict[str, Any]]]] = {
     ),
     "v2-auth-mismatch": (
         "VRRPv2, VRID 2, PASS auth with different passwords (r1 'alpha1' priority 150, r2 "
-        "'bravo2' priority 100): each discards the other's adverts, both become master.",
+        "'bravo2' priority 100): each discards the other's adverts, both become master and "
+        "hold the VIP. keepalived 2.2.7 restarts a master's advert timer on every received "
+        "advert, even one it discards, so r2 advertises only now and then.",
         v2_auth_mismatch,
     ),
     "v2-ah": (
@@ -508,6 +587,13 @@ SCENARIOS: dict[str, tuple[str, Callable[[Scenario], dict[str, Any]]]] = {
         "2001:db8:6::1 with unsolicited neighbour advertisements: r1 (200) stopped cleanly, "
         "r2 (100) takes over.",
         v3_ipv6,
+    ),
+    "vlans": (
+        "Three 802.1Q VLANs seen on a trunk: VLAN 10 runs VRID 1 (r1 200 / r2 100) and VRID 2 "
+        "(r2 200 / r1 100); VLAN 20 reuses VRID 1 as a nopreempt group (r1 150 / r2 100); on "
+        "VLAN 30 r1 owns the VIP (priority 255). r2 starts first, r1 joins (preempts VLAN 10 "
+        "VRID 1 and VLAN 30, not the nopreempt group), then r1 is stopped cleanly.",
+        vlans,
     ),
     "unicast": (
         "VRRPv2, VRID 7, keepalived unicast_peer (adverts sent to the peer's address, not "

@@ -59,6 +59,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -77,6 +78,29 @@ DOC_NETWORKS = tuple(
 # untagged or under one 802.1Q tag.
 _VRRP_BPF = "(ip proto 112 or ip proto 51 or ip6 proto 112 or arp or icmp6)"
 DEFAULT_BPF = f"{_VRRP_BPF} or (vlan and {_VRRP_BPF})"
+
+# The trunk's userspace 802.1Q tagger: argv = trunk port, then bridge:vid pairs. Every frame
+# a VLAN bridge floods (it is promiscuous) goes out of the trunk port with the tag inserted
+# after the MAC addresses (IEEE 802.1Q: TPID 0x8100, TCI = priority 0 | VID).
+_TAGGER = """
+import select, socket, struct, sys
+out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+out.bind((sys.argv[1], 0))
+ins = {}
+for arg in sys.argv[2:]:
+    br, vid = arg.split(":")
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    s.bind((br, 3))
+    s.setsockopt(263, 1, struct.pack("iHH8s", socket.if_nametoindex(br), 1, 0, b""))
+    ins[s.fileno()] = (s, struct.pack("!HH", 0x8100, int(vid)))
+print("tagging", flush=True)
+while True:
+    for fd in select.select(list(ins), [], [])[0]:
+        s, tag = ins[fd]
+        data, addr = s.recvfrom(65535)
+        if addr[2] != socket.PACKET_OUTGOING:
+            out.send(data[:12] + tag + data[12:])
+"""
 
 REQUIRED_TOOLS = ("ip", "keepalived", "tcpdump", "tshark", "ping", "arping")
 FRR_DIR = Path("/usr/lib/frr")
@@ -251,26 +275,44 @@ def _terminate(p: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
 
 @dataclass
 class Segment:
-    """One L2 segment: bridge ``br0`` in the namespace ``ns``."""
+    """One L2 segment: bridge ``bridge`` in the namespace ``ns``.
+
+    A segment with a ``vlan`` is that VLAN of the lab's trunk: its bridge lives in the shared
+    trunk namespace and ``Lab.trunk_monitor()`` sees its frames tagged with ``vlan``.
+    """
 
     lab: Lab
     name: str
     ns: str
+    bridge: str = "br0"
+    vlan: int | None = None
     hosts: list[Host] = field(default_factory=list)
 
 
 class Host:
-    """A namespace ``ns`` with ``eth0`` cabled to ``port`` of its segment's bridge."""
+    """A namespace ``ns`` with ``eth0`` cabled to a port of its segment's bridge, and maybe
+    more interfaces cabled to other segments (``attach``)."""
 
-    def __init__(self, lab: Lab, name: str, ns: str, segment: Segment, port: str):
+    def __init__(self, lab: Lab, name: str, ns: str, segment: Segment):
         self.lab = lab
         self.name = name
         self.ns = ns
         self.segment = segment
-        self.port = port
+        # interface -> (segment namespace, switch port name)
+        self.cables: dict[str, tuple[str, str]] = {}
         self.workdir = lab.workdir / name
         self.workdir.mkdir(mode=0o755, exist_ok=True)
         self._daemons = 0
+
+    def attach(
+        self, segment: Segment, iface: str, *, addr4: str | None = None, addr6: str | None = None
+    ) -> str:
+        """Cable a new interface ``iface`` to ``segment`` (e.g. an access port of a VLAN)."""
+        self.lab._cable(self, segment, iface)
+        for a in (addr4, addr6):
+            if a:
+                self.add_address(a, iface)
+        return iface
 
     def __repr__(self) -> str:
         return f"Host({self.name!r}, ns={self.ns!r})"
@@ -287,26 +329,7 @@ class Host:
         self, cmd: Sequence[str] | str, *, log: Path | None = None
     ) -> subprocess.Popen[bytes]:
         """Start a background process in this namespace; the lab stops it at close()."""
-        argv = cmd.split() if isinstance(cmd, str) else list(cmd)
-        out: IO[bytes] | int = subprocess.DEVNULL
-        fh = None
-        if log is not None:
-            fh = open(log, "ab")  # noqa: SIM115 - the child owns it from now on
-            out = fh
-        try:
-            # `ip netns exec` execs the command, so the Popen pid is the daemon's pid.
-            proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns, *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            if fh is not None:
-                fh.close()
-        self.lab.processes.append(proc)
-        return proc
+        return self.lab.popen_in(self.ns, cmd, log=log)
 
     # -- addresses and links ------------------------------------------------------------------
     def addresses(
@@ -365,12 +388,14 @@ class Host:
                 self.add_address(a, name)
         return name
 
-    def link_down(self) -> None:
+    def link_down(self, iface: str = "eth0") -> None:
         """Pull the cable: the switch port goes down, the host sees carrier loss."""
-        self.lab.sh(["ip", "-n", self.segment.ns, "link", "set", self.port, "down"])
+        ns, port = self.cables[iface]
+        self.lab.sh(["ip", "-n", ns, "link", "set", port, "down"])
 
-    def link_up(self) -> None:
-        self.lab.sh(["ip", "-n", self.segment.ns, "link", "set", self.port, "up"])
+    def link_up(self, iface: str = "eth0") -> None:
+        ns, port = self.cables[iface]
+        self.lab.sh(["ip", "-n", ns, "link", "set", port, "up"])
 
     def ping(self, addr: str, *, count: int = 1, timeout_s: int = 2) -> bool:
         check_doc_address(addr)
@@ -545,6 +570,7 @@ class Lab:
         self.segments: list[Segment] = []
         self.hosts: dict[str, Host] = {}
         self._namespaces: list[str] = []
+        self._trunk_ns: str | None = None
         self.closed = False
         self.teardown_notes: list[str] = []
 
@@ -568,6 +594,31 @@ class Lab:
             raise LabError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
         return r
 
+    def popen_in(
+        self, ns: str, cmd: Sequence[str] | str, *, log: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a background process in namespace ``ns`` (output appended to ``log``)."""
+        argv = cmd.split() if isinstance(cmd, str) else list(cmd)
+        out: IO[bytes] | int = subprocess.DEVNULL
+        fh = None
+        if log is not None:
+            fh = open(log, "ab")  # noqa: SIM115 - the child owns it from now on
+            out = fh
+        try:
+            # `ip netns exec` execs the command, so the Popen pid is the daemon's pid.
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", ns, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if fh is not None:
+                fh.close()
+        self.processes.append(proc)
+        return proc
+
     def _add_ns(self, name: str) -> str:
         ns = f"{self.prefix}-{name}"
         self.sh(["ip", "netns", "add", ns])
@@ -579,15 +630,64 @@ class Lab:
                 self.sh(["ip", "netns", "exec", ns, "sysctl", "-q", f"net.ipv6.conf.{scope}.{key}"])
         return ns
 
-    def segment(self, name: str | None = None) -> Segment:
-        """A new L2 segment (a hub-like bridge in its own namespace)."""
-        name = name or f"sw{len(self.segments)}"
-        ns = self._add_ns(name)
-        self.sh(["ip", "-n", ns, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"])
-        self.sh(["ip", "-n", ns, "link", "set", "br0", "up"])
-        seg = Segment(self, name, ns)
+    def segment(self, name: str | None = None, *, vlan: int | None = None) -> Segment:
+        """A new L2 segment (a hub-like bridge in its own namespace), or VLAN ``vlan`` of the
+        lab's trunk (a bridge ``br<vlan>`` in the shared trunk namespace)."""
+        name = name or (f"vlan{vlan}" if vlan is not None else f"sw{len(self.segments)}")
+        if vlan is None:
+            ns, bridge = self._add_ns(name), "br0"
+        else:
+            if not 1 <= vlan <= 4094 or any(s.vlan == vlan for s in self.segments):
+                raise LabError(f"VLAN {vlan}: invalid or already a segment")
+            if self._trunk_ns is None:
+                self._trunk_ns = self._add_ns("trunk")
+            ns, bridge = self._trunk_ns, f"br{vlan}"
+        self.sh(["ip", "-n", ns, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0"])
+        self.sh(["ip", "-n", ns, "link", "set", bridge, "up"])
+        seg = Segment(self, name, ns, bridge, vlan)
         self.segments.append(seg)
         return seg
+
+    def _new_host(self, name: str, segment: Segment | None, ipv6: bool) -> Host:
+        if name in self.hosts:
+            raise LabError(f"host {name} exists")
+        if len(self.prefix) + len(name) > 13 or not re.fullmatch(r"[a-z0-9]+", name):
+            raise LabError(
+                f"host name {name!r}: lowercase alphanumeric, at most {13 - len(self.prefix)}"
+            )
+        seg = segment or (self.segments[0] if self.segments else self.segment())
+        ns = self._add_ns(name)
+        if not ipv6:
+            self.sh(
+                ["ip", "netns", "exec", ns, "sysctl", "-q", "net.ipv6.conf.default.disable_ipv6=1"]
+            )
+        h = Host(self, name, ns, seg)
+        self.hosts[name] = h
+        return h
+
+    def _cable(self, h: Host, seg: Segment | None, iface: str, *, port: str | None = None) -> str:
+        """A veth from ``h`` (``iface``) to a new port of ``seg``'s bridge (or, without a
+        segment, a bare port ``port`` in the trunk namespace). Returns the port name."""
+        if iface in h.cables:
+            raise LabError(f"{h.name} already has {iface}")
+        sw_ns = seg.ns if seg else self._trunk_ns
+        assert sw_ns is not None
+        port = port or f"{self.prefix}{h.name}" + (str(len(h.cables)) if h.cables else "")
+        if len(port) > 15 or len(iface) > 15:
+            raise LabError(f"interface name too long: {port} / {iface}")
+        # The veth is created inside the switch namespace: nothing appears in the root namespace.
+        self.sh(["ip", "-n", sw_ns, "link", "add", port, "type", "veth", "peer", "name", iface,
+                 "netns", h.ns])  # fmt: skip
+        if seg is not None:
+            self.sh(["ip", "-n", sw_ns, "link", "set", port, "master", seg.bridge])
+            # Hub behaviour: flood every frame to every port, like a mirror port for a monitor.
+            self.sh(["ip", "-n", sw_ns, "link", "set", port, "type", "bridge_slave",
+                     "learning", "off"])  # fmt: skip
+            seg.hosts.append(h)
+        self.sh(["ip", "-n", sw_ns, "link", "set", port, "up"])
+        h.cables[iface] = (sw_ns, port)
+        h.run(["ip", "link", "set", iface, "up"])
+        return port
 
     def host(
         self,
@@ -599,50 +699,14 @@ class Lab:
         vlans: Mapping[int, tuple[str | None, str | None]] | Iterable[int] | None = None,
         ipv6: bool = True,
     ) -> Host:
-        """A host cabled to ``segment`` (default: the first one, created if needed).
+        """A host whose ``eth0`` is cabled to ``segment`` (default: the first one).
 
-        ``vlans`` maps VLAN ids to (addr4, addr6) for ``eth0.<vid>``, or lists VLAN ids.
-        ``ipv6=False`` disables IPv6 on the host (a silent monitor).
+        ``vlans`` maps VLAN ids to (addr4, addr6) for 802.1Q sub-interfaces ``eth0.<vid>``
+        (needs a kernel with 8021q), or lists VLAN ids. ``ipv6=False`` disables IPv6 on the
+        host (a silent monitor).
         """
-        if name in self.hosts:
-            raise LabError(f"host {name} exists")
-        port = f"{self.prefix}{name}"
-        if len(port) > 15 or not re.fullmatch(r"[a-z0-9]+", name):
-            raise LabError(
-                f"host name {name!r}: lowercase alphanumeric, at most {15 - len(self.prefix)}"
-            )
-        seg = segment or (self.segments[0] if self.segments else self.segment())
-        ns = self._add_ns(name)
-        if not ipv6:
-            self.sh(
-                ["ip", "netns", "exec", ns, "sysctl", "-q", "net.ipv6.conf.default.disable_ipv6=1"]
-            )
-        # The veth is created inside the switch namespace: nothing appears in the root namespace.
-        self.sh(
-            [
-                "ip",
-                "-n",
-                seg.ns,
-                "link",
-                "add",
-                port,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                ns,
-            ]
-        )
-        self.sh(["ip", "-n", seg.ns, "link", "set", port, "master", "br0"])
-        # Hub behaviour: flood every frame to every port, like a mirror port for the monitor.
-        self.sh(
-            ["ip", "-n", seg.ns, "link", "set", port, "type", "bridge_slave", "learning", "off"]
-        )
-        self.sh(["ip", "-n", seg.ns, "link", "set", port, "up"])
-        h = Host(self, name, ns, seg, port)
-        h.run(["ip", "link", "set", "eth0", "up"])
+        h = self._new_host(name, segment, ipv6)
+        self._cable(h, h.segment, "eth0")
         for a in (addr4, addr6):
             if a:
                 h.add_address(a)
@@ -652,8 +716,25 @@ class Lab:
             )
             for vid, (a4, a6) in items:
                 h.add_vlan(vid, a4, a6)
-        seg.hosts.append(h)
-        self.hosts[name] = h
+        return h
+
+    def trunk_monitor(self, name: str = "mon") -> Host:
+        """A silent host on an 802.1Q trunk carrying every VLAN segment created so far.
+
+        Frames of segment VLAN v reach the monitor's ``eth0`` with an 802.1Q tag v. The
+        tagging is done by a small userspace switch in the trunk namespace (AF_PACKET, one
+        socket per VLAN bridge), so the lab needs neither the 8021q module nor bridge VLAN
+        filtering. It forwards towards the monitor only: the monitor listens.
+        """
+        vlan_segs = [s for s in self.segments if s.vlan is not None]
+        if not vlan_segs or self._trunk_ns is None:
+            raise LabError("trunk_monitor: create VLAN segments first (lab.segment(vlan=...))")
+        h = self._new_host(name, vlan_segs[0], ipv6=False)
+        port = self._cable(h, None, "eth0", port=f"{self.prefix}trunk")
+        log = self.workdir / "trunk.log"
+        argv = [sys.executable, "-c", _TAGGER, port] + [f"{s.bridge}:{s.vlan}" for s in vlan_segs]
+        proc = self.popen_in(self._trunk_ns, argv, log=log)
+        Daemon(self, "trunk", [proc], log).wait_for_log("tagging")
         return h
 
     def namespaces(self) -> list[str]:
@@ -823,13 +904,21 @@ def read_adverts(path: Path | str) -> list[Advert]:
 
 @dataclass
 class MasterRun:
-    """A stretch of adverts from one source in one group, ended by silence or priority 0."""
+    """A stretch of adverts from one source in one group (see ``master_runs``)."""
 
     group: tuple[tuple[int, ...], int, int]
     address: str
     first: Advert
     last: Advert
     count: int = 1
+    outranked: bool = False  # a better advert from another source came after ``last``
+
+
+def _outranks(a: Advert, run: MasterRun) -> bool:
+    """RFC 5798 section 6.4.3: a higher priority wins, equal priorities go to the higher
+    primary address."""
+    p, q = a.packet.priority, run.last.packet.priority
+    return p > q or (p == q and ipaddress.ip_address(a.src) > ipaddress.ip_address(run.address))
 
 
 def skew_time_s(priority: int, interval_s: float, version: int) -> float:
@@ -844,17 +933,26 @@ def master_down_interval_s(priority: int, interval_s: float, version: int) -> fl
 
 
 def master_runs(adverts: Iterable[Advert]) -> list[MasterRun]:
-    """Split each source's adverts into runs: a run ends with a priority-0 advert (the master
-    resigned, RFC 5798 section 6.4.3) or with silence longer than 3 intervals + 1 s."""
+    """Split each source's adverts into master runs. A run ends with a priority-0 advert (the
+    master resigned, RFC 5798 section 6.4.3), with silence longer than 3 intervals + 1 s, or
+    with silence longer than 1.5 intervals during which a better router advertised (the
+    source was preempted and was a backup until it advertised again)."""
     runs: list[MasterRun] = []
     current: dict[tuple[tuple[tuple[int, ...], int, int], str], MasterRun] = {}
     for a in sorted(adverts, key=lambda a: a.time):
         key = (a.group, a.src)
         run = current.get(key)
-        if run is not None and a.time - run.last.time > 3 * a.interval_s + 1.0:
-            run = None
+        if run is not None:
+            gap = a.time - run.last.time
+            if gap > 3 * a.interval_s + 1.0 or (run.outranked and gap > 1.5 * a.interval_s):
+                run = None
+        if a.packet.priority > 0:
+            for (g, src), other in current.items():
+                if g == a.group and src != a.src and _outranks(a, other):
+                    other.outranked = True
         if run is None:
             if a.packet.priority == 0:
+                current.pop(key, None)
                 continue  # a resignation from a router we never saw as master
             run = MasterRun(a.group, a.src, a, a)
             runs.append(run)
@@ -862,6 +960,7 @@ def master_runs(adverts: Iterable[Advert]) -> list[MasterRun]:
         else:
             run.last = a
             run.count += 1
+            run.outranked = False
         if a.packet.priority == 0:
             del current[key]
     return sorted(runs, key=lambda r: r.first.time)

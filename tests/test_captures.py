@@ -214,17 +214,25 @@ def test_our_decoders_agree_with_tshark(name: str) -> None:
 def _runs_from_tshark(
     rows: list[dict[str, Any]],
 ) -> dict[tuple[Any, ...], list[list[dict[str, Any]]]]:
-    """Per (group, source): runs of adverts, split at priority 0 or > 3 intervals + 1 s silence."""
+    """Per (group, source): runs of adverts. A run ends at priority 0, after > 3 intervals + 1 s
+    of silence, or after > 1.5 intervals of silence during which a better router advertised."""
     runs: dict[tuple[Any, ...], list[list[dict[str, Any]]]] = {}
-    for row in rows:
-        key = (tuple(row["vlan"]), row["family"], row["vrid"], row["src"])
-        lst = runs.setdefault(key, [])
+    for i, row in enumerate(rows):
+        group = (tuple(row["vlan"]), row["family"], row["vrid"])
+        lst = runs.setdefault((*group, row["src"]), [])
         prev = lst[-1][-1] if lst else None
-        new = (
-            prev is None
-            or prev["priority"] == 0
-            or row["time"] - prev["time"] > 3 * row["interval_cs"] / 100 + 1.0
-        )
+        new = prev is None or prev["priority"] == 0
+        if prev is not None and not new:
+            gap = row["time"] - prev["time"]
+            interval = row["interval_cs"] / 100
+            better = any(
+                (tuple(o["vlan"]), o["family"], o["vrid"]) == group
+                and o["src"] != row["src"]
+                and prev["time"] < o["time"] < row["time"]
+                and _better(o, prev)
+                for o in rows[max(0, i - 400) : i]
+            )
+            new = gap > 3 * interval + 1.0 or (better and gap > 1.5 * interval)
         if new and row["priority"] == 0:
             continue
         if new:
@@ -232,6 +240,12 @@ def _runs_from_tshark(
         else:
             lst[-1].append(row)
     return runs
+
+
+def _better(o: dict[str, Any], prev: dict[str, Any]) -> bool:
+    if o["priority"] != prev["priority"]:
+        return bool(o["priority"] > prev["priority"])
+    return ipaddress.ip_address(o["src"]) > ipaddress.ip_address(prev["src"])
 
 
 @pytest.mark.parametrize("name", RECORDED)
