@@ -153,3 +153,32 @@ def test_keepalived_sample_configs_parse() -> None:
             continue
         instances += len(parse_config(path).instances)
     assert instances >= 20
+
+
+@pytest.mark.integration
+def test_interval_mismatch_severity_matches_keepalived(lab: Lab) -> None:
+    """interval-mismatch is an error for VRRPv2 and a warning for VRRPv3 because that is what
+    keepalived does: v2 drops the other's adverts (two masters), v3 adopts the master's."""
+    results = {}
+    for version, seg_name, base in ((2, "s2", 10), (3, "s3", 20)):
+        seg = lab.segment(seg_name)
+        hi = lab.host(f"h{version}", seg, addr4=f"198.51.100.{base + 1}/24")
+        lo = lab.host(f"l{version}", seg, addr4=f"198.51.100.{base + 2}/24")
+        vip = f"198.51.100.{base}"
+        group = {"vrid": base, "version": version, "vips": [f"{vip}/24"]}
+        k_hi = hi.keepalived(priority=200, advert_int=1, **group)
+        k_lo = lo.keepalived(priority=100, advert_int=2, **group)
+        results[version] = (hi, lo, vip, k_hi, k_lo)
+    for version, (hi, lo, vip, k_hi, k_lo) in results.items():
+        hi.wait_for_address(vip, timeout=10)
+        report = audit([parse_config(_conf(k_hi)), parse_config(_conf(k_lo))])
+        (finding,) = [f for f in report.findings if f.id == "interval-mismatch"]
+        if version == 2:
+            # The backup ignores the master's 1 s adverts and takes the VIP as well.
+            lo.wait_for_address(vip, timeout=10)
+            assert hi.has_address(vip)
+            assert finding.severity == "error"
+        else:
+            time.sleep(3 * 2 + 1.5)  # longer than the backup's own Master_Down_Interval
+            assert not lo.has_address(vip)
+            assert finding.severity == "warning"
