@@ -74,33 +74,41 @@ _ET_ARP = b"\x08\x06"
 _ET_PBB = b"\x88\xe7"
 _ET_TAGS = frozenset((b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x92\x00"))
 _V4_OURS = frozenset((IPPROTO_VRRP, IPPROTO_AH))
+_RAW_IP = frozenset((LinkType.RAW, LinkType.IPV4, LinkType.IPV6))
 # IPv6 next headers worth a closer look: ours, AH, and extension headers that may precede them.
 _V6_MAYBE = frozenset((IPPROTO_VRRP, IPPROTO_AH, IPPROTO_ICMPV6, 0, 43, 44, 60))
 
 
 def decode_packet(data: bytes, linktype: int) -> Decoded | None:
     """Decode ``data`` (a captured frame of pcap link type ``linktype``) if it is ours."""
-    if linktype == 1:
-        n = len(data)
-        ip = 14
-        et = data[12:14]
-        while et in _ET_TAGS:
-            ip += 4
-            et = data[ip - 2 : ip]
-        if et == _ET_IPV4:
-            if n < ip + 20 or data[ip + 9] not in _V4_OURS:
-                return None
-        elif et == _ET_IPV6:
-            if n < ip + 40:
-                return None
-            nh = data[ip + 6]
-            if nh not in _V6_MAYBE or (
-                nh == IPPROTO_ICMPV6 and (n <= ip + 40 or data[ip + 40] != 136)
-            ):
-                return None
-        elif et != _ET_ARP and et != _ET_PBB:
+    # Where the EtherType and the network header are, per link type, without building anything.
+    if linktype == 1:  # Ethernet II
+        et, ip = data[12:14], 14
+    elif linktype == 113:  # Linux cooked v1: protocol at 14
+        et, ip = data[14:16], 16
+    elif linktype == 276:  # Linux cooked v2: protocol at 0, header 20 bytes
+        et, ip = data[0:2], 20
+    elif linktype in _RAW_IP:
+        version = data[0] >> 4 if data else 0
+        et, ip = (_ET_IPV4 if version == 4 else _ET_IPV6 if version == 6 else b""), 0
+    elif linktype in SUPPORTED_LINKTYPES:
+        return _decode(data, linktype)
+    else:
+        return None
+    while et in _ET_TAGS:
+        ip += 4
+        et = data[ip - 2 : ip]
+    n = len(data)
+    if et == _ET_IPV4:
+        if n < ip + 20 or data[ip + 9] not in _V4_OURS:
             return None
-    elif linktype not in SUPPORTED_LINKTYPES:
+    elif et == _ET_IPV6:
+        if n < ip + 40:
+            return None
+        nh = data[ip + 6]
+        if nh not in _V6_MAYBE or (nh == IPPROTO_ICMPV6 and (n <= ip + 40 or data[ip + 40] != 136)):
+            return None
+    elif et != _ET_ARP and et != _ET_PBB:
         return None
     return _decode(data, linktype)
 

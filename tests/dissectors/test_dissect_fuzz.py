@@ -83,6 +83,22 @@ def _own_frames() -> list[tuple[int, bytes]]:
                 build_arp(gratuitous_arp(mac, V4("192.0.2.1"))),
             ),
         ),
+        (
+            113,
+            bytes.fromhex("0002000100060000")
+            + mac
+            + bytes.fromhex("8100000a0800")
+            + build_ipv4(h4, build_vrrp(v2, src=s4, dst=g4)),
+        ),
+        (
+            276,
+            bytes.fromhex("86dd00000000000300010206")
+            + mac
+            + b"\0\0"
+            + build_ipv6(h6, build_vrrp(v3, src=s6, dst=g6)),
+        ),
+        (101, build_ipv6(na_h, na)),
+        (0, b"\x02\0\0\0" + build_ipv4(h4, build_vrrp(v2, src=s4, dst=g4))),
     ]
 
 
@@ -114,7 +130,16 @@ def _mutations(frames: list[tuple[int, bytes]]) -> st.SearchStrategy[tuple[int, 
 
 def test_own_frames_decode() -> None:
     kinds = [d.kind for d in (decode_packet(data, lt) for lt, data in OWN) if d is not None]
-    assert kinds == [Kind.VRRP, Kind.VRRP, Kind.NA, Kind.GARP]
+    assert kinds == [
+        Kind.VRRP,
+        Kind.VRRP,
+        Kind.NA,
+        Kind.GARP,
+        Kind.VRRP,
+        Kind.VRRP,
+        Kind.NA,
+        Kind.VRRP,
+    ]
 
 
 @FUZZ
@@ -251,3 +276,9 @@ def test_fast_reject_never_drops_ours(public_captures: Path) -> None:
 @given(sample=_mutations(OWN))
 def test_fast_reject_agrees_on_mutations(sample: tuple[int, bytes]) -> None:
     assert _fast(sample[1], sample[0]) == _slow(sample[1], sample[0])
+
+
+@FUZZ
+@given(data=st.binary(max_size=120), linktype=st.sampled_from(LINKTYPES))
+def test_fast_reject_agrees_on_random_bytes(data: bytes, linktype: int) -> None:
+    assert _fast(data, linktype) == _slow(data, linktype)
