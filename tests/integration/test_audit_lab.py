@@ -182,3 +182,24 @@ def test_interval_mismatch_severity_matches_keepalived(lab: Lab) -> None:
             time.sleep(3 * 2 + 1.5)  # longer than the backup's own Master_Down_Interval
             assert not lo.has_address(vip)
             assert finding.severity == "warning"
+
+
+@pytest.mark.integration
+def test_vip_mismatch_makes_two_masters_in_both_versions(lab: Lab) -> None:
+    """vip-mismatch is an error whatever the version: keepalived drops adverts whose address
+    list differs from its own, so the backup becomes master too."""
+    started = []
+    for version, base in ((2, 30), (3, 40)):
+        seg = lab.segment(f"v{version}")
+        hi = lab.host(f"h{version}", seg, addr4=f"198.51.100.{base + 1}/24")
+        lo = lab.host(f"l{version}", seg, addr4=f"198.51.100.{base + 2}/24")
+        vip, extra = f"198.51.100.{base}/24", f"198.51.100.{base + 9}/24"
+        k_hi = hi.keepalived(priority=200, vrid=base, version=version, vips=[vip])
+        k_lo = lo.keepalived(priority=100, vrid=base, version=version, vips=[vip, extra])
+        started.append((hi, lo, vip.split("/")[0], k_hi, k_lo))
+    for hi, lo, vip, k_hi, k_lo in started:
+        hi.wait_for_address(vip, timeout=10)
+        lo.wait_for_address(vip, timeout=10)
+        assert hi.has_address(vip)
+        report = audit([parse_config(_conf(k_hi)), parse_config(_conf(k_lo))])
+        assert [f.id for f in report.errors] == ["vip-mismatch"]
