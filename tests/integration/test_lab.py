@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
+import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import CAPTURES, lab_unavailable
 from tests.lab import (
     KeepalivedInstance,
     Lab,
@@ -112,7 +115,7 @@ def test_clean_stop_sends_priority_zero_and_backup_takes_over_after_skew(
 @pytest.mark.integration
 def test_teardown_leaves_no_namespace_link_or_process(tmp_path: Path) -> None:
     if missing := missing_prerequisites():
-        pytest.skip("; ".join(missing)) if not os.environ.get("CI") else pytest.fail(str(missing))
+        lab_unavailable("; ".join(missing))
     lab = Lab(workdir=tmp_path / "lab")
     try:
         r1 = lab.host("r1", addr4="203.0.113.2/24")
@@ -151,3 +154,40 @@ def test_lab_refuses_addresses_outside_documentation_ranges() -> None:
         vrid=4, version=3, advert_int=0.1, vips=("2001:db8::4/64",), nopreempt=True, use_vmac=True
     ).render(1)
     assert "advert_int 0.1" in conf and "nopreempt" in conf and "use_vmac vrrp.6.4" in conf
+
+
+def _record_module() -> object:
+    spec = importlib.util.spec_from_file_location("captures_record", CAPTURES / "record.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["frr-keepalived", "vlans"])
+def test_record_script_regenerates_a_capture_like_the_committed_one(
+    name: str, tmp_path: Path
+) -> None:
+    """captures/record.py on demand: FRR + keepalived, and the 802.1Q trunk monitor."""
+    if missing := missing_prerequisites(frr=True):
+        lab_unavailable("; ".join(missing))
+    record = _record_module()
+    assert record.main(["--out", str(tmp_path), name]) == 0  # type: ignore[attr-defined]
+    new = json.loads((tmp_path / f"{name}.json").read_text())
+    old = json.loads((CAPTURES / f"{name}.json").read_text())
+    volatile = {"mac", "address"}  # random MACs, and IPv6 link-locals derived from them
+
+    def stable(routers: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [{k: v for k, v in r.items() if k not in volatile} for r in routers]
+
+    assert stable(new["routers"]) == stable(old["routers"])
+    assert [e["action"] for e in new["events"]] == [e["action"] for e in old["events"]]
+    key = ("vlan", "vrid", "cause")
+    assert [[f[k] for k in key] for f in new["failovers"]] == [
+        [f[k] for k in key] for f in old["failovers"]
+    ]
+    assert new["expected_alerts"] == old["expected_alerts"]
+    adverts = read_adverts(tmp_path / f"{name}.pcap")
+    assert {a.vlan for a in adverts} == {tuple(r["vlan"]) for r in old["routers"]}
