@@ -65,8 +65,8 @@ class Decoded:
     findings: tuple[Finding, ...] = ()
 
 
-# Fast reject for Ethernet II (the common link type): the EtherType at 12-13, after any 802.1Q
-# or 802.1ad tags (4 bytes each); then the IPv4 protocol at +9 or the IPv6 next header at +6 and
+# Fast reject (Ethernet II, Linux cooked v1/v2, raw IP): the EtherType, after any 802.1Q or
+# 802.1ad tags (4 bytes each); then the IPv4 protocol at +9 or the IPv6 next header at +6 and
 # the ICMPv6 type at +40, counted from the start of the IP header.
 _ET_IPV4 = b"\x08\x00"
 _ET_IPV6 = b"\x86\xdd"

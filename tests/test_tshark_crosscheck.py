@@ -98,7 +98,8 @@ def tshark_view(
     """What tshark says about each packet of ours, in the vocabulary of our JSON records."""
     out: dict[int, dict[str, Any]] = {}
     # pyshark needs an event loop in this thread (pytest may have closed the default one).
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     cap = pyshark.FileCapture(
         str(path),
         display_filter=DISPLAY_FILTER,
@@ -110,6 +111,8 @@ def tshark_view(
             out[int(pkt.number)] = _describe(pkt)
     finally:
         cap.close()
+        loop.close()
+        asyncio.set_event_loop(None)
     return out
 
 
