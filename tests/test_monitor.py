@@ -294,14 +294,28 @@ def test_master_flap() -> None:
 def test_master_lost_when_nobody_takes_over_and_clears() -> None:
     f = Feed()
     f.every(0.0, 3.0, 1.0, advert(R1, 100))
-    assert f.m.expire(5.0) == []  # 2 s after the last advert: within 3.609 s
-    (lost,) = f.m.expire(5.7)
+    # No backup has advertised: one of priority 1 may exist, Master_Down_Interval 3.996 s,
+    # plus 0.25 s of slack, after the last advert at 2.0.
+    assert f.m.expire(6.2) == []
+    (lost,) = f.m.expire(6.3)
     assert lost.kind == "master-lost" and lost.severity is Severity.CRITICAL
     assert f.m.expire(6.0) == []  # once per episode
     f(7.0, advert(R1, 100))
     assert not f.m.routers[KEY].lost
     f.every(8.0, 9.0, 1.0, advert(R1, 100))
     assert [e.kind for e in f.m.expire(20.0)] == ["master-lost"]  # a new episode
+
+
+def test_master_lost_waits_for_the_slowest_known_backup() -> None:
+    # R2 (priority 100) advertised once as master; now R1 (200) is master. A silent R1 gets
+    # R2's Master_Down_Interval (3.609 s), not its own (3.219 s), before master-lost: R2
+    # takes over only then (RFC 3768 section 6.4.2).
+    f = Feed()
+    f(0.0, advert(R2, 100, mac=MAC2))
+    f.every(0.5, 3.0, 1.0, advert(R1, 200))
+    assert f.m.routers[KEY].master == R1
+    assert f.m.expire(2.5 + 3.609375 + 0.24) == []
+    assert [e.kind for e in f.m.expire(2.5 + 3.609375 + 0.26)] == ["master-lost"]
 
 
 def test_same_vrid_on_two_vlans_are_two_routers() -> None:

@@ -51,6 +51,9 @@ FLAP_TRANSITIONS = 5
 FLAP_WINDOW_S = 60.0
 # GARP/NA judged this long after it was seen, so a takeover's first advert can arrive first.
 GARP_GRACE_S = 2.0
+# master-lost waits this long beyond the Master_Down_Interval, so the takeover advert of a
+# backup that is on time (its timer fired, its advert is on the way) is not taken for silence.
+EXPIRE_SLACK_S = 0.25
 
 
 class Severity(enum.IntEnum):
@@ -431,8 +434,9 @@ class Monitor:
         return events
 
     def expire(self, now: float) -> list[Event]:
-        """Live monitoring: raise master-lost for routers whose master went silent beyond its
-        Master_Down_Interval with nobody taking over. Call periodically with the current time."""
+        """Live monitoring: raise master-lost for routers whose master went silent beyond the
+        Master_Down_Interval of its slowest backup (``_slowest_backup``) plus EXPIRE_SLACK_S,
+        with nobody taking over. Call periodically with the current time."""
         events: list[Event] = []
         if self._pending_garps:
             self._judge_garps(now, events)
@@ -440,8 +444,8 @@ class Monitor:
             cur = vr.current
             if cur is None or vr.lost:
                 continue
-            mdi = master_down_interval(max(cur.last_priority, 1), cur.interval_s, cur.version)
-            if now - cur.last_seen > mdi:
+            mdi = master_down_interval(_slowest_backup(vr, cur), cur.interval_s, cur.version)
+            if now - cur.last_seen > mdi + EXPIRE_SLACK_S:
                 vr.lost = True
                 vr.dirty = True
                 self._raise(
@@ -924,6 +928,16 @@ class Monitor:
         )
         self.alerts.append(alert)
         events.append(alert)
+
+
+def _slowest_backup(vr: VirtualRouter, master: Advertiser) -> int:
+    """The priority whose Master_Down_Interval a silent master is given before master-lost.
+
+    Backups are silent (RFC 5798 section 6.4.2), so their priorities are only known from the
+    ones that advertised earlier in the run; the lowest of those takes over last. With none
+    known, any backup may exist, down to priority 1 (the longest Master_Down_Interval)."""
+    seen = [a.last_priority for a in vr.advertisers.values() if a is not master]
+    return min((p for p in seen if 0 < p < 255), default=1)
 
 
 def _outranks(prio_a: int, addr_a: str, prio_b: int, addr_b: str) -> bool:
