@@ -1,0 +1,233 @@
+"""``vrrpwatch sniff``: live monitoring (live.py) with alerts, a live view and the store."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import cli
+from .options import InputError, db_option, load_known_routers, monitor_options, open_store_db
+
+_SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WARNING, LOG_CRIT
+
+
+@cli.command()
+@click.argument("interfaces", nargs=-1, required=True)
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per alert (for jq).")
+@click.option("--quiet", is_flag=True, help="Print alerts of warning and above only.")
+@click.option("--syslog", "to_syslog", is_flag=True, help="Also send alerts to syslog.")
+@monitor_options
+@click.option(
+    "--pcap-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the captured frames in FILE (then FILE.1, FILE.2, … by size).",
+)
+@click.option(
+    "--pcap-out-size",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="MB per --pcap-out file.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after SECONDS (default: until Ctrl-C or SIGTERM).",
+)
+def sniff(
+    interfaces: tuple[str, ...],
+    db_path: Path,
+    as_json: bool,
+    quiet: bool,
+    to_syslog: bool,
+    known_routers: Path | None,
+    reveal_secrets: bool,
+    pcap_out: Path | None,
+    pcap_out_size: int,
+    duration: float | None,
+) -> None:
+    """Monitor VRRP live on INTERFACES: master changes, master-lost, and every analyze alert.
+
+    Captures VRRP (also in AH and 802.1Q), ARP and neighbour advertisements with a kernel
+    filter, writes the same tables as analyze (committed twice a second, so report works
+    meanwhile) and stops cleanly on Ctrl-C or SIGTERM. Needs root or CAP_NET_RAW.
+
+    \b
+    Example:
+        vrrpwatch sniff eth0 eth1 --db lan.db
+        vrrpwatch sniff eth0 --json --quiet | jq -r .message
+        vrrpwatch sniff eth0 --duration 60 --pcap-out vrrp.pcap
+    """
+    from vrrpwatch.live import LiveError, PacketSocket, PcapWriter, Sniffer, resolve_interfaces
+    from vrrpwatch.monitor import Monitor
+    from vrrpwatch.secrets import fingerprint
+    from vrrpwatch.storage import Store, fingerprint_key
+
+    known = load_known_routers(known_routers)
+    sockets: list[PacketSocket] = []
+    try:
+        for name, index in resolve_interfaces(interfaces):
+            sockets.append(PacketSocket(name, index))
+        pcap = PcapWriter(pcap_out, pcap_out_size << 20) if pcap_out is not None else None
+    except LiveError as exc:
+        for s in sockets:
+            s.close()
+        raise InputError(str(exc)) from None
+    db = open_store_db(db_path)
+    key = fingerprint_key(db)
+    monitor = Monitor(
+        fingerprint=lambda pw: fingerprint(pw, key),
+        known_routers=known,
+        reveal_secrets=reveal_secrets,
+    )
+    store = Store(db)
+    names = [s.name for s in sockets]
+    store.begin_run(kind="sniff", source=" ".join(names))
+    out = _Output(monitor, as_json=as_json, quiet=quiet, to_syslog=to_syslog)
+    sniffer = Sniffer(sockets, monitor, store, pcap=pcap, on_event=out.event, on_tick=out.tick)
+    out.stop = sniffer.stop
+
+    def _stop(signum: int, frame: Any) -> None:
+        sniffer.stop()
+
+    old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    error: str | None = None
+    out.start(names)
+    try:
+        sniffer.run(duration)
+    except OSError as exc:
+        error = f"capture failed: {exc.strerror or exc}"
+    finally:
+        for e in monitor.finish():
+            out.event(e)
+        try:
+            sniffer.flush()
+        finally:
+            store.end_run("complete" if error is None else f"error: {error}")
+            sniffer.close()
+            db.close()
+            out.close()
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+    if error is not None:
+        raise click.ClickException(f"{error} (what was captured is in {db_path})")
+
+
+class _Output:
+    """Where events go: JSON lines, log lines, or a live view with log lines above it."""
+
+    def __init__(self, monitor: Any, *, as_json: bool, quiet: bool, to_syslog: bool) -> None:
+        from vrrpwatch.monitor import Alert, Severity, Transition
+
+        self.monitor = monitor
+        self.as_json = as_json
+        self.min_severity = Severity.WARNING if quiet else Severity.INFO
+        self.quiet = quiet
+        self._alert_type = Alert
+        self._transition_type = Transition
+        self.stop: Any = None
+        self.alerts_per_router: dict[Any, int] = {}
+        self.live: Any = None
+        self.console: Any = None
+        self._next_refresh = 0.0
+        self._syslog: Any = None
+        if to_syslog:
+            import syslog
+
+            syslog.openlog("vrrpwatch", syslog.LOG_PID, syslog.LOG_DAEMON)
+            self._syslog = syslog
+        if not as_json and sys.stdout.isatty():
+            from rich.console import Console
+            from rich.live import Live
+
+            self.console = Console(highlight=False)
+            self.live = Live(
+                console=self.console, auto_refresh=False, transient=False, redirect_stdout=False
+            )
+
+    def start(self, names: list[str]) -> None:
+        if self.live is not None:
+            self.live.start()
+            self.console.print(f"sniffing on {', '.join(names)} (Ctrl-C to stop)", style="dim")
+            self.tick(time.time())
+        elif not self.as_json and not self.quiet:
+            self._line(f"sniffing on {', '.join(names)}")
+
+    def event(self, e: Any) -> None:
+        from .render import alert_line, ts
+
+        if isinstance(e, self._alert_type):
+            if e.key is not None:
+                self.alerts_per_router[e.key] = self.alerts_per_router.get(e.key, 0) + 1
+            if e.severity < self.min_severity:
+                return
+            doc = e.to_json()
+            if self._syslog is not None:
+                self._syslog.syslog(_SYSLOG_PRIORITY[doc["severity"]], f"{e.kind}: {e.message}")
+            if self.as_json:
+                self._line(json.dumps(doc))
+            else:
+                self._line(alert_line(doc))
+        elif isinstance(e, self._transition_type) and not self.as_json and not self.quiet:
+            if e.old is None:
+                what = f"first master {e.new}"
+            else:
+                what = f"master {e.old} -> {e.new} ({e.cause})"
+            self._line(f"{ts(e.time)} {'MASTER':8} {e.key.label()}: {what}")
+
+    def _line(self, text: str) -> None:
+        try:
+            if self.console is not None:
+                self.console.print(text, markup=False, highlight=False)
+            else:
+                click.echo(text)
+        except BrokenPipeError:  # `sniff --json | head -3`
+            if self.stop is not None:
+                self.stop()
+
+    def tick(self, now: float) -> None:
+        if self.live is None or now < self._next_refresh:
+            return
+        self._next_refresh = now + 0.5
+        self.live.update(self._table(now), refresh=True)
+
+    def _table(self, now: float) -> Any:
+        from rich.table import Table
+
+        from .render import vlan
+
+        table = Table(title=f"Virtual routers — {self.monitor.counters.packets} frames")
+        for col in ("VLAN", "Family", "VRID", "Master", "Prio", "Interval", "Last advert",
+                    "State", "Alerts"):  # fmt: skip
+            table.add_column(col)
+        for k in sorted(self.monitor.routers):
+            vr = self.monitor.routers[k]
+            cur = vr.current
+            if cur is None:
+                continue
+            state = "[bold red]LOST[/]" if vr.lost else "resigned" if vr.resigned else "ok"
+            table.add_row(
+                vlan(list(k.vlan)),
+                f"IPv{k.family}",
+                str(k.vrid),
+                vr.master or "-",
+                str(cur.last_priority),
+                f"{cur.interval_cs * 10} ms",
+                f"{now - cur.last_seen:.1f} s ago",
+                state,
+                str(self.alerts_per_router.get(k, 0)),
+            )
+        return table
+
+    def close(self) -> None:
+        if self.live is not None:
+            self._next_refresh = 0.0
+            self.tick(time.time())
+            self.live.stop()
