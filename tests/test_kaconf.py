@@ -366,10 +366,13 @@ def test_instance_lookup() -> None:
             "@r1 " + MINIMAL,
             "keepalived.conf:1: conditional configuration (@...) needs a config id (FILE@ID)",
         ),
+        ("~SEQ(N, 3) priority $N\n" + MINIMAL, "keepalived.conf:1: ~SEQ is not supported"),
         (
-            "$IF=eth0\n" + MINIMAL,
-            "keepalived.conf:1: parameter substitution ($...) is not supported",
+            MINIMAL.replace("eth0", "eth0\n priority ${_RANDOM 1 9}"),
+            "keepalived.conf:3: ${_RANDOM} is not supported",
         ),
+        ("$A=$A$A\n$A x\n", "keepalived.conf:2: parameter substitution never ends"),
+        ("$M= \\\n vrrp_instance X { \\\n", "keepalived.conf:1: definition of $M never ends"),
         ("include missing.conf\n", "keepalived.conf:1: include: missing.conf: no such file"),
         ("include\n", "keepalived.conf:1: include needs exactly one file name"),
         (
@@ -514,3 +517,75 @@ def test_conditional_line_without_content_is_dropped(tmp_path: Path) -> None:
     assert cfg.instances[0].version == 2  # global vrrp_version is only valid in global_defs
     cfg = parse_config(write(tmp_path, "global_defs {\n@r1\tvrrp_version 3\n}\n" + MINIMAL), "r1")
     assert cfg.instances[0].version == 3
+
+
+def test_parameter_substitution(tmp_path: Path) -> None:
+    # keepalived.conf(5), "Parameter substitution": recursive, evaluated where it is used.
+    text = (
+        "$ADDRESS_BASE=192.0.${ADDRESS_BASE_SUB}  # comment\n"
+        "$ADDRESS_BASE_SUB=2\n"
+        "$IF = eth0\n"
+        "$PRIO=150\n"
+        "vrrp_instance VI_1 {\n"
+        "  interface $IF\n"
+        "  virtual_router_id 3\n"
+        "  priority $PRIO\n"
+        "  authentication {\n"
+        "    auth_pass a${_HASH}b\n"
+        "  }\n"
+        "  virtual_ipaddress {\n"
+        "    ${ADDRESS_BASE}.100/24\n"
+        "$ADDRESS_BASE_SUB=3\n"
+        "    ${ADDRESS_BASE}.100/24\n"
+        "  }\n"
+        "  notify_master $UNDEFINED\n"
+        "}\n"
+    )
+    (inst,) = parse_config(write(tmp_path, text)).instances
+    assert (inst.interface, inst.priority, inst.auth_pass) == ("eth0", 150, "a#b")
+    assert [str(v.ip) for v in inst.vips] == ["192.0.2.100", "192.0.3.100"]
+
+
+def test_multiline_definition_with_conditionals(tmp_path: Path) -> None:
+    # The man page's multi-line example, in documentation addresses.
+    text = (
+        "$INSTANCE= \\\n"
+        "vrrp_instance VI_${NUM} { \\\n"
+        "    interface eth0.${NUM} \\\n"
+        "    virtual_router_id ${NUM} \\\n"
+        "    @high priority 130 \\\n"
+        "    @low priority 120 \\\n"
+        "    virtual_ipaddress { \\\n"
+        "        198.51.100.${NUM}/24 \\\n"
+        "    } \\\n"
+        "}\n"
+        "\n"
+        "$NUM=1\n"
+        "$INSTANCE\n"
+        "@high $NUM=2\n"
+        "@^high $NUM=3\n"
+        "$INSTANCE\n"
+    )
+    path = write(tmp_path, text)
+    high = parse_config(path, "high").instances
+    low = parse_config(path, "low").instances
+    assert [(i.name, i.interface, i.vrid, i.priority) for i in high] == [
+        ("VI_1", "eth0.1", 1, 130),
+        ("VI_2", "eth0.2", 2, 130),
+    ]
+    assert [(i.name, i.vrid, i.priority, str(i.vips[0].ip)) for i in low] == [
+        ("VI_1", 1, 120, "198.51.100.1"),
+        ("VI_3", 3, 120, "198.51.100.3"),
+    ]
+    # Errors in expanded text name the line of the reference.
+    bad = write(tmp_path, "$P=loud\nvrrp_instance V {\n virtual_router_id 1\n priority $P\n}\n")
+    with pytest.raises(KaConfError, match=r"keepalived.conf:4: priority: 'loud' is not an integer"):
+        parse_config(bad)
+
+
+def test_definitions_carry_into_included_files(tmp_path: Path) -> None:
+    write(tmp_path, "vrrp_instance V {\n interface $IF\n virtual_router_id 4\n}\n", "i.conf")
+    cfg = parse_config(write(tmp_path, "$IF=eth7\ninclude i.conf\n"))
+    assert cfg.instances[0].interface == "eth7"
+    cfg = parse_config(write(tmp_path, "include ${_PWD}/i.conf\n$IF=late\n"))
+    assert cfg.instances[0].interface == "$IF"

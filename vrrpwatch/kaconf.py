@@ -22,7 +22,12 @@ Grammar, as keepalived 2.x reads it (keepalived.conf(5), "DESCRIPTION", "Quoted 
 * Conditional lines ``@ID ...`` / ``@^ID ...`` are kept or dropped for a config id (keepalived's
   ``-i``), given as ``parse_config(path, config_id)``; without one they are an error.
 
-Not supported (a :class:`KaConfError` says so): parameter substitution (``$NAME``).
+* Parameter substitution: ``$NAME=VALUE`` (continued over lines by a trailing backslash),
+  then ``$NAME`` (followed by whitespace) or ``${NAME}``; recursive, evaluated at use;
+  ``${_PWD}``, ``${_INSTANCE}`` (the config id) and ``${_HASH}`` are predefined; undefined names
+  stay as they are.
+
+Not supported (a :class:`KaConfError` says so): ``${_RANDOM}`` and ``~SEQ``.
 
 Values follow keepalived's own normalisation (keepalived/vrrp/vrrp.c, ``vrrp_complete_instance``):
 the default priority is 100 and the default state BACKUP; ``advert_int`` defaults to 1 s; a VRRPv2
@@ -38,9 +43,11 @@ import glob
 import ipaddress
 import os
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -266,58 +273,147 @@ def _conditional(line: str, config_id: str | None, path: Path, lineno: int) -> s
     return rest if (ident == config_id) != reverse else None
 
 
-def _lex_file(
-    path: Path, stack: tuple[Path, ...], files: list[str], config_id: str | None
-) -> Iterator[_Token]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    except IsADirectoryError:
-        raise KaConfError(path, 0, "is a directory, not a configuration file") from None
-    except OSError as exc:
-        raise KaConfError(path, 0, f"cannot read: {exc.strerror or exc}") from None
-    files.append(str(path))
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.lstrip()
-        if stripped.startswith("@"):
-            kept = _conditional(stripped, config_id, path, lineno)
-            if kept is None:
-                continue
-            raw = stripped = kept.lstrip()
-        if stripped.startswith("$"):
-            raise KaConfError(path, lineno, "parameter substitution ($...) is not supported")
-        tokens = _split_line(raw, str(path), lineno)
+def _decomment(line: str) -> str:
+    """``line`` up to its comment: the first ``#`` or ``!`` outside double quotes that is not
+    escaped (lib/parser.c ``decomment``). Escapes stay for :func:`_split_line`."""
+    quoted = False
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if c == '"':
+            quoted = not quoted
+        elif c == "\\" and not quoted and i + 1 < n and line[i + 1] in "#!":
+            i += 2
+            continue
+        elif c in "#!" and not quoted:
+            return line[:i]
+        i += 1
+    return line
+
+
+_DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(.*)")
+_REFERENCE = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:[ \t][^}]*)?)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[ \t]|$)"
+)
+# Bounds on what one source line may expand into (recursive definitions); keepalived stops
+# at its line buffer size ("would exceed maximum line length").
+_MAX_EXPANSIONS = 1000
+_MAX_LINE = 1 << 16
+
+
+@dataclass(slots=True)
+class _Lexer:
+    """Lines of the files (includes spliced in) to tokens, after keepalived's line-level
+    processing (lib/parser.c ``read_line``): comments, ``@ID`` conditional lines and parameter
+    substitution (keepalived.conf(5), "ADVANCED CONFIGURATION")."""
+
+    config_id: str | None
+    files: list[str] = field(default_factory=list)
+    defs: dict[str, str] = field(default_factory=dict)
+
+    def lex_file(self, path: Path, stack: tuple[Path, ...]) -> Iterator[_Token]:
+        try:
+            text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        except IsADirectoryError:
+            raise KaConfError(path, 0, "is a directory, not a configuration file") from None
+        except OSError as exc:
+            raise KaConfError(path, 0, f"cannot read: {exc.strerror or exc}") from None
+        self.files.append(str(path))
+        lines = text.splitlines()
+        i = 0
+        while i < len(lines):
+            lineno = i + 1
+            i += 1
+            queue = deque([lines[i - 1]])
+            expansions = 0
+            while queue:
+                line = _decomment(queue.popleft()).strip()
+                if line.startswith("@"):
+                    line = (_conditional(line, self.config_id, path, lineno) or "").strip()
+                if not line:
+                    continue
+                m = _DEFINITION.fullmatch(line)
+                if m:
+                    value = m.group(2).strip()
+                    if value.endswith("\\"):
+                        value, i = self._multiline(value, lines, i, path, lineno, m.group(1))
+                    self.defs[m.group(1)] = value
+                    continue
+                if line.startswith("~SEQ"):
+                    raise KaConfError(path, lineno, "~SEQ is not supported")
+                if "$" in line:
+                    expanded = _REFERENCE.sub(partial(self._value, path=path, lineno=lineno), line)
+                    if expanded != line:
+                        expansions += 1
+                        if expansions > _MAX_EXPANSIONS or len(expanded) > _MAX_LINE:
+                            raise KaConfError(path, lineno, "parameter substitution never ends")
+                        queue.extendleft(reversed(expanded.split("\n")))
+                        continue
+                yield from self._tokens(line, path, lineno, stack)
+
+    def _multiline(
+        self, first: str, lines: list[str], i: int, path: Path, lineno: int, name: str
+    ) -> tuple[str, int]:
+        """A definition continued by trailing backslashes; its lines joined by newlines."""
+        parts = [first[:-1].strip()]
+        while True:
+            if i >= len(lines):
+                raise KaConfError(path, lineno, f"definition of ${name} never ends")
+            nxt = _decomment(lines[i]).strip()
+            i += 1
+            if nxt.endswith("\\"):
+                parts.append(nxt[:-1].strip())
+            else:
+                parts.append(nxt)
+                break
+        return "\n".join(p for p in parts if p), i
+
+    def _value(self, ref: re.Match[str], *, path: Path, lineno: int) -> str:
+        name = ref.group(1) or ref.group(3)
+        if name == "_RANDOM":
+            raise KaConfError(path, lineno, "${_RANDOM} is not supported")
+        if ref.group(2):
+            return ref.group(0)  # only _RANDOM takes parameters
+        if name in self.defs:
+            return self.defs[name]
+        if name == "_PWD":
+            return str(path.parent.resolve())
+        if name == "_INSTANCE" and self.config_id is not None:
+            return self.config_id
+        if name == "_HASH":
+            return "\\#"  # a literal '#', not a comment
+        return ref.group(0)  # undefined: left as it is, as keepalived does
+
+    def _tokens(
+        self, line: str, path: Path, lineno: int, stack: tuple[Path, ...]
+    ) -> Iterator[_Token]:
+        tokens = _split_line(line, str(path), lineno)
         if tokens and not tokens[0].quoted and tokens[0].text in _INCLUDE_KEYWORDS:
             if len(tokens) != 2 or tokens[1].text in "{}":
                 raise KaConfError(path, lineno, f"{tokens[0].text} needs exactly one file name")
-            yield from _include(tokens[1].text, path, lineno, stack, files, config_id)
-            continue
+            yield from self._include(tokens[1].text, path, lineno, stack)
+            return
         yield from tokens
 
-
-def _include(
-    pattern: str,
-    including: Path,
-    lineno: int,
-    stack: tuple[Path, ...],
-    files: list[str],
-    config_id: str | None,
-) -> Iterator[_Token]:
-    if len(stack) >= _MAX_INCLUDE_DEPTH:
-        raise KaConfError(including, lineno, "includes nested too deeply")
-    # keepalived.conf(5): relative paths are relative to the directory of the including file.
-    full = pattern if os.path.isabs(pattern) else str(including.parent / pattern)
-    if _has_glob(pattern):
-        # keepalived (lib/parser.c read_conf_file) skips directories a glob matches.
-        matches = sorted(m for m in glob.glob(full) if not os.path.isdir(m))
-    elif os.path.exists(full):
-        matches = [full]
-    else:
-        raise KaConfError(including, lineno, f"include: {pattern}: no such file")
-    for match in matches:
-        target = Path(match).resolve()
-        if target in stack:
-            raise KaConfError(including, lineno, f"include loop: {pattern} includes itself")
-        yield from _lex_file(Path(match), (*stack, target), files, config_id)
+    def _include(
+        self, pattern: str, including: Path, lineno: int, stack: tuple[Path, ...]
+    ) -> Iterator[_Token]:
+        if len(stack) >= _MAX_INCLUDE_DEPTH:
+            raise KaConfError(including, lineno, "includes nested too deeply")
+        # keepalived.conf(5): relative paths are relative to the directory of the including file.
+        full = pattern if os.path.isabs(pattern) else str(including.parent / pattern)
+        if _has_glob(pattern):
+            # keepalived (lib/parser.c read_conf_file) skips directories a glob matches.
+            matches = sorted(m for m in glob.glob(full) if not os.path.isdir(m))
+        elif os.path.exists(full):
+            matches = [full]
+        else:
+            raise KaConfError(including, lineno, f"include: {pattern}: no such file")
+        for match in matches:
+            target = Path(match).resolve()
+            if target in stack:
+                raise KaConfError(including, lineno, f"include loop: {pattern} includes itself")
+            yield from self.lex_file(Path(match), (*stack, target))
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,9 +760,9 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
     Raises :class:`KaConfError` (one line, naming file and line) for anything it cannot parse.
     """
     main = Path(path)
-    files: list[str] = []
+    lexer = _Lexer(config_id)
     resolved = main.resolve() if main.exists() else main
-    tree = _build_tree(_lex_file(main, (resolved,), files, config_id))
+    tree = _build_tree(lexer.lex_file(main, (resolved,)))
     router_id: str | None = None
     global_version = 2
     # global_defs may come after the instances; read it first.
@@ -699,7 +795,7 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
         router_id=router_id,
         vrrp_version=global_version,
         instances=tuple(instances),
-        files=tuple(files),
+        files=tuple(lexer.files),
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.lab import Daemon, Lab, read_adverts
+from tests.lab import Daemon, Host, Lab, read_adverts
 from vrrpwatch.audit import audit
 from vrrpwatch.cli import cli
 from vrrpwatch.kaconf import parse_config
@@ -203,3 +204,127 @@ def test_vip_mismatch_makes_two_masters_in_both_versions(lab: Lab) -> None:
         assert hi.has_address(vip)
         report = audit([parse_config(_conf(k_hi)), parse_config(_conf(k_lo))])
         assert [f.id for f in report.errors] == ["vip-mismatch"]
+
+
+# -- kaconf against keepalived's own reading (keepalived -d dumps its configuration) ----------
+
+_STAMP = re.compile(r"^\w{3} \w{3} +\d+ [\d:]+ \d{4}: ")
+
+
+def keepalived_dump(host: Host, conf: Path, config_id: str | None, workdir: Path) -> str:
+    """Start keepalived with -d on ``conf`` in ``host``; its configuration dump, then stop it."""
+    workdir.mkdir()
+    log = workdir / "log"
+    argv = ["keepalived", "-n", "-l", "-D", "-d", "-P", "-f", str(conf)]
+    argv += ["-p", str(workdir / "k.pid"), "-r", str(workdir / "v.pid")]
+    if config_id:
+        argv += ["-i", config_id]
+    daemon = Daemon(host.lab, f"keepalived-dump@{host.name}", [host.popen(argv, log=log)], log)
+    try:
+        daemon.wait_for_log(r"------< Interfaces >------", timeout=15)
+    finally:
+        daemon.stop()
+    return "\n".join(_STAMP.sub("", line) for line in daemon.log.splitlines())
+
+
+def dumped_instances(dump: str) -> dict[str, dict[str, object]]:
+    """The fields kaconf models, per instance, from keepalived's dump."""
+    out: dict[str, dict[str, object]] = {}
+    cur: dict[str, object] = {}
+    section = ""
+    for line in dump.splitlines():
+        if line.startswith(" VRRP Instance = "):
+            cur = out.setdefault(line.split("= ", 1)[1], {"vips": [], "peers": []})
+            section = ""
+            continue
+        if line.startswith("------<"):
+            cur, section = {}, ""
+            continue
+        if not cur or not line.startswith("   "):
+            continue  # other processes' log lines interleave with the dump
+        if line.startswith("     ") and section in ("vips", "peers"):
+            cur[section].append(line.split()[0])  # type: ignore[attr-defined]
+            continue
+        key, _, value = line.strip().partition(" = ")
+        section = ""
+        if key == "VRRP Version":
+            cur["version"] = int(value)
+        elif key == "Wantstate":
+            cur["state"] = value
+        elif key == "Interface":
+            cur["interface"] = value.split(" vmac on ")[-1].split(",")[0]
+        elif key == "Virtual Router ID":
+            cur["vrid"] = int(value)
+        elif key == "Priority":
+            cur["priority"] = int(value)
+        elif key == "Advert interval":
+            number, unit = value.split()
+            cur["advert_int_ms"] = round(float(number) * (1000 if unit == "sec" else 1))
+        elif key == "Preempt":
+            cur["preempt"] = value == "enabled"
+        elif key == "Preempt delay":
+            cur["preempt_delay_s"] = float(value.split()[0])
+        elif key == "Authentication type" and value != "none":
+            cur["auth_type"] = {"SIMPLE_PASSWORD": "PASS", "IPSEC_AH": "AH"}.get(value, value)
+        elif key == "Password":
+            cur["auth_pass"] = value
+        elif key.startswith("Virtual IP ("):
+            section = "vips"
+        elif key.startswith("Unicast Peer"):
+            section = "peers"
+    return out
+
+
+def kaconf_instances(conf: Path, config_id: str | None) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for inst in parse_config(conf, config_id).instances:
+        fields: dict[str, object] = {
+            "version": inst.version,
+            "state": inst.state,
+            "interface": inst.interface,
+            "vrid": inst.vrid,
+            "priority": inst.priority,
+            "advert_int_ms": inst.advert_int_ms,
+            "preempt": inst.preempt,
+            "vips": [
+                str(v.address) if v.address.network.prefixlen < v.address.max_prefixlen
+                else str(v.ip)
+                for v in inst.vips
+            ],
+            "peers": [str(p) for p in inst.unicast_peers],
+        }  # fmt: skip
+        if inst.preempt_delay_s:
+            fields["preempt_delay_s"] = inst.preempt_delay_s
+        if inst.auth_type and inst.version == 2:  # keepalived drops v3 authentication
+            fields["auth_type"] = inst.auth_type
+            if inst.auth_pass_wire is not None:
+                fields["auth_pass"] = inst.auth_pass_wire.decode()
+        out[inst.name] = fields
+    return out
+
+
+CROSS_CHECKED = [
+    ("lab-v2/r1.conf", None),
+    ("lab-v3/r2.conf", None),
+    ("split/keepalived.conf", None),
+    ("shared/keepalived.conf", "r1"),
+    ("shared/keepalived.conf", "r2"),
+    ("params/keepalived.conf", "high"),
+    ("params/keepalived.conf", "low"),
+    ("broken/r2-v3.conf", None),
+    ("broken/r2-interval.conf", None),
+    ("rounding.conf", None),
+]
+
+
+@pytest.mark.integration
+def test_kaconf_reads_configs_as_keepalived_does(lab: Lab, tmp_path: Path) -> None:
+    host = lab.host("kd")
+    for name in ("eth1", "eth0.1", "eth0.2", "eth0.3", "eth0.10"):
+        host.run(["ip", "link", "add", name, "type", "veth", "peer", "name", f"p{name}"])
+        host.run(["ip", "link", "set", name, "up"])
+    for n, (rel, config_id) in enumerate(CROSS_CHECKED):
+        conf = KACONF / rel
+        theirs = dumped_instances(keepalived_dump(host, conf, config_id, tmp_path / f"k{n}"))
+        ours = kaconf_instances(conf, config_id)
+        assert ours == theirs, f"{rel} (-i {config_id})"
