@@ -141,8 +141,10 @@ class KeepalivedInstance:
     """One ``vrrp_instance`` of a keepalived configuration.
 
     ``advert_int`` is in seconds (sub-second only with ``version=3``). ``auth_type`` is None,
-    ``"PASS"`` or ``"AH"`` (VRRPv2 only). ``vips`` are CIDR strings; the first one's family
-    makes the instance IPv4 or IPv6. ``interface`` may be a VLAN sub-interface (``eth0.10``).
+    ``"PASS"`` or ``"AH"`` (VRRPv2 only). ``unicast_src``/``mcast_src`` set the adverts'
+    source address (keepalived ``unicast_src_ip``/``mcast_src_ip``). ``vips`` are CIDR
+    strings; the first one's family makes the instance IPv4 or IPv6. ``interface`` may be
+    a VLAN sub-interface (``eth0.10``).
     """
 
     vrid: int
@@ -155,6 +157,7 @@ class KeepalivedInstance:
     vips: tuple[str, ...] = ()
     unicast_peers: tuple[str, ...] = ()
     unicast_src: str | None = None
+    mcast_src: str | None = None
     nopreempt: bool = False
     use_vmac: bool = False
     interface: str = "eth0"
@@ -169,6 +172,7 @@ class KeepalivedInstance:
             *self.vips,
             *self.unicast_peers,
             *([self.unicast_src] if self.unicast_src else []),
+            *([self.mcast_src] if self.mcast_src else []),
         ):
             check_doc_address(a)
         name = self.name or f"VI_{index}"
@@ -196,6 +200,8 @@ class KeepalivedInstance:
             ]
         if self.unicast_src:
             lines.append(f"  unicast_src_ip {_bare(self.unicast_src)}")
+        if self.mcast_src:
+            lines.append(f"  mcast_src_ip {_bare(self.mcast_src)}")
         if self.unicast_peers:
             lines.append("  unicast_peer {")
             lines += [f"    {_bare(p)}" for p in self.unicast_peers]
@@ -966,11 +972,37 @@ def master_runs(adverts: Iterable[Advert]) -> list[MasterRun]:
     return sorted(runs, key=lambda r: r.first.time)
 
 
+def merge_split_brain(runs: list[MasterRun]) -> list[MasterRun]:
+    """In a group where two sources advertised at the same time for more than an interval
+    (split brain), each source counts as one master run from its first advert to its last:
+    neither left the master state, even if its adverts came irregularly (keepalived restarts a
+    master's advert timer on every advert it receives, even one it then discards)."""
+    split: set[tuple[tuple[int, ...], int, int]] = set()
+    for a in runs:
+        for b in runs:
+            if a.group == b.group and a.address < b.address:
+                overlap = min(a.last.time, b.last.time) - max(a.first.time, b.first.time)
+                if overlap > a.first.interval_s:
+                    split.add(a.group)
+    out: list[MasterRun] = []
+    merged: dict[tuple[tuple[tuple[int, ...], int, int], str], MasterRun] = {}
+    for r in runs:
+        key = (r.group, r.address)
+        if r.group in split and key in merged:
+            m = merged[key]
+            m.last, m.count = r.last, m.count + r.count
+            continue
+        merged[key] = r
+        out.append(r)
+    return out
+
+
 def masters_and_failovers(
     adverts: Iterable[Advert],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The truth file's ``masters`` and ``failovers`` as measured in a capture.
 
+    Runs of one source in a split-brain group are merged (``merge_split_brain``).
     A failover is a run of B following a run of A in the same group, A having stopped by the
     time B was one interval old (otherwise both are masters at once: split brain, no failover).
     Its cause is ``resigned`` (A's last advert had priority 0), ``preempted`` (A was still
@@ -978,7 +1010,7 @@ def masters_and_failovers(
     or ``silent``. ``expected_ms``: Skew_Time after priority 0, Master_Down_Interval after
     silence, both with B's priority (RFC 3768 / RFC 5798 section 6.1), None when preempted.
     """
-    runs = master_runs(adverts)
+    runs = merge_split_brain(master_runs(adverts))
     masters = [
         {
             "vlan": list(r.group[0]),

@@ -242,6 +242,24 @@ def _runs_from_tshark(
     return runs
 
 
+def _merge_split(runs: dict[tuple[Any, ...], list[list[dict[str, Any]]]]) -> None:
+    """Two sources advertising at once for more than an interval: each is one run."""
+    keys = list(runs)
+    for k1 in keys:
+        for k2 in keys:
+            if k1[:3] != k2[:3] or k1[3] >= k2[3]:
+                continue
+            if any(
+                min(r1[-1]["time"], r2[-1]["time"]) - max(r1[0]["time"], r2[0]["time"])
+                > r1[0]["interval_cs"] / 100
+                for r1 in runs[k1]
+                for r2 in runs[k2]
+            ):
+                for k in keys:
+                    if k[:3] == k1[:3]:
+                        runs[k] = [[row for run in runs[k] for row in run]]
+
+
 def _better(o: dict[str, Any], prev: dict[str, Any]) -> bool:
     if o["priority"] != prev["priority"]:
         return bool(o["priority"] > prev["priority"])
@@ -252,6 +270,7 @@ def _better(o: dict[str, Any], prev: dict[str, Any]) -> bool:
 def test_masters_and_failover_gaps_match_the_pcap(name: str) -> None:
     t = load(name)
     runs = _runs_from_tshark(tshark_adverts(name))
+    _merge_split(runs)
     flat = sorted(
         (run[0]["time"], key[3], key[:3], run) for key, lst in runs.items() for run in lst
     )
