@@ -934,9 +934,10 @@ def _slowest_backup(vr: VirtualRouter, master: Advertiser) -> int:
     """The priority whose Master_Down_Interval a silent master is given before master-lost.
 
     Backups are silent (RFC 5798 section 6.4.2), so their priorities are only known from the
-    ones that advertised earlier in the run; the lowest of those takes over last. With none
+    ones that advertised earlier in the run (a priority 0 is a resignation, not a rank); the
+    lowest of those takes over last. With none
     known, any backup may exist, down to priority 1 (the longest Master_Down_Interval)."""
-    seen = [a.last_priority for a in vr.advertisers.values() if a is not master]
+    seen = (p for a in vr.advertisers.values() if a is not master for p in a.priorities)
     return min((p for p in seen if 0 < p < 255), default=1)
 
 
