@@ -240,33 +240,39 @@ def test_bad_capture_exit_2(tmp_path: Path, name: str, content: bytes | None, me
 
 
 def lab_configs(tmp_path: Path, capture: str, *, leave_out: tuple[str, ...] = ()) -> list[Path]:
-    """keepalived.conf of each keepalived router of ``capture``, as tests/lab.py renders it."""
+    """keepalived.conf of each keepalived router of ``capture``, as tests/lab.py renders it
+    (the truth file lists one entry per instance; a router's instances share its config)."""
     sys.path.insert(0, str(ROOT))
     from tests.lab import KeepalivedInstance
 
     truth = json.loads((ROOT / "captures" / f"{capture}.json").read_text())
     auth = {"simple": "PASS", "ah": "AH", "none": None}
-    paths = []
+    per_router: dict[str, list[Any]] = {}
     for r in truth["routers"]:
         if r["implementation"] != "keepalived" or r["name"] in leave_out:
             continue
         prefix = "/24" if r["family"] == 4 else "/64"
-        inst = KeepalivedInstance(
-            vrid=r["vrid"],
-            priority=r["priority"],
-            version=r["version"],
-            advert_int=r["advert_int_ms"] / 1000,
-            auth_type=auth[r["auth_type"]],
-            auth_pass=r["password"],
-            vips=tuple(v + prefix for v in r["vips"]),
-            unicast_peers=tuple(r["unicast_peers"]),
-            nopreempt=not r["preempt"],
-            use_vmac=r["use_vmac"],
-            interface=".".join(["eth0", *map(str, r["vlan"])]),
+        per_router.setdefault(r["name"], []).append(
+            KeepalivedInstance(
+                vrid=r["vrid"],
+                priority=r["priority"],
+                version=r["version"],
+                advert_int=r["advert_int_ms"] / 1000,
+                auth_type=auth[r["auth_type"]],
+                auth_pass=r["password"],
+                vips=tuple(v + prefix for v in r["vips"]),
+                unicast_peers=tuple(r["unicast_peers"]),
+                nopreempt=not r["preempt"],
+                use_vmac=r["use_vmac"],
+                interface=".".join(["eth0", *map(str, r["vlan"])]),
+            )
         )
-        path = tmp_path / capture / f"{r['name']}.conf"
+    paths = []
+    for name, instances in per_router.items():
+        body = "\n".join(inst.render(n) for n, inst in enumerate(instances, 1))
+        path = tmp_path / capture / f"{name}.conf"
         path.parent.mkdir(exist_ok=True)
-        path.write_text(f"global_defs {{\n  router_id {r['name']}\n}}\n{inst.render(1)}\n")
+        path.write_text(f"global_defs {{\n  router_id {name}\n}}\n{body}\n")
         paths.append(path)
     return paths
 
@@ -284,6 +290,7 @@ def lab_configs(tmp_path: Path, capture: str, *, leave_out: tuple[str, ...] = ()
         ("rogue", ("rogue",), {"unknown-advertiser"}),
         ("rogue", (), set()),
         ("frr-keepalived", (), {"unknown-advertiser"}),  # FRR's config is not a keepalived.conf
+        ("vlans", (), set()),
     ],
 )
 def test_lab_captures_against_their_configs(
@@ -295,13 +302,16 @@ def test_lab_captures_against_their_configs(
     assert found == errors, report["findings"]
     assert code == (1 if errors else 0)
     truth = json.loads((ROOT / "captures" / f"{capture}.json").read_text())
-    names = {r["address"]: r["name"] for r in truth["routers"]}
+    names = {(r["address"], r["vrid"]): r for r in truth["routers"]}
     for seen in report["observed"]:
-        name = names[seen["src"]]
-        if name in leave_out or seen["src"] not in names or name == "frr1":
+        router = names[(seen["src"], seen["vrid"])]
+        if router["name"] in leave_out or router["implementation"] != "keepalived":
             assert seen["matched"] is None
         else:
-            assert seen["matched"] == f"{name}/VI_1", seen
+            assert seen["matched"] is not None and seen["matched"].startswith(
+                router["name"] + "/"
+            ), seen
+            assert seen["vlan"] == router["vlan"]
 
 
 def test_capture_from_stdin() -> None:

@@ -154,6 +154,7 @@ def _as_json(report: Any, strict: bool) -> dict[str, Any]:
         out["observed"] = [
             {
                 "src": str(a.src),
+                "vlan": list(a.vlan),
                 "vrid": a.vrid,
                 "family": a.family,
                 "adverts": a.count,
@@ -204,7 +205,8 @@ def _render(report: Any) -> None:
             seen.add_column(col)
         for a in report.advertisers:
             seen.add_row(
-                f"{a.vrid} (IPv{a.family})",
+                f"{a.vrid} (IPv{a.family}"
+                + (f", VLAN {'.'.join(map(str, a.vlan))})" if a.vlan else ")"),
                 str(a.src),
                 str(a.count),
                 ", ".join(str(p) for p in sorted(a.priorities)) + (" +0" if a.released else ""),
