@@ -161,11 +161,9 @@ class CachedDecoder:
         self.hits = 0
 
     def decode(self, data: bytes, linktype: int) -> Decoded | None:
-        if linktype == 1 and len(data) > 34:
-            off = 14
-            if data[12:14] == b"\x81\x00":
-                off = 18
-            if data[off - 2 : off] == b"\x08\x00":
+        if linktype == 1 and len(data) > 38:
+            off = 18 if data.startswith(b"\x81\x00", 12) else 14
+            if data.startswith(b"\x08\x00", off - 2):
                 # IPv4 identification (bytes 4-5) and header checksum (10-11), RFC 791.
                 key = data[: off + 4] + data[off + 6 : off + 10] + data[off + 12 :]
             else:
