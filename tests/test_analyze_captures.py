@@ -187,3 +187,27 @@ def test_truncated_capture_keeps_what_was_read(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="truncated capture"):
         run_files([str(cut)], m)
     assert m.counters.vrrp_adverts > 10
+
+
+ALL_CAPTURES = sorted(CAPTURES.glob("*.pcap")) + [
+    p for p in PUBLIC if p.name in ("vrrp.pcap", "VRRP_failover.cap", "VRRP_preempt.cap")
+]
+
+
+@pytest.mark.parametrize("path", ALL_CAPTURES, ids=lambda p: p.name)
+def test_cache_and_fast_path_change_nothing(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decode cache and the monitor's fast path for repeated adverts are optimisations
+    only: without them the monitor ends in the same state with the same alerts."""
+    from dissectors.packet import decode_packet
+
+    def state(m: Monitor) -> object:
+        return (
+            [vr.to_json(reveal_secrets=True) for vr in m.routers.values()],
+            [a.to_json() for a in m.alerts],
+            m.counters,
+        )
+
+    fast = analyze(path)
+    monkeypatch.setattr(CachedDecoder, "decode", lambda self, d, lt: decode_packet(d, lt))
+    slow = analyze(path)
+    assert state(fast) == state(slow)

@@ -167,6 +167,7 @@ class Advertiser:
     dirty: bool = True
     _silence_s: float = SILENCE_FACTOR
     last_decoded: Decoded | None = None
+    checked_version: int = -1  # the router's profile_version its consistency was checked at
 
     @property
     def interval_s(self) -> float:
@@ -230,6 +231,9 @@ class VirtualRouter:
     reference: tuple[int, int, str | None, frozenset[str], int] | None = None
     recent_transitions: deque[float] = field(default_factory=deque)
     lost: bool = False  # master-lost episode open (sniff)
+    # bumped whenever an advertiser's profile or the master changes: consistency checks
+    # (mismatches, rogue) only need to run again when it moved
+    profile_version: int = 0
     announcers: dict[str, set[str]] = field(default_factory=dict)  # VIP -> MACs of GARP/NA
     dirty: bool = True
 
@@ -385,6 +389,9 @@ class Monitor:
             a.dirty = vr.dirty = True
             if vr.master != a.address or vr.resigned or a.last_priority == 0:
                 self._track_master(vr, a, a.last_priority, frame, time, events)
+            if a.checked_version != vr.profile_version:
+                self._consistency_alerts(vr, a, frame, time, events)
+                a.checked_version = vr.profile_version
             if len(vr.advertisers) > 1:
                 self._split_brain(vr, a, frame, time, events)
             if vr.lost:
@@ -491,6 +498,7 @@ class Monitor:
         a.adverts += 1
         a.dirty = True
         vr.dirty = True
+        before = a.profile() if a.adverts > 1 else None
         if mac is not None and mac not in a.macs:
             a.macs.append(mac)
         if adv.priority not in a.priorities:
@@ -521,7 +529,10 @@ class Monitor:
         self._seen[id(pkt)] = (pkt, vr, a)
         a.last_decoded = pkt
         self._packet_alerts(vr, a, pkt, frame, time, events)
+        if a.profile() != before:
+            vr.profile_version += 1
         self._consistency_alerts(vr, a, frame, time, events)
+        a.checked_version = vr.profile_version
         self._track_master(vr, a, adv.priority, frame, time, events)
         self._split_brain(vr, a, frame, time, events)
         if vr.lost and vr.master is not None:
@@ -762,6 +773,7 @@ class Monitor:
             expected_ms=expected_ms,
         )
         vr.transitions.append(t)
+        vr.profile_version += 1
         vr.master = new.address
         vr.master_since = time
         vr.resigned = new.last_priority == 0
