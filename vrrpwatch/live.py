@@ -343,11 +343,11 @@ class Sniffer:
             timeout = TICK_S if deadline is None else max(0.0, min(TICK_S, deadline - now))
             for key, _mask in select(timeout):
                 src = key.data
-                if isinstance(src, PacketSocket):
-                    self._frames(src.read())
-                else:
+                if isinstance(src, tuple):
                     name, watcher = src
                     self._link(name, watcher.read())
+                else:
+                    self._frames(src.read())
             now = self.clock()
             if now >= next_expire:
                 next_expire = now + EXPIRE_EVERY_S

@@ -1,0 +1,350 @@
+"""``sniff`` without a network: the kernel filter (run by a small classic-BPF interpreter over
+real captures), VLAN re-insertion, the rotating pcap writer, the capture loop with fake sockets
+and a fake clock, the JSON lines, and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dissectors.common import DecodeError
+from dissectors.packet import decode_packet
+from tests.conftest import CAPTURES, PUBLIC_CAPTURES, ROOT, lab_unavailable
+from tests.test_monitor import MAC1, MAC2, R1, R2, advert
+from vrrpwatch.capture import iter_capture
+from vrrpwatch.cli import cli
+from vrrpwatch.live import (
+    TP_STATUS_VLAN_TPID_VALID,
+    TP_STATUS_VLAN_VALID,
+    VRRP_FILTER,
+    Insn,
+    PcapWriter,
+    Sniffer,
+    reinsert_vlan,
+)
+from vrrpwatch.monitor import Monitor
+from vrrpwatch.storage import Store, open_db
+
+# -- a classic BPF interpreter for the opcodes the filter uses (<linux/filter.h>) -------------
+
+
+def run_bpf(program: Sequence[Insn], frame: bytes) -> int:
+    a = x = pc = 0
+    while True:
+        code, jt, jf, k = program[pc]
+        pc += 1
+        if code == 0x01:  # ldx #k
+            x = k
+        elif code in (0x28, 0x50):  # ldh [k], ldb [x + k]
+            off, size = (k, 2) if code == 0x28 else (x + k, 1)
+            if off + size > len(frame):
+                return 0  # the kernel ends the program, dropping the packet
+            a = int.from_bytes(frame[off : off + size], "big")
+        elif code == 0x15:  # jeq #k
+            pc += jt if a == k else jf
+        elif code == 0x06:  # ret #k
+            return k
+        else:
+            raise AssertionError(f"unexpected opcode {code:#x}")
+
+
+def kernel_view(frame: bytes) -> bytes:
+    """What a packet socket's filter sees: the receive path moves the outer tag to metadata."""
+    if frame[12:14] in (b"\x81\x00", b"\x88\xa8"):
+        return frame[:12] + frame[16:]
+    return frame
+
+
+CAPTURE_FILES = sorted(
+    [p for p in PUBLIC_CAPTURES.glob("*") if p.suffix in (".pcap", ".pcapng", ".cap")]
+    + list(CAPTURES.glob("*.pcap"))
+)
+
+
+def _ours(data: bytes) -> bool:
+    try:
+        return decode_packet(data, 1) is not None
+    except DecodeError:
+        return True  # malformed VRRP is ours too: the monitor reports it
+
+
+@pytest.mark.parametrize("path", CAPTURE_FILES, ids=lambda p: p.name)
+def test_filter_passes_every_frame_the_decoder_keeps(path: Path) -> None:
+    if not PUBLIC_CAPTURES.is_dir() and PUBLIC_CAPTURES in path.parents:
+        lab_unavailable("public captures missing")
+    seen = passed = 0
+    for p in iter_capture(path):
+        if p.linktype != 1:
+            continue
+        seen += 1
+        accepted = run_bpf(VRRP_FILTER, kernel_view(p.data)) > 0
+        passed += accepted
+        if _ours(p.data) and _simple(p.data):
+            assert accepted, f"frame {p.frame} dropped by the kernel filter"
+    assert passed <= seen
+
+
+def _simple(frame: bytes) -> bool:
+    """Frames the filter is meant for: at most two tags, no IPv6 extension header before
+    VRRP, no 802.1ah; the decoder also walks those (capture files), sniff does not."""
+    off = 12
+    tags = 0
+    while frame[off : off + 2] in (b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x92\x00"):
+        off += 4
+        tags += 1
+    et = frame[off : off + 2]
+    if tags > 2 or et == b"\x88\xe7":
+        return False
+    return not (et == b"\x86\xdd" and frame[off + 8] not in (112, 51, 58))
+
+
+def test_filter_rejects_other_traffic() -> None:
+    eth = bytes(12)
+    ipv4 = bytearray(20)
+    ipv4[0] = 0x45
+    for proto, want in ((6, 0), (17, 0), (1, 0), (112, 65535), (51, 65535)):
+        ipv4[9] = proto
+        assert run_bpf(VRRP_FILTER, eth + b"\x08\x00" + bytes(ipv4) + bytes(20)) == want
+        tagged = eth + b"\x81\x00\x00\x0a\x08\x00" + bytes(ipv4) + bytes(20)
+        assert run_bpf(VRRP_FILTER, tagged) == want  # an inner tag left in the data
+    ipv6 = bytearray(40)
+    ipv6[0] = 0x60
+    for nh, icmp_type, want in ((58, 135, 0), (58, 136, 65535), (112, 0, 65535), (6, 0, 0)):
+        ipv6[6] = nh
+        assert (
+            run_bpf(VRRP_FILTER, eth + b"\x86\xdd" + ipv6 + bytes([icmp_type]) + bytes(23)) == want
+        )
+    assert run_bpf(VRRP_FILTER, eth + b"\x08\x06" + bytes(28)) == 65535  # ARP
+    assert run_bpf(VRRP_FILTER, eth + b"\x88\xcc" + bytes(40)) == 0  # LLDP
+    assert run_bpf(VRRP_FILTER, eth + b"\x08\x00") == 0  # short: no crash, dropped
+
+
+def test_vlan_reinserted_from_auxdata() -> None:
+    frame = bytes(range(12)) + b"\x08\x00" + b"payload"
+    assert reinsert_vlan(frame, 0, 10, 0) == frame
+    tagged = reinsert_vlan(frame, TP_STATUS_VLAN_VALID, 10, 0)
+    assert tagged == bytes(range(12)) + b"\x81\x00\x00\x0a\x08\x00payload"
+    qinq = reinsert_vlan(tagged, TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID, 0x2014, 0x88A8)
+    assert qinq[12:20] == b"\x88\xa8\x20\x14\x81\x00\x00\x0a"  # outermost first
+    link = decode_packet(reinsert_vlan(advert(R1, 100), TP_STATUS_VLAN_VALID, 10, 0), 1)
+    assert link is not None and link.link.vlans == (10,)
+
+
+# -- pcap out ---------------------------------------------------------------------------------
+
+
+def test_pcap_writer_rotates_by_size_and_reads_back(tmp_path: Path) -> None:
+    out = tmp_path / "x.pcap"
+    frames = [(1_700_000_000.123456789 + i, advert(R1, 100 + i)) for i in range(10)]
+    record = 16 + len(frames[0][1])
+    w = PcapWriter(out, max_bytes=24 + 3 * record)
+    for t, data in frames:
+        w.write(t, data)
+    w.close()
+    assert w.files == [out, tmp_path / "x.pcap.1", tmp_path / "x.pcap.2", tmp_path / "x.pcap.3"]
+    back = [p for f in w.files for p in iter_capture(f)]
+    assert [p.data for p in back] == [d for _, d in frames]
+    assert [round(p.time, 6) for p in back] == [round(t, 6) for t, _ in frames]
+    assert [len(list(iter_capture(f))) for f in w.files] == [3, 3, 3, 1]
+    assert all(f.stat().st_size <= 24 + 3 * record for f in w.files)
+
+
+def test_pcap_writer_keeps_an_oversized_frame(tmp_path: Path) -> None:
+    w = PcapWriter(tmp_path / "y.pcap", max_bytes=10)
+    w.write(1.0, b"\x00" * 60)
+    w.write(2.0, b"\x00" * 60)
+    w.close()
+    assert [len(list(iter_capture(f))) for f in w.files] == [1, 1]
+
+
+def test_pcap_out_unwritable_is_one_line(tmp_path: Path) -> None:
+    from vrrpwatch.live import LiveError
+
+    with pytest.raises(LiveError, match="--pcap-out .*: No such file or directory"):
+        PcapWriter(tmp_path / "no" / "dir.pcap", 1 << 20)
+
+
+# -- the loop, with fake sockets and a fake clock ---------------------------------------------
+
+
+class FakeClock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        self.now += 0.05
+        return self.now
+
+
+class FakeSocket:
+    """Always readable (a socketpair with a byte in it); hands out frames due by the clock."""
+
+    def __init__(self, clock: FakeClock, frames: list[tuple[float, bytes]], drops: int = 0):
+        self.name, self.index = "fake0", 0
+        self.sock, self._peer = socket.socketpair()
+        self._peer.send(b"x")
+        self.clock = clock
+        self.queue = list(frames)
+        self.drops = 0
+        self._pending_drops = drops
+
+    def read(self, limit: int = 256) -> list[tuple[float, bytes]]:
+        due = [f for f in self.queue if f[0] <= self.clock.now][:limit]
+        del self.queue[: len(due)]
+        return due
+
+    def update_stats(self) -> None:
+        self.drops += self._pending_drops
+        self._pending_drops = 0
+
+    def close(self) -> None:
+        self.sock.close()
+        self._peer.close()
+
+
+def test_loop_numbers_frames_stores_and_raises_master_lost(tmp_path: Path) -> None:
+    t0 = 1_700_000_000.0
+    clock = FakeClock(t0)
+    frames = [(t0 + i, advert(R1, 200)) for i in range(3)]
+    bad = bytearray(advert(R1, 200))
+    bad[14 + 20] = 0x71  # VRRP version 7
+    frames += [(t0 + 3.5, bytes(bad))]  # malformed
+    sock = FakeSocket(clock, frames, drops=7)
+    db = open_db(tmp_path / "s.db")
+    monitor = Monitor(fingerprint=lambda pw: "fp")
+    store = Store(db)
+    store.begin_run(kind="sniff", source="fake0")
+    events: list[object] = []
+    pcap = PcapWriter(tmp_path / "s.pcap", 1 << 20)
+    sniffer = Sniffer(
+        [sock], monitor, store, pcap=pcap, on_event=events.append, watch_links=False,  # type: ignore[list-item]
+        clock=clock,
+    )  # fmt: skip
+    sniffer.run(duration_s=8.0)
+    sniffer.flush()
+    sniffer.close()
+    kinds = [getattr(e, "kind", type(e).__name__) for e in events]
+    assert kinds.count("master-lost") == 1
+    assert "malformed" in kinds and "Transition" in kinds
+    lost = next(e for e in events if getattr(e, "kind", "") == "master-lost")
+    # Last advert at t0 + 2; no backup known: priority 1, 3.996 s, plus 0.25 s of slack;
+    # expire() runs every 100 ms of the (fake) clock.
+    assert 2 + 3.996 + 0.25 < lost.time - t0 <= 2 + 3.996 + 0.25 + 0.2  # type: ignore[attr-defined]
+    assert lost.frame == 3  # type: ignore[attr-defined]
+    run = db.execute("SELECT packets, kernel_drops FROM runs").fetchone()
+    assert run == (4, 7)
+    assert [p.frame for p in iter_capture(tmp_path / "s.pcap")] == [1, 2, 3, 4]
+    assert db.execute("SELECT count(*) FROM alerts WHERE kind = 'master-lost'").fetchone() == (1,)
+
+
+def test_loop_backup_taking_over_is_no_master_lost(tmp_path: Path) -> None:
+    t0 = 1_700_000_000.0
+    clock = FakeClock(t0)
+    # r1 (200) stops after t0 + 2; r2 (100) takes over after its Master_Down_Interval.
+    frames = [(t0 + i, advert(R1, 200)) for i in range(3)]
+    frames += [(t0 + 2 + 3.609 + i, advert(R2, 100, mac=MAC2)) for i in range(4)]
+    sock = FakeSocket(clock, frames)
+    events: list[object] = []
+    monitor = Monitor(fingerprint=lambda pw: "fp")
+    sniffer = Sniffer(
+        [sock],
+        monitor,
+        on_event=events.append,
+        watch_links=False,
+        clock=clock,  # type: ignore[list-item]
+    )
+    sniffer.run(duration_s=10.0)
+    sniffer.close()
+    kinds = [getattr(e, "kind", None) for e in events]
+    assert "master-change" in kinds and "master-lost" not in kinds
+    assert MAC1 != MAC2
+
+
+def test_loop_stops_when_asked() -> None:
+    clock = FakeClock(0.0)
+    sock = FakeSocket(clock, [])
+    sniffer = Sniffer([sock], Monitor(fingerprint=lambda pw: ""), watch_links=False, clock=clock)  # type: ignore[list-item]
+    sniffer.on_tick = lambda now: sniffer.stop() if now > 1.0 else None
+    sniffer.run()
+    assert 1.0 < clock.now < 1.2
+    sniffer.close()
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def test_json_lines_are_the_analyze_alert_objects(capsys: pytest.CaptureFixture[str]) -> None:
+    from vrrpwatch.cli.sniff import _Output
+
+    monitor = Monitor(fingerprint=lambda pw: "hmac:1234")
+    out = _Output(monitor, as_json=True, quiet=False, to_syslog=False)
+    for t, frame in ((0.0, advert(R1, 100, password=b"s3cret")), (1.0, advert(R1, 100))):
+        for e in monitor.observe(int(t) + 1, t, decode_packet(frame, 1)):  # type: ignore[arg-type]
+            out.event(e)
+    lines = capsys.readouterr().out.splitlines()
+    docs = [json.loads(line) for line in lines]
+    assert docs == [a.to_json() for a in monitor.alerts]
+    assert "plaintext-auth" in [d["kind"] for d in docs] and "s3cret" not in "".join(lines)
+
+
+def test_quiet_prints_warning_and_above_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from vrrpwatch.cli.sniff import _Output
+
+    monitor = Monitor(fingerprint=lambda pw: "hmac:1234")
+    out = _Output(monitor, as_json=False, quiet=True, to_syslog=False)
+    for e in monitor.observe(1, 0.0, decode_packet(advert(R1, 100, password=b"pw"), 1)):  # type: ignore[arg-type]
+        out.event(e)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in lines] == ["WARNING"]  # plaintext-auth
+    assert {a.kind for a in monitor.alerts} >= {"plaintext-auth", "bad-source-mac"}
+
+
+# -- CLI errors -------------------------------------------------------------------------------
+
+
+def test_unknown_interface_lists_the_available_ones() -> None:
+    r = CliRunner().invoke(cli, ["sniff", "nosuch0", "--duration", "1"])
+    assert r.exit_code == 2
+    (line,) = r.output.splitlines()
+    assert line.startswith("Error: unknown interface 'nosuch0' (available: ")
+    assert "lo" in line
+
+
+def test_bad_duration_is_a_usage_error() -> None:
+    r = CliRunner().invoke(cli, ["sniff", "lo", "--duration", "0"])
+    assert r.exit_code == 2 and "--duration" in r.output
+
+
+def test_without_cap_net_raw_one_line_error(tmp_path: Path) -> None:
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root (to drop privileges) and setpriv")
+    r = subprocess.run(
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+         sys.executable, "-m", "vrrpwatch", "sniff", "lo", "--db", str(tmp_path / "x.db")],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    err = "Error: capturing on lo needs root or CAP_NET_RAW (packet sockets)"
+    assert r.stderr.strip().splitlines() == [err]
+
+
+def test_bounded_run_on_loopback(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        lab_unavailable("sniff needs root or CAP_NET_RAW")
+    db = tmp_path / "lo.db"
+    r = CliRunner().invoke(cli, ["sniff", "lo", "--duration", "0.3", "--db", str(db), "--json"])
+    assert r.exit_code == 0, r.output
+    assert r.output == ""
+    con = open_db(db)
+    row = con.execute("SELECT kind, source, status, stopped >= started FROM runs").fetchone()
+    assert row == ("sniff", "lo", "complete", 1)
