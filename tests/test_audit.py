@@ -453,3 +453,11 @@ def test_nopreempt_with_state_master_is_ignored(tmp_path: Path) -> None:
             "(keepalived.conf(5): the initial state must be BACKUP)",
         ),
     ]
+
+
+def test_config_without_instances(tmp_path: Path) -> None:
+    empty = write(tmp_path, "lvs.conf", "virtual_server 192.0.2.80 80 {\n delay_loop 6\n}\n")
+    report = audit(cfg(R1, R2, empty))
+    (f,) = [f for f in report.findings if f.id == "no-instances"]
+    assert f.severity is Severity.WARNING
+    assert f.message == f"{empty} has no vrrp_instance: nothing to check"

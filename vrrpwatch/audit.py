@@ -34,6 +34,7 @@ warnings (exit 0 unless ``--strict``)
   vip-dev-mismatch: a VIP configured on another interface than the instance's.
   preempt-setting-ignored: nopreempt or preempt_delay with state MASTER, where keepalived
       ignores them.
+  no-instances: a config without any vrrp_instance (the wrong file?).
   wire-priority-differs: observed priority differs from the config, which has track weights
       (an error when it has none: then nothing but another config explains it).
 info
@@ -510,7 +511,16 @@ def audit(
     grouped: dict[GroupKey, list[Member]] = {}
     for m in members:
         grouped.setdefault(group_key(m.instance), []).append(m)
-    findings: list[Finding] = []
+    findings: list[Finding] = [
+        Finding(
+            severity=Severity.WARNING,
+            id="no-instances",
+            message=f"{cfg.label} has no vrrp_instance: nothing to check",
+            source=cfg.path,
+        )
+        for cfg in configs
+        if not cfg.instances
+    ]
     for m in members:
         findings.extend(_instance_checks(m))
     groups: list[Group] = []
