@@ -461,3 +461,14 @@ def test_config_without_instances(tmp_path: Path) -> None:
     (f,) = [f for f in report.findings if f.id == "no-instances"]
     assert f.severity is Severity.WARNING
     assert f.message == f"{empty} has no vrrp_instance: nothing to check"
+
+
+def test_ah_keys_must_agree(tmp_path: Path) -> None:
+    ah = " authentication {\n auth_type AH\n auth_pass %s\n }\n"
+    a = write(tmp_path, "a.conf", instance_conf("a", priority=200, extra=ah % "key-one"))
+    b = write(tmp_path, "b.conf", instance_conf("b", extra=ah % "key-two"))
+    (err,) = audit(cfg(a, b)).errors
+    assert err.id == "auth-mismatch"
+    assert "a/VI_1 AH password A, b/VI_1 AH password B" in err.message
+    c = write(tmp_path, "c.conf", instance_conf("c", extra=ah % "key-one"))
+    assert audit(cfg(a, c)).errors == ()

@@ -487,7 +487,9 @@ def _auth_labels(members: Sequence[Member]) -> dict[str, str]:
     out: dict[str, str] = {}
     for m in members:
         label = _auth_label(m.instance)
-        pw = m.instance.auth_pass_wire
+        # PASS and AH both key on auth_pass, of which keepalived uses 8 characters.
+        raw = m.instance.auth_pass if m.instance.auth_type is not None else None
+        pw = raw.encode()[:8] if raw is not None else None
         if pw is not None:
             label += " password " + seen.setdefault(pw, chr(ord("A") + len(seen)))
         out[m.label] = label
