@@ -8,7 +8,8 @@ Grammar, as keepalived 2.x reads it (keepalived.conf(5), "DESCRIPTION", "Quoted 
   line (outside quotes).
 * Blocks are delimited by ``{`` and ``}``. A block may open on the keyword's line or on the next
   line, and may hold statements on the same line (``authentication { auth_type PASS }``).
-* ``"..."`` and ``'...'`` quote strings (whitespace kept, backslash escapes as in the shell).
+* ``"..."`` quotes a string (whitespace, ``#`` and ``!`` kept); ``\\#`` and ``\\!`` outside quotes
+  are literal characters (lib/parser.c ``decomment``).
 * ``include PATTERN`` (and its variants ``includer``, ``includem``, ``includew``, ``includeb``,
   ``includea``) splices other files in, at any depth; the pattern is a glob, relative to the
   directory of the including file. A glob that matches nothing is not an error (keepalived does
@@ -18,10 +19,8 @@ Grammar, as keepalived 2.x reads it (keepalived.conf(5), "DESCRIPTION", "Quoted 
 * ``vrrp_instance NAME { ... }``: the keywords modelled by :class:`VrrpInstance`; every other
   keyword and every other top-level section (``virtual_server``, ``vrrp_script``,
   ``vrrp_sync_group``, ...) is skipped.
-
 * Conditional lines ``@ID ...`` / ``@^ID ...`` are kept or dropped for a config id (keepalived's
   ``-i``), given as ``parse_config(path, config_id)``; without one they are an error.
-
 * Parameter substitution: ``$NAME=VALUE`` (continued over lines by a trailing backslash),
   then ``$NAME`` (followed by whitespace) or ``${NAME}``; recursive, evaluated at use;
   ``${_PWD}``, ``${_INSTANCE}`` (the config id) and ``${_HASH}`` are predefined; undefined names
