@@ -45,7 +45,8 @@ def test_two_router_group_elects_fails_over_and_preempts_back(lab: Lab, tmp_path
     r1.wait_for_address(VIP, timeout=10)
     time.sleep(1.5)
     assert r1.has_address(VIP) and not r2.has_address(VIP)
-    assert mon.ping(VIP)
+    assert mon.ping(VIP) and mon.arping(VIP)
+    assert not mon.arping("192.0.2.99")  # nobody there
 
     # Cable pull: the backup takes over within Master_Down_Interval (RFC 3768 section 6.1),
     # counted from the master's last advert, which is at most one interval before the pull.
