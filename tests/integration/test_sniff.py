@@ -243,3 +243,37 @@ def test_sniff_follows_keepalived_live(vwc_lab: Lab, tmp_path: Path) -> None:
 
 def _adverts_from(pcap: Path, src: str) -> list[tuple[float, Any]]:
     return [(a.time, a) for a in read_adverts(pcap) if a.src == src]
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(90)
+def test_sniff_two_interfaces_and_802_1q_tags(vwc_lab: Lab, tmp_path: Path) -> None:
+    """One VRID on two VLANs of a trunk (the kernel strips the tag; sniff puts it back from
+    PACKET_AUXDATA) and a third router on another interface: three routers, kept apart."""
+    lab = vwc_lab
+    v10, v20 = lab.segment(vlan=10), lab.segment(vlan=20)
+    lan = lab.segment("lan")
+    r1 = lab.host("r1", v10, addr4=f"{R1}/24")
+    r2 = lab.host("r2", v20, addr4="198.51.100.253/24")
+    r3 = lab.host("r3", lan, addr4="203.0.113.253/24")
+    mon = lab.trunk_monitor("mon")
+    mon.attach(lan, "eth1")
+    r1.keepalived(vrid=1, priority=150, state="MASTER", vips=[f"{VIP}/24"])
+    r2.keepalived(vrid=1, priority=120, state="MASTER", version=3, advert_int=0.5,
+                  vips=["198.51.100.1/24"])  # fmt: skip
+    r3.keepalived(vrid=5, priority=100, state="MASTER", vips=["203.0.113.1/24"])
+    for host, vip in ((r1, VIP), (r2, "198.51.100.1"), (r3, "203.0.113.1")):
+        host.wait_for_address(vip, timeout=10)
+
+    db = tmp_path / "v.db"
+    s = Sniff(lab, mon, "eth0", "eth1", "--duration", "3.5", "--db", str(db))
+    assert s.proc.wait(30) == 0
+    doc = report(db)
+    routers = {(tuple(r["vlan"]), r["vrid"]): r for r in doc["virtual_routers"]}
+    assert set(routers) == {((10,), 1), ((20,), 1), ((), 5)}
+    assert routers[(10,), 1]["master"] == R1 and routers[(10,), 1]["version"] == 2
+    assert routers[(20,), 1]["master"] == "198.51.100.253"
+    assert routers[(20,), 1]["interval_ms"] == 500 and routers[(20,), 1]["version"] == 3
+    assert routers[(), 5]["master"] == "203.0.113.253"
+    assert doc["run"]["source"] == "eth0 eth1" and doc["run"]["kernel_drops"] == 0
+    assert not [a for a in doc["alerts"] if a["severity"] == "critical"]
