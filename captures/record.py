@@ -312,8 +312,8 @@ def _pair(
     """Two keepalived routers r1 (priority p1) and r2 (p2) and a silent monitor."""
     lab = s.lab
     v6 = ipaddress.ip_interface(a1).version == 6
-    r1 = lab.host("r1", **({"addr6": a1} if v6 else {"addr4": a1}))
-    r2 = lab.host("r2", **({"addr6": a2} if v6 else {"addr4": a2}))
+    r1 = lab.host("r1", addr4=None if v6 else a1, addr6=a1 if v6 else None)
+    r2 = lab.host("r2", addr4=None if v6 else a2, addr6=a2 if v6 else None)
     s.start_capture(lab.host("mon", ipv6=False))
     i1 = KeepalivedInstance(**{**base.__dict__, "priority": p1})
     i2 = KeepalivedInstance(**{**base.__dict__, "priority": p2, **kw2})

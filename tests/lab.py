@@ -565,7 +565,7 @@ class Lab:
     """Namespaces, bridges, veths and processes of one run, all named ``<prefix>-...``."""
 
     def __init__(self, prefix: str | None = None, workdir: Path | str | None = None):
-        self.prefix = prefix or f"vwa{secrets.token_hex(2)}"
+        self.prefix = prefix or self._fresh_prefix()
         if len(self.prefix) > 7:
             raise LabError("prefix must be at most 7 characters (interface names <= 15)")
         self._own_workdir = workdir is None
@@ -579,6 +579,16 @@ class Lab:
         self._trunk_ns: str | None = None
         self.closed = False
         self.teardown_notes: list[str] = []
+
+    @staticmethod
+    def _fresh_prefix() -> str:
+        """``vwa`` + 4 random hex digits that no existing namespace uses yet."""
+        r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+        taken = r.stdout if r.returncode == 0 else ""
+        while True:
+            prefix = f"vwa{secrets.token_hex(2)}"
+            if f"{prefix}-" not in taken:
+                return prefix
 
     def __enter__(self) -> Lab:
         return self
@@ -924,7 +934,8 @@ def _outranks(a: Advert, run: MasterRun) -> bool:
     """RFC 5798 section 6.4.3: a higher priority wins, equal priorities go to the higher
     primary address."""
     p, q = a.packet.priority, run.last.packet.priority
-    return p > q or (p == q and ipaddress.ip_address(a.src) > ipaddress.ip_address(run.address))
+    mine, theirs = ipaddress.ip_address(a.src), ipaddress.ip_address(run.address)
+    return p > q or (p == q and mine.packed > theirs.packed)
 
 
 def skew_time_s(priority: int, interval_s: float, version: int) -> float:
