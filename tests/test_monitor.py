@@ -300,8 +300,10 @@ def test_master_lost_when_nobody_takes_over_and_clears() -> None:
     (lost,) = f.m.expire(6.3)
     assert lost.kind == "master-lost" and lost.severity is Severity.CRITICAL
     assert f.m.expire(6.0) == []  # once per episode
-    f(7.0, advert(R1, 100))
+    (cleared,) = f(7.0, advert(R1, 100))
     assert not f.m.routers[KEY].lost
+    assert cleared.kind == "master-lost-cleared" and cleared.source == R1  # type: ignore[attr-defined]
+    assert cleared.severity is Severity.INFO  # type: ignore[attr-defined]
     f.every(8.0, 9.0, 1.0, advert(R1, 100))
     assert [e.kind for e in f.m.expire(20.0)] == ["master-lost"]  # a new episode
 

@@ -218,6 +218,7 @@ def test_loop_numbers_frames_stores_and_raises_master_lost(tmp_path: Path) -> No
     bad = bytearray(advert(R1, 200))
     bad[14 + 20] = 0x71  # VRRP version 7
     frames += [(t0 + 3.5, bytes(bad))]  # malformed
+    frames += [(t0 + 8.5, advert(R1, 200))]  # resumes: through the decode cache's fast path
     sock = FakeSocket(clock, frames, drops=7)
     db = open_db(tmp_path / "s.db")
     monitor = Monitor(fingerprint=lambda pw: "fp")
@@ -229,11 +230,12 @@ def test_loop_numbers_frames_stores_and_raises_master_lost(tmp_path: Path) -> No
         [sock], monitor, store, pcap=pcap, on_event=events.append, watch_links=False,  # type: ignore[list-item]
         clock=clock,
     )  # fmt: skip
-    sniffer.run(duration_s=8.0)
+    sniffer.run(duration_s=9.0)
     sniffer.flush()
     sniffer.close()
     kinds = [getattr(e, "kind", type(e).__name__) for e in events]
     assert kinds.count("master-lost") == 1
+    assert kinds[-1] == "master-lost-cleared"
     assert "malformed" in kinds and "Transition" in kinds
     lost = next(e for e in events if getattr(e, "kind", "") == "master-lost")
     # Last advert at t0 + 2; no backup known: priority 1, 3.996 s, plus 0.25 s of slack;
@@ -241,8 +243,8 @@ def test_loop_numbers_frames_stores_and_raises_master_lost(tmp_path: Path) -> No
     assert 2 + 3.996 + 0.25 < lost.time - t0 <= 2 + 3.996 + 0.25 + 0.2  # type: ignore[attr-defined]
     assert lost.frame == 3  # type: ignore[attr-defined]
     run = db.execute("SELECT packets, kernel_drops FROM runs").fetchone()
-    assert run == (4, 7)
-    assert [p.frame for p in iter_capture(tmp_path / "s.pcap")] == [1, 2, 3, 4]
+    assert run == (5, 7)
+    assert [p.frame for p in iter_capture(tmp_path / "s.pcap")] == [1, 2, 3, 4, 5]
     assert db.execute("SELECT count(*) FROM alerts WHERE kind = 'master-lost'").fetchone() == (1,)
 
 

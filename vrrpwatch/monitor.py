@@ -395,7 +395,7 @@ class Monitor:
             if len(vr.advertisers) > 1:
                 self._split_brain(vr, a, frame, time, events)
             if vr.lost:
-                vr.lost = False
+                self._lost_cleared(vr, a, frame, time, events)
             return events
         if self.first_time is None:
             self.first_time = time
@@ -536,8 +536,19 @@ class Monitor:
         self._track_master(vr, a, adv.priority, frame, time, events)
         self._split_brain(vr, a, frame, time, events)
         if vr.lost and vr.master is not None:
-            vr.lost = False  # adverts resumed: the master-lost episode is over
-            vr.dirty = True
+            self._lost_cleared(vr, a, frame, time, events)
+
+    def _lost_cleared(
+        self, vr: VirtualRouter, a: Advertiser, frame: int, time: float, events: list[Event]
+    ) -> None:
+        """Adverts resumed: the master-lost episode is over (sniff)."""
+        vr.lost = False
+        vr.dirty = True
+        self._raise(
+            events, "master-lost-cleared", Severity.INFO, vr.key, a.address, time, frame,
+            f"{vr.key.label()}: adverts resumed from {a.address} (master {vr.master})",
+            episode=False,
+        )  # fmt: skip
 
     def _packet_alerts(
         self,
