@@ -188,8 +188,14 @@ class FakeClock:
 class FakeSocket:
     """Always readable (a socketpair with a byte in it); hands out frames due by the clock."""
 
-    def __init__(self, clock: FakeClock, frames: list[tuple[float, bytes]], drops: int = 0):
-        self.name, self.index = "fake0", 0
+    def __init__(
+        self,
+        clock: FakeClock,
+        frames: list[tuple[float, bytes]],
+        drops: int = 0,
+        name: str = "fake0",
+    ):
+        self.name, self.index = name, 0
         self.sock, self._peer = socket.socketpair()
         self._peer.send(b"x")
         self.clock = clock
@@ -269,6 +275,25 @@ def test_loop_backup_taking_over_is_no_master_lost(tmp_path: Path) -> None:
     kinds = [getattr(e, "kind", None) for e in events]
     assert "master-change" in kinds and "master-lost" not in kinds
     assert MAC1 != MAC2
+
+
+def test_same_router_on_two_interfaces_is_flagged_once() -> None:
+    t0 = 1_700_000_000.0
+    clock = FakeClock(t0)
+    a = FakeSocket(clock, [(t0 + i, advert(R1, 100)) for i in range(3)], name="eth0")
+    b = FakeSocket(
+        clock, [(t0 + i + 0.5, advert(R2, 100, mac=MAC2)) for i in range(3)], name="eth1"
+    )
+    c = FakeSocket(clock, [(t0 + i, advert(R2, 100, vrid=2)) for i in range(3)], name="eth2")
+    events: list[object] = []
+    sniffer = Sniffer(
+        [a, b, c], Monitor(fingerprint=lambda pw: ""), on_event=events.append,  # type: ignore[list-item]
+        watch_links=False, clock=clock,
+    )  # fmt: skip
+    sniffer.run(duration_s=3.0)
+    sniffer.close()
+    (warning,) = [e for e in events if getattr(e, "kind", "") == "router-on-two-interfaces"]
+    assert warning.source == "eth1" and "eth0 and eth1" in warning.message  # type: ignore[attr-defined]
 
 
 def test_loop_stops_when_asked() -> None:

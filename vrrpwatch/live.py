@@ -29,6 +29,8 @@ from typing import IO
 
 from dissectors.common import DecodeError
 from dissectors.frame import format_mac
+from dissectors.packet import Decoded
+from dissectors.vrrp import VrrpV2, VrrpV3
 
 from . import netif
 from .analyze import CachedDecoder
@@ -312,6 +314,8 @@ class Sniffer:
         self.stopping = False
         self.links_down: set[str] = set()
         self._expire_hold_until = 0.0
+        self._iface_of: dict[RouterKey, str] = {}
+        self._iface_warned: set[RouterKey] = set()
         self._decode = CachedDecoder().decode
         self._sel = selectors.DefaultSelector()
         self._watchers: list[netif.LinkWatcher] = []
@@ -347,7 +351,7 @@ class Sniffer:
                     name, watcher = src
                     self._link(name, watcher.read())
                 else:
-                    self._frames(src.read())
+                    self._frames(src.read(), src.name)
             now = self.clock()
             if now >= next_expire:
                 next_expire = now + EXPIRE_EVERY_S
@@ -359,11 +363,12 @@ class Sniffer:
             if self.on_tick is not None:
                 self.on_tick(now)
 
-    def _frames(self, frames: list[tuple[float, bytes]]) -> None:
+    def _frames(self, frames: list[tuple[float, bytes]], iface: str) -> None:
         monitor = self.monitor
         decode = self._decode
         pcap = self.pcap
         emit = self.on_event
+        several = len(self.sockets) > 1
         for when, data in frames:
             self.frames += 1
             frame = self.frames
@@ -378,10 +383,28 @@ class Sniffer:
                 if decoded is None:
                     continue
                 events = monitor.observe(frame, when, decoded)
+                if several and isinstance(decoded.message, VrrpV2 | VrrpV3):
+                    self._check_interface(decoded, decoded.message.vrid, iface, when)
             if events and emit is not None:
                 for e in events:
                     emit(e)
         monitor.counters.packets = self.frames
+
+    def _check_interface(self, decoded: Decoded, vrid: int, iface: str, when: float) -> None:
+        """Routers are keyed by (VLAN ids, family, VRID) as in analyze, whatever the interface:
+        the same key on two interfaces (two segments both using VRID 1, say) would be followed
+        as one router. Say so once per key."""
+        assert decoded.ip is not None
+        key = RouterKey(decoded.link.vlans, decoded.ip.family, vrid)
+        first = self._iface_of.setdefault(key, iface)
+        if first != iface and key not in self._iface_warned:
+            self._iface_warned.add(key)
+            self._alert(
+                "router-on-two-interfaces", Severity.WARNING, iface, when,
+                f"{key.label()} is seen on {first} and {iface}: both are followed as one "
+                "router; sniff the two segments in separate runs",
+                key=key,
+            )  # fmt: skip
 
     def _link(self, name: str, up: bool | None) -> None:
         if up is None:
@@ -408,8 +431,16 @@ class Sniffer:
             self._expire_hold_until = now + hold + 0.5
             self._alert("interface-up", Severity.INFO, name, now, f"{name}: link up again")
 
-    def _alert(self, kind: str, severity: Severity, source: str, now: float, msg: str) -> None:
-        key: RouterKey | None = None
+    def _alert(
+        self,
+        kind: str,
+        severity: Severity,
+        source: str,
+        now: float,
+        msg: str,
+        *,
+        key: RouterKey | None = None,
+    ) -> None:
         alert = Alert(
             kind=kind, severity=severity, key=key, source=source, time=now, frame=self.frames,
             message=msg,
