@@ -87,6 +87,40 @@ class Sniff:
         return rc, self.proc.stderr.read()
 
 
+def run_on_terminal(argv: list[str], timeout: float = 30.0) -> str:
+    """Run ``argv`` with a pseudo-terminal as stdout; everything it wrote, ANSI included."""
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "160", "LINES": "50", "TERM": "xterm"}
+    proc = subprocess.Popen(
+        argv, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, cwd=ROOT, env=env
+    )
+    os.close(follower)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        assert proc.wait(10) == 0, out.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)
+    return out.decode(errors="replace")
+
+
 def report(db: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "vrrpwatch", "report", "--db", str(db), "--json"],
@@ -266,8 +300,15 @@ def test_sniff_two_interfaces_and_802_1q_tags(vwc_lab: Lab, tmp_path: Path) -> N
         host.wait_for_address(vip, timeout=10)
 
     db = tmp_path / "v.db"
-    s = Sniff(lab, mon, "eth0", "eth1", "--duration", "3.5", "--db", str(db))
-    assert s.proc.wait(30) == 0
+    # On a terminal: the live view (rich) of the routers, redrawn twice a second.
+    screen = run_on_terminal(
+        ["ip", "netns", "exec", mon.ns, sys.executable, "-m", "vrrpwatch", "sniff", "eth0",
+         "eth1", "--duration", "3.5", "--db", str(db)],
+    )  # fmt: skip
+    assert "Virtual routers" in screen and "sniffing on eth0, eth1" in screen
+    for master in (R1, "198.51.100.253", "203.0.113.253"):
+        assert master in screen
+    assert "first master 203.0.113.253" in screen  # log lines above the view
     doc = report(db)
     routers = {(tuple(r["vlan"]), r["vrid"]): r for r in doc["virtual_routers"]}
     assert set(routers) == {((10,), 1), ((20,), 1), ((), 5)}
