@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from functools import cache
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dissectors.packet import Kind, decode_packet  # noqa: E402
-from dissectors.vrrp import ChecksumStatus  # noqa: E402
+from dissectors.vrrp import ChecksumStatus, VrrpV2  # noqa: E402
 from tests.conftest import lab_unavailable  # noqa: E402
 from tests.lab import (  # noqa: E402
+    Advert,
     master_down_interval_s,
+    masters_and_failovers,
     pcap_frames,
     read_adverts,
     skew_time_s,
@@ -351,3 +354,66 @@ def test_demo_capture_shows_every_failover_kind() -> None:
     assert [f["cause"] for f in t["failovers"]] == ["resigned", "preempted", "silent", "preempted"]
     assert {r["auth_type"] for r in t["routers"]} == {"simple"}
     assert any(row["priority"] == 0 for row in tshark_adverts("v2-failover"))
+
+
+# -- the rules record.py measures with (tests/lab.py), on synthetic adverts ------------------
+
+
+def _adv(t: float, src: str, prio: int) -> Advert:
+    pkt = VrrpV2(vrid=1, priority=prio, count_ip_addrs=1, addresses=(IPv4Address("192.0.2.1"),))
+    return Advert(
+        t, (), "02:00:00:00:00:01", "01:00:5e:00:00:12", src, "224.0.0.18", 255, False, pkt
+    )
+
+
+def _timeline(
+    *spans: tuple[str, int, float, float], resign: tuple[str, float] | None = None
+) -> list[Advert]:
+    out = [
+        _adv(start + i, src, prio)
+        for src, prio, start, end in spans
+        for i in range(int(end - start) + 1)
+    ]
+    if resign:
+        out.append(_adv(resign[1], resign[0], 0))
+    return out
+
+
+def test_truth_rules_resigned_and_silent_failovers() -> None:
+    a, b = "192.0.2.253", "192.0.2.254"
+    # a advertises 0..2 s, resigns at 2.5 s; b (100) starts after its Skew_Time.
+    masters, fos = masters_and_failovers(
+        _timeline((a, 200, 0, 2), (b, 100, 3.109375, 6.109375), resign=(a, 2.5))
+    )
+    assert [m["address"] for m in masters] == [a, b]
+    assert [(f["cause"], f["gap_ms"], f["expected_ms"]) for f in fos] == [
+        ("resigned", 609.375, 609.375)
+    ]
+    # a falls silent after 2 s; b takes over after Master_Down_Interval.
+    _, fos = masters_and_failovers(_timeline((a, 200, 0, 2), (b, 100, 5.609375, 8.609375)))
+    assert [(f["cause"], f["gap_ms"], f["expected_ms"]) for f in fos] == [
+        ("silent", 3609.375, 3609.375)
+    ]
+
+
+def test_truth_rules_preemption_ends_the_old_masters_run() -> None:
+    a, b = "192.0.2.253", "192.0.2.254"
+    # b master 0..5 s; a (200) preempts at 5.5 s and is silent after 8.5 s; b returns 3.6 s
+    # later. b's silence (5 -> 12.1 s) is under 3 intervals + 1 s only because a advertised.
+    adverts = _timeline((b, 100, 0, 5), (a, 200, 5.5, 8.5), (b, 100, 12.109375, 14.109375))
+    masters, fos = masters_and_failovers(adverts)
+    assert [m["address"] for m in masters] == [b, a, b]
+    assert [(f["from"], f["to"], f["cause"]) for f in fos] == [
+        (b, a, "preempted"),
+        (a, b, "silent"),
+    ]
+    assert fos[0]["expected_ms"] is None and fos[0]["gap_ms"] == 500.0
+
+
+def test_truth_rules_split_brain_is_one_run_per_source_and_no_failover() -> None:
+    a, b = "192.0.2.253", "192.0.2.254"
+    # Both advertise at once; b irregularly (as keepalived does when its timer is reset).
+    adverts = _timeline((a, 200, 0, 10), (b, 100, 0.5, 1.5), (b, 100, 4.5, 9.5))
+    masters, fos = masters_and_failovers(adverts)
+    assert [(m["address"], m["since"]) for m in masters] == [(a, 0), (b, 0.5)]
+    assert fos == []
