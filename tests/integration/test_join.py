@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 
 from tests.conftest import lab_unavailable
-from tests.lab import Advert, Daemon, Host, Lab, missing_prerequisites, read_adverts
+from tests.lab import Advert, Daemon, Host, Lab, LabError, missing_prerequisites, read_adverts
 from vrrpwatch.router import master_down_interval, skew_time
 
 pytestmark = pytest.mark.integration
@@ -146,9 +147,12 @@ def test_join_learns_stays_backup_takes_over_and_gives_back(vlab: Lab, tmp_path:
     )
     r1.wait_for_address("192.0.2.1", timeout=10)
     assert mon.ping("192.0.2.1")
-    j = Join(r2, "--vrid", "1", "--priority", "50")
+    db = tmp_path / "join.db"
+    j = Join(r2, "--vrid", "1", "--priority", "50", "--db", str(db))
     learnt = j.wait_for(lambda e: e["event"] == "learnt", 5)
     assert learnt["master"] == "192.0.2.253" and learnt["version"] == 2
+    warning = j.wait_for(lambda e: e["event"] == "warning", 1)
+    assert "IPv4 forwarding is off on eth0" in warning["message"]
     assert learnt["addresses"] == ["192.0.2.1"] and "simple password" in learnt["message"]
     j.wait_state("BACKUP", 3)
     time.sleep(2.5)  # longer than Master_Down_Interval would be without adverts
@@ -205,6 +209,14 @@ def test_join_learns_stays_backup_takes_over_and_gives_back(vlab: Lab, tmp_path:
     assert all(a.ttl == 255 and a.packet.password == b"s3cret" for a in mine)
     assert mine[-1].packet.priority == 0
     assert not r2.has_address("192.0.2.1")
+    rows = list(sqlite_utils.Database(db)["join_events"].rows)
+    assert [r["new_state"] for r in rows if r["event"] == "state"] == [
+        "BACKUP",
+        "MASTER",
+        "BACKUP",
+        "MASTER",
+        "INIT",
+    ]
 
 
 def test_join_as_master_keepalived_stays_backup(vlab: Lab, tmp_path: Path) -> None:
@@ -457,3 +469,84 @@ def _wait_frr_master(host: Host, daemon: Daemon) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"FRR did not become master:\n{host.vtysh('show vrrp')}")
+
+
+def _vlan_interface(host: Host, vid: int, addr: str) -> str:
+    """``eth0.<vid>``: a real 802.1Q sub-interface, or, on a kernel without 8021q (like the
+    development machine), eth0 renamed to that name, which still exercises everything join does
+    with the name (socket binding, netlink, /proc/sys paths with a dot in them)."""
+    try:
+        return host.add_vlan(vid, addr, None)
+    except LabError:
+        name = f"eth0.{vid}"
+        host.run(["ip", "link", "set", "eth0", "down"])
+        host.run(["ip", "link", "set", "eth0", "name", name])
+        host.run(["ip", "link", "set", name, "up"])
+        host.add_address(addr, name)
+        return name
+
+
+def test_vlan_subinterface(vlab: Lab) -> None:
+    """The same on a VLAN sub-interface: learn, take over, FAULT when the cable goes."""
+    lan = vlab.segment()
+    r1 = vlab.host("r1", lan)
+    r2 = vlab.host("r2", lan)
+    if1 = _vlan_interface(r1, 2, "198.51.100.253/24")
+    if2 = _vlan_interface(r2, 2, "198.51.100.254/24")
+    k1 = r1.keepalived(
+        vrid=2,
+        priority=100,
+        state="MASTER",
+        version=3,
+        advert_int=0.2,
+        vips=["198.51.100.1/24"],
+        interface=if1,
+    )
+    r1.wait_for_address("198.51.100.1", timeout=5)
+    j = Join(r2, "--vrid", "2", "--priority", "50", "--interface", if2)
+    learnt = j.wait_for(lambda e: e["event"] == "learnt", 5)
+    assert learnt["addresses"] == ["198.51.100.1"]
+    j.wait_state("BACKUP", 3)
+    k1.stop()
+    r2.wait_for_address("198.51.100.1", timeout=3)
+    assert "198.51.100.1/24" in [str(a) for a in r2.addresses(if2)]
+    r2.link_down()  # the cable under the sub-interface
+    j.wait_state("FAULT", 3)
+    r2.wait_for_address("198.51.100.1", timeout=2, present=False)
+    assert j.signal(signal.SIGTERM) == 0
+
+
+def test_unicast_peers(vlab: Lab) -> None:
+    """keepalived with unicast_peer and `join --unicast-peer`: adverts both ways over unicast."""
+    r1, r2, _mon = classic(vlab)
+    j = Join(
+        r2,
+        "--vrid",
+        "1",
+        "--priority",
+        "150",
+        "--vip",
+        "192.0.2.1/24",
+        "--version",
+        "3",
+        "--unicast-peer",
+        "192.0.2.253",
+        "--learn-timeout",
+        "0.5",
+    )
+    j.wait_state("MASTER", 8)
+    k1 = r1.keepalived(
+        vrid=1,
+        priority=100,
+        state="BACKUP",
+        version=3,
+        vips=["192.0.2.1/24"],
+        unicast_src="192.0.2.253",
+        unicast_peers=["192.0.2.254"],
+    )
+    time.sleep(4.0)
+    assert "Entering MASTER STATE" not in k1.log
+    assert not r1.has_address("192.0.2.1")
+    assert j.signal(signal.SIGTERM) == 0
+    r1.wait_for_address("192.0.2.1", timeout=3)  # keepalived saw our unicast priority 0
+    k1.stop()
