@@ -23,8 +23,8 @@ from vrrpwatch.runtime import (
     Runtime,
     build_config,
     check_options,
+    ensure_join_events,
     learn_group,
-    open_join_events,
     remove_stale_addresses,
     write_join_event,
 )
@@ -384,7 +384,11 @@ def test_check_options(kw: dict[str, int], msg: str) -> None:
 
 
 def test_join_events_table(tmp_path: Path) -> None:
-    db = open_join_events(str(tmp_path / "j.db"))
+    from vrrpwatch.storage import open_db
+
+    db = open_db(tmp_path / "j.db")
+    ensure_join_events(db)
+    ensure_join_events(db)  # idempotent
     write_join_event(
         db,
         {
@@ -400,3 +404,34 @@ def test_join_events_table(tmp_path: Path) -> None:
     )
     rows = list(sqlite_utils.Database(str(tmp_path / "j.db"))["join_events"].rows)
     assert rows[0]["new_state"] == "MASTER" and rows[0]["time"].startswith("1970-01-01T00:00:00")
+
+
+class FailingTransport(FakeTransport):
+    def send_advertisement(self, adv: VrrpPacket) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    def add_address(self, vip: Any, prefixlen: int) -> None:
+        raise netif.NetifError(f"cannot add {vip}/{prefixlen}: permission denied")
+
+
+def test_transport_failures_are_logged_not_fatal() -> None:
+    rt, _tr, clock, events = make([])
+    rt.transport = FailingTransport(clock, [])
+    rt.run(until=lambda: clock.now >= 30.0)
+    errors = [e["message"] for e in events if e["event"] == "error"]
+    # Logged once per kind, again at most every 10 s, and the machine kept running.
+    assert errors[:2] == [
+        "(VI_1) advert failed: [Errno 1] Operation not permitted",
+        "(VI_1) vip-add failed: cannot add 192.0.2.1/24: permission denied",
+    ]
+    assert 3 <= len(errors) <= 8
+    assert rt.router.state is State.INITIALIZE and rt.sent_adverts > 20
+
+
+def test_learn_group_stops_on_request() -> None:
+    other = VrrpV3(vrid=7, priority=100, count_ip_addrs=1, addresses=(VIP,))
+    clock = FakeClock()
+    transport = FakeTransport(clock, [(1.0, rx(build_vrrp(other, src=MASTER, dst=GROUP)))])
+    calls = iter([False, True])
+    assert learn_group(transport, 1, 5.0, clock=clock, stop=lambda: next(calls)) is None
+    assert clock.now == 1.0  # gave up at the first wake-up after the request, not at 5 s

@@ -130,6 +130,7 @@ class Runtime:
         default_factory=dict, init=False
     )
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
+    _io_error_logged: dict[str, float] = field(default_factory=dict, init=False)
     sent_adverts: int = field(default=0, init=False)
 
     # -- control ------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ class Runtime:
                     )
                     for _ in range(act.count):
                         if not self.dry_run:
-                            self.transport.send_gratuitous_arp(vip)
+                            self._io("garp", self.transport.send_gratuitous_arp, vip)
             elif isinstance(act, SendNeighborAdvertisement):
                 for vip6 in act.addresses:
                     self._log(
@@ -223,7 +224,7 @@ class Runtime:
                     )
                     for _ in range(act.count):
                         if not self.dry_run:
-                            self.transport.send_neighbor_advertisement(vip6)
+                            self._io("na", self.transport.send_neighbor_advertisement, vip6)
             elif isinstance(act, AddAddresses):
                 for addr in act.addresses:
                     plen = self.prefixes.get(addr, addr.max_prefixlen)
@@ -233,7 +234,7 @@ class Runtime:
                         address=f"{addr}/{plen}",
                     )
                     if not self.dry_run:
-                        self.transport.add_address(addr, plen)
+                        self._io("vip-add", self.transport.add_address, addr, plen)
                 self._write_state_file(act.addresses)
             elif isinstance(act, RemoveAddresses):
                 for addr in act.addresses:
@@ -244,7 +245,7 @@ class Runtime:
                         address=f"{addr}/{plen}",
                     )
                     if not self.dry_run:
-                        self.transport.remove_address(addr, plen)
+                        self._io("vip-remove", self.transport.remove_address, addr, plen)
                 self._write_state_file(())
             elif isinstance(act, StateChanged):
                 self._state_changed(act)
@@ -265,8 +266,20 @@ class Runtime:
             return
         if adv.priority == 0:
             self._log("advert", "Sending priority-0 advert (releasing mastership)", priority=0)
-        self.transport.send_advertisement(adv)
+        self._io("advert", self.transport.send_advertisement, adv)
         self.sent_adverts += 1
+
+    def _io(self, what: str, fn: Callable[..., object], *args: Any) -> None:
+        """Carry out one transport operation; a failure is logged (at most every 10 s per
+        kind), never fatal: the state machine goes on, as keepalived's does."""
+        try:
+            fn(*args)
+        except (OSError, netif.NetifError) as exc:
+            now = self.clock()
+            last = self._io_error_logged.get(what)
+            if last is None or now - last >= self.discard_log_interval_s:
+                self._io_error_logged[what] = now
+                self._log("error", f"{what} failed: {exc}", operation=what)
 
     def _state_changed(self, act: StateChanged) -> None:
         cfg = self.router.config
@@ -404,30 +417,27 @@ def remove_stale_addresses(state_file: Path, transport: Transport, emit: EventSi
 
 
 # --- the join_events table (--db) ---------------------------------------------------------------
-# Kept tiny and here until vrrpwatch.storage grows a join table: one row per state change.
+# One row per state change, in the database ``vrrpwatch.storage.open_db`` opened (the CLI does);
+# the table is created here until vrrpwatch.storage grows it.
+
+JOIN_EVENTS_COLUMNS: dict[str, type] = {
+    "time": str,
+    "event": str,
+    "instance": str,
+    "interface": str,
+    "old_state": str,
+    "new_state": str,
+    "cause": str,
+    "vrid": int,
+    "priority": int,
+    "message": str,
+}
 
 
-def open_join_events(path: str) -> Any:
-    import sqlite_utils
-
-    db = sqlite_utils.Database(path)
-    if "join_events" not in db.table_names():
-        db.table("join_events").create(
-            {
-                "time": str,
-                "event": str,
-                "instance": str,
-                "interface": str,
-                "old_state": str,
-                "new_state": str,
-                "cause": str,
-                "vrid": int,
-                "priority": int,
-                "message": str,
-            },
-            pk=None,
-        )
-    return db
+def ensure_join_events(db: Any) -> None:
+    """Create the ``join_events`` table in a sqlite_utils Database if it is missing."""
+    if not db.table("join_events").exists():
+        db.create_table("join_events", JOIN_EVENTS_COLUMNS)
 
 
 def write_join_event(db: Any, event: Event) -> None:
@@ -445,8 +455,7 @@ def write_join_event(db: Any, event: Event) -> None:
         "priority": event.get("priority"),
         "message": event["message"],
     }
-    with db.conn:
-        db.table("join_events").insert(row)
+    db.table("join_events").insert(row)
 
 
 # --- the real transport --------------------------------------------------------------------
@@ -647,14 +656,14 @@ class RawTransport:
                         (str(dst), 0, 0, self.iface.index),
                     )
             except OSError:
-                # The link went away under us: the link watcher reports it as a fault.
-                pass
+                # ENETDOWN/ENXIO while our link is down: the link watcher reports the fault.
+                if self.iface_up():
+                    raise
 
     def send_gratuitous_arp(self, vip: ipaddress.IPv4Address) -> None:
         mac = self.iface.mac
         frame = build_ethernet(BROADCAST_MAC, mac, ETH_P_ARP, build_arp(gratuitous_arp(mac, vip)))
-        with contextlib.suppress(OSError):
-            self._packet.send(frame)
+        self._packet.send(frame)
 
     def send_neighbor_advertisement(self, vip: ipaddress.IPv6Address) -> None:
         # RFC 4861 section 7.2.6: unsolicited NA to all-nodes, hop limit 255, Override set.
@@ -667,14 +676,19 @@ class RawTransport:
             IPv6Header(src=src, dst=ALL_NODES, next_header=IPPROTO_ICMPV6, hop_limit=255), na
         )
         frame = build_ethernet(_IPV6_ALL_NODES_MAC, mac, ETH_P_IPV6, ip6)
-        with contextlib.suppress(OSError):
-            self._packet.send(frame)
+        self._packet.send(frame)
 
     def add_address(self, vip: IPAddress, prefixlen: int) -> None:
         self.netlink.add_address(self.iface.index, vip, prefixlen)
 
     def remove_address(self, vip: IPAddress, prefixlen: int) -> bool:
         return self.netlink.remove_address(self.iface.index, vip, prefixlen)
+
+    def iface_up(self) -> bool:
+        try:
+            return netif.get_interface(self.iface.name).up
+        except netif.NetifError:
+            return False
 
     def close(self) -> None:
         for sock in self.socks.values():
@@ -726,12 +740,14 @@ def learn_group(
     *,
     family: int | None = None,
     clock: Callable[[], float] = time.monotonic,
+    stop: Callable[[], bool] = lambda: False,
 ) -> Learnt | None:
-    """Wait for the current master's advertisement for ``vrid``; None after ``timeout_s``."""
+    """Wait for the current master's advertisement for ``vrid``; None after ``timeout_s``
+    (or as soon as ``stop()`` is true)."""
     end = clock() + timeout_s
     while True:
         left = end - clock()
-        if left <= 0:
+        if left <= 0 or stop():
             return None
         for item in transport.wait(left):
             if not isinstance(item, Received) or item.ttl != 255:
@@ -845,19 +861,43 @@ def check_options(opts: JoinOptions) -> None:
         raise JoinError(f"invalid --version {opts.version}: must be 2 or 3")
     if opts.advert_int_s is not None and opts.advert_int_s <= 0:
         raise JoinError("--advert-int must be positive")
+    if opts.preempt_delay_s < 0 or opts.garp_delay_s < 0 or opts.garp_repeat < 0:
+        raise JoinError("--preempt-delay, --garp-delay and --garp-repeat cannot be negative")
+    if opts.learn_timeout_s < 0:
+        raise JoinError("--learn-timeout cannot be negative")
 
 
 def default_state_file(iface: str, vrid: int, family: int) -> Path:
     return Path("/run/vrrpwatch") / f"join-{iface}-vrid{vrid}-ipv{family}.json"
 
 
+class _Stop:
+    """SIGTERM/SIGINT before and while the runtime runs: a flag, and a wake-up of the loop."""
+
+    def __init__(self, transport: RawTransport) -> None:
+        self.requested = False
+        self.transport = transport
+        self.runtime: Runtime | None = None
+
+    def __call__(self, *_: object) -> None:
+        self.requested = True
+        if self.runtime is not None:
+            self.runtime.request_stop()
+        else:
+            self.transport.wake()
+
+
 def join(
     opts: JoinOptions,
     emit: EventSink,
     *,
-    on_runtime: Callable[[Runtime], None] | None = None,
+    before_start: Callable[[], None] | None = None,
 ) -> int:
-    """Set up and run ``vrrpwatch join``; returns the exit status."""
+    """Set up and run ``vrrpwatch join``; returns the exit status.
+
+    ``before_start`` runs once the arguments, root and the interface are checked (the CLI opens
+    its database there, so a bad invocation leaves no file behind).
+    """
     check_options(opts)
     if not netif.is_root():
         raise JoinError("join needs root (raw sockets and address changes); run it with sudo")
@@ -870,11 +910,19 @@ def join(
     if opts.vips:
         want_family = _parse_ip(opts.vips[0], "--vip").version
     peers = tuple(_parse_ip(p, "--unicast-peer") for p in opts.unicast_peers)
+    if before_start is not None:
+        before_start()
     families = (want_family,) if want_family else (4, 6)
     transport = RawTransport(iface, families=families, unicast_peers=peers)
+    stop = _Stop(transport)
+    old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    old_wakeup = signal.set_wakeup_fd(transport.wake_fd, warn_on_full_buffer=False)
     try:
-        return _join(opts, emit, iface, transport, want_family, on_runtime)
+        return _join(opts, emit, iface, transport, want_family, stop)
     finally:
+        signal.set_wakeup_fd(old_wakeup)
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
         transport.close()
 
 
@@ -884,7 +932,7 @@ def _join(
     iface: netif.Interface,
     transport: RawTransport,
     want_family: int | None,
-    on_runtime: Callable[[Runtime], None] | None,
+    stop: _Stop,
 ) -> int:
     if not transport.socks:
         raise JoinError(f"interface {iface.name} has no address to run VRRP from")
@@ -896,7 +944,16 @@ def _join(
             f"(up to {opts.learn_timeout_s:g} s)",
         }
     )
-    learnt = learn_group(transport, opts.vrid, opts.learn_timeout_s, family=want_family)
+    learnt = learn_group(
+        transport,
+        opts.vrid,
+        opts.learn_timeout_s,
+        family=want_family,
+        stop=lambda: stop.requested,
+    )
+    if stop.requested:
+        emit({"time": time.time(), "event": "stopped", "message": "Stopped before joining"})
+        return 0
     if learnt is None and not opts.vips:
         raise JoinError(
             f"no advert for VRID {opts.vrid} seen on {iface.name} within "
@@ -949,16 +1006,7 @@ def _join(
         notify=opts.notify,
         state_file=state_file,
     )
-    if on_runtime is not None:
-        on_runtime(runtime)
-    old_handlers = {
-        sig: signal.signal(sig, lambda *_: runtime.request_stop())
-        for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    old_wakeup = signal.set_wakeup_fd(transport.wake_fd, warn_on_full_buffer=False)
-    try:
-        return runtime.run()
-    finally:
-        signal.set_wakeup_fd(old_wakeup)
-        for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
+    stop.runtime = runtime
+    if stop.requested:
+        runtime.request_stop()
+    return runtime.run()

@@ -62,7 +62,10 @@ class Join:
         n = len(list(host.workdir.glob("join*.log")))
         self.log_path = host.workdir / f"join{n}.log"
         self.state_file = state_file or host.workdir / "join-state.json"
-        argv = [VRRPWATCH, "join", "--json", "--state-file", str(self.state_file), *args]
+        argv = [VRRPWATCH, "join", "--json", "--state-file", str(self.state_file)]
+        if "--db" not in args:
+            argv += ["--db", str(host.workdir / "join.db")]
+        argv += args
         self.proc = host.popen(argv, log=self.log_path)
 
     def events(self) -> list[dict[str, Any]]:
@@ -312,7 +315,18 @@ def test_kill_9_then_restart_removes_stale_vips(vlab: Lab, tmp_path: Path) -> No
 def test_no_master_and_no_vip_is_a_clear_error(vlab: Lab) -> None:
     r1, _r2, _mon = classic(vlab)
     r = r1.run(
-        [VRRPWATCH, "join", "--vrid", "9", "--priority", "50", "--learn-timeout", "0.5"],
+        [
+            VRRPWATCH,
+            "join",
+            "--vrid",
+            "9",
+            "--priority",
+            "50",
+            "--learn-timeout",
+            "0.5",
+            "--db",
+            str(r1.workdir / "j.db"),
+        ],
         check=False,
     )
     assert r.returncode == 1
@@ -320,6 +334,13 @@ def test_no_master_and_no_vip_is_a_clear_error(vlab: Lab) -> None:
         "Error: no advert for VRID 9 seen on eth0 within 0.5 s; pass --vip (and --version, "
         "--advert-int, --auth-pass as needed), --interface or --unicast-peer"
     ]
+    # SIGTERM while it waits for a master: a clean exit 0 at once.
+    j = Join(r1, "--vrid", "9", "--priority", "50", "--learn-timeout", "30")
+    j.wait_for(lambda e: e["event"] == "listening", 5)
+    t0 = time.monotonic()
+    assert j.signal(signal.SIGTERM) == 0
+    assert time.monotonic() - t0 < 2.0
+    assert j.events()[-1]["message"] == "Stopped before joining"
 
 
 def test_v3_fast_adverts_and_link_fault(vlab: Lab, tmp_path: Path) -> None:

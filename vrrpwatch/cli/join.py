@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from . import cli
+from .options import db_option
 
 
 def _text_line(event: dict[str, Any]) -> str:
@@ -17,39 +19,40 @@ def _text_line(event: dict[str, Any]) -> str:
     return f"{stamp}: {event['message']}"
 
 
-def _make_sink(as_json: bool, db_path: str | None) -> Any:
-    db_writer = None
-    if db_path is not None:
-        db_writer = _JoinEventsTable(db_path)
+class _Sink:
+    """Prints each event (text or JSON lines) and records state changes in the database."""
 
-    def emit(event: dict[str, Any]) -> None:
-        if as_json:
+    def __init__(self, as_json: bool, db_path: Path) -> None:
+        self.as_json = as_json
+        self.db_path = db_path
+        self.db: Any = None
+
+    def open_db(self) -> None:
+        from vrrpwatch import runtime
+        from vrrpwatch.storage import StoreError, open_db
+
+        try:
+            self.db = open_db(self.db_path)
+            runtime.ensure_join_events(self.db)
+        except StoreError as exc:
+            raise runtime.JoinError(str(exc)) from None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        from vrrpwatch import runtime
+
+        if self.as_json:
             out = dict(event)
             out["time"] = dt.datetime.fromtimestamp(event["time"], dt.UTC).isoformat()
             click.echo(json.dumps(out, sort_keys=True))
         else:
-            click.echo(_text_line(event), err=event["event"] in ("warning", "discard"))
-        if db_writer is not None and event["event"] in ("state", "learnt", "stale-vip-removed"):
-            db_writer.write(event)
+            click.echo(_text_line(event), err=event["event"] in ("warning", "discard", "error"))
+        if self.db is not None and event["event"] in ("state", "learnt", "stale-vip-removed"):
+            runtime.write_join_event(self.db, event)
         sys.stdout.flush()
 
-    return emit, db_writer
-
-
-class _JoinEventsTable:
-    """``--db``: state changes in a ``join_events`` table (see vrrpwatch.storage if present)."""
-
-    def __init__(self, path: str) -> None:
-        from vrrpwatch import runtime
-
-        self._db = runtime.open_join_events(path)
-        self._write = runtime.write_join_event
-
-    def write(self, event: dict[str, Any]) -> None:
-        self._write(self._db, event)
-
     def close(self) -> None:
-        self._db.conn.close()
+        if self.db is not None:
+            self.db.conn.close()
 
 
 @cli.command()
@@ -104,7 +107,7 @@ class _JoinEventsTable:
 @click.option("--dry-run", is_flag=True, help="Run the state machine but never send or add.")
 @click.option("--notify", metavar="CMD", help="Run CMD INSTANCE VI_1 STATE PRIORITY on changes.")
 @click.option("--state-file", type=click.Path(dir_okay=False), help="Where VIPs held are noted.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), help="Record state changes.")
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
 def join(
     vrid: int,
@@ -124,7 +127,7 @@ def join(
     dry_run: bool,
     notify: str | None,
     state_file: str | None,
-    db_path: str | None,
+    db_path: Path,
     as_json: bool,
 ) -> None:
     """Join a VRRP group as a real router (backup unless we have the highest priority).
@@ -159,17 +162,10 @@ def join(
         garp_repeat=garp_repeat,
         garp_delay_s=garp_delay,
     )
+    sink = _Sink(as_json, db_path)
+    click.get_current_context().call_on_close(sink.close)
     try:
-        runtime.check_options(opts)
-        emit, db_writer = _make_sink(as_json, db_path)
-    except runtime.JoinError as exc:
-        raise click.ClickException(str(exc)) from None
-    except Exception as exc:  # a database that cannot be opened
-        raise click.ClickException(f"--db {db_path}: {exc}") from None
-    if db_writer is not None:
-        click.get_current_context().call_on_close(db_writer.close)
-    try:
-        code = runtime.join(opts, emit)
+        code = runtime.join(opts, sink, before_start=sink.open_db)
     except runtime.JoinError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
