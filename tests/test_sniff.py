@@ -296,6 +296,28 @@ def test_same_router_on_two_interfaces_is_flagged_once() -> None:
     assert warning.source == "eth1" and "eth0 and eth1" in warning.message  # type: ignore[attr-defined]
 
 
+def test_master_lost_not_judged_for_routers_of_an_interface_that_is_down() -> None:
+    t0 = 1_700_000_000.0
+    clock = FakeClock(t0)
+    a = FakeSocket(clock, [(t0 + i, advert(R1, 100)) for i in range(2)], name="eth0")
+    b = FakeSocket(clock, [(t0 + i, advert(R2, 100, vrid=2)) for i in range(2)], name="eth1")
+    events: list[object] = []
+    sniffer = Sniffer(
+        [a, b], Monitor(fingerprint=lambda pw: ""), on_event=events.append,  # type: ignore[list-item]
+        watch_links=False, clock=clock,
+    )  # fmt: skip
+    sniffer._blind_until["eth1"] = float("inf")  # as _link() does when eth1 goes down
+    sniffer.run(duration_s=7.0)
+    lost = [e for e in events if getattr(e, "kind", "") == "master-lost"]
+    assert [e.source for e in lost] == [R1]  # type: ignore[attr-defined]
+    sniffer._blind_until["eth1"] = clock.now + 0.5  # up again, and the hold runs out
+    sniffer.run(duration_s=1.0)
+    sniffer.close()
+    lost = [e for e in events if getattr(e, "kind", "") == "master-lost"]
+    assert [e.source for e in lost] == [R1, R2]  # type: ignore[attr-defined]
+    assert sniffer._blind_until == {}
+
+
 def test_loop_stops_when_asked() -> None:
     clock = FakeClock(0.0)
     sock = FakeSocket(clock, [])

@@ -34,7 +34,7 @@ from dissectors.vrrp import VrrpV2, VrrpV3
 
 from . import netif
 from .analyze import CachedDecoder
-from .monitor import Alert, Event, Monitor, RouterKey, Severity
+from .monitor import EXPIRE_SLACK_S, Alert, Event, Monitor, RouterKey, Severity
 from .router import master_down_interval
 from .storage import Store
 
@@ -313,8 +313,13 @@ class Sniffer:
         self.frames = 0
         self.stopping = False
         self.links_down: set[str] = set()
-        self._expire_hold_until = 0.0
-        self._iface_of: dict[RouterKey, str] = {}
+        self.error: str | None = None
+        # Interface -> until when master-lost is not judged for the routers seen on it: while
+        # it is down (inf), then one Master_Down_Interval after it is up again.
+        self._blind_until: dict[str, float] = {}
+        self._iface_of: dict[RouterKey, str] = {}  # the interface a router was first seen on
+        self._keys: dict[int, tuple[Decoded, RouterKey]] = {}
+        self._gone_drops = 0
         self._iface_warned: set[RouterKey] = set()
         self._decode = CachedDecoder().decode
         self._sel = selectors.DefaultSelector()
@@ -324,11 +329,11 @@ class Sniffer:
             if watch_links:
                 w = netif.LinkWatcher(s.index)
                 self._watchers.append(w)
-                self._sel.register(w.sock, selectors.EVENT_READ, (s.name, w))
+                self._sel.register(w.sock, selectors.EVENT_READ, (s, w))
 
     @property
     def kernel_drops(self) -> int:
-        return sum(s.drops for s in self.sockets)
+        return self._gone_drops + sum(s.drops for s in self.sockets)
 
     def stop(self) -> None:
         """Ask the loop to end (safe from a signal handler)."""
@@ -348,15 +353,15 @@ class Sniffer:
             for key, _mask in select(timeout):
                 src = key.data
                 if isinstance(src, tuple):
-                    name, watcher = src
-                    self._link(name, watcher.read())
+                    sock, watcher = src
+                    self._link(sock, watcher, watcher.read())
+                    break  # a removed interface's socket may be further down the list
                 else:
                     self._frames(src.read(), src.name)
             now = self.clock()
             if now >= next_expire:
                 next_expire = now + EXPIRE_EVERY_S
-                if not self.links_down and now >= self._expire_hold_until:
-                    self._emit(self.monitor.expire(now))
+                self._expire(now)
             if now >= next_flush:
                 next_flush = now + FLUSH_EVERY_S
                 self.flush()
@@ -369,6 +374,8 @@ class Sniffer:
         pcap = self.pcap
         emit = self.on_event
         several = len(self.sockets) > 1
+        keys = self._keys
+        iface_of = self._iface_of
         for when, data in frames:
             self.frames += 1
             frame = self.frames
@@ -383,21 +390,30 @@ class Sniffer:
                 if decoded is None:
                     continue
                 events = monitor.observe(frame, when, decoded)
-                if several and isinstance(decoded.message, VrrpV2 | VrrpV3):
-                    self._check_interface(decoded, decoded.message.vrid, iface, when)
+                msg = decoded.message
+                if isinstance(msg, VrrpV2 | VrrpV3):
+                    hit = keys.get(id(decoded))
+                    if hit is not None and hit[0] is decoded:
+                        key = hit[1]
+                    else:
+                        assert decoded.ip is not None
+                        key = RouterKey(decoded.link.vlans, decoded.ip.family, msg.vrid)
+                        if len(keys) > 4096:
+                            keys.clear()
+                        keys[id(decoded)] = (decoded, key)
+                    first = iface_of.setdefault(key, iface)
+                    if several and first != iface:
+                        self._two_interfaces(key, first, iface, when)
             if events and emit is not None:
                 for e in events:
                     emit(e)
         monitor.counters.packets = self.frames
 
-    def _check_interface(self, decoded: Decoded, vrid: int, iface: str, when: float) -> None:
+    def _two_interfaces(self, key: RouterKey, first: str, iface: str, when: float) -> None:
         """Routers are keyed by (VLAN ids, family, VRID) as in analyze, whatever the interface:
         the same key on two interfaces (two segments both using VRID 1, say) would be followed
         as one router. Say so once per key."""
-        assert decoded.ip is not None
-        key = RouterKey(decoded.link.vlans, decoded.ip.family, vrid)
-        first = self._iface_of.setdefault(key, iface)
-        if first != iface and key not in self._iface_warned:
+        if key not in self._iface_warned:
             self._iface_warned.add(key)
             self._alert(
                 "router-on-two-interfaces", Severity.WARNING, iface, when,
@@ -406,16 +422,41 @@ class Sniffer:
                 key=key,
             )  # fmt: skip
 
-    def _link(self, name: str, up: bool | None) -> None:
+    def _expire(self, now: float) -> None:
+        blind_until = self._blind_until
+        blind = {name for name, until in blind_until.items() if now < until}
+        for name in [n for n in blind_until if n not in blind]:
+            del blind_until[name]
+        if not blind:
+            self._emit(self.monitor.expire(now))
+            return
+        iface_of = self._iface_of
+        self._emit(self.monitor.expire(now, lambda key: iface_of.get(key) in blind))
+
+    def _link(self, sock: PacketSocket, watcher: netif.LinkWatcher, up: bool | None) -> None:
         if up is None:
             return
         now = self.clock()
-        if not up and name not in self.links_down:
+        name = sock.name
+        if not up:
+            try:
+                gone = socket.if_nametoindex(name) != sock.index
+            except OSError:
+                gone = True
+            if gone:
+                self._forget(sock, watcher)
+            elif name in self.links_down:
+                return
             self.links_down.add(name)
+            self._blind_until[name] = float("inf")
             self._alert(
                 "interface-down", Severity.WARNING, name, now,
-                f"{name}: link down (no carrier or set down); not monitoring it until it is up",
+                f"{name}: interface removed; no longer sniffed" if gone else
+                f"{name}: link down (no carrier or set down); sniffing goes on when it is up",
             )  # fmt: skip
+            if not self.sockets:
+                self.error = "every sniffed interface is gone"
+                self.stop()
         elif up and name in self.links_down:
             self.links_down.discard(name)
             # Adverts missed while we were blind are no silence of the master: master-lost
@@ -428,8 +469,22 @@ class Sniffer:
                 ),
                 default=0.0,
             )
-            self._expire_hold_until = now + hold + 0.5
+            self._blind_until[name] = now + hold + EXPIRE_SLACK_S
             self._alert("interface-up", Severity.INFO, name, now, f"{name}: link up again")
+
+    def _forget(self, sock: PacketSocket, watcher: netif.LinkWatcher) -> None:
+        """An interface that was deleted: its socket will never receive again."""
+        try:
+            sock.update_stats()
+        except OSError:
+            pass
+        self._gone_drops += sock.drops
+        self._sel.unregister(sock.sock)
+        self._sel.unregister(watcher.sock)
+        self.sockets.remove(sock)
+        self._watchers.remove(watcher)
+        sock.close()
+        watcher.close()
 
     def _alert(
         self,

@@ -440,16 +440,17 @@ class Monitor:
         )  # fmt: skip
         return events
 
-    def expire(self, now: float) -> list[Event]:
+    def expire(self, now: float, skip: Callable[[RouterKey], bool] | None = None) -> list[Event]:
         """Live monitoring: raise master-lost for routers whose master went silent beyond the
         Master_Down_Interval of its slowest backup (``_slowest_backup``) plus EXPIRE_SLACK_S,
-        with nobody taking over. Call periodically with the current time."""
+        with nobody taking over. Call periodically with the current time. Routers for which
+        ``skip(key)`` is true are not judged this time (sniff: their interface is down)."""
         events: list[Event] = []
         if self._pending_garps:
             self._judge_garps(now, events)
         for vr in self.routers.values():
             cur = vr.current
-            if cur is None or vr.lost:
+            if cur is None or vr.lost or (skip is not None and skip(vr.key)):
                 continue
             mdi = master_down_interval(_slowest_backup(vr, cur), cur.interval_s, cur.version)
             if now - cur.last_seen > mdi + EXPIRE_SLACK_S:

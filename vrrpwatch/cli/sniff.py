@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -102,22 +103,27 @@ def sniff(
     out.start(names)
     try:
         sniffer.run(duration)
+        error = sniffer.error
     except OSError as exc:
         error = f"capture failed: {exc.strerror or exc}"
+    except sqlite3.Error as exc:
+        error = f"{db_path}: cannot write the database ({exc})"
     finally:
         for e in monitor.finish():
             out.event(e)
         try:
             sniffer.flush()
-        finally:
             store.end_run("complete" if error is None else f"error: {error}")
+        except sqlite3.Error as exc:
+            error = error or f"{db_path}: cannot write the database ({exc})"
+        finally:
             sniffer.close()
             db.close()
             out.close()
             for sig, handler in old.items():
                 signal.signal(sig, handler)
     if error is not None:
-        raise click.ClickException(f"{error} (what was captured is in {db_path})")
+        raise click.ClickException(f"{error} (what was committed is in {db_path})")
 
 
 class _Output:
