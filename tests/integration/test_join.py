@@ -6,6 +6,7 @@ is the time from the old master's last advert (or its priority-0 advert) to join
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import secrets
@@ -20,7 +21,16 @@ import pytest
 import sqlite_utils
 
 from tests.conftest import lab_unavailable
-from tests.lab import Advert, Daemon, Host, Lab, LabError, missing_prerequisites, read_adverts
+from tests.lab import (
+    Advert,
+    Daemon,
+    Host,
+    Lab,
+    LabError,
+    missing_prerequisites,
+    pcap_frames,
+    read_adverts,
+)
 from vrrpwatch.router import master_down_interval, skew_time
 
 pytestmark = pytest.mark.integration
@@ -128,6 +138,33 @@ def neigh_mac(host: Host, ip: str) -> str | None:
     out = host.run(["ip", "neigh", "show", ip, "dev", "eth0"]).stdout
     m = re.search(r"lladdr ([0-9a-f:]{17})", out)
     return m.group(1) if m else None
+
+
+def announcements(pcap: Path, mac: str) -> list[tuple[float, str, Any]]:
+    """Gratuitous ARPs and neighbour advertisements sent from ``mac``: (time, kind, decoded)."""
+    from dissectors.arp import parse_arp
+    from dissectors.common import DecodeError
+    from dissectors.ip import parse_ipv6
+    from dissectors.nd import parse_na
+
+    out: list[tuple[float, str, Any]] = []
+    want = bytes.fromhex(mac.replace(":", ""))
+    for ts, frame in pcap_frames(pcap):
+        if frame[6:12] != want:
+            continue
+        etype = int.from_bytes(frame[12:14], "big")
+        try:
+            if etype == 0x0806:
+                arp = parse_arp(frame[14:])
+                if arp.is_gratuitous:
+                    out.append((ts, "garp", arp))
+            elif etype == 0x86DD:
+                ip6, payload = parse_ipv6(frame, 14)
+                if ip6.protocol == 58 and payload[:1] == b"\x88":
+                    out.append((ts, "na", (ip6, parse_na(payload, src=ip6.src, dst=ip6.dst))))
+        except DecodeError:
+            continue
+    return out
 
 
 KEEPALIVED_COMPLAINTS = re.compile(
@@ -269,6 +306,15 @@ def test_join_as_master_keepalived_stays_backup(vlab: Lab, tmp_path: Path) -> No
     first_k = min(a.time for a in adverts_from(adv, "192.0.2.253") if a.time > zero[0].time)
     latency = first_k - zero[0].time
     assert latency <= skew_time(100, 1.0, version=2) + 0.1, latency
+    # Gratuitous ARPs from join's MAC: 5 on becoming master, 5 more 5 s later (as keepalived).
+    garps = [
+        (t, a) for t, kind, a in announcements(tmp_path / "t2.pcap", r2.mac()) if kind == "garp"
+    ]
+    assert all(a.sender_ip == a.target_ip == ipaddress.IPv4Address("192.0.2.1") for _, a in garps)
+    times = [t for t, _ in garps]
+    assert len(times) >= 10
+    assert times[4] - times[0] < 0.05 and 4.9 < times[5] - times[0] < 5.2
+
     print(f"keepalived after join's priority 0: {latency * 1000:.1f} ms")
     assert all(a.ttl == 255 for a in adv)
 
@@ -386,6 +432,7 @@ def test_v3_ipv6_link_local_primary_global_vip(vlab: Lab, tmp_path: Path) -> Non
     r1 = vlab.host("r1", lan, addr6="2001:db8::253/64")
     r2 = vlab.host("r2", lan, addr6="2001:db8::254/64")
     mon = vlab.host("mon", lan, addr6="2001:db8::10/64")
+    cap = mon.tcpdump(tmp_path / "t6.pcap")
     k1 = r1.keepalived(
         vrid=6, priority=100, state="MASTER", version=3, advert_int=0.5, vips=["2001:db8::1/64"]
     )
@@ -404,6 +451,24 @@ def test_v3_ipv6_link_local_primary_global_vip(vlab: Lab, tmp_path: Path) -> Non
     assert r2.mac() in out
     assert j.signal(signal.SIGTERM) == 0
     assert not r2.has_address("2001:db8::1")
+    time.sleep(CAPTURE_FLUSH_S)
+    cap.stop()
+    # Unsolicited NAs (RFC 4861 7.2.6): to all-nodes, hop limit 255, Router and Override set,
+    # our MAC as target link-layer address, from our link-local address; 5 at once.
+    nas = [x for _, kind, x in announcements(tmp_path / "t6.pcap", r2.mac()) if kind == "na"]
+    ours = [(ip6, na) for ip6, na in nas if na.target == ipaddress.IPv6Address("2001:db8::1")]
+    unsolicited = [(ip6, na) for ip6, na in ours if not na.solicited]
+    assert len(unsolicited) >= 5
+    for ip6, na in unsolicited:
+        assert str(ip6.dst) == "ff02::1" and ip6.hop_limit == 255 and ip6.src.is_link_local
+        assert na.router and na.override and na.checksum_ok
+        assert na.target_ll_addr == bytes.fromhex(r2.mac().replace(":", ""))
+    # And join's adverts: VRRPv3 over IPv6 from the link-local address, hop limit 255.
+    mine = [a for a in read_adverts(tmp_path / "t6.pcap") if a.src_mac == r2.mac()]
+    assert mine and all(
+        a.ttl == 255 and a.dst == "ff02::12" and a.src.startswith("fe80::") for a in mine
+    )
+    assert mine[-1].packet.priority == 0
 
 
 def test_three_routers_keepalived_backup_wins(vlab: Lab) -> None:
