@@ -23,7 +23,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, lab_unavailable
-from tests.lab import Host, Lab, master_down_interval_s, missing_prerequisites, read_adverts
+from tests.lab import (
+    Host,
+    KeepalivedInstance,
+    Lab,
+    master_down_interval_s,
+    missing_prerequisites,
+    read_adverts,
+)
 
 VIP = "192.0.2.1"
 R1, R2, R3 = "192.0.2.253", "192.0.2.254", "192.0.2.252"
@@ -293,14 +300,20 @@ def test_sniff_two_interfaces_and_802_1q_tags(vwc_lab: Lab, tmp_path: Path) -> N
     lan = lab.segment("lan")
     r1 = lab.host("r1", v10, addr4=f"{R1}/24")
     r2 = lab.host("r2", v20, addr4="198.51.100.253/24")
-    r3 = lab.host("r3", lan, addr4="203.0.113.253/24")
+    r3 = lab.host("r3", lan, addr4="203.0.113.253/24", addr6="2001:db8::253/64")
     mon = lab.trunk_monitor("mon")
     mon.attach(lan, "eth1")
     r1.keepalived(vrid=1, priority=150, state="MASTER", vips=[f"{VIP}/24"])
     r2.keepalived(vrid=1, priority=120, state="MASTER", version=3, advert_int=0.5,
                   vips=["198.51.100.1/24"])  # fmt: skip
-    r3.keepalived(vrid=5, priority=100, state="MASTER", vips=["203.0.113.1/24"])
-    for host, vip in ((r1, VIP), (r2, "198.51.100.1"), (r3, "203.0.113.1")):
+    r3.keepalived(
+        KeepalivedInstance(vrid=5, priority=100, state="MASTER", vips=("203.0.113.1/24",)),
+        # IPv6: VRRPv3 over IPv6 and unsolicited neighbour advertisements through the filter.
+        KeepalivedInstance(
+            vrid=6, priority=100, state="MASTER", version=3, vips=("2001:db8::1/64",)
+        ),
+    )
+    for host, vip in ((r1, VIP), (r2, "198.51.100.1"), (r3, "203.0.113.1"), (r3, "2001:db8::1")):
         host.wait_for_address(vip, timeout=10)
 
     db = tmp_path / "v.db"
@@ -315,10 +328,11 @@ def test_sniff_two_interfaces_and_802_1q_tags(vwc_lab: Lab, tmp_path: Path) -> N
     assert "first master 203.0.113.253" in screen  # log lines above the view
     doc = report(db)
     routers = {(tuple(r["vlan"]), r["vrid"]): r for r in doc["virtual_routers"]}
-    assert set(routers) == {((10,), 1), ((20,), 1), ((), 5)}
+    assert set(routers) == {((10,), 1), ((20,), 1), ((), 5), ((), 6)}
     assert routers[(10,), 1]["master"] == R1 and routers[(10,), 1]["version"] == 2
     assert routers[(20,), 1]["master"] == "198.51.100.253"
     assert routers[(20,), 1]["interval_ms"] == 500 and routers[(20,), 1]["version"] == 3
     assert routers[(), 5]["master"] == "203.0.113.253"
+    assert routers[(), 6]["family"] == 6 and routers[(), 6]["vips"] == ["2001:db8::1"]
     assert doc["run"]["source"] == "eth0 eth1" and doc["run"]["kernel_drops"] == 0
     assert not [a for a in doc["alerts"] if a["severity"] == "critical"]
