@@ -357,6 +357,26 @@ def test_quiet_prints_warning_and_above_only(capsys: pytest.CaptureFixture[str])
     assert {a.kind for a in monitor.alerts} >= {"plaintext-auth", "bad-source-mac"}
 
 
+def test_syslog_gets_the_printed_alerts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import syslog
+
+    from vrrpwatch.cli.sniff import _Output
+
+    calls: list[tuple[object, ...]] = []
+    monkeypatch.setattr(syslog, "openlog", lambda *a: calls.append(("openlog", *a)))
+    monkeypatch.setattr(syslog, "syslog", lambda *a: calls.append(("syslog", *a)))
+    monitor = Monitor(fingerprint=lambda pw: "hmac:1234")
+    out = _Output(monitor, as_json=False, quiet=True, to_syslog=True)
+    for e in monitor.observe(1, 0.0, decode_packet(advert(R1, 100, password=b"pw"), 1)):  # type: ignore[arg-type]
+        out.event(e)
+    assert calls[0] == ("openlog", "vrrpwatch", syslog.LOG_PID, syslog.LOG_DAEMON)
+    assert [c[:2] for c in calls[1:]] == [("syslog", syslog.LOG_WARNING)]  # --quiet: no info
+    assert str(calls[1][2]).startswith("plaintext-auth: ")
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
 # -- CLI errors -------------------------------------------------------------------------------
 
 
