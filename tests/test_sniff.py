@@ -377,6 +377,31 @@ def test_syslog_gets_the_printed_alerts(
     assert len(capsys.readouterr().out.splitlines()) == 1
 
 
+def test_a_closed_pipe_stops_output_quietly() -> None:
+    code = """
+from dissectors.packet import decode_packet
+from tests.test_monitor import R1, advert
+from vrrpwatch.cli.sniff import _Output
+from vrrpwatch.monitor import Monitor
+m = Monitor(fingerprint=lambda pw: "x")
+out = _Output(m, as_json=True, quiet=False, to_syslog=False)
+stopped = []
+out.stop = lambda: stopped.append(1)
+for i in range(2000):
+    for e in m.observe(i + 1, float(i), decode_packet(advert(R1, 100, vrid=1 + i % 255), 1)):
+        out.event(e)
+assert stopped
+"""
+    r = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert r.stdout is not None and r.stderr is not None
+    r.stdout.close()  # like `| head -0`
+    err = r.stderr.read().decode()
+    assert r.wait(60) == 0, err
+    assert err == ""
+
+
 # -- CLI errors -------------------------------------------------------------------------------
 
 

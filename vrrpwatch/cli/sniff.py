@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import sys
@@ -194,7 +195,8 @@ class _Output:
                 self.console.print(text, markup=False, highlight=False)
             else:
                 click.echo(text)
-        except BrokenPipeError:  # `sniff --json | head -3`
+        except BrokenPipeError:  # `sniff --json | head -3`: stop, quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             if self.stop is not None:
                 self.stop()
 
