@@ -55,7 +55,6 @@ SO_TIMESTAMPNS = 35
 ETH_P_ALL = 0x0003
 TP_STATUS_VLAN_VALID = 0x10
 TP_STATUS_VLAN_TPID_VALID = 0x40
-PACKET_OUTGOING = 4
 _AUXDATA = struct.Struct("=IIIHHHH")  # tp_status, tp_len, tp_snaplen, tp_mac, tp_net, tci, tpid
 _TIMESPEC = struct.Struct("=qq")
 _STATS = struct.Struct("=II")  # tp_packets, tp_drops (reset by each read)
