@@ -76,9 +76,11 @@ class FakeTransport:
     def send_neighbor_advertisement(self, vip: ipaddress.IPv6Address) -> None:
         self.log.append((self.clock.now, "na", vip))
 
-    def add_address(self, vip: Any, prefixlen: int) -> None:
+    def add_address(self, vip: Any, prefixlen: int) -> bool:
         self.log.append((self.clock.now, "add", f"{vip}/{prefixlen}"))
+        had = vip in self.addresses
         self.addresses.add(vip)
+        return not had
 
     def remove_address(self, vip: Any, prefixlen: int) -> bool:
         self.log.append((self.clock.now, "remove", f"{vip}/{prefixlen}"))
@@ -203,6 +205,29 @@ def test_state_file_lists_held_addresses_and_stale_cleanup(tmp_path: Path) -> No
     assert found[0]["message"].startswith("Removed stale VIP 192.0.2.1/24")
     assert not (tmp_path / "state.json").exists()
     assert remove_stale_addresses(tmp_path / "state.json", tr2, found.append) == 0
+
+
+def test_owner_keeps_the_address_it_had_before() -> None:
+    # Priority 255: the VIP is the interface's own address; shutdown must not remove it.
+    clock = FakeClock()
+    transport = FakeTransport(clock, [])
+    transport.addresses.add(ME)
+    events: list[dict[str, Any]] = []
+    config = RouterConfig(
+        vrid=1, priority=255, primary_address=ME, addresses=(ME,), version=3, garp_delay_s=0
+    )
+    rt = Runtime(
+        router=VirtualRouter(config),
+        transport=transport,
+        emit=events.append,
+        prefixes={ME: 24},
+        clock=clock,
+    )
+    rt.run(until=lambda: clock.now >= 2.0)
+    assert transport.kinds("add") == [(0.0, "192.0.2.254/24")]
+    assert transport.kinds("remove") == []
+    assert ME in transport.addresses
+    assert "(VI_1) Keeping 192.0.2.254/24 on eth0: it was there before" in messages(events)
 
 
 def test_dry_run_sends_nothing_and_touches_no_address(tmp_path: Path) -> None:
@@ -362,6 +387,16 @@ def test_build_config_errors(opts: JoinOptions, iface_addrs: tuple[str, ...], ms
         build_config(opts, iface(*iface_addrs), None)
 
 
+def test_primary_address_is_not_a_left_over_vip() -> None:
+    adv = parse_vrrp(v2_bytes(100), src=MASTER, dst=GROUP)
+    cfg, _ = build_config(
+        JoinOptions(vrid=1, priority=50),
+        iface("192.0.2.1/24", "192.0.2.254/24"),  # a killed run's VIP listed first
+        Learnt(adv, MASTER),
+    )
+    assert cfg.primary_address == ME
+
+
 def test_owner_priority_accepted_when_vip_is_ours() -> None:
     cfg, _ = build_config(
         JoinOptions(vrid=1, priority=255, vips=("192.0.2.254",)), iface("192.0.2.254/24"), None
@@ -410,7 +445,7 @@ class FailingTransport(FakeTransport):
     def send_advertisement(self, adv: VrrpPacket) -> None:
         raise OSError(1, "Operation not permitted")
 
-    def add_address(self, vip: Any, prefixlen: int) -> None:
+    def add_address(self, vip: Any, prefixlen: int) -> bool:
         raise netif.NetifError(f"cannot add {vip}/{prefixlen}: permission denied")
 
 

@@ -9,6 +9,7 @@ import ipaddress
 import os
 import socket
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,16 +41,21 @@ class Interface:
     # (address, prefix length) of every address on the interface.
     addresses: tuple[tuple[IPAddress, int], ...]
 
-    def primary(self, family: int) -> IPAddress | None:
-        """The address a VRRP router sources adverts from: IPv4 the first primary address,
-        IPv6 the link-local one (RFC 5798 section 5.1.2.2)."""
-        for addr, _plen in self.addresses:
-            if addr.version != family:
-                continue
-            if family == 6 and not addr.is_link_local:
-                continue
-            return addr
-        return None
+    def primary(self, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None:
+        """The address a VRRP router sources adverts from: IPv4 the first address, IPv6 the
+        link-local one (RFC 5798 section 5.1.2.2). Addresses in ``exclude`` (the VIPs, which a
+        killed run may have left behind) are taken only when there is nothing else, as for an
+        address owner whose one address is the VIP."""
+        skip = set(exclude)
+        found = [
+            addr
+            for addr, _plen in self.addresses
+            if addr.version == family and (family == 4 or addr.is_link_local)
+        ]
+        for addr in found:
+            if addr not in skip:
+                return addr
+        return found[0] if found else None
 
     def prefix_for(self, vip: IPAddress) -> int:
         """The prefix of the interface subnet holding ``vip``, else a host prefix."""
@@ -126,8 +132,8 @@ class Netlink:
     def __init__(self) -> None:
         self._ipr = _ipr()
 
-    def add_address(self, index: int, vip: IPAddress, prefixlen: int) -> None:
-        add_address(index, vip, prefixlen, ipr=self._ipr)
+    def add_address(self, index: int, vip: IPAddress, prefixlen: int) -> bool:
+        return add_address(index, vip, prefixlen, ipr=self._ipr)
 
     def remove_address(self, index: int, vip: IPAddress, prefixlen: int) -> bool:
         return remove_address(index, vip, prefixlen, ipr=self._ipr)
@@ -136,9 +142,10 @@ class Netlink:
         self._ipr.close()
 
 
-def add_address(index: int, vip: IPAddress, prefixlen: int, *, ipr: Any = None) -> None:
+def add_address(index: int, vip: IPAddress, prefixlen: int, *, ipr: Any = None) -> bool:
     """Add a virtual address as keepalived does: with its subnet's prefix and broadcast (the
-    kernel makes it secondary when the primary shares the subnet); IPv6 without DAD."""
+    kernel makes it secondary when the primary shares the subnet); IPv6 without DAD.
+    False when the interface already had it."""
     kw: dict[str, Any] = {"index": index, "address": str(vip), "prefixlen": prefixlen}
     if vip.version == 4:
         brd = broadcast_for(vip, prefixlen)
@@ -152,9 +159,11 @@ def add_address(index: int, vip: IPAddress, prefixlen: int, *, ipr: Any = None) 
         else:
             with _ipr() as own:
                 own.addr("add", **kw)
-    except Exception as exc:  # NetlinkError: EEXIST is fine (already ours)
-        if getattr(exc, "code", None) != 17:
-            raise NetifError(f"cannot add {vip}/{prefixlen}: {exc}") from exc
+    except Exception as exc:  # NetlinkError
+        if getattr(exc, "code", None) == 17:  # EEXIST
+            return False
+        raise NetifError(f"cannot add {vip}/{prefixlen}: {exc}") from exc
+    return True
 
 
 def remove_address(index: int, vip: IPAddress, prefixlen: int, *, ipr: Any = None) -> bool:

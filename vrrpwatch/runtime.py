@@ -99,7 +99,7 @@ class Transport(Protocol):
 
     def send_neighbor_advertisement(self, vip: ipaddress.IPv6Address) -> None: ...
 
-    def add_address(self, vip: IPAddress, prefixlen: int) -> None: ...
+    def add_address(self, vip: IPAddress, prefixlen: int) -> bool: ...
 
     def remove_address(self, vip: IPAddress, prefixlen: int) -> bool: ...
 
@@ -131,6 +131,8 @@ class Runtime:
     )
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
     _io_error_logged: dict[str, float] = field(default_factory=dict, init=False)
+    # VIPs this run added (and so removes): not those the interface already had.
+    _added: set[IPAddress] = field(default_factory=set, init=False)
     sent_adverts: int = field(default=0, init=False)
 
     # -- control ------------------------------------------------------------------------------
@@ -229,24 +231,36 @@ class Runtime:
                 for addr in act.addresses:
                     plen = self.prefixes.get(addr, addr.max_prefixlen)
                     self._log(
-                        "addr-add",
+                        "vip-add",
                         f"Adding VIP {addr}/{plen} on {self.interface}",
                         address=f"{addr}/{plen}",
                     )
-                    if not self.dry_run:
-                        self._io("vip-add", self.transport.add_address, addr, plen)
-                self._write_state_file(act.addresses)
+                    if not self.dry_run and self._io(
+                        "vip-add", self.transport.add_address, addr, plen
+                    ):
+                        self._added.add(addr)
+                self._write_state_file()
             elif isinstance(act, RemoveAddresses):
                 for addr in act.addresses:
                     plen = self.prefixes.get(addr, addr.max_prefixlen)
+                    if not self.dry_run and addr not in self._added:
+                        # An address the interface had before we added it (an owner's own
+                        # address at priority 255): not ours to remove.
+                        self._log(
+                            "vip-keep",
+                            f"Keeping {addr}/{plen} on {self.interface}: it was there before",
+                            address=f"{addr}/{plen}",
+                        )
+                        continue
                     self._log(
-                        "addr-remove",
+                        "vip-remove",
                         f"Removing VIP {addr}/{plen} from {self.interface}",
                         address=f"{addr}/{plen}",
                     )
                     if not self.dry_run:
                         self._io("vip-remove", self.transport.remove_address, addr, plen)
-                self._write_state_file(())
+                        self._added.discard(addr)
+                self._write_state_file()
             elif isinstance(act, StateChanged):
                 self._state_changed(act)
             elif isinstance(act, AdvertisementDiscarded):
@@ -269,17 +283,18 @@ class Runtime:
         self._io("advert", self.transport.send_advertisement, adv)
         self.sent_adverts += 1
 
-    def _io(self, what: str, fn: Callable[..., object], *args: Any) -> None:
-        """Carry out one transport operation; a failure is logged (at most every 10 s per
-        kind), never fatal: the state machine goes on, as keepalived's does."""
+    def _io(self, what: str, fn: Callable[..., object], *args: Any) -> object:
+        """Carry out one transport operation and return its result; a failure is logged (at
+        most every 10 s per kind), never fatal: the state machine goes on, as keepalived's."""
         try:
-            fn(*args)
+            return fn(*args)
         except (OSError, netif.NetifError) as exc:
             now = self.clock()
             last = self._io_error_logged.get(what)
             if last is None or now - last >= self.discard_log_interval_s:
                 self._io_error_logged[what] = now
                 self._log("error", f"{what} failed: {exc}", operation=what)
+            return None
 
     def _state_changed(self, act: StateChanged) -> None:
         cfg = self.router.config
@@ -356,9 +371,10 @@ class Runtime:
             if child.poll() is not None:
                 self._children.remove(child)
 
-    def _write_state_file(self, addresses: tuple[IPAddress, ...]) -> None:
+    def _write_state_file(self) -> None:
         if self.state_file is None or self.dry_run:
             return
+        addresses = sorted(self._added, key=lambda a: (a.version, int(a)))
         if not addresses:
             with contextlib.suppress(FileNotFoundError):
                 self.state_file.unlink()
@@ -678,8 +694,8 @@ class RawTransport:
         frame = build_ethernet(_IPV6_ALL_NODES_MAC, mac, ETH_P_IPV6, ip6)
         self._packet.send(frame)
 
-    def add_address(self, vip: IPAddress, prefixlen: int) -> None:
-        self.netlink.add_address(self.iface.index, vip, prefixlen)
+    def add_address(self, vip: IPAddress, prefixlen: int) -> bool:
+        return self.netlink.add_address(self.iface.index, vip, prefixlen)
 
     def remove_address(self, vip: IPAddress, prefixlen: int) -> bool:
         return self.netlink.remove_address(self.iface.index, vip, prefixlen)
@@ -823,7 +839,7 @@ def build_config(
                 f"the master uses VRRPv2 auth type {adv.auth_type}; only simple password "
                 "(PASS) authentication is supported"
             )
-    primary = iface.primary(family)
+    primary = iface.primary(family, exclude=vips)
     if primary is None:
         kind = "IPv4" if family == 4 else "link-local IPv6"
         raise JoinError(f"interface {iface.name} has no {kind} address to send adverts from")

@@ -636,3 +636,49 @@ def test_unicast_peers(vlab: Lab) -> None:
     assert j.signal(signal.SIGTERM) == 0
     r1.wait_for_address("192.0.2.1", timeout=3)  # keepalived saw our unicast priority 0
     k1.stop()
+
+
+def test_address_owner_priority_255(vlab: Lab) -> None:
+    """Priority 255: the VIP is join's own address; master at once, keeps it when stopping."""
+    r1, r2, mon = classic(vlab)
+    refused = r2.run(
+        [
+            VRRPWATCH,
+            "join",
+            "--vrid",
+            "1",
+            "--priority",
+            "255",
+            "--vip",
+            "192.0.2.1/24",
+            "--db",
+            str(r2.workdir / "j.db"),
+            "--learn-timeout",
+            "0.2",
+        ],
+        check=False,
+    )
+    assert refused.returncode == 1 and "priority 255 means address owner" in refused.stderr
+    j = Join(
+        r2,
+        "--vrid",
+        "1",
+        "--priority",
+        "255",
+        "--vip",
+        "192.0.2.254/24",
+        "--version",
+        "3",
+        "--learn-timeout",
+        "0.2",
+    )
+    e = j.wait_state("MASTER", 3)
+    assert e["cause"] == "address-owner"
+    k1 = r1.keepalived(vrid=1, priority=100, state="BACKUP", version=3, vips=["192.0.2.254/24"])
+    k1.wait_for_log(r"Entering BACKUP STATE", 5)
+    time.sleep(3.0)
+    assert "Entering MASTER STATE" not in k1.log
+    assert j.signal(signal.SIGTERM) == 0
+    assert r2.has_address("192.0.2.254")  # its own address stays
+    k1.wait_for_log(r"Entering MASTER STATE", 3)  # after our priority 0
+    k1.stop()
