@@ -234,6 +234,7 @@ class VirtualRouter:
     # bumped whenever an advertiser's profile or the master changes: consistency checks
     # (mismatches, rogue) only need to run again when it moved
     profile_version: int = 0
+    timeline_version: int = 0  # bumped whenever ``transitions`` changes (storage rewrites it)
     announcers: dict[str, set[str]] = field(default_factory=dict)  # VIP -> MACs of GARP/NA
     dirty: bool = True
 
@@ -785,6 +786,7 @@ class Monitor:
             expected_ms=expected_ms,
         )
         vr.transitions.append(t)
+        vr.timeline_version += 1
         vr.profile_version += 1
         vr.master = new.address
         vr.master_since = time

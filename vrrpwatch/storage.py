@@ -236,7 +236,7 @@ class Store:
     run_id: int = 0
     _alerts_done: int = 0
     _events_done: int = 0
-    _extra: dict[str, Any] = field(default_factory=dict)
+    _timelines_done: dict[RouterKey, int] = field(default_factory=dict)
 
     def begin_run(self, *, kind: str, source: str, identity: str | None = None) -> int:
         """Start a run. An analyze run of the same identity (same files) replaces the old one,
@@ -349,9 +349,13 @@ class Store:
                 self.db.table("advertisers").upsert_all(
                     adv_rows, pk=("run_id", "vlan", "family", "vrid", "address")
                 )
-            # Transitions of a changed router are rewritten: a takeover can still be settled
-            # (the better of two backups wins) after it was first written.
+            # A changed timeline is rewritten whole: a takeover can still be settled (the
+            # better of two backups wins) after it was first written.
             for k in dirty_keys:
+                version = monitor.routers[k].timeline_version
+                if self._timelines_done.get(k) == version:
+                    continue
+                self._timelines_done[k] = version
                 vlan = vlan_text(k.vlan)
                 self.db.execute(
                     "DELETE FROM transitions"
