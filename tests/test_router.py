@@ -150,6 +150,18 @@ def test_owner_starts_as_master() -> None:
     assert vr.get_timer() == 11.0
 
 
+def test_owner_discards_every_advert() -> None:
+    # RFC 5798 section 7.1: not even a higher address at priority 255 moves the owner.
+    vr = VirtualRouter(cfg(priority=255, garp_delay_s=0))
+    vr.start(0.0)
+    for prio in (0, 100, 255):
+        out = vr.receive_advertisement(v3(prio), ip=ip(HIGH_PEER), now=0.5)
+        assert kinds(out) == [AdvertisementDiscarded]
+        assert isinstance(out[0], AdvertisementDiscarded)
+        assert out[0].reason is DiscardReason.LOCAL_OWNER
+    assert vr.state is State.MASTER and vr.get_timer() == 1.0
+
+
 def test_late_wakeup_keeps_advert_schedule() -> None:
     vr = VirtualRouter(cfg(priority=255, garp_delay_s=0))
     vr.start(0.0)

@@ -127,6 +127,7 @@ class DiscardReason(enum.StrEnum):
     OWN_ADVERTISEMENT = "own-advertisement"
     LOWER_PRIORITY = "lower-priority"
     NOT_RUNNING = "not-running"
+    LOCAL_OWNER = "local-owner"
     MALFORMED = "malformed"  # could not be decoded at all (counted by the runtime)
 
 
@@ -506,6 +507,10 @@ class VirtualRouter:
             return DiscardReason.BAD_VERSION, f"version {adv.version}, ours {cfg.version}"
         if adv.vrid != cfg.vrid:
             return DiscardReason.VRID_MISMATCH, f"VRID {adv.vrid}"
+        if cfg.priority == 255:
+            # RFC 5798 / RFC 3768 section 7.1: the address owner discards every advertisement
+            # for its VRID (it is master whatever the others say).
+            return DiscardReason.LOCAL_OWNER, f"priority {adv.priority}; we own the addresses"
         if adv.checksum_status is ChecksumStatus.BAD:
             return DiscardReason.BAD_CHECKSUM, f"checksum {adv.checksum:#06x}"
         if adv.type != 1:
