@@ -194,8 +194,9 @@ def forwarding_enabled(name: str, family: int) -> bool | None:
 class LinkWatcher:
     """A netlink socket subscribed to link changes; ``read()`` returns our link's new state."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, up: bool = True) -> None:
         self.index = index
+        self.up = up
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, 0)
         self.sock.bind((0, RTMGRP_LINK))
 
@@ -203,12 +204,15 @@ class LinkWatcher:
         return self.sock.fileno()
 
     def read(self) -> bool | None:
-        """Drain pending messages; the latest up/down state of our link, or None if unchanged."""
-        state: bool | None = None
+        """Drain pending messages; our link's new up/down state, or None if it did not change."""
+        state = self.up
         while True:
             try:
                 data = self.sock.recv(65536)
             except BlockingIOError:
+                if state == self.up:
+                    return None
+                self.up = state
                 return state
             off = 0
             while off + _NLMSGHDR.size <= len(data):

@@ -516,7 +516,7 @@ class RawTransport:
         self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self.link: netif.LinkWatcher | None = None
         if watch_link:
-            self.link = netif.LinkWatcher(iface.index)
+            self.link = netif.LinkWatcher(iface.index, iface.up)
             self.sel.register(self.link.sock, selectors.EVENT_READ, "link")
         # Opened up front so a takeover pays for no socket setup or import.
         self._packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
