@@ -682,3 +682,32 @@ def test_address_owner_priority_255(vlab: Lab) -> None:
     assert r2.has_address("192.0.2.254")  # its own address stays
     k1.wait_for_log(r"Entering MASTER STATE", 3)  # after our priority 0
     k1.stop()
+
+
+def test_frr_backup_accepts_join_as_master(vlab_frr: Lab) -> None:
+    """FRR vrrpd (strict VRRPv3 checks, pseudo-header checksum) stays backup under join."""
+    r1, r2, _mon = classic(vlab_frr)
+    j = Join(
+        r2,
+        "--vrid",
+        "5",
+        "--priority",
+        "250",
+        "--vip",
+        "192.0.2.5/24",
+        "--version",
+        "3",
+        "--learn-timeout",
+        "0.2",
+    )
+    j.wait_state("MASTER", 5)
+    r1.frr_vrrpd(vrid=5, priority=100, vips=["192.0.2.5/24"], advert_int_ms=1000)
+    time.sleep(6.0)
+    show = r1.vtysh("show vrrp")
+    assert re.search(r"Status \(v4\)\s+Backup", show), show
+    assert j.states() == ["BACKUP", "MASTER"]
+    assert j.signal(signal.SIGTERM) == 0
+    end = time.monotonic() + 5
+    while "Master" not in re.findall(r"Status \(v4\)\s+(\w+)", r1.vtysh("show vrrp")):
+        assert time.monotonic() < end, r1.vtysh("show vrrp")
+        time.sleep(0.1)
