@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -80,3 +82,30 @@ def test_unknown_interface(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(netif, "is_root", lambda: True)
     code, out = run("--vrid", "1", "--priority", "50", "--interface", "nosuchif0")
     assert (code, out) == (1, "Error: no interface named 'nosuchif0'\n")
+
+
+def test_sink_survives_a_closed_pipe_and_a_failing_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from vrrpwatch.cli import join as join_cli
+
+    sink = join_cli._Sink(True, tmp_path / "j.db")
+    sink.open_db()
+    event = {
+        "time": 0.0,
+        "event": "state",
+        "message": "(VI_1) Entering MASTER STATE",
+        "old": "BACKUP",
+        "new": "MASTER",
+    }
+
+    def broken(*_: object, **__: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(join_cli.click, "echo", broken)
+    sink(event)  # no exception: the router goes on
+    assert sink.output_broken
+    assert sink.db["join_events"].count == 1
+    sink.db.conn.close()
+    sink(event)  # closed database: writes stop, no exception
+    assert sink.db is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -26,6 +27,7 @@ class _Sink:
         self.as_json = as_json
         self.db_path = db_path
         self.db: Any = None
+        self.output_broken = False
 
     def open_db(self) -> None:
         from vrrpwatch import runtime
@@ -38,17 +40,29 @@ class _Sink:
             raise runtime.JoinError(str(exc)) from None
 
     def __call__(self, event: dict[str, Any]) -> None:
+        # A router must not die of its log: a closed pipe or a locked database stops that
+        # output, not the router (which still has to send its priority 0 and remove its VIPs).
         from vrrpwatch import runtime
 
-        if self.as_json:
-            out = dict(event)
-            out["time"] = dt.datetime.fromtimestamp(event["time"], dt.UTC).isoformat()
-            click.echo(json.dumps(out, sort_keys=True))
-        else:
-            click.echo(_text_line(event), err=event["event"] in ("warning", "discard", "error"))
+        if not self.output_broken:
+            try:
+                if self.as_json:
+                    out = dict(event)
+                    out["time"] = dt.datetime.fromtimestamp(event["time"], dt.UTC).isoformat()
+                    click.echo(json.dumps(out, sort_keys=True))
+                else:
+                    err = event["event"] in ("warning", "discard", "error")
+                    click.echo(_text_line(event), err=err)
+                sys.stdout.flush()
+            except OSError:
+                self.output_broken = True
         if self.db is not None and event["event"] in ("state", "learnt", "stale-vip-removed"):
-            runtime.write_join_event(self.db, event)
-        sys.stdout.flush()
+            try:
+                runtime.write_join_event(self.db, event)
+            except Exception as exc:  # sqlite3.Error and friends
+                self.db = None
+                with contextlib.suppress(OSError):
+                    click.echo(f"Warning: database writes stopped: {exc}", err=True)
 
     def close(self) -> None:
         if self.db is not None:
