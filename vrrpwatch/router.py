@@ -30,7 +30,10 @@ router leaves Master (no advertisements, addresses removed) and goes back to Bac
 link returns.
 
 Every state change is checked against ``TRANSITIONS``. A misbehaving peer never raises: its
-packet yields ``AdvertisementDiscarded`` with a reason (RFC 5798 section 7.1 receive checks).
+packet yields ``AdvertisementDiscarded`` with a reason (RFC 5798 section 7.1 receive checks; the
+address owner discards every advertisement for its VRID). The actions of becoming Master come
+in the RFC's order: the advertisement, then the addresses, then the announcements; the
+gratuitous ARP / NA burst repeats once after ``garp_delay_s``, as keepalived does.
 Misuse by the caller (starting twice, time going backwards) raises ``ProtocolError``.
 """
 
