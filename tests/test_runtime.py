@@ -504,3 +504,14 @@ def test_link_watcher_reports_changes_of_our_link_only() -> None:
     assert watcher.read() is False
     watcher.close()
     feed.close()
+
+
+def test_default_state_file_is_per_network_namespace() -> None:
+    import os
+
+    from vrrpwatch.runtime import default_state_file
+
+    inode = os.stat("/proc/self/ns/net").st_ino
+    assert default_state_file("eth0.2", 1, 4) == Path(
+        f"/run/vrrpwatch/join-eth0.2-vrid1-ipv4-netns-{inode}.json"
+    )

@@ -884,7 +884,12 @@ def check_options(opts: JoinOptions) -> None:
 
 
 def default_state_file(iface: str, vrid: int, family: int) -> Path:
-    return Path("/run/vrrpwatch") / f"join-{iface}-vrid{vrid}-ipv{family}.json"
+    """``/run/vrrpwatch/join-IFACE-vridN-ipvF-netns-INODE.json``: interface names repeat across
+    network namespaces (every lab host has an eth0), so the namespace's inode is in the name."""
+    name = f"join-{iface}-vrid{vrid}-ipv{family}"
+    with contextlib.suppress(OSError):
+        name += f"-netns-{os.stat('/proc/self/ns/net').st_ino}"
+    return Path("/run/vrrpwatch") / f"{name}.json"
 
 
 class _Stop:
@@ -984,7 +989,8 @@ def _join(
                 "event": "learnt",
                 "master": str(learnt.src),
                 "version": a.version,
-                "priority": a.priority,
+                "vrid": a.vrid,
+                "master_priority": a.priority,
                 "interval_cs": a.interval_cs,
                 "addresses": [str(x) for x in a.addresses],
                 "message": f"Learnt VRID {a.vrid} from {learnt.src}: VRRPv{a.version}, "

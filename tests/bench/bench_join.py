@@ -41,7 +41,9 @@ def start_backup(host: Host, kind: str, version: int, interval: float) -> Daemon
             vrid=1, priority=50, state="BACKUP", version=version, advert_int=interval, vips=[VIP]
         )
     log = host.workdir / f"join{time.monotonic_ns()}.log"
-    proc = host.popen([VRRPWATCH, "join", "--vrid", "1", "--priority", "50"], log=log)
+    argv = [VRRPWATCH, "join", "--vrid", "1", "--priority", "50", "--db", f"{log}.db"]
+    argv += ["--state-file", f"{log}.state"]
+    proc = host.popen(argv, log=log)
     deadline = time.monotonic() + 10
     while "Entering BACKUP STATE" not in (log.read_text() if log.exists() else ""):
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -150,6 +152,10 @@ def jitter(kind: str, version: int, interval: float, seconds: float) -> list[flo
                     f"{interval:g}",
                     "--learn-timeout",
                     "0.2",
+                    "--db",
+                    str(r2.workdir / "join.db"),
+                    "--state-file",
+                    str(r2.workdir / "join.state"),
                 ],
                 log=r2.workdir / "join.log",
             )
