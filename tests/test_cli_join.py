@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +113,21 @@ def test_sink_survives_a_closed_pipe_and_a_failing_database(
     sink.db.conn.close()
     sink(event)  # closed database: writes stop, no exception
     assert sink.db is None
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
+)
+def test_no_root_for_real(tmp_path: Path) -> None:
+    """As an unprivileged user (nobody) the real command says so on one line."""
+    exe = Path(sys.executable).parent / "vrrpwatch"
+    r = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(exe), "join",
+         "--vrid", "1", "--priority", "50"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=30,
+    )  # fmt: skip
+    assert (r.returncode, r.stdout, r.stderr) == (
+        1,
+        "",
+        "Error: join needs root (raw sockets and address changes); run it with sudo\n",
+    )
