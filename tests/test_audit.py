@@ -17,10 +17,9 @@ from vrrpwatch.audit import (
     Severity,
     advert_from_decoded,
     audit,
-    master_down_s,
-    skew_time_s,
 )
 from vrrpwatch.kaconf import KeepalivedConfig, parse_config
+from vrrpwatch.router import master_down_interval, skew_time
 
 KACONF = Path(__file__).parent / "kaconf"
 R1 = KACONF / "lab-v2" / "r1.conf"
@@ -97,10 +96,10 @@ def test_v3_failover_uses_the_interval() -> None:
 
 
 def test_timer_functions() -> None:
-    assert skew_time_s(100, 1.0, 2) == 0.609375
-    assert skew_time_s(100, 3.0, 2) == 0.609375  # v2 skew does not scale with the interval
-    assert skew_time_s(100, 2.0, 3) == 1.21875
-    assert master_down_s(254, 1.0, 3) == 3.0078125
+    assert skew_time(100, 1.0, 2) == 0.609375
+    assert skew_time(100, 3.0, 2) == 0.609375  # v2 skew does not scale with the interval
+    assert skew_time(100, 2.0, 3) == 1.21875
+    assert master_down_interval(254, 1.0, 3) == 3.0078125
 
 
 @pytest.mark.parametrize(

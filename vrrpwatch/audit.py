@@ -49,13 +49,13 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 
 from dissectors.packet import Decoded, Kind
 from dissectors.vrrp import VrrpV2, VrrpV3
 
 from .kaconf import IPAddress, KeepalivedConfig, VrrpInstance
 from .monitor import VirtualRouter
+from .router import master_down_interval, skew_time
 
 
 class Severity(enum.StrEnum):
@@ -189,20 +189,6 @@ class AuditReport:
 # Timers
 
 
-def skew_time_s(priority: int, interval_s: float, version: int) -> float:
-    """RFC 3768 section 6.1: (256 - Priority) / 256 s; RFC 5798 section 6.1:
-    ((256 - Priority) x Master_Adver_Interval) / 256."""
-    prio = Fraction(min(max(priority, 0), 255))
-    if version == 2:
-        return float((256 - prio) / 256)
-    return float((256 - prio) * Fraction(interval_s).limit_denominator(1000) / 256)
-
-
-def master_down_s(priority: int, interval_s: float, version: int) -> float:
-    """Master_Down_Interval = 3 x interval + Skew_Time (RFC 5798 section 6.1)."""
-    return 3 * interval_s + skew_time_s(priority, interval_s, version)
-
-
 def _failover(members: Sequence[Member]) -> tuple[FailoverEstimate, ...]:
     ranked = sorted(members, key=lambda m: -m.instance.priority)
     out: list[FailoverEstimate] = []
@@ -212,7 +198,10 @@ def _failover(members: Sequence[Member]) -> tuple[FailoverEstimate, ...]:
         if inst.version == 3 and rank > 0:
             # A VRRPv3 backup times the master with the master's interval (RFC 5798 6.4.2).
             interval_s = ranked[0].instance.advert_int_ms / 1000
-        skew = skew_time_s(inst.priority, interval_s, inst.version)
+        # RFC 3768 / RFC 5798 section 6.1, as the router computes them; a priority out of
+        # range (reported elsewhere) is clamped as keepalived would treat it
+        priority = min(max(inst.priority, 1), 255)
+        skew = skew_time(priority, interval_s, inst.version)
         role = "master" if rank == 0 else ("backup" if rank == 1 else "standby")
         out.append(
             FailoverEstimate(
@@ -222,7 +211,7 @@ def _failover(members: Sequence[Member]) -> tuple[FailoverEstimate, ...]:
                 role=role,
                 interval_s=interval_s,
                 skew_s=skew,
-                master_down_s=3 * interval_s + skew,
+                master_down_s=master_down_interval(priority, interval_s, inst.version),
                 clean_stop_s=skew,
             )
         )
@@ -810,7 +799,5 @@ __all__ = [
     "audit",
     "from_monitor",
     "group_key",
-    "master_down_s",
-    "skew_time_s",
     "summarize",
 ]

@@ -10,7 +10,14 @@ from typing import Any
 import click
 
 from . import cli
-from .options import InputError, db_option, load_known_routers, monitor_options, open_store_db
+from .options import (
+    InputError,
+    db_option,
+    load_known_routers,
+    monitor_options,
+    open_monitor,
+    open_store_db,
+)
 
 
 @cli.command()
@@ -51,9 +58,7 @@ def analyze(
     """
     from vrrpwatch.analyze import capture_identity, run_files
     from vrrpwatch.capture import CaptureError
-    from vrrpwatch.monitor import Monitor, Severity
-    from vrrpwatch.secrets import fingerprint
-    from vrrpwatch.storage import Store, fingerprint_key
+    from vrrpwatch.monitor import Severity
     from vrrpwatch.summary import summarize, worst_severity
 
     known = load_known_routers(known_routers)
@@ -62,14 +67,7 @@ def analyze(
             raise InputError(f"{f}: is a directory, not a capture file")
         if f != "-" and not Path(f).exists():
             raise InputError(f"{f}: no such file")
-    db = open_store_db(db_path)
-    key = fingerprint_key(db)
-    monitor = Monitor(
-        fingerprint=lambda pw: fingerprint(pw, key),
-        known_routers=known,
-        reveal_secrets=reveal_secrets,
-    )
-    store = Store(db)
+    db, monitor, store = open_monitor(db_path, known, reveal_secrets)
     store.begin_run(kind="analyze", source=" ".join(files), identity=capture_identity(files))
     progress_cb, finish_progress = _progress(files)
     error: str | None = None

@@ -68,3 +68,20 @@ def open_store_db(path: Path) -> Any:
         return open_db(path)
     except StoreError as exc:
         raise InputError(str(exc)) from None
+
+
+def open_monitor(db_path: Path, known: Any, reveal_secrets: bool) -> tuple[Any, Any, Any]:
+    """The database, a Monitor fingerprinting with the database's key, and a Store on it:
+    what analyze and sniff both start from."""
+    from vrrpwatch.monitor import Monitor
+    from vrrpwatch.secrets import fingerprint
+    from vrrpwatch.storage import Store, fingerprint_key
+
+    db = open_store_db(db_path)
+    key = fingerprint_key(db)
+    monitor = Monitor(
+        fingerprint=lambda pw: fingerprint(pw, key),
+        known_routers=known,
+        reveal_secrets=reveal_secrets,
+    )
+    return db, monitor, Store(db)

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import cli
-from .options import InputError, db_option, load_known_routers, monitor_options, open_store_db
+from .options import InputError, db_option, load_known_routers, monitor_options, open_monitor
 
 _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WARNING, LOG_CRIT
 
@@ -68,9 +68,6 @@ def sniff(
         vrrpwatch sniff eth0 --duration 60 --pcap-out vrrp.pcap
     """
     from vrrpwatch.live import LiveError, PacketSocket, PcapWriter, Sniffer, resolve_interfaces
-    from vrrpwatch.monitor import Monitor
-    from vrrpwatch.secrets import fingerprint
-    from vrrpwatch.storage import Store, fingerprint_key
 
     known = load_known_routers(known_routers)
     sockets: list[PacketSocket] = []
@@ -82,14 +79,7 @@ def sniff(
         for s in sockets:
             s.close()
         raise InputError(str(exc)) from None
-    db = open_store_db(db_path)
-    key = fingerprint_key(db)
-    monitor = Monitor(
-        fingerprint=lambda pw: fingerprint(pw, key),
-        known_routers=known,
-        reveal_secrets=reveal_secrets,
-    )
-    store = Store(db)
+    db, monitor, store = open_monitor(db_path, known, reveal_secrets)
     names = [s.name for s in sockets]
     store.begin_run(kind="sniff", source=" ".join(names))
     out = _Output(monitor, as_json=as_json, quiet=quiet, to_syslog=to_syslog)
