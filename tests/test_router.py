@@ -659,3 +659,32 @@ def test_router_imports_no_io() -> None:
         "vrrpwatch",
     }
     assert names <= {"__future__", "enum", "ipaddress", "collections", "dataclasses", "dissectors"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    prios=st.lists(st.integers(1, 254), min_size=2, max_size=2, unique=True),
+    version=st.sampled_from([2, 3]),
+    cuts=st.lists(st.tuples(st.floats(0, 30), st.integers(0, 1), st.booleans()), max_size=6),
+)
+def test_pair_converges_to_the_highest_priority(
+    prios: list[int], version: int, cuts: list[tuple[float, int, bool]]
+) -> None:
+    """Whatever the cable cuts, once both links are up the higher priority ends up the only
+    master, and each router changes state a bounded number of times (no storm)."""
+    a = cfg(priority=prios[0], primary_address=PEER, version=version)
+    b = cfg(priority=prios[1], version=version)
+    pair = RouterPair(a, b)
+    pair.start()
+    for t, which, up in sorted(cuts):
+        pair.run_until(t)
+        pair.link[which] = up
+    pair.run_until(31.0)
+    pair.link = [True, True]
+    pair.run_until(45.0)
+    winner = 0 if prios[0] > prios[1] else 1
+    expected = [State.BACKUP, State.BACKUP]
+    expected[winner] = State.MASTER
+    assert list(pair.states()) == expected
+    changes = [a for _, _, a in pair.log if isinstance(a, StateChanged)]
+    assert len(changes) <= 4 + 2 * len(cuts)
