@@ -131,3 +131,88 @@ def test_no_root_for_real(tmp_path: Path) -> None:
         "",
         "Error: join needs root (raw sockets and address changes); run it with sudo\n",
     )
+
+
+KEEPALIVED_CONF = """\
+global_defs { router_id r2 }
+vrrp_instance VI_7 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 7
+    priority 80
+    advert_int 1
+    nopreempt
+    authentication {
+        auth_type PASS
+        auth_pass s3cret
+    }
+    virtual_ipaddress {
+        192.0.2.7/24 dev eth0
+    }
+}
+vrrp_instance VI_8 {
+    interface eth0
+    virtual_router_id 8
+    use_vmac
+    virtual_ipaddress { 192.0.2.8/24 }
+}
+"""
+
+
+def _captured_options(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, object]:
+    """Run the CLI with runtime.join replaced: the options it would run the router with."""
+    from vrrpwatch import runtime
+
+    seen: list[object] = []
+
+    def fake_join(opts: object, sink: object, before_start: object = None) -> int:
+        seen.append(opts)
+        return 0
+
+    monkeypatch.setattr(runtime, "join", fake_join)
+    result = CliRunner().invoke(cli, ["join", *args])
+    return result.exit_code, result.output, seen[0] if seen else None
+
+
+def test_config_gives_the_instance_settings_and_flags_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(KEEPALIVED_CONF)
+    code, out, opts = _captured_options(
+        monkeypatch, "--config", str(conf), "--instance", "VI_7", "--db", str(tmp_path / "j.db")
+    )
+    assert code == 0, out
+    assert (opts.vrid, opts.priority, opts.interface) == (7, 80, "eth0")  # type: ignore[attr-defined]
+    assert opts.vips == ("192.0.2.7/24",) and opts.version == 2  # type: ignore[attr-defined]
+    assert opts.auth_pass == "s3cret" and opts.advert_int_s == 1.0  # type: ignore[attr-defined]
+    assert opts.preempt is False and opts.instance == "VI_7"  # type: ignore[attr-defined]
+    code, out, opts = _captured_options(
+        monkeypatch, "--config", str(conf), "--instance", "VI_7", "--priority", "50",
+        "--interface", "eth1", "--db", str(tmp_path / "j.db"),
+    )  # fmt: skip
+    assert code == 0, out
+    assert (opts.priority, opts.interface, opts.vrid) == (50, "eth1", 7)  # type: ignore[attr-defined]
+
+
+def test_config_warnings_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(KEEPALIVED_CONF)
+    code, out, opts = _captured_options(
+        monkeypatch, "--config", str(conf), "--instance", "VI_8", "--db", str(tmp_path / "j.db")
+    )
+    assert code == 0 and "use_vmac is ignored" in out
+    assert opts.priority == 100  # type: ignore[attr-defined]  # keepalived's default
+    # several instances and no --instance: one line naming them
+    code, out, _ = _captured_options(monkeypatch, "--config", str(conf))
+    assert code == 1 and out.startswith("Error: ") and len(out.strip().splitlines()) == 1
+    bad = tmp_path / "bad.conf"
+    bad.write_text("vrrp_instance VI_1 {\n  priority\n")
+    code, out, _ = _captured_options(monkeypatch, "--config", str(bad))
+    assert code == 1 and f"{bad}:" in out and len(out.strip().splitlines()) == 1
+    code, out, _ = _captured_options(monkeypatch, "--config", str(tmp_path / "missing.conf"))
+    assert code == 1 and "Error:" in out
+    code, out, _ = _captured_options(monkeypatch, "--instance", "VI_1", "--vrid", "1")
+    assert code == 2 and "--instance needs --config" in out
+    code, out, _ = _captured_options(monkeypatch, "--priority", "50")
+    assert code == 2 and "--vrid" in out

@@ -70,10 +70,15 @@ class _Sink:
 
 
 @cli.command()
-@click.option("--vrid", type=int, required=True, help="Virtual router id of the group (1..255).")
 @click.option(
-    "--priority", type=int, required=True, help="Our priority (1..254; 255 = address owner)."
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="keepalived.conf to take the instance's settings from; flags override them.",
 )
+@click.option("--instance", help="vrrp_instance name in --config (needed when it has several).")
+@click.option("--vrid", type=int, help="Virtual router id of the group (1..255).")
+@click.option("--priority", type=int, help="Our priority (1..254; 255 = address owner).")
 @click.option("--interface", "-i", help="Interface (default: that of the default route).")
 @click.option(
     "--vip",
@@ -124,8 +129,10 @@ class _Sink:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
 def join(
-    vrid: int,
-    priority: int,
+    config_path: str | None,
+    instance: str | None,
+    vrid: int | None,
+    priority: int | None,
     interface: str | None,
     vips: tuple[str, ...],
     version: int | None,
@@ -150,12 +157,44 @@ def join(
     password are learnt from the current master's advert. Stop with Ctrl-C or SIGTERM: as
     master it sends a priority-0 advert and removes the addresses.
 
+    With --config, the vrrp_instance of an existing keepalived.conf gives every setting the
+    command line does not (--instance picks one of several).
+
     \b
     Example:
         vrrpwatch join --vrid 1 --priority 50
         vrrpwatch join --vrid 5 --priority 120 --vip 192.0.2.5/24 --version 3 --advert-int 0.1
+        vrrpwatch join --config /etc/keepalived/keepalived.conf --instance VI_1 --priority 50
     """
     from vrrpwatch import runtime
+
+    if config_path is not None:
+        from vrrpwatch.kaconf import KaConfError, load_join_settings
+
+        try:
+            settings = load_join_settings(config_path, instance)
+        except KaConfError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"{config_path}: {exc.strerror}") from None
+        ctx = click.get_current_context()
+        given = {click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT}
+        merged = dict(ctx.params)
+        for name, value in settings.as_options().items():
+            if ctx.get_parameter_source(name) not in given:
+                merged[name] = value
+        vrid, priority, interface = merged["vrid"], merged["priority"], merged["interface"]
+        vips, version, advert_int = merged["vips"], merged["version"], merged["advert_int"]
+        auth_pass, unicast_peers = merged["auth_pass"], merged["unicast_peers"]
+        no_preempt, preempt_delay = merged["no_preempt"], merged["preempt_delay"]
+        for warning in settings.warnings:
+            click.echo(f"Warning: {config_path}: {settings.instance}: {warning}", err=True)
+        instance = settings.instance
+    elif instance is not None:
+        raise click.UsageError("--instance needs --config")
+    if vrid is None or priority is None:
+        missing = "--vrid" if vrid is None else "--priority"
+        raise click.UsageError(f"Missing option '{missing}' (or give --config).")
 
     opts = runtime.JoinOptions(
         vrid=vrid,
@@ -175,6 +214,7 @@ def join(
         state_file=state_file,
         garp_repeat=garp_repeat,
         garp_delay_s=garp_delay,
+        instance=instance or "VI_1",
     )
     sink = _Sink(as_json, db_path)
     click.get_current_context().call_on_close(sink.close)
