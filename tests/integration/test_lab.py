@@ -124,7 +124,7 @@ def test_teardown_leaves_no_namespace_link_or_process(tmp_path: Path) -> None:
         cap = r1.tcpdump(tmp_path / "x.pcap")
         r1.wait_for_address("203.0.113.1", timeout=10)
         child = int((lab.workdir / "r1" / "keepalived1" / "vrrp.pid").read_text())
-        assert lab.namespaces() == [f"{lab.prefix}-sw0", f"{lab.prefix}-r1"]
+        assert sorted(lab.namespaces()) == sorted([f"{lab.prefix}-sw0", f"{lab.prefix}-r1"])
         started = [*lab.pids, child]
         assert k.alive and cap.alive
     finally:
