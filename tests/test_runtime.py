@@ -24,10 +24,8 @@ from vrrpwatch.runtime import (
     Runtime,
     build_config,
     check_options,
-    ensure_join_events,
     learn_group,
     remove_stale_addresses,
-    write_join_event,
 )
 
 A = ipaddress.ip_address
@@ -420,11 +418,10 @@ def test_check_options(kw: dict[str, int], msg: str) -> None:
 
 
 def test_join_events_table(tmp_path: Path) -> None:
-    from vrrpwatch.storage import open_db
+    from vrrpwatch.storage import open_db, write_join_event
 
     db = open_db(tmp_path / "j.db")
-    ensure_join_events(db)
-    ensure_join_events(db)  # idempotent
+    db = open_db(tmp_path / "j.db")  # schema creation is idempotent
     write_join_event(
         db,
         {
@@ -439,7 +436,7 @@ def test_join_events_table(tmp_path: Path) -> None:
         },
     )
     rows = list(sqlite_utils.Database(str(tmp_path / "j.db"))["join_events"].rows)
-    assert rows[0]["new_state"] == "MASTER" and rows[0]["time"].startswith("1970-01-01T00:00:00")
+    assert rows[0]["new_state"] == "MASTER" and rows[0]["time"] == 0.0  # epoch, as every table
 
 
 class FailingTransport(FakeTransport):

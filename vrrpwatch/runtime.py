@@ -432,48 +432,6 @@ def remove_stale_addresses(state_file: Path, transport: Transport, emit: EventSi
     return removed
 
 
-# --- the join_events table (--db) ---------------------------------------------------------------
-# One row per state change, in the database ``vrrpwatch.storage.open_db`` opened (the CLI does);
-# the table is created here until vrrpwatch.storage grows it.
-
-JOIN_EVENTS_COLUMNS: dict[str, type] = {
-    "time": str,
-    "event": str,
-    "instance": str,
-    "interface": str,
-    "old_state": str,
-    "new_state": str,
-    "cause": str,
-    "vrid": int,
-    "priority": int,
-    "message": str,
-}
-
-
-def ensure_join_events(db: Any) -> None:
-    """Create the ``join_events`` table in a sqlite_utils Database if it is missing."""
-    if not db.table("join_events").exists():
-        db.create_table("join_events", JOIN_EVENTS_COLUMNS)
-
-
-def write_join_event(db: Any, event: Event) -> None:
-    import datetime as dt
-
-    row = {
-        "time": dt.datetime.fromtimestamp(event["time"], dt.UTC).isoformat(),
-        "event": event["event"],
-        "instance": event.get("instance"),
-        "interface": event.get("interface"),
-        "old_state": event.get("old"),
-        "new_state": event.get("new"),
-        "cause": event.get("cause"),
-        "vrid": event.get("vrid"),
-        "priority": event.get("priority"),
-        "message": event["message"],
-    }
-    db.table("join_events").insert(row)
-
-
 # --- the real transport --------------------------------------------------------------------
 
 _SOL_IP = 0

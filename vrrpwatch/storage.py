@@ -22,6 +22,8 @@ address_events     gratuitous ARPs and unsolicited NAs: time, frame, kind, vlan,
                    vrid/family of the virtual router whose VIP they announce
 alerts             kind, severity, vlan, family, vrid, source, time, frame, message
 counters           per run: name, value (packets, vrrp_adverts, garps, findings, ...)
+join_events        vrrpwatch join's state changes: time, event, instance, interface, old_state,
+                   new_state, cause, vrid, priority, message
 meta               key/value: schema_version, fingerprint_key
 """
 
@@ -161,6 +163,23 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
         {"run_id": int, "name": str, "value": int},
         {"pk": ("run_id", "name"), "foreign_keys": [("run_id", "runs", "id")]},
     ),
+    # vrrpwatch join: one row per state change (and learnt group, stale VIP removed)
+    "join_events": (
+        {
+            "id": int,
+            "time": float,
+            "event": str,
+            "instance": str,
+            "interface": str,
+            "old_state": str,
+            "new_state": str,
+            "cause": str,
+            "vrid": int,
+            "priority": int,
+            "message": str,
+        },
+        {"pk": "id"},
+    ),
 }
 
 _INDEXES = [
@@ -226,6 +245,24 @@ def fingerprint_key(db: sqlite_utils.Database) -> bytes:
         key = secrets.token_bytes(32)
         db.table("meta").insert({"key": "fingerprint_key", "value": key.hex()}, ignore=True)
         return bytes.fromhex(db.table("meta").get("fingerprint_key")["value"])
+
+
+def write_join_event(db: sqlite_utils.Database, event: dict[str, Any]) -> None:
+    """One ``join`` event (the runtime's event dict) as a ``join_events`` row."""
+    db.table("join_events").insert(
+        {
+            "time": event["time"],
+            "event": event["event"],
+            "instance": event.get("instance"),
+            "interface": event.get("interface"),
+            "old_state": event.get("old"),
+            "new_state": event.get("new"),
+            "cause": event.get("cause"),
+            "vrid": event.get("vrid"),
+            "priority": event.get("priority"),
+            "message": event["message"],
+        }
+    )
 
 
 @dataclass

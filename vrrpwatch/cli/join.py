@@ -35,14 +35,13 @@ class _Sink:
 
         try:
             self.db = open_db(self.db_path)
-            runtime.ensure_join_events(self.db)
         except StoreError as exc:
             raise runtime.JoinError(str(exc)) from None
 
     def __call__(self, event: dict[str, Any]) -> None:
         # A router must not die of its log: a closed pipe or a locked database stops that
         # output, not the router (which still has to send its priority 0 and remove its VIPs).
-        from vrrpwatch import runtime
+        from vrrpwatch.storage import write_join_event
 
         if not self.output_broken:
             try:
@@ -58,7 +57,7 @@ class _Sink:
                 self.output_broken = True
         if self.db is not None and event["event"] in ("state", "learnt", "stale-vip-removed"):
             try:
-                runtime.write_join_event(self.db, event)
+                write_join_event(self.db, event)
             except Exception as exc:  # sqlite3.Error and friends
                 self.db = None
                 with contextlib.suppress(OSError):
