@@ -555,7 +555,9 @@ class Host:
     def tcpdump(self, path: Path | str, *, iface: str = "eth0", bpf: str = DEFAULT_BPF) -> Daemon:
         """Capture (classic pcap, Ethernet) until ``.stop()``; returns once tcpdump listens."""
         log = self.workdir / f"tcpdump{len(self.lab.processes)}.log"
-        proc = self.popen(["tcpdump", "-n", "-U", "-i", iface, "-w", str(path), bpf], log=log)
+        proc = self.popen(
+            ["tcpdump", "-n", "-U", "--immediate-mode", "-i", iface, "-w", str(path), bpf], log=log
+        )
         daemon = Daemon(self.lab, f"tcpdump@{self.name}", [proc], log)
         daemon.wait_for_log(r"listening on")
         return daemon
