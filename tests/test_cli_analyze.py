@@ -42,7 +42,8 @@ def test_json_document_contract(tmp_path: Path) -> None:
     assert isinstance(adv["priority"], list) and adv["interval_ms"] == 1000
     assert adv["auth_type"] == "simple"
     t = vr["transitions"][0]
-    assert set(t) == {"time", "frame", "from", "to", "cause", "gap_ms", "expected_ms"}
+    assert set(t) == {"time", "frame", "file", "from", "to", "cause", "gap_ms", "expected_ms"}
+    assert t["file"] == FAILOVER
     assert t["from"] is None and t["cause"] == "first-seen"
     assert [x["cause"] for x in vr["transitions"][1:]] == [
         "resigned", "preempted", "silent", "preempted",
@@ -244,3 +245,44 @@ def test_table_output(tmp_path: Path) -> None:
     assert "Virtual routers" in out and "Master timeline" in out
     assert "resigned" in out and "3610 ms" in out and "3609 ms" in out
     assert "plaintext-auth" in out
+
+
+def test_several_files_are_one_capture_and_frames_name_their_file(tmp_path: Path) -> None:
+    """Rotated files: the second continues the first; each frame number counts in its own file."""
+    from vrrpwatch.capture import iter_capture
+
+    packets = list(iter_capture(FAILOVER))
+    cut = 30  # after the preemption at frame 26, before the cable pull
+    header = Path(FAILOVER).read_bytes()[:24]
+
+    def write(name: str, part: list[Any]) -> str:
+        import struct
+
+        body = b"".join(
+            struct.pack("<IIII", int(p.time), round((p.time % 1) * 1e6), len(p.data), len(p.data))
+            + p.data
+            for p in part
+        )
+        return _write(tmp_path / name, header + body)
+
+    one, two = write("one.pcap", packets[:cut]), write("two.pcap", packets[cut:])
+    doc = analyze_json(one, tmp_path / "x.db", two)
+    whole = analyze_json(FAILOVER, tmp_path / "y.db")
+    got = doc["virtual_routers"][0]["transitions"]
+    want = whole["virtual_routers"][0]["transitions"]
+    assert [(t["to"], t["cause"]) for t in got] == [(t["to"], t["cause"]) for t in want]
+    assert [(t["file"], t["frame"]) for t in got] == [
+        (one, 1), (one, 10), (one, 26), (two, 34 - cut), (two, 50 - cut),
+    ]  # fmt: skip
+    assert {a["file"] for a in doc["alerts"]} == {one, two}
+    assert doc["packets"] == whole["packets"]
+
+
+def test_an_older_database_gains_new_columns(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE alerts (id INTEGER PRIMARY KEY, run_id INTEGER, kind TEXT)")
+    con.commit()
+    analyze_json(FAILOVER, db)
+    cols = {r[1] for r in con.execute("PRAGMA table_info(alerts)")}
+    assert {"file", "message", "severity"} <= cols

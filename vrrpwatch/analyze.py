@@ -108,6 +108,7 @@ def run_files(
     decode = CachedDecoder().decode
     for path in paths:
         with _open(path, engine) as (stream, name):
+            monitor.source = name
             reader = CaptureReader(stream, name=name)
             if on_progress is not None:
                 size = Path(path).stat().st_size if path != "-" and engine == "native" else None

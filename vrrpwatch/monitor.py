@@ -89,6 +89,7 @@ class Alert:
     time: float
     frame: int
     message: str
+    file: str | None = None  # the capture file ``frame`` counts in (analyze)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +101,7 @@ class Alert:
             "source": self.source,
             "time": self.time,
             "frame": self.frame,
+            "file": self.file,
             "message": self.message,
         }
 
@@ -114,11 +116,13 @@ class Transition:
     cause: str  # first-seen | resigned | silent | preempted
     gap_ms: float | None
     expected_ms: float | None
+    file: str | None = None  # the capture file ``frame`` counts in (analyze)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "time": self.time,
             "frame": self.frame,
+            "file": self.file,
             "from": self.old,
             "to": self.new,
             "cause": self.cause,
@@ -138,6 +142,7 @@ class AddressEvent:
     address: str
     mac: str
     router: RouterKey | None  # the virtual router whose VIP it announces, if any
+    file: str | None = None
 
 
 Event = Alert | Transition | AddressEvent
@@ -363,6 +368,8 @@ class Monitor:
         self._carp_vlans: dict[tuple[int, ...], tuple[float, int, str]] = {}
         self._vrrp_vlans: set[tuple[int, ...]] = set()
         self.last_time = 0.0
+        # The capture file being read (analyze sets it per file): frames count within it.
+        self.source: str | None = None
         self.first_time: float | None = None
         self._seen: dict[int, tuple[Decoded, VirtualRouter, Advertiser]] = {}
 
@@ -784,6 +791,7 @@ class Monitor:
             cause=cause,
             gap_ms=gap_ms,
             expected_ms=expected_ms,
+            file=self.source,
         )
         vr.transitions.append(t)
         vr.timeline_version += 1
@@ -888,7 +896,14 @@ class Monitor:
                 router = vr.key
                 break
         ev = AddressEvent(
-            time=time, frame=frame, kind=kind, vlan=vlans, address=address, mac=mac, router=router
+            time=time,
+            frame=frame,
+            kind=kind,
+            vlan=vlans,
+            address=address,
+            mac=mac,
+            router=router,
+            file=self.source,
         )
         self.address_events.append(ev)
         events.append(ev)
@@ -915,6 +930,7 @@ class Monitor:
                     events, "garp-conflict", Severity.CRITICAL, key, ev.mac, ev.time, ev.frame,
                     f"{key.label()}: {what} claims virtual address {ev.address} for {ev.mac}, "
                     f"which is neither the master's ({master or 'none'}) nor the virtual MAC",
+                    file=ev.file,
                 )  # fmt: skip
                 cur = vr.advertisers.get(master) if master else None
                 if cur is not None and cur.last_priority == 255:
@@ -935,9 +951,11 @@ class Monitor:
         *,
         episode: bool = True,
         episode_extra: str = "",
+        file: str | None = None,
     ) -> None:
         """Raise an alert once per episode (kind, router, source); ``episode=False`` for
-        alerts that are events in themselves (master-change, master-resigned)."""
+        alerts that are events in themselves (master-change, master-resigned). ``file`` is
+        the capture file of ``frame`` when it is not the one being read."""
         if episode:
             ident = (kind + episode_extra, key, source)
             if ident in self._raised:
@@ -951,6 +969,7 @@ class Monitor:
             time=time,
             frame=frame,
             message=message,
+            file=file or self.source,
         )
         self.alerts.append(alert)
         events.append(alert)

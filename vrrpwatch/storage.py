@@ -16,8 +16,8 @@ virtual_routers    per run and (vlan, family, vrid): version, master, master_sin
 advertisers        per run, router and address: mac, macs, priorities, last_priority,
                    interval_ms, version, auth_type, password_fingerprint, password (only with
                    --reveal-secrets), vips, ttls, checksums, first_seen, last_seen, adverts
-transitions        per run and router: time, frame, from_address, to_address, cause, gap_ms,
-                   expected_ms
+transitions        per run and router: time, frame, file, from_address, to_address, cause,
+                   gap_ms, expected_ms
 address_events     gratuitous ARPs and unsolicited NAs: time, frame, kind, vlan, address, mac,
                    vrid/family of the virtual router whose VIP they announce
 alerts             kind, severity, vlan, family, vrid, source, time, frame, message
@@ -125,6 +125,7 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
             "cause": str,
             "gap_ms": float,
             "expected_ms": float,
+            "file": str,
         },
         {"pk": "id", "foreign_keys": [("run_id", "runs", "id")]},
     ),
@@ -140,6 +141,7 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
             "mac": str,
             "family": int,
             "vrid": int,
+            "file": str,
         },
         {"pk": "id", "foreign_keys": [("run_id", "runs", "id")]},
     ),
@@ -156,6 +158,7 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
             "time": float,
             "frame": int,
             "message": str,
+            "file": str,
         },
         {"pk": "id", "foreign_keys": [("run_id", "runs", "id")]},
     ),
@@ -229,10 +232,16 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     for name, (columns, opts) in _TABLES.items():
-        if not db.table(name).exists():
+        table = db.table(name)
+        if not table.exists():
             db.create_table(name, columns, **opts)
-    for table, cols in _INDEXES:
-        db.table(table).create_index(cols, if_not_exists=True)
+            continue
+        # a database from an earlier version: columns are only ever added
+        for col, kind in columns.items():
+            if col not in table.columns_dict:
+                table.add_column(col, kind)
+    for name, cols in _INDEXES:
+        db.table(name).create_index(cols, if_not_exists=True)
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
 
@@ -412,6 +421,7 @@ class Store:
                         "cause": t.cause,
                         "gap_ms": t.gap_ms,
                         "expected_ms": t.expected_ms,
+                        "file": t.file,
                     }
                     for t in monitor.routers[k].transitions
                 )
@@ -433,6 +443,7 @@ class Store:
                         "mac": e.mac,
                         "family": e.router.family if e.router else None,
                         "vrid": e.router.vrid if e.router else None,
+                        "file": e.file,
                     }
                     for e in new_events
                 )
@@ -475,5 +486,6 @@ def _alert_row(run: int, a: Alert) -> dict[str, Any]:
         "source": a.source,
         "time": a.time,
         "frame": a.frame,
+        "file": a.file,
         "message": a.message,
     }

@@ -72,6 +72,7 @@ def summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
             {
                 "time": t["time"],
                 "frame": t["frame"],
+                "file": t["file"],
                 "from": t["from_address"],
                 "to": t["to_address"],
                 "cause": t["cause"],
@@ -92,6 +93,7 @@ def summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
                 "source": al["source"],
                 "time": al["time"],
                 "frame": al["frame"],
+                "file": al["file"],
                 "message": al["message"],
             }
         )

@@ -34,7 +34,18 @@ from tests.lab import (
 
 VIP = "192.0.2.1"
 R1, R2, R3 = "192.0.2.253", "192.0.2.254", "192.0.2.252"
-ALERT_FIELDS = {"kind", "severity", "vlan", "family", "vrid", "source", "time", "frame", "message"}
+ALERT_FIELDS = {
+    "kind",
+    "severity",
+    "vlan",
+    "family",
+    "vrid",
+    "source",
+    "time",
+    "frame",
+    "file",
+    "message",
+}  # analyze's alert fields (file is null live)
 
 
 @pytest.fixture
