@@ -179,6 +179,11 @@ class Advertiser:
         return self.interval_cs / 100 if self.interval_cs else 1.0
 
     @property
+    def mac(self) -> str | None:
+        """The MAC of its latest advert."""
+        return self.macs[-1] if self.macs else None
+
+    @property
     def silence_s(self) -> float:
         """Past this long without an advert it is no longer advertising."""
         return self._silence_s
@@ -205,7 +210,7 @@ class Advertiser:
     def to_json(self, *, reveal_secrets: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
             "address": self.address,
-            "mac": self.macs[-1] if self.macs else None,
+            "mac": self.mac,
             "macs": list(self.macs),
             "priority": list(self.priorities),
             "interval_ms": self.interval_cs * 10,
@@ -585,7 +590,7 @@ class Monitor:
         if Finding.BAD_SOURCE_MAC in findings:
             self._raise(
                 events, "bad-source-mac", Severity.INFO, key, src, time, frame,
-                f"{key.label()}: {src} advertises from {a.macs[-1] if a.macs else '?'}, not the "
+                f"{key.label()}: {src} advertises from {a.mac or '?'}, not the "
                 "virtual MAC (keepalived without use_vmac does this)",
             )  # fmt: skip
         layout = sorted(str(f) for f in findings & _LAYOUT_FINDINGS)
@@ -602,12 +607,10 @@ class Monitor:
             )  # fmt: skip
         if a.last_priority == 255:
             self._priority_255(vr, a, frame, time, events)
-        if self.known is not None and not self.known.allows(
-            src, a.macs[-1] if a.macs else None, key.vrid
-        ):
+        if self.known is not None and not self.known.allows(src, a.mac, key.vrid):
             self._raise(
                 events, "rogue-advertiser", Severity.CRITICAL, key, src, time, frame,
-                f"{key.label()}: {src} ({a.macs[-1] if a.macs else '?'}) advertises but is not "
+                f"{key.label()}: {src} ({a.mac or '?'}) advertises but is not "
                 "in the known routers list",
             )  # fmt: skip
 
@@ -618,9 +621,7 @@ class Monitor:
         # addresses; it preempts everyone at once.
         key = vr.key
         owns = a.address in a.vips
-        unknown = self.known is not None and not self.known.allows(
-            a.address, a.macs[-1] if a.macs else None, key.vrid
-        )
+        unknown = self.known is not None and not self.known.allows(a.address, a.mac, key.vrid)
         vmac = format_mac(virtual_mac(key.vrid, key.family))
         foreign = [
             (vip, mac)

@@ -40,6 +40,8 @@ from typing import Any
 
 import sqlite_utils
 
+from dissectors.vrrp import auth_type_label
+
 from .monitor import Alert, Monitor, RouterKey
 
 SCHEMA_VERSION = 1
@@ -347,9 +349,7 @@ class Store:
                         "priority": cur.last_priority if cur else None,
                         "interval_ms": cur.interval_cs * 10 if cur else None,
                         "vips": json.dumps(list(cur.vips) if cur else []),
-                        "auth_type": str(cur.to_json(reveal_secrets=False)["auth_type"])
-                        if cur
-                        else None,
+                        "auth_type": str(auth_type_label(cur.auth_type)) if cur else None,
                         "advertisers": len(vr.advertisers),
                         "transitions": len(vr.transitions),
                         "lost": int(vr.lost),
@@ -362,7 +362,6 @@ class Store:
                     if not a.dirty:
                         continue
                     a.dirty = False
-                    j = a.to_json(reveal_secrets=monitor.reveal_secrets)
                     adv_rows.append(
                         {
                             "run_id": run,
@@ -370,13 +369,13 @@ class Store:
                             "family": k.family,
                             "vrid": k.vrid,
                             "address": a.address,
-                            "mac": j["mac"],
+                            "mac": a.mac,
                             "macs": json.dumps(a.macs),
                             "priorities": json.dumps(a.priorities),
                             "last_priority": a.last_priority,
                             "interval_ms": a.interval_cs * 10,
                             "version": a.version,
-                            "auth_type": str(j["auth_type"]),
+                            "auth_type": str(auth_type_label(a.auth_type)),
                             "password_fingerprint": a.fingerprint,
                             "password": a.password if monitor.reveal_secrets else None,
                             "vips": json.dumps(list(a.vips)),
@@ -461,12 +460,14 @@ class Store:
                 ({"run_id": run, "name": k, "value": v} for k, v in counts.items()),
                 pk=("run_id", "name"),
             )
-            update: dict[str, Any] = {"packets": c.packets, "last_time": monitor.last_time or None}
+            # first_time never changes once the monitor has one: no need to read it back
+            update: dict[str, Any] = {
+                "packets": c.packets,
+                "first_time": monitor.first_time,
+                "last_time": monitor.last_time or None,
+            }
             if kernel_drops is not None:
                 update["kernel_drops"] = kernel_drops
-            first = self.db.execute("SELECT first_time FROM runs WHERE id = ?", [run]).fetchone()
-            if first is not None and first[0] is None and monitor.first_time is not None:
-                update["first_time"] = monitor.first_time
             self.db.table("runs").update(run, update)
 
     def end_run(self, status: str = "complete") -> None:
