@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from dissectors.common import DecodeError  # noqa: E402
 from dissectors.packet import decode_packet  # noqa: E402
-from vrrpwatch.capture import iter_capture  # noqa: E402
+from vrrpwatch.pcap import iter_capture  # noqa: E402
 
 TARGET_PPS = 1_000_000
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.lab import Advert, Daemon, Host, Lab, missing_prerequisites, read_adverts  # noqa: E402
-from vrrpwatch.router import master_down_interval, skew_time  # noqa: E402
+from vrrpwatch.rfc import master_down_interval, skew_time  # noqa: E402
 
 VRRPWATCH = str(Path(sys.executable).parent / "vrrpwatch")
 VIP = "192.0.2.1/24"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vrrpwatch.capture import iter_capture
+from vrrpwatch.pcap import iter_capture
 
 
 def ref_checksum(data: bytes) -> int:

@@ -30,7 +30,7 @@ from dissectors.nd import build_na, parse_na, unsolicited_na
 from dissectors.packet import Decoded, Kind, decode_packet
 from dissectors.packet import _decode as _decode_slow
 from dissectors.vrrp import VrrpV2, VrrpV3, build_vrrp, parse_carp, parse_vrrp
-from vrrpwatch.capture import iter_capture
+from vrrpwatch.pcap import iter_capture
 
 V4 = ipaddress.IPv4Address
 V6 = ipaddress.IPv6Address

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from tests.lab import Daemon, Host, Lab, read_adverts
-from vrrpwatch.audit import audit
 from vrrpwatch.cli import cli
-from vrrpwatch.kaconf import parse_config
+from vrrpwatch.keepalived.audit import audit
+from vrrpwatch.keepalived.config import parse_config
 
-KACONF = Path(__file__).resolve().parents[1] / "kaconf"
+KACONF = Path(__file__).resolve().parents[1] / "keepalived" / "confs"
 
 # Configs keepalived must accept as they are (and kaconf parses).
 VALID = [

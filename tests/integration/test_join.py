@@ -31,7 +31,7 @@ from tests.lab import (
     pcap_frames,
     read_adverts,
 )
-from vrrpwatch.router import master_down_interval, skew_time
+from vrrpwatch.rfc import master_down_interval, skew_time
 
 pytestmark = pytest.mark.integration
 

@@ -56,10 +56,10 @@ def analyze(
         vrrpwatch analyze captures/v2-failover.pcap
         vrrpwatch analyze --json --fail-on critical capture.pcapng | jq .alerts
     """
-    from vrrpwatch.analyze import capture_identity, run_files
-    from vrrpwatch.capture import CaptureError
-    from vrrpwatch.monitor import Severity
-    from vrrpwatch.summary import summarize, worst_severity
+    from vrrpwatch.pcap import CaptureError
+    from vrrpwatch.store.summary import summarize, worst_severity
+    from vrrpwatch.watch.files import capture_identity, run_files
+    from vrrpwatch.watch.monitor import Severity
 
     known = load_known_routers(known_routers)
     for f in files:
@@ -134,7 +134,7 @@ def report(db_path: Path, as_json: bool, run_id: int | None) -> None:
     Example:
         vrrpwatch report --db vrrpwatch.db --json | jq '.virtual_routers[].master'
     """
-    from vrrpwatch.summary import NoRun, latest_run, summarize
+    from vrrpwatch.store.summary import NoRun, latest_run, summarize
 
     if not db_path.exists():
         raise InputError(f"{db_path}: no such database")

@@ -17,10 +17,10 @@ def _observed(path: str) -> Any:
     """Run the analyze engine over the capture; its advertisers, summarised for the audit."""
     import os
 
-    from vrrpwatch.analyze import run_files
-    from vrrpwatch.audit import from_monitor
-    from vrrpwatch.monitor import Monitor
-    from vrrpwatch.secrets import fingerprint
+    from vrrpwatch.fingerprints import fingerprint
+    from vrrpwatch.keepalived.audit import from_monitor
+    from vrrpwatch.watch.files import run_files
+    from vrrpwatch.watch.monitor import Monitor
 
     key = os.urandom(32)
     # reveal_secrets keeps the passwords in memory so they can be compared with the configs;
@@ -74,9 +74,9 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
     Example:
         vrrpwatch audit r1/keepalived.conf r2/keepalived.conf --capture lan.pcap
     """
-    from vrrpwatch.audit import audit as run_audit
-    from vrrpwatch.capture import CaptureError
-    from vrrpwatch.kaconf import KaConfError, parse_config
+    from vrrpwatch.keepalived.audit import audit as run_audit
+    from vrrpwatch.keepalived.config import KaConfError, parse_config
+    from vrrpwatch.pcap import CaptureError
 
     try:
         parsed = [parse_config(*_split_config_id(path)) for path in configs]

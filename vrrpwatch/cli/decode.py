@@ -15,8 +15,8 @@ from dissectors.frame import format_mac
 from dissectors.nd import NeighborAdvert
 from dissectors.packet import SUPPORTED_LINKTYPES, Decoded, Kind, decode_packet
 from dissectors.vrrp import AuthType, CarpPacket, VrrpV2, VrrpV3, auth_type_label
-from vrrpwatch.capture import CaptureError, RawPacket, iter_capture
-from vrrpwatch.secrets import fingerprint, session_key
+from vrrpwatch.fingerprints import fingerprint, session_key
+from vrrpwatch.pcap import CaptureError, RawPacket, iter_capture
 
 from . import cli
 

@@ -30,8 +30,8 @@ class _Sink:
         self.output_broken = False
 
     def open_db(self) -> None:
-        from vrrpwatch import runtime
-        from vrrpwatch.storage import StoreError, open_db
+        from vrrpwatch.join import runtime
+        from vrrpwatch.store.db import StoreError, open_db
 
         try:
             self.db = open_db(self.db_path)
@@ -41,7 +41,7 @@ class _Sink:
     def __call__(self, event: dict[str, Any]) -> None:
         # A router must not die of its log: a closed pipe or a locked database stops that
         # output, not the router (which still has to send its priority 0 and remove its VIPs).
-        from vrrpwatch.storage import write_join_event
+        from vrrpwatch.store.db import write_join_event
 
         if not self.output_broken:
             try:
@@ -165,10 +165,10 @@ def join(
         vrrpwatch join --vrid 5 --priority 120 --vip 192.0.2.5/24 --version 3 --advert-int 0.1
         vrrpwatch join --config /etc/keepalived/keepalived.conf --instance VI_1 --priority 50
     """
-    from vrrpwatch import runtime
+    from vrrpwatch.join import runtime
 
     if config_path is not None:
-        from vrrpwatch.kaconf import KaConfError, load_join_settings
+        from vrrpwatch.keepalived.config import KaConfError, load_join_settings
 
         try:
             settings = load_join_settings(config_path, instance)

@@ -47,7 +47,7 @@ def monitor_options(f: F) -> F:
 
 
 def load_known_routers(path: Path | None) -> Any:
-    from vrrpwatch.monitor import KnownRouters
+    from vrrpwatch.watch.monitor import KnownRouters
 
     if path is None:
         return None
@@ -62,7 +62,7 @@ def load_known_routers(path: Path | None) -> Any:
 
 
 def open_store_db(path: Path) -> Any:
-    from vrrpwatch.storage import StoreError, open_db
+    from vrrpwatch.store.db import StoreError, open_db
 
     try:
         return open_db(path)
@@ -73,9 +73,9 @@ def open_store_db(path: Path) -> Any:
 def open_monitor(db_path: Path, known: Any, reveal_secrets: bool) -> tuple[Any, Any, Any]:
     """The database, a Monitor fingerprinting with the database's key, and a Store on it:
     what analyze and sniff both start from."""
-    from vrrpwatch.monitor import Monitor
-    from vrrpwatch.secrets import fingerprint
-    from vrrpwatch.storage import Store, fingerprint_key
+    from vrrpwatch.fingerprints import fingerprint
+    from vrrpwatch.store.db import Store, fingerprint_key
+    from vrrpwatch.watch.monitor import Monitor
 
     db = open_store_db(db_path)
     key = fingerprint_key(db)

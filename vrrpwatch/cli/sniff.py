@@ -67,7 +67,8 @@ def sniff(
         vrrpwatch sniff eth0 --json --quiet | jq -r .message
         vrrpwatch sniff eth0 --duration 60 --pcap-out vrrp.pcap
     """
-    from vrrpwatch.live import LiveError, PacketSocket, PcapWriter, Sniffer, resolve_interfaces
+    from vrrpwatch.pcap import CaptureError, PcapWriter
+    from vrrpwatch.watch.live import LiveError, PacketSocket, Sniffer, resolve_interfaces
 
     known = load_known_routers(known_routers)
     sockets: list[PacketSocket] = []
@@ -75,7 +76,7 @@ def sniff(
         for name, index in resolve_interfaces(interfaces):
             sockets.append(PacketSocket(name, index))
         pcap = PcapWriter(pcap_out, pcap_out_size << 20) if pcap_out is not None else None
-    except LiveError as exc:
+    except (LiveError, CaptureError) as exc:
         for s in sockets:
             s.close()
         raise InputError(str(exc)) from None
@@ -121,7 +122,7 @@ class _Output:
     """Where events go: JSON lines, log lines, or a live view with log lines above it."""
 
     def __init__(self, monitor: Any, *, as_json: bool, quiet: bool, to_syslog: bool) -> None:
-        from vrrpwatch.monitor import Alert, Severity, Transition
+        from vrrpwatch.watch.monitor import Alert, Severity, Transition
 
         self.monitor = monitor
         self.as_json = as_json

@@ -1,7 +1,8 @@
 """Audit a set of keepalived configurations against each other and against the wire.
 
-Pure: takes parsed configs (``vrrpwatch.kaconf``) and, optionally, observed advertisements, and
-returns an :class:`AuditReport`. The CLI (``vrrpwatch audit``) reads the files and renders.
+Pure: takes parsed configs (``vrrpwatch.keepalived.config``) and, optionally, observed
+advertisements, and returns an :class:`AuditReport`. The CLI (``vrrpwatch audit``) reads the
+files and renders.
 
 Peers. keepalived.conf does not say which L2 segment an interface is on, so instances are taken
 to be peers of one virtual router when they have the same VRID, the same interface name and the
@@ -52,10 +53,9 @@ from dataclasses import dataclass, field, replace
 
 from dissectors.packet import Decoded, Kind
 from dissectors.vrrp import VrrpV2, VrrpV3
-
-from .kaconf import IPAddress, KeepalivedConfig, VrrpInstance
-from .monitor import VirtualRouter
-from .router import master_down_interval, skew_time
+from vrrpwatch.keepalived.config import IPAddress, KeepalivedConfig, VrrpInstance
+from vrrpwatch.rfc import master_down_interval, skew_time
+from vrrpwatch.watch.monitor import VirtualRouter
 
 
 class Severity(enum.StrEnum):
@@ -590,7 +590,7 @@ def summarize(adverts: Iterable[Advert]) -> tuple[Advertiser, ...]:
 
 
 def from_monitor(routers: Iterable[VirtualRouter]) -> tuple[Advertiser, ...]:
-    """The advertisers the analyze engine (``vrrpwatch.monitor.Monitor``) saw, for the audit.
+    """The advertisers the analyze engine (``vrrpwatch.watch.monitor.Monitor``) saw, for the audit.
 
     The monitor keeps the latest interval, VIP list and authentication of each advertiser and
     every priority; it must run with ``reveal_secrets=True`` for passwords to be compared (they

@@ -45,9 +45,8 @@ from dissectors.vrrp import (
     build_vrrp,
     parse_vrrp,
 )
-
-from . import netif
-from .router import (
+from vrrpwatch import netif
+from vrrpwatch.join.router import (
     Action,
     AddAddresses,
     AdvertisementDiscarded,

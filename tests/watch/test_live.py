@@ -19,20 +19,19 @@ from click.testing import CliRunner
 from dissectors.common import DecodeError
 from dissectors.packet import decode_packet
 from tests.conftest import CAPTURES, PUBLIC_CAPTURES, ROOT, lab_unavailable
-from tests.test_monitor import MAC1, MAC2, R1, R2, advert
-from vrrpwatch.capture import iter_capture
+from tests.watch.test_monitor import MAC1, MAC2, R1, R2, advert
 from vrrpwatch.cli import cli
-from vrrpwatch.live import (
+from vrrpwatch.pcap import PcapWriter, iter_capture
+from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.watch.live import (
     TP_STATUS_VLAN_TPID_VALID,
     TP_STATUS_VLAN_VALID,
     VRRP_FILTER,
     Insn,
-    PcapWriter,
     Sniffer,
     reinsert_vlan,
 )
-from vrrpwatch.monitor import Monitor
-from vrrpwatch.storage import Store, open_db
+from vrrpwatch.watch.monitor import Monitor
 
 # -- a classic BPF interpreter for the opcodes the filter uses (<linux/filter.h>) -------------
 
@@ -167,9 +166,9 @@ def test_pcap_writer_keeps_an_oversized_frame(tmp_path: Path) -> None:
 
 
 def test_pcap_out_unwritable_is_one_line(tmp_path: Path) -> None:
-    from vrrpwatch.live import LiveError
+    from vrrpwatch.pcap import CaptureError
 
-    with pytest.raises(LiveError, match="--pcap-out .*: No such file or directory"):
+    with pytest.raises(CaptureError, match="--pcap-out .*: No such file or directory"):
         PcapWriter(tmp_path / "no" / "dir.pcap", 1 << 20)
 
 
@@ -380,9 +379,9 @@ def test_syslog_gets_the_printed_alerts(
 def test_a_closed_pipe_stops_output_quietly() -> None:
     code = """
 from dissectors.packet import decode_packet
-from tests.test_monitor import R1, advert
+from tests.watch.test_monitor import R1, advert
 from vrrpwatch.cli.sniff import _Output
-from vrrpwatch.monitor import Monitor
+from vrrpwatch.watch.monitor import Monitor
 m = Monitor(fingerprint=lambda pw: "x")
 out = _Output(m, as_json=True, quiet=False, to_syslog=False)
 stopped = []

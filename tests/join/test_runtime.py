@@ -14,8 +14,8 @@ import sqlite_utils
 
 from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, VrrpV3, build_vrrp, parse_vrrp
 from vrrpwatch import netif
-from vrrpwatch.router import RouterConfig, State, VirtualRouter, master_down_interval, skew_time
-from vrrpwatch.runtime import (
+from vrrpwatch.join.router import RouterConfig, State, VirtualRouter
+from vrrpwatch.join.runtime import (
     JoinError,
     JoinOptions,
     Learnt,
@@ -27,6 +27,7 @@ from vrrpwatch.runtime import (
     learn_group,
     remove_stale_addresses,
 )
+from vrrpwatch.rfc import master_down_interval, skew_time
 
 A = ipaddress.ip_address
 VIP = A("192.0.2.1")
@@ -418,7 +419,7 @@ def test_check_options(kw: dict[str, int], msg: str) -> None:
 
 
 def test_join_events_table(tmp_path: Path) -> None:
-    from vrrpwatch.storage import open_db, write_join_event
+    from vrrpwatch.store.db import open_db, write_join_event
 
     db = open_db(tmp_path / "j.db")
     db = open_db(tmp_path / "j.db")  # schema creation is idempotent
@@ -506,7 +507,7 @@ def test_link_watcher_reports_changes_of_our_link_only() -> None:
 def test_default_state_file_is_per_network_namespace() -> None:
     import os
 
-    from vrrpwatch.runtime import default_state_file
+    from vrrpwatch.join.runtime import default_state_file
 
     inode = os.stat("/proc/self/ns/net").st_ino
     assert default_state_file("eth0.2", 1, 4) == Path(

@@ -21,10 +21,9 @@ from typing import IO
 from dissectors.common import DecodeError
 from dissectors.frame import format_mac
 from dissectors.packet import SUPPORTED_LINKTYPES, Decoded, decode_packet
-
-from .capture import CaptureError, CaptureReader, open_capture
-from .monitor import Event, Monitor
-from .storage import Store
+from vrrpwatch.pcap import CaptureError, CaptureReader, open_capture
+from vrrpwatch.store.db import Store
+from vrrpwatch.watch.monitor import Event, Monitor
 
 FLUSH_EVERY_S = 1.0
 _IDENTITY_SAMPLE = 1 << 20

@@ -13,10 +13,10 @@ import pytest
 from dissectors.common import DecodeError
 from dissectors.ip import IPv4Header
 from tests.conftest import CAPTURES, PUBLIC_CAPTURES
-from vrrpwatch.analyze import CachedDecoder, run_files
-from vrrpwatch.capture import CaptureError
-from vrrpwatch.monitor import Monitor, Severity
-from vrrpwatch.secrets import fingerprint
+from vrrpwatch.fingerprints import fingerprint
+from vrrpwatch.pcap import CaptureError
+from vrrpwatch.watch.files import CachedDecoder, run_files
+from vrrpwatch.watch.monitor import Monitor, Severity
 
 TRUTHS = sorted(CAPTURES.glob("*.json"))
 # Gaps measured by the analyzer and by record.py come from the same timestamps: allow float noise.
@@ -156,7 +156,7 @@ def test_malformed_public_captures_are_counted(public_captures: Path) -> None:
 def test_decode_cache_agrees_with_decoder(public_captures: Path) -> None:
     """The cache may only change speed: every candidate decodes as decode_packet says."""
     from dissectors.packet import decode_packet
-    from vrrpwatch.capture import iter_capture
+    from vrrpwatch.pcap import iter_capture
 
     for name in ("vrrp.pcap", "VRRP_failover.cap", "vrrp-gratuitous-arp.pcapng"):
         cache = CachedDecoder()

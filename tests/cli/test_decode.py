@@ -17,7 +17,7 @@ from dissectors.ip import IPv4Header, IPv6Header, build_ipv4, build_ipv6
 from dissectors.nd import build_na, unsolicited_na
 from dissectors.vrrp import CarpPacket, VrrpV2, VrrpV3, build_carp, build_vrrp
 from vrrpwatch.cli import cli
-from vrrpwatch.secrets import ENV_KEY, fingerprint
+from vrrpwatch.fingerprints import ENV_KEY, fingerprint
 
 V4 = ipaddress.IPv4Address
 V6 = ipaddress.IPv6Address
@@ -279,7 +279,7 @@ def test_partly_unsupported_link_types_warn(tmp_path: Path) -> None:
 
 
 def test_session_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vrrpwatch.secrets import session_key
+    from vrrpwatch.fingerprints import session_key
 
     monkeypatch.delenv(ENV_KEY, raising=False)
     key = session_key()

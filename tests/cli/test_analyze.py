@@ -249,7 +249,7 @@ def test_table_output(tmp_path: Path) -> None:
 
 def test_several_files_are_one_capture_and_frames_name_their_file(tmp_path: Path) -> None:
     """Rotated files: the second continues the first; each frame number counts in its own file."""
-    from vrrpwatch.capture import iter_capture
+    from vrrpwatch.pcap import iter_capture
 
     packets = list(iter_capture(FAILOVER))
     cut = 30  # after the preemption at frame 26, before the cable pull

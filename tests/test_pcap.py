@@ -14,7 +14,7 @@ import pytest
 from dissectors.common import DecodeError
 from dissectors.packet import decode_packet
 from tests.conftest import CAPTURES, PUBLIC_CAPTURES, lab_unavailable
-from vrrpwatch.capture import CaptureError, CaptureReader, iter_capture
+from vrrpwatch.pcap import CaptureError, CaptureReader, iter_capture
 
 ALL = sorted(
     [p for p in PUBLIC_CAPTURES.glob("*") if p.suffix in (".pcap", ".pcapng", ".cap")]
@@ -59,7 +59,7 @@ def test_frames_and_times_match_tshark(name: str) -> None:
 
 
 def test_reads_a_pipe_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import vrrpwatch.capture as capture
+    import vrrpwatch.pcap as capture
 
     monkeypatch.setattr(capture, "CHUNK_SIZE", 100)  # records straddle chunk boundaries
     data = (CAPTURES / "v2-failover.pcap").read_bytes()

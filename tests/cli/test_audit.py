@@ -17,8 +17,8 @@ from dissectors.ip import IPPROTO_VRRP, IPv4Header, build_ipv4
 from dissectors.vrrp import VRRP_MCAST_V4, VrrpV2, build_vrrp
 from vrrpwatch.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
-KACONF = ROOT / "tests" / "kaconf"
+ROOT = Path(__file__).resolve().parents[2]
+KACONF = ROOT / "tests" / "keepalived" / "confs"
 R1, R2 = KACONF / "lab-v2" / "r1.conf", KACONF / "lab-v2" / "r2.conf"
 CAPTURE = ROOT / "captures" / "v2-failover.pcap"
 TRUTH = ROOT / "captures" / "v2-failover.json"

@@ -11,7 +11,8 @@ from dissectors.frame import ETH_P_ARP, ETH_P_IP, build_ethernet
 from dissectors.ip import IPv4Header, build_ipv4
 from dissectors.packet import decode_packet
 from dissectors.vrrp import VrrpV2, VrrpV3, build_vrrp, virtual_mac
-from vrrpwatch.monitor import (
+from vrrpwatch.fingerprints import fingerprint
+from vrrpwatch.watch.monitor import (
     FLAP_TRANSITIONS,
     KnownRouters,
     Monitor,
@@ -19,7 +20,6 @@ from vrrpwatch.monitor import (
     Severity,
     Transition,
 )
-from vrrpwatch.secrets import fingerprint
 
 V4 = ipaddress.IPv4Address
 GROUP = V4("224.0.0.18")

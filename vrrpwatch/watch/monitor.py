@@ -41,8 +41,7 @@ from dissectors.frame import format_mac
 from dissectors.nd import NeighborAdvert
 from dissectors.packet import Decoded, Kind
 from dissectors.vrrp import VrrpV2, VrrpV3, auth_type_label, virtual_mac
-
-from .router import master_down_interval, skew_time
+from vrrpwatch.rfc import master_down_interval, outranks, skew_time
 
 # A master is "silent" once it has missed this many of its own intervals.
 SILENCE_FACTOR = 1.5
@@ -742,7 +741,7 @@ class Monitor:
             and last.new == cur.address
             and time - last.time <= cur.interval_s
         )
-        if settling and _outranks(priority, src, cur.last_priority, cur.address):
+        if settling and outranks(priority, src, cur.last_priority, cur.address):
             # Two backups took over at once; the better one wins (RFC 5798 section 6.4.3):
             # the takeover belongs to the winner.
             old = vr.transitions.pop()
@@ -753,7 +752,7 @@ class Monitor:
             cause = "resigned"
         elif time - cur.last_seen > SILENCE_FACTOR * cur.interval_s:
             cause = "silent"
-        elif _outranks(priority, src, cur.last_priority, cur.address):
+        elif outranks(priority, src, cur.last_priority, cur.address):
             cause = "preempted"
         else:
             return  # a contender while the master still advertises; see _split_brain
@@ -985,14 +984,6 @@ def _slowest_backup(vr: VirtualRouter, master: Advertiser) -> int:
     known, any backup may exist, down to priority 1 (the longest Master_Down_Interval)."""
     seen = (p for a in vr.advertisers.values() if a is not master for p in a.priorities)
     return min((p for p in seen if 0 < p < 255), default=1)
-
-
-def _outranks(prio_a: int, addr_a: str, prio_b: int, addr_b: str) -> bool:
-    """RFC 5798 section 6.4.3: higher priority wins; on a tie the higher primary address
-    (compared as an unsigned integer in network byte order)."""
-    if prio_a != prio_b:
-        return prio_a > prio_b
-    return int(ipaddress.ip_address(addr_a)) > int(ipaddress.ip_address(addr_b))
 
 
 def _master_at(vr: VirtualRouter, time: float) -> str | None:

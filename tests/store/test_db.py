@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from tests.test_monitor import MAC2, MAC3, R1, R2, R3, Feed, advert
-from vrrpwatch.storage import Store, open_db
+from tests.watch.test_monitor import MAC2, MAC3, R1, R2, R3, Feed, advert
+from vrrpwatch.store.db import Store, open_db
 
 
 def test_flush_between_a_takeover_and_its_settling(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vrrpwatch.kaconf import (
+from vrrpwatch.keepalived.config import (
     KaConfError,
     TrackedInterface,
     join_settings,
@@ -18,7 +18,7 @@ from vrrpwatch.kaconf import (
     parse_config,
 )
 
-KACONF = Path(__file__).parent / "kaconf"
+KACONF = Path(__file__).parent / "confs"
 
 
 def write(tmp_path: Path, text: str, name: str = "keepalived.conf") -> Path:

@@ -11,8 +11,8 @@ from typing import Any
 
 import sqlite_utils
 
-from .monitor import Severity
-from .storage import vlan_list
+from vrrpwatch.store.db import vlan_list
+from vrrpwatch.watch.monitor import Severity
 
 
 class NoRun(LookupError):

@@ -161,7 +161,7 @@ vrrp_instance VI_8 {
 
 def _captured_options(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, object]:
     """Run the CLI with runtime.join replaced: the options it would run the router with."""
-    from vrrpwatch import runtime
+    from vrrpwatch.join import runtime
 
     seen: list[object] = []
 

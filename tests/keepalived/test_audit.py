@@ -11,17 +11,17 @@ from dissectors.frame import build_ethernet
 from dissectors.ip import IPPROTO_VRRP, IPv4Header, IPv6Header, build_ipv4, build_ipv6
 from dissectors.packet import decode_packet
 from dissectors.vrrp import VRRP_MCAST_V4, VRRP_MCAST_V6, VrrpV2, VrrpV3, build_vrrp
-from vrrpwatch.audit import (
+from vrrpwatch.keepalived.audit import (
     Advert,
     GroupKey,
     Severity,
     advert_from_decoded,
     audit,
 )
-from vrrpwatch.kaconf import KeepalivedConfig, parse_config
-from vrrpwatch.router import master_down_interval, skew_time
+from vrrpwatch.keepalived.config import KeepalivedConfig, parse_config
+from vrrpwatch.rfc import master_down_interval, skew_time
 
-KACONF = Path(__file__).parent / "kaconf"
+KACONF = Path(__file__).parent / "confs"
 R1 = KACONF / "lab-v2" / "r1.conf"
 R2 = KACONF / "lab-v2" / "r2.conf"
 
@@ -402,8 +402,8 @@ def test_v3_interval_mismatch_is_a_warning(tmp_path: Path) -> None:
 
 
 def test_from_monitor_prefers_the_group_on_the_advert_vlan(tmp_path: Path) -> None:
-    from vrrpwatch.audit import from_monitor
-    from vrrpwatch.monitor import Monitor
+    from vrrpwatch.keepalived.audit import from_monitor
+    from vrrpwatch.watch.monitor import Monitor
 
     confs = [
         write(tmp_path, f"{name}.conf", instance_conf(name, interface=iface, priority=prio))

@@ -41,8 +41,7 @@ from typing import Any
 import sqlite_utils
 
 from dissectors.vrrp import auth_type_label
-
-from .monitor import Alert, Monitor, RouterKey
+from vrrpwatch.watch.monitor import Alert, Monitor, RouterKey
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = "vrrpwatch.db"

@@ -362,3 +362,61 @@ def iter_capture(path: str | Path, *, candidates_only: bool = False) -> Iterator
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+# -- pcap out ------------------------------------------------------------------------------
+_SNAPLEN = 65535
+# Classic pcap with nanosecond timestamps (magic 0xa1b23c4d), link type 1 (Ethernet).
+_PCAP_HEADER = struct.Struct("<IHHiIII")
+_PCAP_RECORD = struct.Struct("<IIII")
+
+
+class PcapWriter:
+    """Writes frames to ``path``; past ``max_bytes`` it goes on in ``path.1``, ``path.2``, …
+
+    The files read in order (``analyze FILE FILE.1 FILE.2``) are the whole capture. Each file
+    starts with its own header and holds at least one frame. ``flush()`` (every store flush)
+    leaves whole records on disk for Wireshark to open while sniff runs.
+    """
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.files: list[Path] = []
+        self._fh: IO[bytes] | None = None
+        self._size = 0
+        self._records = 0
+        self._open(path)
+
+    def _open(self, path: Path) -> None:
+        try:
+            self._fh = open(path, "wb")  # noqa: SIM115 - closed by rotate()/close()
+        except OSError as exc:
+            raise CaptureError(f"--pcap-out {path}: {exc.strerror}") from None
+        self._fh.write(_PCAP_HEADER.pack(0xA1B23C4D, 2, 4, 0, 0, _SNAPLEN, 1))
+        self._size = _PCAP_HEADER.size
+        self._records = 0
+        self.files.append(path)
+
+    def write(self, when: float, data: bytes) -> None:
+        assert self._fh is not None
+        size = _PCAP_RECORD.size + len(data)
+        if self._records and self._size + size > self.max_bytes:
+            self._fh.close()
+            self._open(self.path.with_name(f"{self.path.name}.{len(self.files)}"))
+            assert self._fh is not None
+        ns = round(when * 1e9)
+        sec, nsec = divmod(ns, 1_000_000_000)
+        self._fh.write(_PCAP_RECORD.pack(sec, nsec, len(data), len(data)))
+        self._fh.write(data)
+        self._size += size
+        self._records += 1
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 from dissectors.common import IPAddress
 from dissectors.vrrp import AuthType, ChecksumStatus, VrrpPacket, VrrpV2, VrrpV3
+from vrrpwatch.rfc import master_down_interval, outranks, skew_time
 
 __all__ = [
     "Action",
@@ -132,22 +133,6 @@ class DiscardReason(enum.StrEnum):
     NOT_RUNNING = "not-running"
     LOCAL_OWNER = "local-owner"
     MALFORMED = "malformed"  # could not be decoded at all (counted by the runtime)
-
-
-def skew_time(priority: int, master_adver_interval_s: float, version: int = 3) -> float:
-    """Skew_Time in seconds.
-
-    RFC 5798 section 6.1: ((256 - Priority) * Master_Adver_Interval) / 256.
-    RFC 3768 section 6.1: (256 - Priority) / 256 (seconds, independent of the interval).
-    """
-    if version == 2:
-        return (256 - priority) / 256
-    return (256 - priority) * master_adver_interval_s / 256
-
-
-def master_down_interval(priority: int, master_adver_interval_s: float, version: int = 3) -> float:
-    """Master_Down_Interval = 3 * (Master_)Adver_Interval + Skew_Time (RFC 5798/3768 6.1)."""
-    return 3 * master_adver_interval_s + skew_time(priority, master_adver_interval_s, version)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -424,9 +409,7 @@ class VirtualRouter:
             # RFC 5798 section 6.4.3: answer a leaving router at once.
             return self._advertise_now(now)
         higher = adv.priority > cfg.priority
-        # Ties go to the higher primary address, unsigned in network byte order (6.4.3).
-        tie_lost = adv.priority == cfg.priority and int(ip.src) > int(cfg.primary_address)
-        if higher or tie_lost:
+        if outranks(adv.priority, ip.src, cfg.priority, cfg.primary_address):
             self._adver_at = None
             self._garp_at = None
             if cfg.version == 3:

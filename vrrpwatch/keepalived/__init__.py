@@ -1,0 +1,1 @@
+"""keepalived.conf: the lexer, the model and the audit."""
