@@ -1,419 +1,44 @@
-"""The VRRP part of keepalived.conf, parsed into frozen dataclasses.
+"""The VRRP part of keepalived.conf: :func:`parse_config` reads a file into the model.
 
-Pure: the only I/O is reading the configuration file and the files it includes.
+Three jobs, three modules: ``lexer`` turns the files into tokens (comments, quotes, includes,
+``@ID`` conditional lines, ``$NAME`` parameters), this module builds the blocks and reads their
+meaning, ``model`` holds the frozen dataclasses it returns.
 
-Grammar, as keepalived 2.x reads it (keepalived.conf(5), "DESCRIPTION", "Quoted strings"):
+Grammar above the lines, as keepalived 2.x reads it (keepalived.conf(5), "DESCRIPTION"):
 
-* Keywords and values are separated by whitespace; ``#`` and ``!`` start a comment anywhere on a
-  line (outside quotes).
 * Blocks are delimited by ``{`` and ``}``. A block may open on the keyword's line or on the next
   line, and may hold statements on the same line (``authentication { auth_type PASS }``).
-* ``"..."`` quotes a string (whitespace, ``#`` and ``!`` kept); ``\\#`` and ``\\!`` outside quotes
-  are literal characters (lib/parser.c ``decomment``).
-* ``include PATTERN`` (and its variants ``includer``, ``includem``, ``includew``, ``includeb``,
-  ``includea``) splices other files in, at any depth; the pattern is a glob, relative to the
-  directory of the including file. A glob that matches nothing is not an error (keepalived does
-  the same); a plain path that does not exist is, because a silently missing file would make an
-  audit lie.
 * ``global_defs``: only ``router_id`` and ``vrrp_version`` matter here.
 * ``vrrp_instance NAME { ... }``: the keywords modelled by :class:`VrrpInstance`; every other
   keyword and every other top-level section (``virtual_server``, ``vrrp_script``,
   ``vrrp_sync_group``, ...) is skipped.
-* Conditional lines ``@ID ...`` / ``@^ID ...`` are kept or dropped for a config id (keepalived's
-  ``-i``), given as ``parse_config(path, config_id)``; without one they are an error.
-* Parameter substitution: ``$NAME=VALUE`` (continued over lines by a trailing backslash),
-  then ``$NAME`` (followed by whitespace) or ``${NAME}``; recursive, evaluated at use;
-  ``${_PWD}``, ``${_INSTANCE}`` (the config id) and ``${_HASH}`` are predefined; undefined names
-  stay as they are.
 
-Not supported (a :class:`KaConfError` says so): ``${_RANDOM}`` and ``~SEQ``.
-
-Values follow keepalived's own normalisation (keepalived/vrrp/vrrp.c, ``vrrp_complete_instance``):
-the default priority is 100 and the default state BACKUP; ``advert_int`` defaults to 1 s; a VRRPv2
-interval is rounded to whole seconds (1..255), a VRRPv3 one to centiseconds (1..4095, the 12-bit
-Max Adver Int of RFC 5798 section 5.2.4); an instance with IPv6 addresses always runs VRRPv3.
-Priorities and VRIDs are kept as written, even out of range, so that ``vrrpwatch audit`` can
-report them; anything that is not a number at all is a parse error.
+Values follow keepalived's own normalisation (see ``model``); priorities and VRIDs are kept as
+written, even out of range, so that ``vrrpwatch audit`` can report them; anything that is not a
+number at all is a parse error.
 """
 
 from __future__ import annotations
 
-import glob
 import ipaddress
 import os
 import re
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import partial
 from pathlib import Path
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-
-DEFAULT_PRIORITY = 100
-DEFAULT_ADVERT_INT_MS = 1000
-_MAX_INCLUDE_DEPTH = 32
-_INCLUDE_KEYWORDS = frozenset(
-    {"include", "includer", "includem", "includew", "includeb", "includea"}
-)
-
-
-class KaConfError(ValueError):
-    """The configuration cannot be parsed. ``str()`` is one line: ``FILE:LINE: message``."""
-
-    def __init__(self, path: str | Path, line: int, message: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.message = message
-        where = f"{self.path}:{line}" if line else self.path  # line 0: the file as a whole
-        super().__init__(f"{where}: {message}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Source:
-    """Where a definition was read from (1-based line)."""
-
-    path: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualAddress:
-    """One line of ``virtual_ipaddress`` / ``virtual_ipaddress_excluded``.
-
-    ``address`` keeps the prefix length (``/32`` or ``/128`` when none is written, as keepalived).
-    """
-
-    address: IPInterface
-    dev: str | None = None
-    brd: IPAddress | None = None
-    label: str | None = None
-    scope: str | None = None
-    source: Source
-
-    @property
-    def ip(self) -> IPAddress:
-        return self.address.ip
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrackedInterface:
-    name: str
-    weight: int = 0
-    reverse: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpInstance:
-    """A ``vrrp_instance`` block, with keepalived's defaults and normalisation applied."""
-
-    name: str
-    interface: str | None
-    state: str = "BACKUP"  # MASTER or BACKUP
-    vrid: int
-    priority: int = DEFAULT_PRIORITY
-    version: int = 2
-    advert_int_ms: int = DEFAULT_ADVERT_INT_MS
-    auth_type: str | None = None  # PASS or AH
-    auth_pass: str | None = None
-    vips: tuple[VirtualAddress, ...] = ()
-    excluded_vips: tuple[VirtualAddress, ...] = ()
-    unicast_src_ip: IPAddress | None = None
-    mcast_src_ip: IPAddress | None = None
-    unicast_peers: tuple[IPAddress, ...] = ()
-    preempt: bool = True
-    preempt_delay_s: float = 0.0
-    use_vmac: bool = False
-    vmac_interface: str | None = None
-    track_interface: tuple[TrackedInterface, ...] = ()
-    # The running priority may differ from ``priority``: weighted track_interface entries, or
-    # track_script / track_file / track_process / track_bfd blocks (keepalived.conf(5)).
-    dynamic_priority: bool = False
-    source: Source
-
-    @property
-    def family(self) -> int:
-        """4 or 6: the family of the VIPs (keepalived requires them to agree), else of the
-        unicast addresses, else IPv4."""
-        addrs: list[IPAddress] = [v.ip for v in self.vips]
-        if self.unicast_src_ip is not None:
-            addrs.append(self.unicast_src_ip)
-        addrs.extend(self.unicast_peers)
-        return addrs[0].version if addrs else 4
-
-    @property
-    def advert_int_cs(self) -> int:
-        return self.advert_int_ms // 10
-
-    @property
-    def auth_pass_wire(self) -> bytes | None:
-        """The password as sent: keepalived uses only its first 8 characters (RFC 3768
-        section 5.3.10 gives Authentication Data 8 octets)."""
-        if self.auth_type != "PASS" or self.auth_pass is None:
-            return None
-        return self.auth_pass.encode()[:8]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeepalivedConfig:
-    path: str
-    router_id: str | None = None
-    vrrp_version: int = 2  # global_defs vrrp_version
-    instances: tuple[VrrpInstance, ...] = ()
-    files: tuple[str, ...] = ()  # every file read, the main one first
-    config_id: str | None = None  # keepalived -i, for @ID conditional lines
-
-    @property
-    def label(self) -> str:
-        """The file, with ``@ID`` when a config id selected its conditional lines."""
-        return f"{self.path}@{self.config_id}" if self.config_id else self.path
-
-    @property
-    def name(self) -> str:
-        """How to call this router in reports: its router_id, else the file's name (with
-        ``@ID``)."""
-        return self.router_id or Path(self.label).name
-
-    def instance(self, name: str | None = None) -> VrrpInstance:
-        """The instance called ``name``, or the only one when ``name`` is None.
-
-        Raises :class:`KaConfError` (``FILE: message``) otherwise.
-        """
-        names = ", ".join(i.name for i in self.instances) or "none"
-        if name is None:
-            if len(self.instances) == 1:
-                return self.instances[0]
-            raise KaConfError(self.path, 0, f"choose an instance with --instance (found: {names})")
-        for inst in self.instances:
-            if inst.name == name:
-                return inst
-        raise KaConfError(self.path, 0, f"no vrrp_instance {name!r} (found: {names})")
-
-
-# --------------------------------------------------------------------------------------------
-# Lexer: file text -> tokens with file and line, includes spliced in.
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    text: str
-    path: str
-    line: int
-    quoted: bool = False
-    eol: bool = False  # last token of its line
-
-    @property
-    def src(self) -> Source:
-        return Source(path=self.path, line=self.line)
-
-
-def _split_line(text: str, path: str, lineno: int) -> list[_Token]:
-    """Split one line into words, ``{``/``}`` and quoted strings; drop the comment.
-
-    As keepalived's parser (lib/parser.c ``decomment``, ``read_line``, ``alloc_strvec``): a
-    comment starts at any ``#`` or ``!`` outside double quotes (``\\#`` and ``\\!`` are literal);
-    ``{`` and ``}`` outside quotes are tokens of their own; a ``"`` at the start of a word quotes
-    up to the next ``"`` (whitespace kept, no escapes; single quotes are ordinary characters).
-    """
-    out: list[_Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-            continue
-        if ch in "#!":
-            break
-        if ch in "{}":
-            out.append(_Token(ch, path, lineno))
-            i += 1
-            continue
-        if ch == '"':
-            close = text.find('"', i + 1)
-            if close < 0:
-                raise KaConfError(path, lineno, "unterminated quoted string")
-            out.append(_Token(text[i + 1 : close], path, lineno, quoted=True))
-            i = close + 1
-            continue
-        word: list[str] = []
-        while i < n and not text[i].isspace() and text[i] not in '{}#!"':
-            if text[i] == "\\" and i + 1 < n and text[i + 1] in "#!":
-                i += 1
-            word.append(text[i])
-            i += 1
-        out.append(_Token("".join(word), path, lineno))
-    if out:
-        last = out[-1]
-        out[-1] = _Token(last.text, last.path, last.line, last.quoted, True)
-    return out
-
-
-def _has_glob(pattern: str) -> bool:
-    return any(ch in pattern for ch in "*?[")
-
-
-def _conditional(line: str, config_id: str | None, path: Path, lineno: int) -> str | None:
-    """keepalived's conditional lines (lib/parser.c ``read_line``): ``@ID rest`` keeps ``rest``
-    only for config id ID (``keepalived -i ID``), ``@^ID rest`` for every other id."""
-    if config_id is None:
-        raise KaConfError(
-            path, lineno, "conditional configuration (@...) needs a config id (FILE@ID)"
-        )
-    reverse = line.startswith("@^")
-    body = line[2:] if reverse else line[1:]
-    ident, sep, rest = body.replace("\t", " ").partition(" ")
-    if not sep:
-        return None
-    return rest if (ident == config_id) != reverse else None
-
-
-def _decomment(line: str) -> str:
-    """``line`` up to its comment: the first ``#`` or ``!`` outside double quotes that is not
-    escaped (lib/parser.c ``decomment``). Escapes stay for :func:`_split_line`."""
-    quoted = False
-    i, n = 0, len(line)
-    while i < n:
-        c = line[i]
-        if c == '"':
-            quoted = not quoted
-        elif c == "\\" and not quoted and i + 1 < n and line[i + 1] in "#!":
-            i += 2
-            continue
-        elif c in "#!" and not quoted:
-            return line[:i]
-        i += 1
-    return line
-
-
-_DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(.*)")
-_REFERENCE = re.compile(
-    r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:[ \t][^}]*)?)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[ \t]|$)"
-)
-# Bounds on what one source line may expand into (recursive definitions); keepalived stops
-# at its line buffer size ("would exceed maximum line length").
-_MAX_EXPANSIONS = 1000
-_MAX_LINE = 1 << 16
-
-
-@dataclass(slots=True)
-class _Lexer:
-    """Lines of the files (includes spliced in) to tokens, after keepalived's line-level
-    processing (lib/parser.c ``read_line``): comments, ``@ID`` conditional lines and parameter
-    substitution (keepalived.conf(5), "ADVANCED CONFIGURATION")."""
-
-    config_id: str | None
-    files: list[str] = field(default_factory=list)
-    defs: dict[str, str] = field(default_factory=dict)
-
-    def lex_file(self, path: Path, stack: tuple[Path, ...]) -> Iterator[_Token]:
-        try:
-            text = path.read_text(encoding="utf-8", errors="surrogateescape")
-        except IsADirectoryError:
-            raise KaConfError(path, 0, "is a directory, not a configuration file") from None
-        except OSError as exc:
-            raise KaConfError(path, 0, f"cannot read: {exc.strerror or exc}") from None
-        self.files.append(str(path))
-        lines = text.splitlines()
-        i = 0
-        while i < len(lines):
-            lineno = i + 1
-            i += 1
-            queue = deque([lines[i - 1]])
-            expansions = 0
-            while queue:
-                line = _decomment(queue.popleft()).strip()
-                if line.startswith("@"):
-                    line = (_conditional(line, self.config_id, path, lineno) or "").strip()
-                if not line:
-                    continue
-                m = _DEFINITION.fullmatch(line)
-                if m:
-                    value = m.group(2).strip()
-                    if value.endswith("\\"):
-                        value, i = self._multiline(value, lines, i, path, lineno, m.group(1))
-                    self.defs[m.group(1)] = value
-                    continue
-                if line.startswith("~SEQ"):
-                    raise KaConfError(path, lineno, "~SEQ is not supported")
-                if "$" in line:
-                    expanded = _REFERENCE.sub(partial(self._value, path=path, lineno=lineno), line)
-                    if expanded != line:
-                        expansions += 1
-                        if expansions > _MAX_EXPANSIONS or len(expanded) > _MAX_LINE:
-                            raise KaConfError(path, lineno, "parameter substitution never ends")
-                        queue.extendleft(reversed(expanded.split("\n")))
-                        continue
-                yield from self._tokens(line, path, lineno, stack)
-
-    def _multiline(
-        self, first: str, lines: list[str], i: int, path: Path, lineno: int, name: str
-    ) -> tuple[str, int]:
-        """A definition continued by trailing backslashes; its lines joined by newlines."""
-        parts = [first[:-1].strip()]
-        while True:
-            if i >= len(lines):
-                raise KaConfError(path, lineno, f"definition of ${name} never ends")
-            nxt = _decomment(lines[i]).strip()
-            i += 1
-            if nxt.endswith("\\"):
-                parts.append(nxt[:-1].strip())
-            else:
-                parts.append(nxt)
-                break
-        return "\n".join(p for p in parts if p), i
-
-    def _value(self, ref: re.Match[str], *, path: Path, lineno: int) -> str:
-        name = ref.group(1) or ref.group(3)
-        if name == "_RANDOM":
-            raise KaConfError(path, lineno, "${_RANDOM} is not supported")
-        if ref.group(2):
-            return ref.group(0)  # only _RANDOM takes parameters
-        if name in self.defs:
-            return self.defs[name]
-        if name == "_PWD":
-            return str(path.parent.resolve())
-        if name == "_INSTANCE" and self.config_id is not None:
-            return self.config_id
-        if name == "_HASH":
-            return "\\#"  # a literal '#', not a comment
-        return ref.group(0)  # undefined: left as it is, as keepalived does
-
-    def _tokens(
-        self, line: str, path: Path, lineno: int, stack: tuple[Path, ...]
-    ) -> Iterator[_Token]:
-        tokens = _split_line(line, str(path), lineno)
-        if tokens and not tokens[0].quoted and tokens[0].text in _INCLUDE_KEYWORDS:
-            if len(tokens) != 2 or tokens[1].text in "{}":
-                raise KaConfError(path, lineno, f"{tokens[0].text} needs exactly one file name")
-            yield from self._include(tokens[1].text, path, lineno, stack)
-            return
-        yield from tokens
-
-    def _include(
-        self, pattern: str, including: Path, lineno: int, stack: tuple[Path, ...]
-    ) -> Iterator[_Token]:
-        if len(stack) >= _MAX_INCLUDE_DEPTH:
-            raise KaConfError(including, lineno, "includes nested too deeply")
-        # keepalived.conf(5): relative paths are relative to the directory of the including file.
-        full = pattern if os.path.isabs(pattern) else str(including.parent / pattern)
-        if _has_glob(pattern):
-            # keepalived (lib/parser.c read_conf_file) skips directories a glob matches.
-            matches = sorted(m for m in glob.glob(full) if not os.path.isdir(m))
-        elif os.path.exists(full):
-            matches = [full]
-        else:
-            raise KaConfError(including, lineno, f"include: {pattern}: no such file")
-        for match in matches:
-            target = Path(match).resolve()
-            if target in stack:
-                raise KaConfError(including, lineno, f"include loop: {pattern} includes itself")
-            yield from self.lex_file(Path(match), (*stack, target))
-
+from vrrpwatch.keepalived.lexer import Lexer, Token
+from vrrpwatch.keepalived.model import DEFAULT_ADVERT_INT_MS as DEFAULT_ADVERT_INT_MS
+from vrrpwatch.keepalived.model import DEFAULT_PRIORITY as DEFAULT_PRIORITY
+from vrrpwatch.keepalived.model import IPAddress as IPAddress
+from vrrpwatch.keepalived.model import IPInterface as IPInterface
+from vrrpwatch.keepalived.model import KaConfError as KaConfError
+from vrrpwatch.keepalived.model import KeepalivedConfig as KeepalivedConfig
+from vrrpwatch.keepalived.model import Source as Source
+from vrrpwatch.keepalived.model import TrackedInterface as TrackedInterface
+from vrrpwatch.keepalived.model import VirtualAddress as VirtualAddress
+from vrrpwatch.keepalived.model import VrrpInstance as VrrpInstance
 
 # --------------------------------------------------------------------------------------------
 # Tree: tokens -> statements (keyword, args, optional block).
@@ -421,8 +46,8 @@ class _Lexer:
 
 @dataclass(frozen=True, slots=True)
 class _Stmt:
-    keyword: _Token
-    args: tuple[_Token, ...]
+    keyword: Token
+    args: tuple[Token, ...]
     block: tuple[_Stmt, ...] | None = None
 
     @property
@@ -430,10 +55,10 @@ class _Stmt:
         return self.keyword.src
 
 
-def _build_tree(tokens: Iterator[_Token]) -> tuple[_Stmt, ...]:
+def _build_tree(tokens: Iterator[Token]) -> tuple[_Stmt, ...]:
     # Each level: the statements so far, the head of the block being opened.
     stack: list[tuple[list[_Stmt], _Stmt | None]] = [([], None)]
-    line: list[_Token] = []  # words of the statement being collected
+    line: list[Token] = []  # words of the statement being collected
     last_simple: _Stmt | None = None  # a finished one-line statement a lone "{" may attach to
 
     def flush() -> None:
@@ -481,23 +106,23 @@ def _build_tree(tokens: Iterator[_Token]) -> tuple[_Stmt, ...]:
 # Semantics.
 
 
-def _err(tok: _Token, message: str) -> KaConfError:
+def _err(tok: Token, message: str) -> KaConfError:
     return KaConfError(tok.path, tok.line, message)
 
 
-def _one_arg(stmt: _Stmt) -> _Token:
+def _one_arg(stmt: _Stmt) -> Token:
     if len(stmt.args) != 1:
         raise _err(stmt.keyword, f"{stmt.keyword.text} takes one value")
     return stmt.args[0]
 
 
-def _int(tok: _Token, what: str) -> int:
+def _int(tok: Token, what: str) -> int:
     if not re.fullmatch(r"[+-]?\d+", tok.text):
         raise _err(tok, f"{what}: {tok.text!r} is not an integer")
     return int(tok.text)
 
 
-def _seconds(tok: _Token, what: str) -> Decimal:
+def _seconds(tok: Token, what: str) -> Decimal:
     try:
         value = Decimal(tok.text)
     except InvalidOperation:
@@ -507,7 +132,7 @@ def _seconds(tok: _Token, what: str) -> Decimal:
     return value
 
 
-def _ip(tok: _Token, what: str) -> IPAddress:
+def _ip(tok: Token, what: str) -> IPAddress:
     try:
         return ipaddress.ip_address(tok.text)
     except ValueError:
@@ -758,10 +383,8 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
     (one file shared by several routers); without it such lines are an error.
     Raises :class:`KaConfError` (one line, naming file and line) for anything it cannot parse.
     """
-    main = Path(path)
-    lexer = _Lexer(config_id)
-    resolved = main.resolve() if main.exists() else main
-    tree = _build_tree(lexer.lex_file(main, (resolved,)))
+    lexer = Lexer(config_id)
+    tree = _build_tree(lexer.lex(Path(path)))
     router_id: str | None = None
     global_version = 2
     # global_defs may come after the instances; read it first.
@@ -796,6 +419,15 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
         instances=tuple(instances),
         files=tuple(lexer.files),
     )
+
+
+def split_config_id(arg: str) -> tuple[str, str | None]:
+    """``FILE@ID`` to ``(FILE, ID)``: the config id for keepalived's ``@ID`` conditional lines
+    (``keepalived -i ID``), unless a file of that very name exists; ``(arg, None)`` otherwise."""
+    path, sep, config_id = arg.rpartition("@")
+    if sep and path and config_id and not os.path.exists(arg):
+        return path, config_id
+    return arg, None
 
 
 # --------------------------------------------------------------------------------------------

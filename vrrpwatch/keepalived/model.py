@@ -1,0 +1,173 @@
+"""What keepalived.conf says about VRRP, as frozen dataclasses: the model the parser fills,
+the audit checks and join takes its settings from.
+
+Values follow keepalived's own normalisation (keepalived/vrrp/vrrp.c, ``vrrp_complete_instance``):
+the default priority is 100 and the default state BACKUP; ``advert_int`` defaults to 1 s; a VRRPv2
+interval is rounded to whole seconds (1..255), a VRRPv3 one to centiseconds (1..4095, the 12-bit
+Max Adver Int of RFC 5798 section 5.2.4); an instance with IPv6 addresses always runs VRRPv3.
+Priorities and VRIDs are kept as written, even out of range, so that ``vrrpwatch audit`` can
+report them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from vrrpwatch.errors import VrrpwatchError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+DEFAULT_PRIORITY = 100
+DEFAULT_ADVERT_INT_MS = 1000
+
+
+class KaConfError(VrrpwatchError, ValueError):
+    """The configuration cannot be parsed. ``str()`` is one line: ``FILE:LINE: message``."""
+
+    def __init__(self, path: str | Path, line: int, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line else self.path  # line 0: the file as a whole
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """Where a definition was read from (1-based line)."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VirtualAddress:
+    """One line of ``virtual_ipaddress`` / ``virtual_ipaddress_excluded``.
+
+    ``address`` keeps the prefix length (``/32`` or ``/128`` when none is written, as keepalived).
+    """
+
+    address: IPInterface
+    dev: str | None = None
+    brd: IPAddress | None = None
+    label: str | None = None
+    scope: str | None = None
+    source: Source
+
+    @property
+    def ip(self) -> IPAddress:
+        return self.address.ip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackedInterface:
+    name: str
+    weight: int = 0
+    reverse: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpInstance:
+    """A ``vrrp_instance`` block, with keepalived's defaults and normalisation applied."""
+
+    name: str
+    interface: str | None
+    state: str = "BACKUP"  # MASTER or BACKUP
+    vrid: int
+    priority: int = DEFAULT_PRIORITY
+    version: int = 2
+    advert_int_ms: int = DEFAULT_ADVERT_INT_MS
+    auth_type: str | None = None  # PASS or AH
+    auth_pass: str | None = None
+    vips: tuple[VirtualAddress, ...] = ()
+    excluded_vips: tuple[VirtualAddress, ...] = ()
+    unicast_src_ip: IPAddress | None = None
+    mcast_src_ip: IPAddress | None = None
+    unicast_peers: tuple[IPAddress, ...] = ()
+    preempt: bool = True
+    preempt_delay_s: float = 0.0
+    use_vmac: bool = False
+    vmac_interface: str | None = None
+    track_interface: tuple[TrackedInterface, ...] = ()
+    # The running priority may differ from ``priority``: weighted track_interface entries, or
+    # track_script / track_file / track_process / track_bfd blocks (keepalived.conf(5)).
+    dynamic_priority: bool = False
+    source: Source
+
+    @property
+    def family(self) -> int:
+        """4 or 6: the family of the VIPs (keepalived requires them to agree), else of the
+        unicast addresses, else IPv4."""
+        addrs: list[IPAddress] = [v.ip for v in self.vips]
+        if self.unicast_src_ip is not None:
+            addrs.append(self.unicast_src_ip)
+        addrs.extend(self.unicast_peers)
+        return addrs[0].version if addrs else 4
+
+    @property
+    def advert_int_cs(self) -> int:
+        return self.advert_int_ms // 10
+
+    @property
+    def auth_pass_wire(self) -> bytes | None:
+        """The password as sent: keepalived uses only its first 8 characters (RFC 3768
+        section 5.3.10 gives Authentication Data 8 octets)."""
+        if self.auth_type != "PASS" or self.auth_pass is None:
+            return None
+        return self.auth_pass.encode()[:8]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeepalivedConfig:
+    path: str
+    router_id: str | None = None
+    vrrp_version: int = 2  # global_defs vrrp_version
+    instances: tuple[VrrpInstance, ...] = ()
+    files: tuple[str, ...] = ()  # every file read, the main one first
+    config_id: str | None = None  # keepalived -i, for @ID conditional lines
+
+    @property
+    def label(self) -> str:
+        """The file, with ``@ID`` when a config id selected its conditional lines."""
+        return f"{self.path}@{self.config_id}" if self.config_id else self.path
+
+    @property
+    def name(self) -> str:
+        """How to call this router in reports: its router_id, else the file's name (with
+        ``@ID``)."""
+        return self.router_id or Path(self.label).name
+
+    def instance(self, name: str | None = None) -> VrrpInstance:
+        """The instance called ``name``, or the only one when ``name`` is None.
+
+        Raises :class:`KaConfError` (``FILE: message``) otherwise.
+        """
+        names = ", ".join(i.name for i in self.instances) or "none"
+        if name is None:
+            if len(self.instances) == 1:
+                return self.instances[0]
+            raise KaConfError(self.path, 0, f"choose an instance with --instance (found: {names})")
+        for inst in self.instances:
+            if inst.name == name:
+                return inst
+        raise KaConfError(self.path, 0, f"no vrrp_instance {name!r} (found: {names})")
+
+
+__all__ = [
+    "DEFAULT_ADVERT_INT_MS",
+    "DEFAULT_PRIORITY",
+    "IPAddress",
+    "IPInterface",
+    "KaConfError",
+    "KeepalivedConfig",
+    "Source",
+    "TrackedInterface",
+    "VirtualAddress",
+    "VrrpInstance",
+]
