@@ -336,3 +336,28 @@ def test_shared_config_with_config_ids() -> None:
     assert result.stderr == (
         f"Error: {shared}:3: conditional configuration (@...) needs a config id (FILE@ID)\n"
     )
+
+
+def test_names_with_brackets_are_text_not_markup(tmp_path: Path) -> None:
+    conf = tmp_path / "odd.conf"
+    conf.write_text(
+        'global_defs {\n router_id "r[/]x"\n}\n'
+        'vrrp_instance "[bold]VI" {\n interface eth0\n virtual_router_id 1\n'
+        " virtual_ipaddress {\n 192.0.2.1/24\n }\n}\n"
+    )
+    result = run(conf)
+    assert result.exit_code == 0, result.output
+    assert "r[/]x/[bold]VI is configured" in result.stdout
+
+
+def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vrrpwatch.store.audit_doc
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vrrpwatch.store.audit_doc, "run_files", interrupted)
+    result = run(R1, R2, "--capture", CAPTURE)
+    assert result.exit_code == 130
+    assert result.stdout == ""
+    assert result.stderr == "Error: interrupted\n"

@@ -11,14 +11,10 @@ from dissectors.frame import build_ethernet
 from dissectors.ip import IPPROTO_VRRP, IPv4Header, IPv6Header, build_ipv4, build_ipv6
 from dissectors.packet import decode_packet
 from dissectors.vrrp import VRRP_MCAST_V4, VRRP_MCAST_V6, VrrpV2, VrrpV3, build_vrrp
-from vrrpwatch.keepalived.audit import (
-    Advert,
-    GroupKey,
-    Severity,
-    advert_from_decoded,
-    audit,
-)
+from vrrpwatch.keepalived.audit import audit
 from vrrpwatch.keepalived.config import KeepalivedConfig, parse_config
+from vrrpwatch.keepalived.report import AuditSeverity, GroupKey
+from vrrpwatch.keepalived.wire import Advert, advert_from_decoded
 from vrrpwatch.rfc import master_down_interval, skew_time
 
 KACONF = Path(__file__).parent / "confs"
@@ -30,7 +26,7 @@ def cfg(*paths: Path) -> list[KeepalivedConfig]:
     return [parse_config(p) for p in paths]
 
 
-def ids(paths: list[Path], severity: Severity | None = None) -> set[str]:
+def ids(paths: list[Path], severity: AuditSeverity | None = None) -> set[str]:
     report = audit(cfg(*paths))
     return {f.id for f in report.findings if severity is None or f.severity is severity}
 
@@ -64,8 +60,8 @@ def instance_conf(
 def test_lab_pair_has_only_the_plaintext_warning() -> None:
     report = audit(cfg(R1, R2))
     assert [(f.severity, f.id) for f in report.findings] == [
-        (Severity.WARNING, "plaintext-auth"),
-        (Severity.WARNING, "plaintext-auth"),
+        (AuditSeverity.WARNING, "plaintext-auth"),
+        (AuditSeverity.WARNING, "plaintext-auth"),
     ]
     assert report.exit_code() == 0
     assert report.exit_code(strict=True) == 1
@@ -117,8 +113,8 @@ def test_timer_functions() -> None:
 )
 def test_broken_variants(variant: str, errors: set[str], warnings: set[str]) -> None:
     paths = [R1, KACONF / "broken" / variant]
-    assert ids(paths, Severity.ERROR) == errors
-    assert ids(paths, Severity.WARNING) == warnings
+    assert ids(paths, AuditSeverity.ERROR) == errors
+    assert ids(paths, AuditSeverity.WARNING) == warnings
     assert audit(cfg(*paths)).exit_code() == (1 if errors else 0)
 
 
@@ -292,7 +288,7 @@ def test_leftover_advertiser_with_other_priority_is_the_weighted_router(tmp_path
     report = audit(cfg(a, b), [adv(password=None), adv(SRC2, priority=80, password=None)])
     assert [(f.severity, f.id, f.message) for f in report.findings] == [
         (
-            Severity.WARNING,
+            AuditSeverity.WARNING,
             "wire-priority-differs",
             "b/VI_1 (192.0.2.254): advertises priority 80, configured 100",
         )
@@ -325,14 +321,14 @@ def test_configured_source_address_wins_over_priority(tmp_path: Path) -> None:
     assert report.advertisers[0].matched == "a/VI_1"
     # No track weights in a's config: a priority other than the configured one is an error.
     assert [(f.severity, f.id) for f in report.findings] == [
-        (Severity.ERROR, "wire-priority-differs")
+        (AuditSeverity.ERROR, "wire-priority-differs")
     ]
 
 
 def test_group_not_observed_is_info() -> None:
     report = audit(cfg(R1, R2), [])
     (f,) = [f for f in report.findings if f.id == "not-observed"]
-    assert f.severity is Severity.INFO and report.exit_code() == 0
+    assert f.severity is AuditSeverity.INFO and report.exit_code() == 0
 
 
 def _frame4(pkt: VrrpV2 | VrrpV3, src: ipaddress.IPv4Address) -> bytes:
@@ -401,40 +397,6 @@ def test_v3_interval_mismatch_is_a_warning(tmp_path: Path) -> None:
     assert [f.id for f in audit(cfg(a2, b2)).errors] == ["interval-mismatch"]
 
 
-def test_from_monitor_prefers_the_group_on_the_advert_vlan(tmp_path: Path) -> None:
-    from vrrpwatch.keepalived.audit import from_monitor
-    from vrrpwatch.watch.monitor import Monitor
-
-    confs = [
-        write(tmp_path, f"{name}.conf", instance_conf(name, interface=iface, priority=prio))
-        for name, iface, prio in (
-            ("a", "eth0.10", 200),
-            ("b", "eth0.10", 100),
-            ("c", "eth0.20", 200),
-            ("d", "eth0.20", 100),
-        )
-    ]
-    pkt = VrrpV2(vrid=1, priority=200, count_ip_addrs=1, addresses=tuple(VIP))
-    payload = build_vrrp(pkt, src=SRC1, dst=VRRP_MCAST_V4)
-    ip = build_ipv4(IPv4Header(src=SRC1, dst=VRRP_MCAST_V4, protocol=IPPROTO_VRRP), payload)
-    frame = build_ethernet(
-        b"\x01\x00\x5e\x00\x00\x12", b"\x00\x00\x5e\x00\x01\x01", 0x0800, ip, vlans=(20,)
-    )
-    monitor = Monitor(fingerprint=lambda pw: "x", reveal_secrets=True)
-    for n in range(3):
-        d = decode_packet(frame, 1)
-        assert d is not None
-        monitor.observe(n + 1, float(n), d)
-    observed = from_monitor(monitor.routers.values())
-    assert [(a.src, a.vlan, a.count, a.priorities) for a in observed] == [
-        (SRC1, (20,), 3, frozenset({200}))
-    ]
-    report = audit(cfg(*confs), observed=observed)
-    assert report.advertisers is not None
-    assert report.advertisers[0].matched == "c/VI_1"
-    assert report.errors == ()
-
-
 def test_nopreempt_with_state_master_is_ignored(tmp_path: Path) -> None:
     a = write(tmp_path, "a.conf", instance_conf("a", extra=" state MASTER\n nopreempt\n"))
     b = write(tmp_path, "b.conf", instance_conf("b", extra=" state MASTER\n preempt_delay 5\n"))
@@ -458,7 +420,7 @@ def test_config_without_instances(tmp_path: Path) -> None:
     empty = write(tmp_path, "lvs.conf", "virtual_server 192.0.2.80 80 {\n delay_loop 6\n}\n")
     report = audit(cfg(R1, R2, empty))
     (f,) = [f for f in report.findings if f.id == "no-instances"]
-    assert f.severity is Severity.WARNING
+    assert f.severity is AuditSeverity.WARNING
     assert f.message == f"{empty} has no vrrp_instance: nothing to check"
 
 

@@ -4,49 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from . import cli
+from .options import InputError
 
-EXIT_USAGE = 2
+if TYPE_CHECKING:
+    from vrrpwatch.keepalived.report import AuditReport
 
-
-def _observed(path: str) -> Any:
-    """Run the analyze engine over the capture; its advertisers, summarised for the audit."""
-    import os
-
-    from vrrpwatch.fingerprints import fingerprint
-    from vrrpwatch.keepalived.audit import from_monitor
-    from vrrpwatch.watch.files import run_files
-    from vrrpwatch.watch.monitor import Monitor
-
-    key = os.urandom(32)
-    # reveal_secrets keeps the passwords in memory so they can be compared with the configs;
-    # the audit never prints them.
-    monitor = Monitor(fingerprint=lambda pw: fingerprint(pw, key), reveal_secrets=True)
-    try:
-        run_files([path], monitor)
-    finally:
-        monitor.finish()
-    return from_monitor(monitor.routers.values())
-
-
-def _split_config_id(arg: str) -> tuple[str, str | None]:
-    """``FILE@ID``: the config id for keepalived's ``@ID`` lines (``keepalived -i ID``), unless
-    a file of that very name exists."""
-    import os
-
-    path, sep, config_id = arg.rpartition("@")
-    if sep and path and config_id and not os.path.exists(arg):
-        return path, config_id
-    return arg, None
-
-
-def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
-    raise click.exceptions.Exit(EXIT_USAGE)
+EXIT_INTERRUPTED = 130
 
 
 @cli.command()
@@ -67,113 +35,37 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
     priority-255 owners; priority or VRID out of range; with --capture, advertisers or values the
     configs do not explain. Warnings (exit 1 only with --strict): plaintext passwords,
     authentication with VRRPv3, equal priorities, state MASTER below a peer, a VIP on another
-    interface. Exit 2: a config or capture cannot be read. One file shared by several routers
-    through keepalived's @ID conditional lines is given once per router as FILE@ID.
+    interface. Exit 2: a config or capture cannot be read; 130: interrupted. One file shared by
+    several routers through keepalived's @ID conditional lines is given once per router as FILE@ID.
 
     \b
     Example:
         vrrpwatch audit r1/keepalived.conf r2/keepalived.conf --capture lan.pcap
     """
-    from vrrpwatch.keepalived.audit import audit as run_audit
-    from vrrpwatch.keepalived.config import KaConfError, parse_config
+    from vrrpwatch.errors import VrrpwatchError
     from vrrpwatch.pcap import CaptureError
+    from vrrpwatch.store.audit_doc import audit_document, run_audit
 
     try:
-        parsed = [parse_config(*_split_config_id(path)) for path in configs]
-    except KaConfError as exc:
-        _fail(str(exc))
-    observed = None
-    if capture is not None:
-        try:
-            observed = _observed(capture)
-        except CaptureError as exc:
-            _fail(str(exc))
-    report = run_audit(parsed, observed=observed)
+        report = run_audit(configs, capture)
+    except (VrrpwatchError, CaptureError) as exc:
+        raise InputError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     if as_json:
-        click.echo(json.dumps(_as_json(report, strict), indent=2))
+        click.echo(json.dumps(audit_document(report, strict=strict), indent=2))
     else:
         _render(report)
     raise click.exceptions.Exit(report.exit_code(strict=strict))
 
 
-def _group_json(key: Any) -> dict[str, Any]:
-    return {
-        "vrid": key.vrid,
-        "interface": key.interface or None,
-        "vlan": key.vlan,
-        "family": key.family,
-    }
-
-
-def _as_json(report: Any, strict: bool) -> dict[str, Any]:
-    groups = []
-    for g in report.groups:
-        by_label = {(m.router, m.instance.name): m for m in g.members}
-        routers = []
-        for est in g.failover:
-            inst = by_label[(est.router, est.instance)].instance
-            routers.append(
-                {
-                    "router": est.router,
-                    "instance": est.instance,
-                    "file": inst.source.path,
-                    "line": inst.source.line,
-                    "state": inst.state,
-                    "priority": inst.priority,
-                    "version": inst.version,
-                    "advert_int_ms": inst.advert_int_ms,
-                    "auth_type": inst.auth_type,
-                    "vips": [str(v.address) for v in inst.vips],
-                    "preempt": inst.preempt,
-                    "role": est.role,
-                    "skew_s": round(est.skew_s, 6),
-                    "failover_s": round(est.master_down_s, 6),
-                    "failover_clean_stop_s": round(est.clean_stop_s, 6),
-                }
-            )
-        groups.append({**_group_json(g.key), "routers": routers})
-    out: dict[str, Any] = {
-        "routers": list(report.routers),
-        "groups": groups,
-        "findings": [
-            {
-                "severity": str(f.severity),
-                "id": f.id,
-                "message": f.message,
-                "group": _group_json(f.group) if f.group else None,
-                "routers": list(f.routers),
-                "source": f.source,
-            }
-            for f in report.findings
-        ],
-        "errors": len(report.errors),
-        "warnings": len(report.warnings),
-        "exit_code": report.exit_code(strict=strict),
-    }
-    if report.advertisers is not None:
-        out["observed"] = [
-            {
-                "src": str(a.src),
-                "vlan": list(a.vlan),
-                "vrid": a.vrid,
-                "family": a.family,
-                "adverts": a.count,
-                "versions": sorted(a.versions),
-                "priorities": sorted(a.priorities),
-                "released": a.released,
-                "intervals_cs": sorted(a.intervals_cs),
-                "vips": sorted(str(x) for s in a.address_sets for x in s),
-                "matched": a.matched,
-            }
-            for a in report.advertisers
-        ]
-    return out
-
-
-def _render(report: Any) -> None:
+def _render(report: AuditReport) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    # Names and paths come from the configs: escaped, so that a "[" in them is text, not markup.
     console = Console(file=sys.stdout, highlight=False)
     groups = Table(
         title="Virtual routers (failover: 3 x interval + skew; after a clean stop: skew)"
@@ -187,9 +79,9 @@ def _render(report: Any) -> None:
         for i, est in enumerate(g.failover):
             inst = by_label[(est.router, est.instance)].instance
             groups.add_row(
-                str(g.key) if i == 0 else "",
-                est.router,
-                est.instance,
+                escape(str(g.key)) if i == 0 else "",
+                escape(est.router),
+                escape(est.instance),
                 inst.state,
                 str(inst.priority),
                 f"v{inst.version}",
@@ -212,7 +104,7 @@ def _render(report: Any) -> None:
                 ", ".join(str(p) for p in sorted(a.priorities)) + (" +0" if a.released else ""),
                 ", ".join(f"{cs / 100:g}s" for cs in sorted(a.intervals_cs)),
                 ", ".join(sorted({str(x) for s in a.address_sets for x in s})),
-                a.matched or "UNKNOWN",
+                escape(a.matched) if a.matched else "UNKNOWN",
             )
         console.print(seen)
     if report.findings:
@@ -226,8 +118,8 @@ def _render(report: Any) -> None:
             table.add_row(
                 f"[{style[str(f.severity)]}]{f.severity}[/]",
                 f.id,
-                f.message,
-                f.source or "",
+                escape(f.message),
+                escape(f.source or ""),
             )
         console.print(table)
     console.print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
