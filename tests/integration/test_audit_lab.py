@@ -1,4 +1,4 @@
-"""kaconf and ``vrrpwatch audit`` against real keepalived: its config test mode, and a live lab."""
+"""parse_config and ``vrrpwatch audit`` against real keepalived: its config test, a live lab."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from vrrpwatch.keepalived.config import parse_config
 
 KACONF = Path(__file__).resolve().parents[1] / "keepalived" / "confs"
 
-# Configs keepalived must accept as they are (and kaconf parses).
+# Configs keepalived must accept as they are (and parse_config reads).
 VALID = [
     "lab-v2/r1.conf",
     "lab-v2/r2.conf",
@@ -206,7 +206,7 @@ def test_vip_mismatch_makes_two_masters_in_both_versions(lab: Lab) -> None:
         assert [f.id for f in report.errors] == ["vip-mismatch"]
 
 
-# -- kaconf against keepalived's own reading (keepalived -d dumps its configuration) ----------
+# -- parse_config against keepalived's own reading (keepalived -d dumps its configuration) ---
 
 _STAMP = re.compile(r"^\w{3} \w{3} +\d+ [\d:]+ \d{4}: ")
 
@@ -228,7 +228,7 @@ def keepalived_dump(host: Host, conf: Path, config_id: str | None, workdir: Path
 
 
 def dumped_instances(dump: str) -> dict[str, dict[str, object]]:
-    """The fields kaconf models, per instance, from keepalived's dump."""
+    """The fields the model holds, per instance, from keepalived's dump."""
     out: dict[str, dict[str, object]] = {}
     cur: dict[str, object] = {}
     section = ""

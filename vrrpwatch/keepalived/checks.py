@@ -57,6 +57,8 @@ def failover_estimates(members: Sequence[Member]) -> tuple[FailoverEstimate, ...
 
 
 def members_of(configs: Sequence[KeepalivedConfig]) -> list[Member]:
+    """One member per instance. A router is called by its name (router_id, else the file's
+    name), or by its file (with ``@ID``) when two configs share that name."""
     names = [c.name for c in configs]
     out: list[Member] = []
     for cfg, name in zip(configs, names, strict=True):
