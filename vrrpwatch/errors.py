@@ -1,0 +1,2 @@
+class VrrpwatchError(Exception):
+    """Base of every library error; the CLI maps it to 'Error: ...' and exit 2."""
