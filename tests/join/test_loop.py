@@ -219,6 +219,16 @@ def test_notify_runs_command_with_state(tmp_path: Path) -> None:
     ]
 
 
+def test_notify_command_that_cannot_run_is_logged_not_fatal(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-notify"
+    rt, tr, clock, events = make([], notify=f"{missing} --flag")
+    rt.run(until=lambda: clock.now >= 5.0)
+    errors = [e["message"] for e in events if e["event"] == "notify-error"]
+    assert len(errors) == 2  # BACKUP, then MASTER
+    assert errors[0].startswith(f"(VI_1) Cannot run notify command {missing}: [Errno 2]")
+    assert [e["new"] for e in events if e["event"] == "state"] == ["BACKUP", "MASTER", "INIT"]
+
+
 def test_join_events_table(tmp_path: Path) -> None:
     from vrrpwatch.store.db import open_db, write_join_event
 
