@@ -255,3 +255,38 @@ def test_unopenable_database_is_one_error_line(
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: {db}: cannot open database")
     assert len(result.output.splitlines()) == 1
+
+
+def test_every_flag_reaches_its_join_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vrrpwatch.join.settings import JoinOptions
+
+    code, out, opts = _captured_options(
+        monkeypatch, "--vrid", "9", "--priority", "120", "--interface", "eth1",
+        "--vip", "192.0.2.9/24", "--vip", "192.0.2.10", "--version", "3", "--advert-int", "0.5",
+        "--auth-pass", "pw", "--unicast-peer", "192.0.2.1", "--no-preempt",
+        "--preempt-delay", "2", "--accept-mode", "--learn-timeout", "1", "--garp-repeat", "3",
+        "--garp-delay", "0", "--dry-run", "--notify", "/bin/true", "--state-file", "s.json",
+        "--db", str(tmp_path / "j.db"),
+    )  # fmt: skip
+    assert code == 0, out
+    assert opts == JoinOptions(
+        vrid=9,
+        priority=120,
+        interface="eth1",
+        vips=("192.0.2.9/24", "192.0.2.10"),
+        version=3,
+        advert_int_s=0.5,
+        auth_pass="pw",
+        unicast_peers=("192.0.2.1",),
+        preempt=False,
+        preempt_delay_s=2.0,
+        accept_mode=True,
+        learn_timeout_s=1.0,
+        dry_run=True,
+        notify="/bin/true",
+        state_file="s.json",
+        garp_repeat=3,
+        garp_delay_s=0.0,
+    )
