@@ -411,6 +411,10 @@ def validate_advert(
     the VRRP multicast group (unicast is a keepalived/FRR extension, reported, not rejected).
     RFC 5798 section 7.3: adverts come from the virtual MAC (keepalived without use_vmac
     sends from the interface MAC, so this finding is informational).
+
+    These are the section 7.1 receive checks a packet fails by itself, written once: the
+    watcher reports them, and join's router (and its learning) discards by them through its
+    policy table ``vrrpwatch.join.router.DISCARDED_FINDINGS``.
     """
     out = list(adv.findings())
     if ttl != 255:

@@ -1,6 +1,6 @@
-"""The base of every vrrpwatch library error: the command group turns it into ``Error: ...``
-and exit 2."""
+"""The base of every vrrpwatch library error."""
 
 
 class VrrpwatchError(Exception):
-    pass
+    """Base of every library error; the command group maps it to one ``Error: ...`` line and
+    exit 2."""

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -66,18 +67,18 @@ def test_help_has_example() -> None:
     ],
 )
 def test_invalid_arguments(args: list[str], line: str) -> None:
-    assert run(*args) == (1, line)
+    assert run(*args) == (2, line)
 
 
-def test_missing_priority_is_a_usage_error() -> None:
-    code, out = run("--vrid", "1")
-    assert code == 2 and "Missing option '--priority'" in out
+def test_missing_vrid_or_priority_is_one_error_line() -> None:
+    assert run("--vrid", "1") == (2, "Error: Missing option '--priority' (or give --config).\n")
+    assert run("--priority", "50") == (2, "Error: Missing option '--vrid' (or give --config).\n")
 
 
 def test_no_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(netif, "is_root", lambda: False)
     assert run("--vrid", "1", "--priority", "50") == (
-        1,
+        2,
         "Error: join needs root (raw sockets and address changes); run it with sudo\n",
     )
 
@@ -85,7 +86,7 @@ def test_no_root(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_interface(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(netif, "is_root", lambda: True)
     code, out = run("--vrid", "1", "--priority", "50", "--interface", "nosuchif0")
-    assert (code, out) == (1, "Error: no interface named 'nosuchif0'\n")
+    assert (code, out) == (2, "Error: no interface named 'nosuchif0'\n")
 
 
 def test_sink_survives_a_closed_pipe_and_a_failing_database(
@@ -127,7 +128,7 @@ def test_no_root_for_real(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path, timeout=30,
     )  # fmt: skip
     assert (r.returncode, r.stdout, r.stderr) == (
-        1,
+        2,
         "",
         "Error: join needs root (raw sockets and address changes); run it with sudo\n",
     )
@@ -154,14 +155,15 @@ vrrp_instance VI_8 {
     interface eth0
     virtual_router_id 8
     use_vmac
+    preempt_delay 3
     virtual_ipaddress { 192.0.2.8/24 }
 }
 """
 
 
 def _captured_options(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, object]:
-    """Run the CLI with runtime.join replaced: the options it would run the router with."""
-    from vrrpwatch.join import runtime
+    """Run the CLI with setup.join replaced: the options it would run the router with."""
+    from vrrpwatch.join import setup
 
     seen: list[object] = []
 
@@ -169,7 +171,7 @@ def _captured_options(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int,
         seen.append(opts)
         return 0
 
-    monkeypatch.setattr(runtime, "join", fake_join)
+    monkeypatch.setattr(setup, "join", fake_join)
     result = CliRunner().invoke(cli, ["join", *args])
     return result.exit_code, result.output, seen[0] if seen else None
 
@@ -205,14 +207,86 @@ def test_config_warnings_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert opts.priority == 100  # type: ignore[attr-defined]  # keepalived's default
     # several instances and no --instance: one line naming them
     code, out, _ = _captured_options(monkeypatch, "--config", str(conf))
-    assert code == 1 and out.startswith("Error: ") and len(out.strip().splitlines()) == 1
+    assert code == 2 and out.startswith("Error: ") and len(out.strip().splitlines()) == 1
     bad = tmp_path / "bad.conf"
     bad.write_text("vrrp_instance VI_1 {\n  priority\n")
     code, out, _ = _captured_options(monkeypatch, "--config", str(bad))
-    assert code == 1 and f"{bad}:" in out and len(out.strip().splitlines()) == 1
-    code, out, _ = _captured_options(monkeypatch, "--config", str(tmp_path / "missing.conf"))
-    assert code == 1 and "Error:" in out
+    assert code == 2 and out.startswith(f"Error: {bad}:") and len(out.strip().splitlines()) == 1
+    missing = tmp_path / "missing.conf"
+    code, out, _ = _captured_options(monkeypatch, "--config", str(missing))
+    assert code == 2 and out.startswith(f"Error: {missing}") and len(out.splitlines()) == 1
     code, out, _ = _captured_options(monkeypatch, "--instance", "VI_1", "--vrid", "1")
     assert code == 2 and "--instance needs --config" in out
     code, out, _ = _captured_options(monkeypatch, "--priority", "50")
-    assert code == 2 and "--vrid" in out
+    assert (code, out) == (2, "Error: Missing option '--vrid' (or give --config).\n")
+
+
+def test_a_flag_given_at_its_default_still_overrides_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(KEEPALIVED_CONF)
+    args = ("--config", str(conf), "--instance", "VI_8", "--db", str(tmp_path / "j.db"))
+    code, out, opts = _captured_options(monkeypatch, *args)
+    assert code == 0, out
+    assert opts.preempt_delay_s == 3.0  # type: ignore[attr-defined]
+    code, out, opts = _captured_options(monkeypatch, *args, "--preempt-delay", "0")
+    assert code == 0, out
+    assert opts.preempt_delay_s == 0.0  # type: ignore[attr-defined]
+    # Without --config, what the user did not give has JoinOptions' defaults.
+    code, out, opts = _captured_options(monkeypatch, "--vrid", "1", "--priority", "50")
+    assert code == 0, out
+    assert (opts.preempt_delay_s, opts.learn_timeout_s, opts.garp_repeat) == (0.0, 5.0, 5)  # type: ignore[attr-defined]
+    assert (opts.garp_delay_s, opts.preempt, opts.instance) == (5.0, True, "VI_1")  # type: ignore[attr-defined]
+
+
+def test_unopenable_database_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vrrpwatch.join import setup
+
+    def fake_join(opts: object, sink: object, before_start: Any = None) -> int:
+        before_start()
+        return 0
+
+    monkeypatch.setattr(setup, "join", fake_join)
+    db = tmp_path / "no-such-dir" / "j.db"
+    result = CliRunner().invoke(cli, ["join", "--vrid", "1", "--priority", "50", "--db", str(db)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {db}: cannot open database")
+    assert len(result.output.splitlines()) == 1
+
+
+def test_every_flag_reaches_its_join_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vrrpwatch.join.settings import JoinOptions
+
+    code, out, opts = _captured_options(
+        monkeypatch, "--vrid", "9", "--priority", "120", "--interface", "eth1",
+        "--vip", "192.0.2.9/24", "--vip", "192.0.2.10", "--version", "3", "--advert-int", "0.5",
+        "--auth-pass", "pw", "--unicast-peer", "192.0.2.1", "--no-preempt",
+        "--preempt-delay", "2", "--accept-mode", "--learn-timeout", "1", "--garp-repeat", "3",
+        "--garp-delay", "0", "--dry-run", "--notify", "/bin/true", "--state-file", "s.json",
+        "--db", str(tmp_path / "j.db"),
+    )  # fmt: skip
+    assert code == 0, out
+    assert opts == JoinOptions(
+        vrid=9,
+        priority=120,
+        interface="eth1",
+        vips=("192.0.2.9/24", "192.0.2.10"),
+        version=3,
+        advert_int_s=0.5,
+        auth_pass="pw",
+        unicast_peers=("192.0.2.1",),
+        preempt=False,
+        preempt_delay_s=2.0,
+        accept_mode=True,
+        learn_timeout_s=1.0,
+        dry_run=True,
+        notify="/bin/true",
+        state_file="s.json",
+        garp_repeat=3,
+        garp_delay_s=0.0,
+    )

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dissectors.common import Finding
 from dissectors.vrrp import (
     AuthType,
     ChecksumStatus,
@@ -19,8 +20,10 @@ from dissectors.vrrp import (
     VrrpV3,
     build_vrrp,
     parse_vrrp,
+    validate_advert,
 )
 from vrrpwatch.join.router import (
+    DISCARDED_FINDINGS,
     TRANSITIONS,
     Action,
     AddAddresses,
@@ -37,6 +40,7 @@ from vrrpwatch.join.router import (
     State,
     StateChanged,
     VirtualRouter,
+    discard_reason,
 )
 from vrrpwatch.rfc import master_down_interval, skew_time
 
@@ -398,6 +402,51 @@ def test_receive_checks_v3(adv: VrrpPacket, header: IpHeader, reason: DiscardRea
     assert isinstance(out[0], AdvertisementDiscarded) and out[0].reason is reason
     assert vr.discards[reason] == 1
     assert vr.get_timer() == 3.0 + 206 / 256  # the discarded advert restarted nothing
+
+
+# One packet per finding the router discards for: the decoder's validation finds it, and the
+# router gives the reason its table maps it to (the table and the checks cannot drift apart).
+FINDING_PACKETS: dict[Finding, tuple[VrrpPacket, IpHeader]] = {
+    Finding.TTL_NOT_255: (v3(100), ip(ttl=64)),
+    Finding.BAD_CHECKSUM: (dataclasses.replace(v3(100), checksum_status=ChecksumStatus.BAD), ip()),
+    Finding.BAD_TYPE: (dataclasses.replace(v3(100), type=2), ip()),
+    Finding.COUNT_MISMATCH: (dataclasses.replace(v3(100), count_ip_addrs=2), ip()),
+    Finding.FAMILY_MISMATCH: (v3(100, addrs=(A("2001:db8::1"),)), ip()),
+    Finding.INTERVAL_ZERO: (v3(100, interval_cs=0), ip()),
+}
+
+
+@pytest.mark.parametrize("finding", list(DISCARDED_FINDINGS))
+def test_each_discarded_finding_is_checked_by_the_router(finding: Finding) -> None:
+    adv, header = FINDING_PACKETS[finding]
+    found = validate_advert(adv, src=header.src, dst=header.dst, ttl=header.ttl)
+    assert found == (finding,)
+    assert discard_reason(found) is DISCARDED_FINDINGS[finding]
+    vr = VirtualRouter(cfg(priority=50))
+    vr.start(0.0)
+    out = vr.receive_advertisement(adv, ip=header, now=1.0)
+    assert isinstance(out[0], AdvertisementDiscarded)
+    assert out[0].reason is DISCARDED_FINDINGS[finding]
+
+
+def test_tolerated_findings_are_accepted() -> None:
+    # A unicast destination (keepalived's unicast_peer) and VRRPv2 without authentication
+    # data (some senders omit it with auth type 0): findings the watcher reports, which the
+    # router accepts.
+    vr = VirtualRouter(cfg(priority=50))
+    vr.start(0.0)
+    unicast = IpHeader(src=PEER, dst=ME, ttl=255)
+    assert validate_advert(v3(100), src=PEER, dst=ME, ttl=255) == (Finding.UNICAST_DESTINATION,)
+    assert discard_reason([Finding.UNICAST_DESTINATION]) is None
+    assert vr.receive_advertisement(v3(100), ip=unicast, now=1.0) == []
+    assert vr.get_timer() == 4.0 + 206 / 256
+    vr2 = VirtualRouter(cfg(priority=50, version=2))
+    vr2.start(0.0)
+    short = dataclasses.replace(v2(100, password=None), auth_data=b"")
+    assert short.findings() == (Finding.SHORT_AUTH_DATA,)
+    assert discard_reason(short.findings()) is None
+    assert vr2.receive_advertisement(short, ip=ip(), now=1.0) == []
+    assert vr2.get_timer() == 4.0 + 206 / 256
 
 
 def test_owner_may_send_other_addresses() -> None:

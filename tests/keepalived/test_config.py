@@ -13,8 +13,6 @@ from hypothesis import strategies as st
 from vrrpwatch.keepalived.config import (
     KaConfError,
     TrackedInterface,
-    join_settings,
-    load_join_settings,
     parse_config,
 )
 
@@ -346,34 +344,6 @@ def test_unreadable_file(tmp_path: Path) -> None:
         parse_config(tmp_path)
 
 
-def test_join_settings_from_lab_config() -> None:
-    inst = parse_config(KACONF / "lab-v2" / "r1.conf").instance("VI_1")
-    js = join_settings(inst)
-    assert (js.vrid, js.priority, js.interface, js.version, js.advert_int_cs) == (
-        1,
-        200,
-        "eth0",
-        2,
-        100,
-    )
-    assert js.vips == (ipaddress.ip_interface("192.0.2.1/24"),)
-    assert js.auth_pass == "s3cret"
-    assert js.preempt and js.preempt_delay_s == 0.0
-    assert js.warnings == ()
-
-
-def test_join_settings_v3_drops_auth_and_warns() -> None:
-    inst = parse_config(KACONF / "broken" / "r2-v3.conf").instance()
-    js = join_settings(inst)
-    assert js.version == 3 and js.auth_pass is None
-    assert js.warnings == ("authentication is ignored with VRRPv3",)
-    unicast = parse_config(KACONF / "split" / "keepalived.conf").instance("UNICAST")
-    ju = join_settings(unicast)
-    assert ju.advert_int_cs == 25 and not ju.preempt
-    assert [str(p) for p in ju.unicast_peers] == ["203.0.113.3", "203.0.113.4"]
-    assert ju.warnings == ("use_vmac is ignored",)
-
-
 WORDS = [
     "vrrp_instance", "VI_1", "global_defs", "vrrp_version", "router_id", "interface", "eth0",
     "virtual_router_id", "priority", "state", "MASTER", "BACKUP", "advert_int", "version",
@@ -402,38 +372,6 @@ def test_any_text_parses_or_raises_a_one_line_error(
     except KaConfError as exc:
         assert "\n" not in str(exc)
         assert str(exc).startswith(str(path))
-
-
-def test_join_options_are_join_parameters() -> None:
-    """``as_options()`` is keyed by ``vrrpwatch join``'s click parameter names."""
-    from vrrpwatch.cli import cli
-
-    join = cli.commands.get("join")
-    if join is None:
-        pytest.skip("vrrpwatch join is not there")
-    names = {p.name for p in join.params}
-    inst = parse_config(KACONF / "split" / "keepalived.conf").instance("UNICAST")
-    options = join_settings(inst).as_options()
-    assert set(options) <= names
-    assert options == {
-        "vrid": 20,
-        "priority": 100,
-        "interface": "eth0",
-        "vips": ("203.0.113.20/24",),
-        "version": 3,
-        "advert_int": 0.25,
-        "auth_pass": None,
-        "unicast_peers": ("203.0.113.3", "203.0.113.4"),
-        "no_preempt": True,
-        "preempt_delay": 0.0,
-    }
-
-
-def test_load_join_settings() -> None:
-    js = load_join_settings(KACONF / "lab-v3" / "r2.conf", "V6")
-    assert (js.instance, js.vrid, js.priority, js.family, js.advert_int_s) == ("V6", 6, 150, 6, 0.5)
-    with pytest.raises(KaConfError, match="choose an instance with --instance"):
-        load_join_settings(KACONF / "lab-v3" / "r2.conf")
 
 
 def test_track_interface_entries(tmp_path: Path) -> None:

@@ -7,12 +7,20 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
+from vrrpwatch.join.settings import (
+    DEFAULT_GARP_DELAY_S,
+    DEFAULT_GARP_REPEAT,
+    DEFAULT_LEARN_TIMEOUT_S,
+    DEFAULT_PREEMPT_DELAY_S,
+    JoinValues,
+)
+
 from . import cli
-from .options import db_option
+from .options import InputError, db_option
 
 
 def _text_line(event: dict[str, Any]) -> str:
@@ -30,13 +38,13 @@ class _Sink:
         self.output_broken = False
 
     def open_db(self) -> None:
-        from vrrpwatch.join import runtime
+        from vrrpwatch.join.settings import JoinError
         from vrrpwatch.store.db import StoreError, open_db
 
         try:
             self.db = open_db(self.db_path)
         except StoreError as exc:
-            raise runtime.JoinError(str(exc)) from None
+            raise JoinError(str(exc)) from None
 
     def __call__(self, event: dict[str, Any]) -> None:
         # A router must not die of its log: a closed pipe or a locked database stops that
@@ -98,28 +106,28 @@ class _Sink:
 )
 @click.option("--no-preempt", is_flag=True, help="Never take over from a lower-priority master.")
 @click.option(
-    "--preempt-delay", type=float, default=0.0, show_default=True, help="Seconds before preempting."
+    "--preempt-delay",
+    type=float,
+    show_default=str(DEFAULT_PREEMPT_DELAY_S),
+    help="Seconds before preempting.",
 )
 @click.option("--accept-mode", is_flag=True, help="RFC 5798 Accept_Mode (default off).")
 @click.option(
     "--learn-timeout",
     type=float,
-    default=5.0,
-    show_default=True,
+    show_default=str(DEFAULT_LEARN_TIMEOUT_S),
     help="Seconds to wait for the master's advert.",
 )
 @click.option(
     "--garp-repeat",
     type=int,
-    default=5,
-    show_default=True,
+    show_default=str(DEFAULT_GARP_REPEAT),
     help="Gratuitous ARPs / NAs per burst on becoming master.",
 )
 @click.option(
     "--garp-delay",
     type=float,
-    default=5.0,
-    show_default=True,
+    show_default=str(DEFAULT_GARP_DELAY_S),
     help="Seconds until the second burst (0: none).",
 )
 @click.option("--dry-run", is_flag=True, help="Run the state machine but never send or add.")
@@ -139,11 +147,11 @@ def join(
     auth_pass: str | None,
     unicast_peers: tuple[str, ...],
     no_preempt: bool,
-    preempt_delay: float,
+    preempt_delay: float | None,
     accept_mode: bool,
-    learn_timeout: float,
-    garp_repeat: int,
-    garp_delay: float,
+    learn_timeout: float | None,
+    garp_repeat: int | None,
+    garp_delay: float | None,
     dry_run: bool,
     notify: str | None,
     state_file: str | None,
@@ -165,62 +173,54 @@ def join(
         vrrpwatch join --vrid 5 --priority 120 --vip 192.0.2.5/24 --version 3 --advert-int 0.1
         vrrpwatch join --config /etc/keepalived/keepalived.conf --instance VI_1 --priority 50
     """
-    from vrrpwatch.join import runtime
+    from vrrpwatch.errors import VrrpwatchError
+    from vrrpwatch.join import settings as join_settings
+    from vrrpwatch.join import setup
 
+    # The options the user gave (None: not given), by JoinOptions field; they win over
+    # --config's, which win over the defaults.
+    flags: dict[str, object] = {
+        "vrid": vrid,
+        "priority": priority,
+        "interface": interface,
+        "vips": vips or None,
+        "version": version,
+        "advert_int_s": advert_int,
+        "auth_pass": auth_pass,
+        "unicast_peers": unicast_peers or None,
+        "preempt": False if no_preempt else None,
+        "preempt_delay_s": preempt_delay,
+        "accept_mode": accept_mode or None,
+        "learn_timeout_s": learn_timeout,
+        "dry_run": dry_run or None,
+        "notify": notify,
+        "state_file": state_file,
+        "garp_repeat": garp_repeat,
+        "garp_delay_s": garp_delay,
+    }
+    given = cast(JoinValues, {k: v for k, v in flags.items() if v is not None})
+
+    settings = None
     if config_path is not None:
-        from vrrpwatch.keepalived.config import KaConfError, load_join_settings
+        from vrrpwatch.keepalived.config import KaConfError
 
         try:
-            settings = load_join_settings(config_path, instance)
+            settings = join_settings.load_join_settings(config_path, instance)
         except KaConfError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise InputError(str(exc)) from None
         except OSError as exc:
-            raise click.ClickException(f"{config_path}: {exc.strerror}") from None
-        ctx = click.get_current_context()
-        given = {click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT}
-        merged = dict(ctx.params)
-        for name, value in settings.as_options().items():
-            if ctx.get_parameter_source(name) not in given:
-                merged[name] = value
-        vrid, priority, interface = merged["vrid"], merged["priority"], merged["interface"]
-        vips, version, advert_int = merged["vips"], merged["version"], merged["advert_int"]
-        auth_pass, unicast_peers = merged["auth_pass"], merged["unicast_peers"]
-        no_preempt, preempt_delay = merged["no_preempt"], merged["preempt_delay"]
+            raise InputError(f"{config_path}: {exc.strerror}") from None
         for warning in settings.warnings:
             click.echo(f"Warning: {config_path}: {settings.instance}: {warning}", err=True)
-        instance = settings.instance
     elif instance is not None:
         raise click.UsageError("--instance needs --config")
-    if vrid is None or priority is None:
-        missing = "--vrid" if vrid is None else "--priority"
-        raise click.UsageError(f"Missing option '{missing}' (or give --config).")
-
-    opts = runtime.JoinOptions(
-        vrid=vrid,
-        priority=priority,
-        interface=interface,
-        vips=vips,
-        version=version,
-        advert_int_s=advert_int,
-        auth_pass=auth_pass,
-        unicast_peers=unicast_peers,
-        preempt=not no_preempt,
-        preempt_delay_s=preempt_delay,
-        accept_mode=accept_mode,
-        learn_timeout_s=learn_timeout,
-        dry_run=dry_run,
-        notify=notify,
-        state_file=state_file,
-        garp_repeat=garp_repeat,
-        garp_delay_s=garp_delay,
-        instance=instance or "VI_1",
-    )
-    sink = _Sink(as_json, db_path)
-    click.get_current_context().call_on_close(sink.close)
     try:
-        code = runtime.join(opts, sink, before_start=sink.open_db)
-    except runtime.JoinError as exc:
-        raise click.ClickException(str(exc)) from None
+        opts = join_settings.resolve_options(given, settings)
+        sink = _Sink(as_json, db_path)
+        click.get_current_context().call_on_close(sink.close)
+        code = setup.join(opts, sink, before_start=sink.open_db)
+    except VrrpwatchError as exc:
+        raise InputError(str(exc)) from None
     except OSError as exc:
-        raise click.ClickException(f"network error: {exc}") from None
+        raise InputError(f"network error: {exc}") from None
     sys.exit(code)

@@ -42,10 +42,11 @@ from __future__ import annotations
 import enum
 import ipaddress
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dissectors.common import IPAddress
-from dissectors.vrrp import AuthType, ChecksumStatus, VrrpPacket, VrrpV2, VrrpV3
+from dissectors.common import Finding, IPAddress
+from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, VrrpV3, validate_advert
 from vrrpwatch.rfc import master_down_interval, outranks, skew_time
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "AddAddresses",
     "AdvertisementDiscarded",
     "Cause",
+    "DISCARDED_FINDINGS",
     "DiscardReason",
     "IpHeader",
     "ProtocolError",
@@ -65,6 +67,7 @@ __all__ = [
     "StateChanged",
     "TRANSITIONS",
     "VirtualRouter",
+    "discard_reason",
     "master_down_interval",
     "skew_time",
 ]
@@ -133,6 +136,36 @@ class DiscardReason(enum.StrEnum):
     NOT_RUNNING = "not-running"
     LOCAL_OWNER = "local-owner"
     MALFORMED = "malformed"  # could not be decoded at all (counted by the runtime)
+
+
+# RFC 5798 / RFC 3768 section 7.1, the checks an advertisement fails by itself (with its IP
+# header): they are written once, as the decoder's findings (dissectors.vrrp.validate_advert),
+# which the watcher reports too. This table is the router's policy on them: the findings it
+# discards an advertisement for, with its reason. It tolerates the others: a unicast or
+# foreign destination (keepalived's and FRR's unicast peers), a source MAC that is not the
+# virtual MAC (keepalived without use_vmac), VRRPv2 without its 8 bytes of authentication
+# data (some senders omit it with auth type 0). The checks against our own configuration
+# (version, VRID, owner, family, authentication, interval, addresses) follow in ``_check``.
+DISCARDED_FINDINGS: dict[Finding, DiscardReason] = {
+    Finding.TTL_NOT_255: DiscardReason.TTL_NOT_255,
+    Finding.BAD_CHECKSUM: DiscardReason.BAD_CHECKSUM,
+    Finding.BAD_TYPE: DiscardReason.BAD_TYPE,
+    Finding.COUNT_MISMATCH: DiscardReason.COUNT_MISMATCH,
+    Finding.FAMILY_MISMATCH: DiscardReason.FAMILY_MISMATCH,
+    Finding.INTERVAL_ZERO: DiscardReason.INTERVAL_ZERO,
+}
+
+
+def discard_reason(findings: Iterable[Finding]) -> DiscardReason | None:
+    """Why any router discards an advertisement with these findings (None: it does not).
+
+    Learning reads it too, so ``join`` learns a group only from an advertisement its router
+    would accept."""
+    found = set(findings)
+    for finding, reason in DISCARDED_FINDINGS.items():
+        if finding in found:
+            return reason
+    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -487,8 +520,10 @@ class VirtualRouter:
 
     def _check(self, adv: VrrpPacket, ip: IpHeader) -> tuple[DiscardReason | None, str]:
         cfg = self.config
-        if ip.ttl != 255:
-            return DiscardReason.TTL_NOT_255, f"TTL/hop limit {ip.ttl}"
+        found = frozenset(validate_advert(adv, src=ip.src, dst=ip.dst, ttl=ip.ttl))
+        # In section 7.1's order: TTL, version, VRID and owner, the message itself, ...
+        if Finding.TTL_NOT_255 in found:
+            return DISCARDED_FINDINGS[Finding.TTL_NOT_255], f"TTL/hop limit {ip.ttl}"
         if adv.version != cfg.version:
             return DiscardReason.BAD_VERSION, f"version {adv.version}, ours {cfg.version}"
         if adv.vrid != cfg.vrid:
@@ -497,18 +532,19 @@ class VirtualRouter:
             # RFC 5798 / RFC 3768 section 7.1: the address owner discards every advertisement
             # for its VRID (it is master whatever the others say).
             return DiscardReason.LOCAL_OWNER, f"priority {adv.priority}; we own the addresses"
-        if adv.checksum_status is ChecksumStatus.BAD:
-            return DiscardReason.BAD_CHECKSUM, f"checksum {adv.checksum:#06x}"
-        if adv.type != 1:
-            return DiscardReason.BAD_TYPE, f"type {adv.type}"
-        if adv.count_ip_addrs != len(adv.addresses) or adv.trailing:
-            return DiscardReason.COUNT_MISMATCH, f"count {adv.count_ip_addrs}"
-        if ip.src.version != cfg.family or any(a.version != cfg.family for a in adv.addresses):
-            return DiscardReason.FAMILY_MISMATCH, f"from IPv{ip.src.version}"
+        if Finding.BAD_CHECKSUM in found:
+            return DISCARDED_FINDINGS[Finding.BAD_CHECKSUM], f"checksum {adv.checksum:#06x}"
+        if Finding.BAD_TYPE in found:
+            return DISCARDED_FINDINGS[Finding.BAD_TYPE], f"type {adv.type}"
+        if Finding.COUNT_MISMATCH in found:
+            return DISCARDED_FINDINGS[Finding.COUNT_MISMATCH], f"count {adv.count_ip_addrs}"
+        # ... then our own configuration: the family of the sender and of the addresses, ...
+        if Finding.FAMILY_MISMATCH in found or ip.src.version != cfg.family:
+            return DISCARDED_FINDINGS[Finding.FAMILY_MISMATCH], f"from IPv{ip.src.version}"
         if ip.src == cfg.primary_address:
             return DiscardReason.OWN_ADVERTISEMENT, ""
-        if adv.interval_cs == 0:
-            return DiscardReason.INTERVAL_ZERO, ""
+        if Finding.INTERVAL_ZERO in found:
+            return DISCARDED_FINDINGS[Finding.INTERVAL_ZERO], ""
         if isinstance(adv, VrrpV2):
             # RFC 3768 section 7.1: the Auth Type must match ours, and with simple text
             # authentication the password too (section 5.3.10).

@@ -24,7 +24,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
@@ -430,106 +430,14 @@ def split_config_id(arg: str) -> tuple[str, str | None]:
     return arg, None
 
 
-# --------------------------------------------------------------------------------------------
-# join --config
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JoinSettings:
-    """What ``vrrpwatch join --config FILE [--instance NAME]`` takes from an instance.
-
-    Command-line flags override these field by field (the CLI's job).
-    """
-
-    instance: str
-    vrid: int
-    priority: int
-    interface: str | None
-    version: int
-    family: int
-    advert_int_cs: int
-    vips: tuple[IPInterface, ...]
-    auth_pass: str | None  # simple password (VRRPv2 PASS only), the first 8 characters
-    unicast_src_ip: IPAddress | None
-    unicast_peers: tuple[IPAddress, ...]
-    preempt: bool
-    preempt_delay_s: float
-    state: str
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def advert_int_s(self) -> float:
-        return self.advert_int_cs / 100
-
-    def as_options(self) -> dict[str, object]:
-        """The settings keyed by ``vrrpwatch join``'s click parameter names, so the CLI can
-        fill every parameter the user did not give (``ctx.get_parameter_source(name)`` is not
-        COMMANDLINE) from the config::
-
-            settings = join_settings(parse_config(path).instance(name)).as_options()
-        """
-        return {
-            "vrid": self.vrid,
-            "priority": self.priority,
-            "interface": self.interface,
-            "vips": tuple(str(v) for v in self.vips),
-            "version": self.version,
-            "advert_int": self.advert_int_s,
-            "auth_pass": self.auth_pass,
-            "unicast_peers": tuple(str(p) for p in self.unicast_peers),
-            "no_preempt": not self.preempt,
-            "preempt_delay": self.preempt_delay_s,
-        }
-
-
-def join_settings(inst: VrrpInstance) -> JoinSettings:
-    """Map an instance to ``join`` settings. ``warnings`` lists what join cannot reproduce."""
-    warnings: list[str] = []
-    if inst.auth_type == "AH":
-        warnings.append("auth_type AH is not supported; joining without authentication")
-    if inst.auth_type is not None and inst.version == 3:
-        warnings.append("authentication is ignored with VRRPv3")
-    if inst.use_vmac:
-        warnings.append("use_vmac is ignored")
-    if inst.excluded_vips:
-        warnings.append("virtual_ipaddress_excluded is ignored")
-    password = inst.auth_pass_wire
-    return JoinSettings(
-        instance=inst.name,
-        vrid=inst.vrid,
-        priority=inst.priority,
-        interface=inst.interface,
-        version=inst.version,
-        family=inst.family,
-        advert_int_cs=inst.advert_int_cs,
-        vips=tuple(v.address for v in inst.vips),
-        auth_pass=password.decode(errors="replace") if password and inst.version == 2 else None,
-        unicast_src_ip=inst.unicast_src_ip,
-        unicast_peers=inst.unicast_peers,
-        preempt=inst.preempt,
-        preempt_delay_s=inst.preempt_delay_s,
-        state=inst.state,
-        warnings=tuple(warnings),
-    )
-
-
-def load_join_settings(path: str | Path, instance: str | None = None) -> JoinSettings:
-    """``join --config PATH [--instance NAME]`` in one call; :class:`KaConfError` on failure
-    (unparsable file, no such instance, several instances and no name)."""
-    return join_settings(parse_config(path).instance(instance))
-
-
 __all__ = [
     "DEFAULT_ADVERT_INT_MS",
     "DEFAULT_PRIORITY",
-    "JoinSettings",
     "KaConfError",
     "KeepalivedConfig",
     "Source",
     "TrackedInterface",
     "VirtualAddress",
     "VrrpInstance",
-    "join_settings",
-    "load_join_settings",
     "parse_config",
 ]

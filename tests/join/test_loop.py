@@ -1,118 +1,30 @@
-"""The join runtime loop with a FakeClock and a FakeTransport: exact times, no sockets."""
+"""The join loop with a FakeClock and a FakeTransport: exact times, no sockets."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import struct
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlite_utils
 
-from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, VrrpV3, build_vrrp, parse_vrrp
-from vrrpwatch import netif
-from vrrpwatch.join.router import RouterConfig, State, VirtualRouter
-from vrrpwatch.join.runtime import (
-    JoinError,
-    JoinOptions,
-    Learnt,
-    LinkChange,
-    Received,
-    Runtime,
-    build_config,
-    check_options,
-    learn_group,
-    remove_stale_addresses,
+from dissectors.vrrp import VrrpPacket, build_vrrp, parse_vrrp
+from tests.join.fakes import (
+    GROUP,
+    ME,
+    VIP,
+    FakeClock,
+    FakeTransport,
+    rx,
+    v2_bytes,
 )
+from vrrpwatch import netif
+from vrrpwatch.join.loop import Runtime
+from vrrpwatch.join.router import RouterConfig, State, VirtualRouter
+from vrrpwatch.join.statefile import remove_stale_addresses
+from vrrpwatch.join.transport import LinkChange, Received
 from vrrpwatch.rfc import master_down_interval, skew_time
-
-A = ipaddress.ip_address
-VIP = A("192.0.2.1")
-ME = A("192.0.2.254")
-MASTER = A("192.0.2.253")
-GROUP = A("224.0.0.18")
-
-
-class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FakeTransport:
-    """Delivers scripted packets at their times and records what the runtime does, with times."""
-
-    def __init__(self, clock: FakeClock, script: list[tuple[float, Received | LinkChange]]):
-        self.clock = clock
-        self.script = sorted(script, key=lambda x: x[0])
-        self.log: list[tuple[float, str, Any]] = []
-        self.addresses: set[Any] = set()
-
-    def wait(self, timeout: float | None) -> list[Received | LinkChange]:
-        nxt = self.script[0][0] if self.script else None
-        if timeout is None and nxt is None:
-            raise AssertionError("the runtime would sleep forever")
-        wake = self.clock.now + timeout if timeout is not None else float("inf")
-        if nxt is not None and nxt <= wake:
-            self.clock.now = max(self.clock.now, nxt)
-            out = []
-            while self.script and self.script[0][0] <= self.clock.now:
-                out.append(self.script.pop(0)[1])
-            return out
-        self.clock.now = wake
-        return []
-
-    def send_advertisement(self, adv: VrrpPacket) -> None:
-        self.log.append((self.clock.now, "advert", adv))
-
-    def send_gratuitous_arp(self, vip: ipaddress.IPv4Address) -> None:
-        self.log.append((self.clock.now, "garp", vip))
-
-    def send_neighbor_advertisement(self, vip: ipaddress.IPv6Address) -> None:
-        self.log.append((self.clock.now, "na", vip))
-
-    def add_address(self, vip: Any, prefixlen: int) -> bool:
-        self.log.append((self.clock.now, "add", f"{vip}/{prefixlen}"))
-        had = vip in self.addresses
-        self.addresses.add(vip)
-        return not had
-
-    def remove_address(self, vip: Any, prefixlen: int) -> bool:
-        self.log.append((self.clock.now, "remove", f"{vip}/{prefixlen}"))
-        had = vip in self.addresses
-        self.addresses.discard(vip)
-        return had
-
-    def wake(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def kinds(self, kind: str) -> list[tuple[float, Any]]:
-        return [(t, x) for t, k, x in self.log if k == kind]
-
-
-def v2_bytes(priority: int, password: bytes = b"s3cret", src: Any = MASTER) -> bytes:
-    adv = VrrpV2(
-        vrid=1,
-        priority=priority,
-        count_ip_addrs=1,
-        auth_type=AuthType.SIMPLE,
-        adver_int_s=1,
-        addresses=(VIP,),
-        auth_data=password.ljust(8, b"\x00"),
-    )
-    return build_vrrp(adv, src=src, dst=GROUP)
-
-
-def rx(payload: bytes, src: Any = MASTER, ttl: int = 255) -> Received:
-    return Received(payload, src, GROUP, ttl)
 
 
 def make(
@@ -307,115 +219,14 @@ def test_notify_runs_command_with_state(tmp_path: Path) -> None:
     ]
 
 
-def test_learn_group_picks_our_vrid_and_times_out() -> None:
-    other = VrrpV3(vrid=7, priority=100, count_ip_addrs=1, addresses=(VIP,))
-    ours = VrrpV3(vrid=1, priority=100, count_ip_addrs=1, max_adver_int_cs=10, addresses=(VIP,))
-    script: list[tuple[float, Received | LinkChange]] = [
-        (0.1, rx(build_vrrp(other, src=MASTER, dst=GROUP))),
-        (0.2, rx(build_vrrp(ours, src=MASTER, dst=GROUP), ttl=64)),
-        (0.3, rx(build_vrrp(ours, src=MASTER, dst=GROUP))),
-    ]
-    clock = FakeClock()
-    learnt = learn_group(FakeTransport(clock, script), 1, 5.0, clock=clock)
-    assert learnt == Learnt(ours, MASTER)
-    assert clock.now == 0.3
-    assert learn_group(FakeTransport(clock, []), 1, 2.0, clock=clock) is None
-    assert clock.now == 2.3
-
-
-def iface(*addrs: str) -> netif.Interface:
-    parsed = []
-    for a in addrs:
-        i = ipaddress.ip_interface(a)
-        parsed.append((i.ip, i.network.prefixlen))
-    return netif.Interface(name="eth0", index=2, mac=b"\x02" * 6, up=True, addresses=tuple(parsed))
-
-
-def test_build_config_from_learnt_v2_pass() -> None:
-    adv = parse_vrrp(v2_bytes(100), src=MASTER, dst=GROUP)
-    cfg, prefixes = build_config(
-        JoinOptions(vrid=1, priority=50), iface("192.0.2.254/24", "fe80::1/64"), Learnt(adv, MASTER)
-    )
-    assert cfg.version == 2 and cfg.auth_pass == b"s3cret"
-    assert cfg.addresses == (VIP,) and cfg.primary_address == ME
-    assert cfg.advertisement_interval_cs == 100 and cfg.preempt_mode
-    assert prefixes == {VIP: 24}
-
-
-def test_build_config_v3_ipv6_learnt_and_overrides() -> None:
-    vip6 = A("2001:db8::1")
-    adv = VrrpV3(
-        vrid=1, priority=100, count_ip_addrs=1, max_adver_int_cs=10, addresses=(vip6,), family=6
-    )
-    cfg, prefixes = build_config(
-        JoinOptions(vrid=1, priority=50),
-        iface("192.0.2.254/24", "fe80::2/64", "2001:db8::2/64"),
-        Learnt(adv, A("fe80::1")),
-    )
-    assert cfg.version == 3 and cfg.advertisement_interval_cs == 10
-    assert cfg.primary_address == A("fe80::2") and prefixes == {vip6: 64}
-    # --vip outside every subnet gets a host prefix; flags win over what was learnt.
-    cfg, prefixes = build_config(
-        JoinOptions(vrid=1, priority=50, vips=("203.0.113.9",), version=3, advert_int_s=0.5),
-        iface("192.0.2.254/24"),
-        None,
-    )
-    assert prefixes == {A("203.0.113.9"): 32}
-    assert cfg.version == 3 and cfg.advertisement_interval_cs == 50
-
-
-@pytest.mark.parametrize(
-    ("opts", "iface_addrs", "msg"),
-    [
-        (JoinOptions(vrid=1, priority=255, vips=("192.0.2.1",)), ("192.0.2.254/24",), "owner"),
-        (
-            JoinOptions(vrid=1, priority=50, vips=("2001:db8::1",)),
-            ("192.0.2.254/24",),
-            "link-local",
-        ),
-        (JoinOptions(vrid=1, priority=50, vips=("x",)), ("192.0.2.254/24",), "not an IP"),
-        (JoinOptions(vrid=1, priority=50), ("192.0.2.254/24",), "no virtual address"),
-        (
-            JoinOptions(vrid=1, priority=50, vips=("2001:db8::1",), version=2),
-            ("fe80::1/64",),
-            "IPv4 only",
-        ),
-    ],
-)
-def test_build_config_errors(opts: JoinOptions, iface_addrs: tuple[str, ...], msg: str) -> None:
-    with pytest.raises(JoinError, match=msg):
-        build_config(opts, iface(*iface_addrs), None)
-
-
-def test_primary_address_is_not_a_left_over_vip() -> None:
-    adv = parse_vrrp(v2_bytes(100), src=MASTER, dst=GROUP)
-    cfg, _ = build_config(
-        JoinOptions(vrid=1, priority=50),
-        iface("192.0.2.1/24", "192.0.2.254/24"),  # a killed run's VIP listed first
-        Learnt(adv, MASTER),
-    )
-    assert cfg.primary_address == ME
-
-
-def test_owner_priority_accepted_when_vip_is_ours() -> None:
-    cfg, _ = build_config(
-        JoinOptions(vrid=1, priority=255, vips=("192.0.2.254",)), iface("192.0.2.254/24"), None
-    )
-    assert cfg.priority == 255
-
-
-@pytest.mark.parametrize(
-    ("kw", "msg"),
-    [
-        (dict(vrid=0, priority=50), "invalid VRID 0"),
-        (dict(vrid=256, priority=50), "invalid VRID 256"),
-        (dict(vrid=1, priority=0), "invalid priority 0"),
-        (dict(vrid=1, priority=256), "invalid priority 256"),
-    ],
-)
-def test_check_options(kw: dict[str, int], msg: str) -> None:
-    with pytest.raises(JoinError, match=msg):
-        check_options(JoinOptions(**kw))
+def test_notify_command_that_cannot_run_is_logged_not_fatal(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-notify"
+    rt, tr, clock, events = make([], notify=f"{missing} --flag")
+    rt.run(until=lambda: clock.now >= 5.0)
+    errors = [e["message"] for e in events if e["event"] == "notify-error"]
+    assert len(errors) == 2  # BACKUP, then MASTER
+    assert errors[0].startswith(f"(VI_1) Cannot run notify command {missing}: [Errno 2]")
+    assert [e["new"] for e in events if e["event"] == "state"] == ["BACKUP", "MASTER", "INIT"]
 
 
 def test_join_events_table(tmp_path: Path) -> None:
@@ -460,56 +271,3 @@ def test_transport_failures_are_logged_not_fatal() -> None:
     ]
     assert 3 <= len(errors) <= 8
     assert rt.router.state is State.INITIALIZE and rt.sent_adverts > 20
-
-
-def test_learn_group_stops_on_request() -> None:
-    other = VrrpV3(vrid=7, priority=100, count_ip_addrs=1, addresses=(VIP,))
-    clock = FakeClock()
-    transport = FakeTransport(clock, [(1.0, rx(build_vrrp(other, src=MASTER, dst=GROUP)))])
-    calls = iter([False, True])
-    assert learn_group(transport, 1, 5.0, clock=clock, stop=lambda: next(calls)) is None
-    assert clock.now == 1.0  # gave up at the first wake-up after the request, not at 5 s
-
-
-def _newlink(index: int, flags: int, mtype: int = netif.RTM_NEWLINK) -> bytes:
-    # struct nlmsghdr + struct ifinfomsg (rtnetlink(7)), host byte order.
-    body = struct.pack("=BxHiII", 0, 1, index, flags, 0xFFFFFFFF)
-    return struct.pack("=IHHII", 16 + len(body), mtype, 0, 0, 0) + body
-
-
-def test_link_watcher_reports_changes_of_our_link_only() -> None:
-    import socket
-
-    watcher = netif.LinkWatcher(7, up=True)
-    watcher.sock.close()
-    feed, watcher.sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-    watcher.sock.setblocking(False)
-    up = netif.IFF_UP | netif.IFF_RUNNING
-    assert watcher.read() is None
-    feed.send(_newlink(7, up) + _newlink(8, 0))  # still up; another link went down
-    assert watcher.read() is None
-    feed.send(_newlink(7, netif.IFF_UP))  # carrier lost
-    assert watcher.read() is False
-    feed.send(_newlink(7, netif.IFF_UP))
-    assert watcher.read() is None
-    feed.send(_newlink(7, up))
-    feed.send(_newlink(7, 0, netif.RTM_DELLINK))
-    assert watcher.read() is None  # the latest message wins: down, as before
-    feed.send(_newlink(7, up))
-    assert watcher.read() is True
-    feed.send(_newlink(7, up))
-    feed.send(_newlink(7, 0, netif.RTM_DELLINK))
-    assert watcher.read() is False
-    watcher.close()
-    feed.close()
-
-
-def test_default_state_file_is_per_network_namespace() -> None:
-    import os
-
-    from vrrpwatch.join.runtime import default_state_file
-
-    inode = os.stat("/proc/self/ns/net").st_ino
-    assert default_state_file("eth0.2", 1, 4) == Path(
-        f"/run/vrrpwatch/join-eth0.2-vrid1-ipv4-netns-{inode}.json"
-    )

@@ -1,0 +1,232 @@
+"""join's log text: keepalived-style lines ("(VI_1) Entering MASTER STATE") as event dicts.
+
+Every line join prints is written here, and nowhere else. An event is a dict with ``time``
+(epoch seconds), ``event`` (a stable kind: ``state``, ``discard``, ``garp``...), ``message``
+(the text) and the kind's fields; the CLI renders it as text or JSON and stores some kinds.
+The wording follows keepalived's own log lines where keepalived has one, so an operator's
+log searches keep working.
+
+``InstanceLog`` holds the lines of one running instance and their repeat limits (a peer that
+sends a bad advert every second must not flood the log); the module functions are the lines
+of set-up, before there is an instance.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dissectors.common import IPAddress
+from dissectors.vrrp import VrrpPacket
+from vrrpwatch.join.router import (
+    AdvertisementDiscarded,
+    Cause,
+    DiscardReason,
+    RouterConfig,
+    State,
+    StateChanged,
+)
+
+__all__ = [
+    "Event",
+    "EventSink",
+    "InstanceLog",
+    "forwarding_off",
+    "learnt",
+    "listening",
+    "stale_vip_removed",
+    "stopped_before_joining",
+]
+
+Event = dict[str, Any]
+EventSink = Callable[[Event], None]
+
+_STATE_TEXT = {
+    State.MASTER: "Entering MASTER STATE",
+    State.BACKUP: "Entering BACKUP STATE",
+    State.FAULT: "Entering FAULT STATE",
+    State.INITIALIZE: "Stopped",
+}
+
+
+def _event(kind: str, message: str, **fields: Any) -> Event:
+    return {"time": time.time(), "event": kind, "message": message, **fields}
+
+
+# --- set-up -------------------------------------------------------------------------------------
+
+
+def listening(interface: str, vrid: int, timeout_s: float) -> Event:
+    return _event(
+        "listening",
+        f"Listening on {interface} for VRID {vrid} adverts (up to {timeout_s:g} s)",
+    )
+
+
+def learnt(adv: VrrpPacket, master: IPAddress) -> Event:
+    addresses = ", ".join(str(x) for x in adv.addresses)
+    password = ", simple password" if adv.password is not None else ""
+    return _event(
+        "learnt",
+        f"Learnt VRID {adv.vrid} from {master}: VRRPv{adv.version}, priority {adv.priority}, "
+        f"interval {adv.interval_cs / 100:g} s, VIPs {addresses}{password}",
+        master=str(master),
+        version=adv.version,
+        vrid=adv.vrid,
+        master_priority=adv.priority,
+        interval_cs=adv.interval_cs,
+        addresses=[str(x) for x in adv.addresses],
+    )
+
+
+def forwarding_off(interface: str, family: int) -> Event:
+    return _event(
+        "warning",
+        f"Warning: IPv{family} forwarding is off on {interface}: "
+        "as master this host would own the gateway address but not route",
+    )
+
+
+def stopped_before_joining() -> Event:
+    return _event("stopped", "Stopped before joining")
+
+
+def stale_vip_removed(vip: IPAddress, prefixlen: int, pid: object) -> Event:
+    return _event(
+        "stale-vip-removed",
+        f"Removed stale VIP {vip}/{prefixlen} left by a previous run (pid {pid})",
+        address=f"{vip}/{prefixlen}",
+    )
+
+
+# --- a running instance -------------------------------------------------------------------------
+
+
+@dataclass
+class InstanceLog:
+    """The lines of one instance on one interface, each prefixed ``(INSTANCE)``.
+
+    ``now`` arguments are the loop's monotonic clock, for the repeat limits only.
+    """
+
+    emit: EventSink
+    instance: str = "VI_1"
+    interface: str = "eth0"
+    # Repeat the same discard (per reason and source) or I/O error (per kind) at most this often.
+    repeat_interval_s: float = 10.0
+    _discard_logged: dict[tuple[DiscardReason, IPAddress], float] = field(
+        default_factory=dict, init=False
+    )
+    _io_error_logged: dict[str, float] = field(default_factory=dict, init=False)
+
+    def line(self, kind: str, message: str, **fields: Any) -> None:
+        self.emit(
+            _event(
+                kind,
+                f"({self.instance}) {message}",
+                instance=self.instance,
+                interface=self.interface,
+                **fields,
+            )
+        )
+
+    def link(self, up: bool) -> None:
+        word = "UP" if up else "DOWN"
+        kind = "link-up" if up else "link-down"
+        self.line(kind, f"Kernel is reporting: interface {self.interface} {word}")
+
+    def gratuitous_arp(self, vip: IPAddress, count: int) -> None:
+        self.line(
+            "garp",
+            f"Sending gratuitous ARP on {self.interface} for {vip}",
+            address=str(vip),
+            count=count,
+        )
+
+    def unsolicited_na(self, vip: IPAddress, count: int) -> None:
+        self.line(
+            "unsolicited-na",
+            f"Sending unsolicited Neighbour Adverts on {self.interface} for {vip}",
+            address=str(vip),
+            count=count,
+        )
+
+    def vip_add(self, vip: IPAddress, prefixlen: int) -> None:
+        where = f"{vip}/{prefixlen}"
+        self.line("vip-add", f"Adding VIP {where} on {self.interface}", address=where)
+
+    def vip_keep(self, vip: IPAddress, prefixlen: int) -> None:
+        where = f"{vip}/{prefixlen}"
+        self.line(
+            "vip-keep", f"Keeping {where} on {self.interface}: it was there before", address=where
+        )
+
+    def vip_remove(self, vip: IPAddress, prefixlen: int) -> None:
+        where = f"{vip}/{prefixlen}"
+        self.line("vip-remove", f"Removing VIP {where} from {self.interface}", address=where)
+
+    def would_send(self, priority: int) -> None:
+        self.line("advert", f"Would send advert priority {priority} (dry run)", priority=priority)
+
+    def releasing(self) -> None:
+        self.line("advert", "Sending priority-0 advert (releasing mastership)", priority=0)
+
+    def state_changed(self, act: StateChanged, config: RouterConfig, *, dry_run: bool) -> None:
+        if act.cause is Cause.HIGHER_PRIORITY:
+            self.line(
+                "higher-prio",
+                f"Received higher prio advert {act.peer_priority} from {act.peer}, "
+                f"ours {config.priority}",
+                peer=str(act.peer),
+                peer_priority=act.peer_priority,
+            )
+        elif act.cause is Cause.EQUAL_PRIORITY_HIGHER_ADDRESS:
+            self.line(
+                "higher-prio",
+                f"Received equal prio advert {act.peer_priority} from higher address {act.peer}",
+                peer=str(act.peer),
+                peer_priority=act.peer_priority,
+            )
+        text = _STATE_TEXT[act.new]
+        if dry_run and act.new is State.MASTER:
+            text += " (dry run: nothing sent, no address added)"
+        self.line(
+            "state",
+            text,
+            old=act.old.value,
+            new=act.new.value,
+            cause=str(act.cause),
+            vrid=config.vrid,
+            priority=config.priority,
+        )
+
+    def discarded(self, act: AdvertisementDiscarded, count: int, now: float) -> None:
+        """``count``: how many adverts were discarded for this reason so far."""
+        if act.reason is DiscardReason.VRID_MISMATCH:
+            return  # another group on the segment: counted by the router, not an error
+        key = (act.reason, act.source)
+        last = self._discard_logged.get(key)
+        if last is not None and now - last < self.repeat_interval_s:
+            return
+        self._discard_logged[key] = now
+        detail = f" ({act.detail})" if act.detail else ""
+        self.line(
+            "discard",
+            f"Discarded advert from {act.source}: {act.reason}{detail} [{count} so far]",
+            reason=str(act.reason),
+            source=str(act.source),
+            detail=act.detail,
+            count=count,
+        )
+
+    def io_failed(self, what: str, exc: Exception, now: float) -> None:
+        last = self._io_error_logged.get(what)
+        if last is not None and now - last < self.repeat_interval_s:
+            return
+        self._io_error_logged[what] = now
+        self.line("error", f"{what} failed: {exc}", operation=what)
+
+    def notify_failed(self, program: str, exc: OSError) -> None:
+        self.line("notify-error", f"Cannot run notify command {program}: {exc}")

@@ -1,0 +1,302 @@
+"""join's set-up: check the options, open the interface, learn the group from the wire, build
+the router's configuration, clean up after a killed run, and hand over to the loop.
+
+``join()`` is the library entry point of ``vrrpwatch join``: the CLI resolves its options
+(``settings.resolve_options``) and calls it with an event sink. Every reason it cannot start
+is a ``JoinError``; a signal before or while it runs ends it with exit status 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dissectors.common import DecodeError, IPAddress
+from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, parse_vrrp, validate_advert
+from vrrpwatch import netif
+from vrrpwatch.join import log
+from vrrpwatch.join.log import EventSink
+from vrrpwatch.join.loop import Runtime
+from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
+from vrrpwatch.join.settings import JoinError, JoinOptions
+from vrrpwatch.join.statefile import remove_stale_addresses
+from vrrpwatch.join.transport import RawTransport, Received, Transport
+
+__all__ = [
+    "Learnt",
+    "build_config",
+    "check_options",
+    "default_state_file",
+    "join",
+    "learn_group",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Learnt:
+    adv: VrrpPacket
+    src: IPAddress
+
+
+def learn_group(
+    transport: Transport,
+    vrid: int,
+    timeout_s: float,
+    *,
+    family: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    stop: Callable[[], bool] = lambda: False,
+) -> Learnt | None:
+    """Wait for the current master's advertisement for ``vrid``; None after ``timeout_s``
+    (or as soon as ``stop()`` is true)."""
+    end = clock() + timeout_s
+    while True:
+        left = end - clock()
+        if left <= 0 or stop():
+            return None
+        for item in transport.wait(left):
+            if not isinstance(item, Received):
+                continue
+            if family is not None and item.src.version != family:
+                continue
+            try:
+                adv = parse_vrrp(item.payload, src=item.src, dst=item.dst)
+            except DecodeError:
+                continue
+            # The current master's advertisement (priority 0: it is leaving), and one our
+            # router would accept: the same RFC 5798 section 7.1 checks.
+            if adv.vrid != vrid or adv.priority == 0:
+                continue
+            findings = validate_advert(adv, src=item.src, dst=item.dst, ttl=item.ttl)
+            if discard_reason(findings) is not None:
+                continue
+            return Learnt(adv, item.src)
+
+
+def _parse_ip(text: str, what: str) -> IPAddress:
+    try:
+        return ipaddress.ip_address(text.split("/")[0])
+    except ValueError:
+        raise JoinError(f"{what}: {text!r} is not an IP address") from None
+
+
+def build_config(
+    opts: JoinOptions,
+    iface: netif.Interface,
+    learnt: Learnt | None,
+) -> tuple[RouterConfig, dict[IPAddress, int]]:
+    """Merge flags and what was learnt from the wire into a RouterConfig and VIP prefixes."""
+    prefixes: dict[IPAddress, int] = {}
+    vips: list[IPAddress] = []
+    for text in opts.vips:
+        vip = _parse_ip(text, "--vip")
+        if "/" in text:
+            try:
+                prefixes[vip] = int(text.split("/", 1)[1])
+            except ValueError:
+                raise JoinError(f"--vip: bad prefix length in {text!r}") from None
+        vips.append(vip)
+    adv = learnt.adv if learnt else None
+    if not vips:
+        if adv is None:
+            raise JoinError("no virtual address known")
+        vips = list(adv.addresses)
+    family = vips[0].version
+    if any(v.version != family for v in vips):
+        raise JoinError("--vip: one address family per group (run a second join for the other)")
+    for vip in vips:
+        prefixes.setdefault(vip, iface.prefix_for(vip))
+    if opts.version is not None:
+        version = opts.version
+    elif adv is not None:
+        version = adv.version
+    else:
+        version = 2 if family == 4 else 3  # keepalived's default for IPv4 is VRRPv2
+    if version == 2 and family == 6:
+        raise JoinError("VRRPv2 carries IPv4 only; use --version 3 for IPv6")
+    if opts.advert_int_s is not None:
+        interval_cs = round(opts.advert_int_s * 100)
+    elif adv is not None and adv.version == version:
+        interval_cs = adv.interval_cs
+    else:
+        interval_cs = 100
+    auth: bytes | None = None
+    if opts.auth_pass is not None:
+        auth = opts.auth_pass.encode()
+    elif isinstance(adv, VrrpV2) and version == 2:
+        if adv.auth_type == AuthType.SIMPLE:
+            auth = adv.password
+        elif adv.auth_type != AuthType.NONE:
+            raise JoinError(
+                f"the master uses VRRPv2 auth type {adv.auth_type}; only simple password "
+                "(PASS) authentication is supported"
+            )
+    primary = iface.primary(family, exclude=vips)
+    if primary is None:
+        kind = "IPv4" if family == 4 else "link-local IPv6"
+        raise JoinError(f"interface {iface.name} has no {kind} address to send adverts from")
+    if opts.priority == 255 and not any(iface.has_address(v) for v in vips):
+        raise JoinError(
+            "priority 255 means address owner: one of the virtual addresses must be an "
+            f"address of {iface.name}"
+        )
+    try:
+        config = RouterConfig(
+            vrid=opts.vrid,
+            priority=opts.priority,
+            primary_address=primary,
+            addresses=tuple(vips),
+            version=version,
+            advertisement_interval_cs=interval_cs,
+            preempt_mode=opts.preempt,
+            preempt_delay_s=opts.preempt_delay_s,
+            accept_mode=opts.accept_mode or opts.priority == 255,
+            auth_pass=auth,
+            garp_repeat=opts.garp_repeat,
+            garp_delay_s=opts.garp_delay_s,
+        )
+    except ValueError as exc:
+        raise JoinError(str(exc)) from None
+    return config, prefixes
+
+
+def check_options(opts: JoinOptions) -> None:
+    if not 1 <= opts.vrid <= 255:
+        raise JoinError(f"invalid VRID {opts.vrid}: must be 1..255")
+    if not 1 <= opts.priority <= 255:
+        raise JoinError(f"invalid priority {opts.priority}: must be 1..255 (0 is reserved)")
+    if opts.version not in (None, 2, 3):
+        raise JoinError(f"invalid --version {opts.version}: must be 2 or 3")
+    if opts.advert_int_s is not None and opts.advert_int_s <= 0:
+        raise JoinError("--advert-int must be positive")
+    if opts.preempt_delay_s < 0 or opts.garp_delay_s < 0 or opts.garp_repeat < 0:
+        raise JoinError("--preempt-delay, --garp-delay and --garp-repeat cannot be negative")
+    if opts.learn_timeout_s < 0:
+        raise JoinError("--learn-timeout cannot be negative")
+
+
+def default_state_file(iface: str, vrid: int, family: int) -> Path:
+    """``/run/vrrpwatch/join-IFACE-vridN-ipvF-netns-INODE.json``: interface names repeat across
+    network namespaces (every lab host has an eth0), so the namespace's inode is in the name."""
+    name = f"join-{iface}-vrid{vrid}-ipv{family}"
+    with contextlib.suppress(OSError):
+        name += f"-netns-{os.stat('/proc/self/ns/net').st_ino}"
+    return Path("/run/vrrpwatch") / f"{name}.json"
+
+
+class _Stop:
+    """SIGTERM/SIGINT before and while the runtime runs: a flag, and a wake-up of the loop."""
+
+    def __init__(self, transport: RawTransport) -> None:
+        self.requested = False
+        self.transport = transport
+        self.runtime: Runtime | None = None
+
+    def __call__(self, *_: object) -> None:
+        self.requested = True
+        if self.runtime is not None:
+            self.runtime.request_stop()
+        else:
+            self.transport.wake()
+
+
+def join(
+    opts: JoinOptions,
+    emit: EventSink,
+    *,
+    before_start: Callable[[], None] | None = None,
+) -> int:
+    """Set up and run ``vrrpwatch join``; returns the exit status.
+
+    ``before_start`` runs once the arguments, root and the interface are checked (the CLI opens
+    its database there, so a bad invocation leaves no file behind).
+    """
+    check_options(opts)
+    if not netif.is_root():
+        raise JoinError("join needs root (raw sockets and address changes); run it with sudo")
+    try:
+        name = opts.interface or netif.default_interface()
+        iface = netif.get_interface(name)
+    except netif.NetifError as exc:
+        raise JoinError(str(exc)) from None
+    want_family: int | None = None
+    if opts.vips:
+        want_family = _parse_ip(opts.vips[0], "--vip").version
+    peers = tuple(_parse_ip(p, "--unicast-peer") for p in opts.unicast_peers)
+    if before_start is not None:
+        before_start()
+    families = (want_family,) if want_family else (4, 6)
+    transport = RawTransport(iface, families=families, unicast_peers=peers)
+    stop = _Stop(transport)
+    old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    old_wakeup = signal.set_wakeup_fd(transport.wake_fd, warn_on_full_buffer=False)
+    try:
+        return _join(opts, emit, iface, transport, want_family, stop)
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+        transport.close()
+
+
+def _join(
+    opts: JoinOptions,
+    emit: EventSink,
+    iface: netif.Interface,
+    transport: RawTransport,
+    want_family: int | None,
+    stop: _Stop,
+) -> int:
+    if not transport.socks:
+        raise JoinError(f"interface {iface.name} has no address to run VRRP from")
+    emit(log.listening(iface.name, opts.vrid, opts.learn_timeout_s))
+    learnt = learn_group(
+        transport,
+        opts.vrid,
+        opts.learn_timeout_s,
+        family=want_family,
+        stop=lambda: stop.requested,
+    )
+    if stop.requested:
+        emit(log.stopped_before_joining())
+        return 0
+    if learnt is None and not opts.vips:
+        raise JoinError(
+            f"no advert for VRID {opts.vrid} seen on {iface.name} within "
+            f"{opts.learn_timeout_s:g} s; pass --vip (and --version, --advert-int, "
+            "--auth-pass as needed), --interface or --unicast-peer"
+        )
+    if learnt is not None:
+        emit(log.learnt(learnt.adv, learnt.src))
+    config, prefixes = build_config(opts, iface, learnt)
+    transport.keep_family(config.family)
+    for fam in (4, 6):
+        if fam == config.family and netif.forwarding_enabled(iface.name, fam) is False:
+            emit(log.forwarding_off(iface.name, fam))
+    state_file = Path(opts.state_file or default_state_file(iface.name, config.vrid, config.family))
+    if not opts.dry_run:
+        remove_stale_addresses(state_file, transport, emit)
+    router = VirtualRouter(config)
+    if not iface.up:
+        router.link_down(time.monotonic())
+    runtime = Runtime(
+        router=router,
+        transport=transport,
+        emit=emit,
+        interface=iface.name,
+        instance=opts.instance,
+        prefixes=prefixes,
+        dry_run=opts.dry_run,
+        notify=opts.notify,
+        state_file=state_file,
+    )
+    stop.runtime = runtime
+    if stop.requested:
+        runtime.request_stop()
+    return runtime.run()
