@@ -66,7 +66,7 @@ def test_help_has_example() -> None:
     ],
 )
 def test_invalid_arguments(args: list[str], line: str) -> None:
-    assert run(*args) == (1, line)
+    assert run(*args) == (2, line)
 
 
 def test_missing_priority_is_a_usage_error() -> None:
@@ -77,7 +77,7 @@ def test_missing_priority_is_a_usage_error() -> None:
 def test_no_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(netif, "is_root", lambda: False)
     assert run("--vrid", "1", "--priority", "50") == (
-        1,
+        2,
         "Error: join needs root (raw sockets and address changes); run it with sudo\n",
     )
 
@@ -85,7 +85,7 @@ def test_no_root(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_interface(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(netif, "is_root", lambda: True)
     code, out = run("--vrid", "1", "--priority", "50", "--interface", "nosuchif0")
-    assert (code, out) == (1, "Error: no interface named 'nosuchif0'\n")
+    assert (code, out) == (2, "Error: no interface named 'nosuchif0'\n")
 
 
 def test_sink_survives_a_closed_pipe_and_a_failing_database(
@@ -127,7 +127,7 @@ def test_no_root_for_real(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path, timeout=30,
     )  # fmt: skip
     assert (r.returncode, r.stdout, r.stderr) == (
-        1,
+        2,
         "",
         "Error: join needs root (raw sockets and address changes); run it with sudo\n",
     )
@@ -205,13 +205,13 @@ def test_config_warnings_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert opts.priority == 100  # type: ignore[attr-defined]  # keepalived's default
     # several instances and no --instance: one line naming them
     code, out, _ = _captured_options(monkeypatch, "--config", str(conf))
-    assert code == 1 and out.startswith("Error: ") and len(out.strip().splitlines()) == 1
+    assert code == 2 and out.startswith("Error: ") and len(out.strip().splitlines()) == 1
     bad = tmp_path / "bad.conf"
     bad.write_text("vrrp_instance VI_1 {\n  priority\n")
     code, out, _ = _captured_options(monkeypatch, "--config", str(bad))
-    assert code == 1 and f"{bad}:" in out and len(out.strip().splitlines()) == 1
+    assert code == 2 and f"{bad}:" in out and len(out.strip().splitlines()) == 1
     code, out, _ = _captured_options(monkeypatch, "--config", str(tmp_path / "missing.conf"))
-    assert code == 1 and "Error:" in out
+    assert code == 2 and "Error:" in out
     code, out, _ = _captured_options(monkeypatch, "--instance", "VI_1", "--vrid", "1")
     assert code == 2 and "--instance needs --config" in out
     code, out, _ = _captured_options(monkeypatch, "--priority", "50")

@@ -375,7 +375,7 @@ def test_no_master_and_no_vip_is_a_clear_error(vlab: Lab) -> None:
         ],
         check=False,
     )
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         "Error: no advert for VRID 9 seen on eth0 within 0.5 s; pass --vip (and --version, "
         "--advert-int, --auth-pass as needed), --interface or --unicast-peer"
@@ -658,7 +658,7 @@ def test_address_owner_priority_255(vlab: Lab) -> None:
         ],
         check=False,
     )
-    assert refused.returncode == 1 and "priority 255 means address owner" in refused.stderr
+    assert refused.returncode == 2 and "priority 255 means address owner" in refused.stderr
     j = Join(
         r2,
         "--vrid",

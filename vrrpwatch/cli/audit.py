@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from vrrpwatch.text import vlan_label
+
 from . import cli
 
 EXIT_USAGE = 2
@@ -205,8 +207,7 @@ def _render(report: Any) -> None:
             seen.add_column(col)
         for a in report.advertisers:
             seen.add_row(
-                f"{a.vrid} (IPv{a.family}"
-                + (f", VLAN {'.'.join(map(str, a.vlan))})" if a.vlan else ")"),
+                f"{a.vrid} (IPv{a.family}" + (f", VLAN {vlan_label(a.vlan)})" if a.vlan else ")"),
                 str(a.src),
                 str(a.count),
                 ", ".join(str(p) for p in sorted(a.priorities)) + (" +0" if a.released else ""),

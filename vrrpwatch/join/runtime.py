@@ -46,6 +46,7 @@ from dissectors.vrrp import (
     parse_vrrp,
 )
 from vrrpwatch import netif
+from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.join.router import (
     Action,
     AddAddresses,
@@ -67,7 +68,7 @@ Event = dict[str, Any]
 EventSink = Callable[[Event], None]
 
 
-class JoinError(Exception):
+class JoinError(VrrpwatchError):
     """A one-line, operator-facing reason why ``join`` cannot start."""
 
 

@@ -49,6 +49,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
 
+from vrrpwatch.errors import VrrpwatchError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
@@ -60,7 +62,7 @@ _INCLUDE_KEYWORDS = frozenset(
 )
 
 
-class KaConfError(ValueError):
+class KaConfError(VrrpwatchError, ValueError):
     """The configuration cannot be parsed. ``str()`` is one line: ``FILE:LINE: message``."""
 
     def __init__(self, path: str | Path, line: int, message: str) -> None:
