@@ -28,6 +28,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import CAPTURES, ROOT, lab_unavailable
+from vrrpwatch import netif
 from vrrpwatch.cli import cli
 from vrrpwatch.store import db as store_db
 from vrrpwatch.store.db import open_db
@@ -290,9 +291,16 @@ def join_missing_priority(tmp: Path) -> Outcome:
 
 
 def join_unknown_interface(tmp: Path) -> Outcome:
-    _needs_root()
     args = ["join", "--vrid", "1", "--priority", "50", "--interface", "nosuch0"]
-    return _invoke([*args, "--db", str(tmp / "j.db")])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(netif, "is_root", lambda: True)  # the interface is looked up first
+        return _invoke([*args, "--db", str(tmp / "j.db")])
+
+
+def join_no_root(tmp: Path) -> Outcome:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(netif, "is_root", lambda: False)
+        return _invoke(["join", "--vrid", "1", "--priority", "50", "--db", str(tmp / "j.db")])
 
 
 def join_as_nobody(tmp: Path) -> Outcome:
@@ -336,9 +344,15 @@ def _signalled(args: list[str], ready: str, sig: int) -> Outcome:
 
 
 def _as_nobody(args: list[str], tmp: Path) -> Outcome:
+    """Run as an unprivileged user: this one, or nobody when the tests run as root."""
+    if os.geteuid() != 0:
+        r = subprocess.run(
+            [*VRRPWATCH, *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+        )
+        return Outcome(r.returncode, r.stdout, r.stderr)
     setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0 or setpriv is None:
-        lab_unavailable("needs root (to drop privileges) and setpriv")
+    if setpriv is None:
+        lab_unavailable("setpriv is needed to drop root")
     os.chmod(tmp, 0o777)
     r = subprocess.run(
         [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
@@ -389,6 +403,7 @@ CASES: list[tuple[str, Callable[[Path], Outcome], int]] = [
     ("join", join_invalid_priority, 2),
     ("join", join_missing_priority, 2),
     ("join", join_unknown_interface, 2),
+    ("join", join_no_root, 2),
     ("join", join_as_nobody, 2),
 ]
 
