@@ -469,3 +469,18 @@ def _has_running_run(db: Path) -> bool:
             con.close()
     except sqlite3.Error:
         return False
+
+
+def test_the_readme_documents_the_codes_once() -> None:
+    from vrrpwatch.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_VERDICT
+
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count("## Exit codes\n") == 1
+    section = readme.split("## Exit codes\n", 1)[1].split("\n## ", 1)[0]
+    codes = [
+        int(line.split("|")[1])
+        for line in section.splitlines()
+        if line[:3] in {"| 0", "| 1", "| 2"}
+    ]
+    assert codes == [EXIT_OK, EXIT_VERDICT, EXIT_ERROR, EXIT_INTERRUPTED]
+    assert {c for c, _, _ in CASES} == set(cli.commands)  # every command has its rows
