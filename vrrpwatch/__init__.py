@@ -1,3 +1,3 @@
 """vrrpwatch: watch, analyze and join VRRP virtual routers."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dissectors.common import IPAddress
+from vrrpwatch.errors import VrrpwatchError
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
@@ -28,7 +29,7 @@ _NLMSGHDR = struct.Struct("=IHHII")
 _IFINFOMSG = struct.Struct("=BxHiII")
 
 
-class NetifError(Exception):
+class NetifError(VrrpwatchError):
     """An interface or address operation failed; the message is meant for the operator."""
 
 

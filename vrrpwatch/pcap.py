@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from vrrpwatch.errors import VrrpwatchError
+
 CHUNK_SIZE = 1 << 20
 
 LINKTYPE_ETHERNET = 1
@@ -50,7 +52,7 @@ _ETH_TAGGED = frozenset((b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x88\xe7"))
 Record = tuple[int, float, int, bytes]
 
 
-class CaptureError(Exception):
+class CaptureError(VrrpwatchError):
     """A capture that cannot be read (any further); the message is one line for the user."""
 
 

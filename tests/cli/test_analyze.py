@@ -286,3 +286,51 @@ def test_an_older_database_gains_new_columns(tmp_path: Path) -> None:
     analyze_json(FAILOVER, db)
     cols = {r[1] for r in con.execute("PRAGMA table_info(alerts)")}
     assert {"file", "message", "severity"} <= cols
+
+
+def test_report_fail_on(tmp_path: Path) -> None:
+    """The same verdict as analyze --fail-on, from the stored run."""
+    db = tmp_path / "x.db"
+    analyze_json(MISMATCH, db)  # auth-mismatch: critical
+    r = run("report", "--fail-on", "critical", "--json", db=db)
+    assert r.exit_code == 1 and json.loads(r.stdout)["alerts"]
+    analyze_json(FAILOVER, db)  # the latest run: warnings only
+    assert run("report", "--fail-on", "critical", db=db).exit_code == 0
+    assert run("report", "--fail-on", "warning", db=db).exit_code == 1
+    assert run("report", "--fail-on", "critical", "--run", "1", db=db).exit_code == 1
+    r = run("report", "--fail-on", "severe", db=db)
+    assert r.exit_code == 2 and "'severe' is not one of" in r.output
+
+
+def test_a_database_error_during_the_run_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses a batch mid-run (another writer held the lock): the run stops with
+    one Error line, exit 2; what was read up to then is committed, the run closed as an error."""
+    from vrrpwatch.store.db import Store
+    from vrrpwatch.watch import files
+
+    monkeypatch.setattr(files, "FLUSH_EVERY_S", 0.0)  # a batch every 512 packets
+    real_flush = Store.flush
+    calls: list[int] = []
+
+    def flush(self: Store, monitor: Any, **kw: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        real_flush(self, monitor, **kw)
+
+    monkeypatch.setattr(Store, "flush", flush)
+    db = tmp_path / "x.db"
+    r = run("analyze", FAILOVER, db=db)
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == [
+        f"Error: {db}: cannot write the database (database is locked) "
+        f"(what was committed before is in {db}, run 1)"
+    ]
+    assert "Traceback" not in r.output
+    con = sqlite3.connect(db)
+    (status,) = con.execute("SELECT status FROM runs").fetchone()
+    assert status == f"error: {db}: cannot write the database (database is locked)"
+    assert con.execute("SELECT count(*) FROM virtual_routers").fetchone() == (1,)
+    assert len(calls) == 2  # the refused batch, then the last one

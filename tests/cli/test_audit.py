@@ -360,4 +360,4 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     result = run(R1, R2, "--capture", CAPTURE)
     assert result.exit_code == 130
     assert result.stdout == ""
-    assert result.stderr == "Error: interrupted\n"
+    assert result.stderr == "Interrupted.\n"  # the command group maps Ctrl-C, as for every command

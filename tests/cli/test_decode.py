@@ -225,7 +225,7 @@ def test_multiple_files_and_errors(tmp_path: Path) -> None:
         str(truncated),
         str(tmp_path),
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.exception is None or isinstance(result.exception, SystemExit)
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(r["file"], r["frame"]) for r in out] == [(str(good), 1)]
@@ -239,7 +239,7 @@ def test_multiple_files_and_errors(tmp_path: Path) -> None:
 def test_unsupported_link_type(tmp_path: Path) -> None:
     pcap = write_pcap(tmp_path / "x.pcap", [b"\x00" * 40], linktype=147)
     result = run(str(pcap))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == f"Error: {pcap}: unsupported link type 147, nothing decoded\n"
 
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import click
 
-from . import cli
+from . import EXIT_VERDICT, cli
 from .options import (
     InputError,
     db_option,
+    fail_on_option,
     load_known_routers,
     monitor_options,
     open_monitor,
-    open_store_db,
 )
 
 
@@ -25,11 +25,7 @@ from .options import (
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (see README).")
 @monitor_options
-@click.option(
-    "--fail-on",
-    type=click.Choice(["info", "warning", "critical"]),
-    help="Exit 1 when an alert of this severity or worse was raised.",
-)
+@fail_on_option
 @click.option(
     "--engine",
     type=click.Choice(["native", "tshark"]),
@@ -56,10 +52,9 @@ def analyze(
         vrrpwatch analyze captures/v2-failover.pcap
         vrrpwatch analyze --json --fail-on critical capture.pcapng | jq .alerts
     """
-    from vrrpwatch.pcap import CaptureError
-    from vrrpwatch.store.summary import summarize, worst_severity
+    from vrrpwatch.store.run import recorded_run
+    from vrrpwatch.store.summary import fails_on, summarize
     from vrrpwatch.watch.files import capture_identity, run_files
-    from vrrpwatch.watch.monitor import Severity
 
     known = load_known_routers(known_routers)
     for f in files:
@@ -68,22 +63,23 @@ def analyze(
         if f != "-" and not Path(f).exists():
             raise InputError(f"{f}: no such file")
     db, monitor, store = open_monitor(db_path, known, reveal_secrets)
-    store.begin_run(kind="analyze", source=" ".join(files), identity=capture_identity(files))
+    identity = capture_identity(files)
     progress_cb, finish_progress = _progress(files)
-    error: str | None = None
-    try:
-        run_files(files, monitor, store, engine=engine, on_progress=progress_cb)
-    except CaptureError as exc:
-        error = str(exc)
-    except KeyboardInterrupt:
-        error = "interrupted"
-    finally:
-        finish_progress()
-        monitor.finish()
-        store.flush(monitor)
-        store.end_run("complete" if error is None else f"error: {error}")
-    doc = summarize(db, store.run_id)
-    db.close()
+    with recorded_run(
+        store, monitor, kind="analyze", source=" ".join(files), identity=identity
+    ) as run:
+        try:
+            run_files(files, monitor, store, engine=engine, on_progress=progress_cb)
+        finally:
+            finish_progress()
+    doc = summarize(db, run.run_id)
+    _render(doc, as_json)
+    run.check()
+    if fails_on(doc, fail_on):
+        raise click.exceptions.Exit(EXIT_VERDICT)
+
+
+def _render(doc: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
@@ -92,12 +88,6 @@ def analyze(
         from .render import render_summary
 
         render_summary(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
-    if error is not None:
-        raise InputError(f"{error} (what was read before is in {db_path}, run {store.run_id})")
-    if fail_on is not None:
-        worst = worst_severity(doc)
-        if worst is not None and worst >= Severity.parse(fail_on):
-            sys.exit(1)
 
 
 def _progress(files: tuple[str, ...]) -> tuple[Any, Any]:
@@ -127,29 +117,26 @@ def _progress(files: tuple[str, ...]) -> tuple[Any, Any]:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--run", "run_id", type=int, help="Run id (default: the latest run).")
-def report(db_path: Path, as_json: bool, run_id: int | None) -> None:
+@fail_on_option
+def report(db_path: Path, as_json: bool, run_id: int | None, fail_on: str | None) -> None:
     """Print the summary of a run from the database (works while sniff is writing it).
 
     \b
     Example:
         vrrpwatch report --db vrrpwatch.db --json | jq '.virtual_routers[].master'
+        vrrpwatch report --fail-on critical || echo "critical alerts in the last run"
     """
-    from vrrpwatch.store.summary import NoRun, latest_run, summarize
+    from vrrpwatch.store.db import open_db
+    from vrrpwatch.store.summary import NoRun, fails_on, latest_run, summarize
 
     if not db_path.exists():
         raise InputError(f"{db_path}: no such database")
-    db = open_store_db(db_path)
+    db = open_db(db_path)
+    click.get_current_context().call_on_close(db.close)
     try:
         doc = summarize(db, run_id if run_id is not None else latest_run(db))
     except NoRun as exc:
         raise InputError(f"{db_path}: {exc}") from None
-    finally:
-        db.close()
-    if as_json:
-        click.echo(json.dumps(doc, indent=2))
-    else:
-        from rich.console import Console
-
-        from .render import render_summary
-
-        render_summary(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
+    _render(doc, as_json)
+    if fails_on(doc, fail_on):
+        raise click.exceptions.Exit(EXIT_VERDICT)

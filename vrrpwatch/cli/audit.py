@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from vrrpwatch.text import vlan_label
+
 from . import cli
-from .options import InputError
 
 if TYPE_CHECKING:
     from vrrpwatch.keepalived.report import AuditReport
-
-EXIT_INTERRUPTED = 130
 
 
 @cli.command()
@@ -42,17 +41,10 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
     Example:
         vrrpwatch audit r1/keepalived.conf r2/keepalived.conf --capture lan.pcap
     """
-    from vrrpwatch.errors import VrrpwatchError
-    from vrrpwatch.pcap import CaptureError
     from vrrpwatch.store.audit_doc import audit_document, run_audit
 
-    try:
-        report = run_audit(configs, capture)
-    except (VrrpwatchError, CaptureError) as exc:
-        raise InputError(str(exc)) from None
-    except KeyboardInterrupt:
-        click.echo("Error: interrupted", err=True)
-        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    # Library errors (exit 2) and Ctrl-C (exit 130) are the command group's to map.
+    report = run_audit(configs, capture)
     if as_json:
         click.echo(json.dumps(audit_document(report, strict=strict), indent=2))
     else:
@@ -97,8 +89,7 @@ def _render(report: AuditReport) -> None:
             seen.add_column(col)
         for a in report.advertisers:
             seen.add_row(
-                f"{a.vrid} (IPv{a.family}"
-                + (f", VLAN {'.'.join(map(str, a.vlan))})" if a.vlan else ")"),
+                f"{a.vrid} (IPv{a.family}" + (f", VLAN {vlan_label(a.vlan)})" if a.vlan else ")"),
                 str(a.src),
                 str(a.count),
                 ", ".join(str(p) for p in sorted(a.priorities)) + (" +0" if a.released else ""),

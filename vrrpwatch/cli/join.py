@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -18,14 +17,14 @@ from vrrpwatch.join.settings import (
     DEFAULT_PREEMPT_DELAY_S,
     JoinValues,
 )
+from vrrpwatch.text import format_time
 
 from . import cli
 from .options import InputError, db_option
 
 
 def _text_line(event: dict[str, Any]) -> str:
-    stamp = dt.datetime.fromtimestamp(event["time"]).strftime("%a %b %d %H:%M:%S.%f")[:-3]
-    return f"{stamp}: {event['message']}"
+    return f"{format_time(event['time'], 'syslog')}: {event['message']}"
 
 
 class _Sink:
@@ -55,7 +54,7 @@ class _Sink:
             try:
                 if self.as_json:
                     out = dict(event)
-                    out["time"] = dt.datetime.fromtimestamp(event["time"], dt.UTC).isoformat()
+                    out["time"] = format_time(event["time"], "iso")
                     click.echo(json.dumps(out, sort_keys=True))
                 else:
                     err = event["event"] in ("warning", "discard", "error")

@@ -8,13 +8,13 @@ from typing import Any, TypeVar
 
 import click
 
+from vrrpwatch.errors import VrrpwatchError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class InputError(click.ClickException):
-    """Usage and input errors: ``Error: ...`` on one line, exit 2 (analyze, report, sniff)."""
-
-    exit_code = 2
+class InputError(VrrpwatchError):
+    """Bad input found by a command (a file, a flag's value): ``Error: ...``, exit 2."""
 
 
 def db_option(f: F) -> F:
@@ -27,6 +27,15 @@ def db_option(f: F) -> F:
         envvar="VRRPWATCH_DB",
         show_envvar=True,
         help="SQLite database to write (created with mode 0600).",
+    )(f)
+
+
+def fail_on_option(f: F) -> F:
+    """--fail-on SEVERITY, as analyze and report take it: the verdict that exits 1."""
+    return click.option(
+        "--fail-on",
+        type=click.Choice(["info", "warning", "critical"]),
+        help="Exit 1 when an alert of this severity or worse was raised.",
     )(f)
 
 
@@ -61,23 +70,15 @@ def load_known_routers(path: Path | None) -> Any:
         raise InputError(f"--known-routers {path}: {exc}") from None
 
 
-def open_store_db(path: Path) -> Any:
-    from vrrpwatch.store.db import StoreError, open_db
-
-    try:
-        return open_db(path)
-    except StoreError as exc:
-        raise InputError(str(exc)) from None
-
-
 def open_monitor(db_path: Path, known: Any, reveal_secrets: bool) -> tuple[Any, Any, Any]:
     """The database, a Monitor fingerprinting with the database's key, and a Store on it:
     what analyze and sniff both start from."""
     from vrrpwatch.fingerprints import fingerprint
-    from vrrpwatch.store.db import Store, fingerprint_key
+    from vrrpwatch.store.db import Store, fingerprint_key, open_db
     from vrrpwatch.watch.monitor import Monitor
 
-    db = open_store_db(db_path)
+    db = open_db(db_path)
+    click.get_current_context().call_on_close(db.close)
     key = fingerprint_key(db)
     monitor = Monitor(
         fingerprint=lambda pw: fingerprint(pw, key),

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from vrrpwatch.text import format_time, vlan_label
+
 _SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
 
 
-def ts(t: float | None) -> str:
-    if t is None:
-        return "-"
-    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def vlan(v: list[int]) -> str:
-    return ".".join(map(str, v)) or "-"
-
-
 def alert_line(a: dict[str, Any]) -> str:
-    return f"{ts(a['time'])} {a['severity'].upper():8} {a['kind']:22} {a['message']}"
+    return f"{format_time(a['time'])} {a['severity'].upper():8} {a['kind']:22} {a['message']}"
 
 
 def render_summary(doc: dict[str, Any], console: Console) -> None:
@@ -40,7 +31,7 @@ def render_summary(doc: dict[str, Any], console: Console) -> None:
         table.add_column(col, overflow="fold")
     for r in doc["virtual_routers"]:
         table.add_row(
-            vlan(r["vlan"]),
+            vlan_label(r["vlan"]),
             f"IPv{r['family']}",
             str(r["vrid"]),
             str(r["version"] or "-"),
@@ -58,13 +49,13 @@ def render_summary(doc: dict[str, Any], console: Console) -> None:
         if not r["transitions"]:
             continue
         t = Table(
-            title=f"Master timeline: vlan {vlan(r['vlan'])} IPv{r['family']} VRID {r['vrid']}"
+            title=f"Master timeline: vlan {vlan_label(r['vlan'])} IPv{r['family']} VRID {r['vrid']}"
         )
         for col in ("Time", "Frame", "From", "To", "Cause", "Gap", "RFC"):
             t.add_column(col)
         for tr in r["transitions"]:
             t.add_row(
-                ts(tr["time"]),
+                format_time(tr["time"]),
                 str(tr["frame"]),
                 tr["from"] or "-",
                 tr["to"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import click
 
 from . import cli
-from .options import InputError, db_option, load_known_routers, monitor_options, open_monitor
+from .options import db_option, load_known_routers, monitor_options, open_monitor
 
 _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WARNING, LOG_CRIT
 
@@ -68,6 +67,7 @@ def sniff(
         vrrpwatch sniff eth0 --duration 60 --pcap-out vrrp.pcap
     """
     from vrrpwatch.pcap import CaptureError, PcapWriter
+    from vrrpwatch.store.run import recorded_run
     from vrrpwatch.watch.live import LiveError, PacketSocket, Sniffer, resolve_interfaces
 
     known = load_known_routers(known_routers)
@@ -76,13 +76,12 @@ def sniff(
         for name, index in resolve_interfaces(interfaces):
             sockets.append(PacketSocket(name, index))
         pcap = PcapWriter(pcap_out, pcap_out_size << 20) if pcap_out is not None else None
-    except (LiveError, CaptureError) as exc:
+    except (LiveError, CaptureError):
         for s in sockets:
             s.close()
-        raise InputError(str(exc)) from None
+        raise
     db, monitor, store = open_monitor(db_path, known, reveal_secrets)
     names = [s.name for s in sockets]
-    store.begin_run(kind="sniff", source=" ".join(names))
     out = _Output(monitor, as_json=as_json, quiet=quiet, to_syslog=to_syslog)
     sniffer = Sniffer(sockets, monitor, store, pcap=pcap, on_event=out.event, on_tick=out.tick)
     out.stop = sniffer.stop
@@ -90,32 +89,31 @@ def sniff(
     def _stop(signum: int, frame: Any) -> None:
         sniffer.stop()
 
+    # A signal is how sniff is meant to stop: it ends the run complete, exit 0.
     old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    error: str | None = None
-    out.start(names)
     try:
-        sniffer.run(duration)
-        error = sniffer.error
-    except OSError as exc:
-        error = f"capture failed: {exc.strerror or exc}"
-    except sqlite3.Error as exc:
-        error = f"{db_path}: cannot write the database ({exc})"
+        with recorded_run(
+            store,
+            monitor,
+            kind="sniff",
+            source=" ".join(names),
+            flush=sniffer.flush,
+            on_event=out.event,
+        ) as run:
+            out.start(names)
+            try:
+                sniffer.run(duration)
+            except OSError as exc:
+                raise LiveError(f"capture failed: {exc.strerror or exc}") from None
+            if sniffer.error is not None:
+                raise LiveError(sniffer.error)
     finally:
-        for e in monitor.finish():
-            out.event(e)
-        try:
-            sniffer.flush()
-            store.end_run("complete" if error is None else f"error: {error}")
-        except sqlite3.Error as exc:
-            error = error or f"{db_path}: cannot write the database ({exc})"
-        finally:
-            sniffer.close()
-            db.close()
-            out.close()
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
-    if error is not None:
-        raise click.ClickException(f"{error} (what was committed is in {db_path})")
+        sniffer.close()
+        db.close()
+        out.close()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    run.check()
 
 
 class _Output:
@@ -159,14 +157,17 @@ class _Output:
             self._line(f"sniffing on {', '.join(names)}")
 
     def event(self, e: Any) -> None:
-        from .render import alert_line, ts
+        from vrrpwatch.store.rows import alert_json
+        from vrrpwatch.text import format_time
+
+        from .render import alert_line
 
         if isinstance(e, self._alert_type):
             if e.key is not None:
                 self.alerts_per_router[e.key] = self.alerts_per_router.get(e.key, 0) + 1
             if e.severity < self.min_severity:
                 return
-            doc = e.to_json()
+            doc = alert_json(e)
             if self._syslog is not None:
                 self._syslog.syslog(_SYSLOG_PRIORITY[doc["severity"]], f"{e.kind}: {e.message}")
             if self.as_json:
@@ -178,7 +179,7 @@ class _Output:
                 what = f"first master {e.new}"
             else:
                 what = f"master {e.old} -> {e.new} ({e.cause})"
-            self._line(f"{ts(e.time)} {'MASTER':8} {e.key.label()}: {what}")
+            self._line(f"{format_time(e.time)} {'MASTER':8} {e.key.label()}: {what}")
 
     def _line(self, text: str) -> None:
         try:
@@ -200,7 +201,7 @@ class _Output:
     def _table(self, now: float) -> Any:
         from rich.table import Table
 
-        from .render import vlan
+        from vrrpwatch.text import vlan_label
 
         table = Table(title=f"Virtual routers — {self.monitor.counters.packets} frames")
         for col in ("VLAN", "Family", "VRID", "Master", "Prio", "Interval", "Last advert",
@@ -213,7 +214,7 @@ class _Output:
                 continue
             state = "[bold red]LOST[/]" if vr.lost else "resigned" if vr.resigned else "ok"
             table.add_row(
-                vlan(list(k.vlan)),
+                vlan_label(k.vlan),
                 f"IPv{k.family}",
                 str(k.vrid),
                 vr.master or "-",

@@ -29,7 +29,6 @@ meta               key/value: schema_version, fingerprint_key
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import sqlite3
@@ -40,11 +39,13 @@ from typing import Any
 
 import sqlite_utils
 
-from dissectors.vrrp import auth_type_label
-from vrrpwatch.watch.monitor import Alert, Monitor, RouterKey
+from vrrpwatch.errors import VrrpwatchError
+from vrrpwatch.store import rows
+from vrrpwatch.watch.monitor import Monitor, RouterKey
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = "vrrpwatch.db"
+LOCK_TIMEOUT_S = 10.0  # how long a write waits for another process's transaction
 
 _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
     "meta": ({"key": str, "value": str}, {"pk": "key"}),
@@ -197,16 +198,8 @@ _INDEXES = [
 ]
 
 
-class StoreError(Exception):
+class StoreError(VrrpwatchError):
     """The database cannot be opened or written; a one-line message."""
-
-
-def vlan_text(vlan: tuple[int, ...] | list[int]) -> str:
-    return ".".join(str(v) for v in vlan)
-
-
-def vlan_list(text: str) -> list[int]:
-    return [int(v) for v in text.split(".")] if text else []
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -218,7 +211,9 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
         if not p.exists():
             fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
             os.close(fd)
-        conn = sqlite3.connect(p, timeout=10, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            p, timeout=LOCK_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         db = sqlite_utils.Database(conn)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -232,12 +227,15 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create the tables and indexes, and add the columns a database from an earlier version
+    lacks (columns are only ever added). A database that is up to date is only read."""
+    if _schema_is_current(db):
+        return
     for name, (columns, opts) in _TABLES.items():
         table = db.table(name)
         if not table.exists():
             db.create_table(name, columns, **opts)
             continue
-        # a database from an earlier version: columns are only ever added
         for col, kind in columns.items():
             if col not in table.columns_dict:
                 table.add_column(col, kind)
@@ -246,15 +244,32 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
 
+def _schema_is_current(db: sqlite_utils.Database) -> bool:
+    tables = set(db.table_names())
+    if not tables >= set(_TABLES):
+        return False
+    for name, (columns, _) in _TABLES.items():
+        if not set(columns) <= set(db.table(name).columns_dict):
+            return False
+    for name, cols in _INDEXES:
+        if cols not in [i.columns for i in db.table(name).indexes]:
+            return False
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return row is not None and row[0] == str(SCHEMA_VERSION)
+
+
 def fingerprint_key(db: sqlite_utils.Database) -> bytes:
     """The database's own key for password fingerprints, made on first use."""
     try:
-        row = db.table("meta").get("fingerprint_key")
-        return bytes.fromhex(row["value"])
-    except sqlite_utils.db.NotFoundError:
-        key = secrets.token_bytes(32)
-        db.table("meta").insert({"key": "fingerprint_key", "value": key.hex()}, ignore=True)
-        return bytes.fromhex(db.table("meta").get("fingerprint_key")["value"])
+        try:
+            row = db.table("meta").get("fingerprint_key")
+            return bytes.fromhex(row["value"])
+        except sqlite_utils.db.NotFoundError:
+            key = secrets.token_bytes(32)
+            db.table("meta").insert({"key": "fingerprint_key", "value": key.hex()}, ignore=True)
+            return bytes.fromhex(db.table("meta").get("fingerprint_key")["value"])
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read or write the database's fingerprint key ({exc})") from None
 
 
 def write_join_event(db: sqlite_utils.Database, event: dict[str, Any]) -> None:
@@ -323,7 +338,6 @@ class Store:
     def flush(self, monitor: Monitor, *, kernel_drops: int | None = None) -> None:
         """Write everything the monitor changed since the last flush, in one transaction."""
         run = self.run_id
-        c = monitor.counters
         with self.db.atomic():
             vr_rows = []
             adv_rows = []
@@ -332,59 +346,16 @@ class Store:
                 if not vr.dirty:
                     continue
                 vr.dirty = False
-                k = vr.key
-                vlan = vlan_text(k.vlan)
-                dirty_keys.append(k)
-                cur = vr.current
-                vr_rows.append(
-                    {
-                        "run_id": run,
-                        "vlan": vlan,
-                        "family": k.family,
-                        "vrid": k.vrid,
-                        "version": cur.version if cur else None,
-                        "master": vr.master,
-                        "master_since": vr.master_since if vr.master else None,
-                        "priority": cur.last_priority if cur else None,
-                        "interval_ms": cur.interval_cs * 10 if cur else None,
-                        "vips": json.dumps(list(cur.vips) if cur else []),
-                        "auth_type": str(auth_type_label(cur.auth_type)) if cur else None,
-                        "advertisers": len(vr.advertisers),
-                        "transitions": len(vr.transitions),
-                        "lost": int(vr.lost),
-                        "last_seen": max(
-                            (a.last_seen for a in vr.advertisers.values()), default=None
-                        ),
-                    }
-                )
+                dirty_keys.append(vr.key)
+                vr_rows.append(rows.router_row(run, vr))
                 for a in vr.advertisers.values():
-                    if not a.dirty:
-                        continue
-                    a.dirty = False
-                    adv_rows.append(
-                        {
-                            "run_id": run,
-                            "vlan": vlan,
-                            "family": k.family,
-                            "vrid": k.vrid,
-                            "address": a.address,
-                            "mac": a.mac,
-                            "macs": json.dumps(a.macs),
-                            "priorities": json.dumps(a.priorities),
-                            "last_priority": a.last_priority,
-                            "interval_ms": a.interval_cs * 10,
-                            "version": a.version,
-                            "auth_type": str(auth_type_label(a.auth_type)),
-                            "password_fingerprint": a.fingerprint,
-                            "password": a.password if monitor.reveal_secrets else None,
-                            "vips": json.dumps(list(a.vips)),
-                            "ttls": json.dumps(a.ttls),
-                            "checksums": json.dumps(a.checksums),
-                            "first_seen": a.first_seen,
-                            "last_seen": a.last_seen,
-                            "adverts": a.adverts,
-                        }
-                    )
+                    if a.dirty:
+                        a.dirty = False
+                        adv_rows.append(
+                            rows.advertiser_row(
+                                run, vr.key, a, reveal_secrets=monitor.reveal_secrets
+                            )
+                        )
             if vr_rows:
                 self.db.table("virtual_routers").upsert_all(
                     vr_rows, pk=("run_id", "vlan", "family", "vrid")
@@ -400,68 +371,30 @@ class Store:
                 if self._timelines_done.get(k) == version:
                     continue
                 self._timelines_done[k] = version
-                vlan = vlan_text(k.vlan)
                 self.db.execute(
                     "DELETE FROM transitions"
                     " WHERE run_id = ? AND vlan = ? AND family = ? AND vrid = ?",
-                    [run, vlan, k.family, k.vrid],
+                    [run, rows.vlan_column(k.vlan), k.family, k.vrid],
                 )
                 self.db.table("transitions").insert_all(
-                    {
-                        "run_id": run,
-                        "vlan": vlan,
-                        "family": k.family,
-                        "vrid": k.vrid,
-                        "time": t.time,
-                        "frame": t.frame,
-                        "from_address": t.old,
-                        "to_address": t.new,
-                        "cause": t.cause,
-                        "gap_ms": t.gap_ms,
-                        "expected_ms": t.expected_ms,
-                        "file": t.file,
-                    }
-                    for t in monitor.routers[k].transitions
+                    rows.transition_row(run, k, t) for t in monitor.routers[k].transitions
                 )
             new_alerts = monitor.alerts[self._alerts_done :]
             self._alerts_done = len(monitor.alerts)
             if new_alerts:
-                self.db.table("alerts").insert_all(_alert_row(run, a) for a in new_alerts)
+                self.db.table("alerts").insert_all(rows.alert_row(run, a) for a in new_alerts)
             new_events = monitor.address_events[self._events_done :]
             self._events_done = len(monitor.address_events)
             if new_events:
                 self.db.table("address_events").insert_all(
-                    {
-                        "run_id": run,
-                        "time": e.time,
-                        "frame": e.frame,
-                        "kind": e.kind,
-                        "vlan": vlan_text(e.vlan),
-                        "address": e.address,
-                        "mac": e.mac,
-                        "family": e.router.family if e.router else None,
-                        "vrid": e.router.vrid if e.router else None,
-                        "file": e.file,
-                    }
-                    for e in new_events
+                    rows.address_event_row(run, e) for e in new_events
                 )
-            counts = {
-                "packets": c.packets,
-                "vrrp_adverts": c.vrrp_adverts,
-                "carp": c.carp,
-                "garps": c.garps,
-                "arps": c.arps,
-                "nas": c.nas,
-                "malformed": c.malformed,
-                **{f"finding:{k}": v for k, v in c.findings.items()},
-            }
             self.db.table("counters").upsert_all(
-                ({"run_id": run, "name": k, "value": v} for k, v in counts.items()),
-                pk=("run_id", "name"),
+                rows.counter_rows(run, monitor.counters), pk=("run_id", "name")
             )
             # first_time never changes once the monitor has one: no need to read it back
             update: dict[str, Any] = {
-                "packets": c.packets,
+                "packets": monitor.counters.packets,
                 "first_time": monitor.first_time,
                 "last_time": monitor.last_time or None,
             }
@@ -472,20 +405,3 @@ class Store:
     def end_run(self, status: str = "complete") -> None:
         with self.db.atomic():
             self.db.table("runs").update(self.run_id, {"stopped": time.time(), "status": status})
-
-
-def _alert_row(run: int, a: Alert) -> dict[str, Any]:
-    k: RouterKey | None = a.key
-    return {
-        "run_id": run,
-        "kind": a.kind,
-        "severity": str(a.severity),
-        "vlan": vlan_text(k.vlan) if k else "",
-        "family": k.family if k else None,
-        "vrid": k.vrid if k else None,
-        "source": a.source,
-        "time": a.time,
-        "frame": a.frame,
-        "file": a.file,
-        "message": a.message,
-    }

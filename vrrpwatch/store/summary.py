@@ -1,22 +1,27 @@
 """The summary document of a run, read back from the store.
 
 ``analyze --json``, ``report --json`` and the terminal tables all come from ``summarize``, so
-what analyze prints and what report prints later (or while sniff is still writing) agree.
+what analyze prints and what report prints later (or while sniff is still writing) agree. The
+mapping of each row to its JSON object is in ``rows.py``, beside the row it reads.
 """
 
 from __future__ import annotations
 
-import json
+import sqlite3
 from typing import Any
 
 import sqlite_utils
 
-from vrrpwatch.store.db import vlan_list
+from vrrpwatch.errors import VrrpwatchError
+from vrrpwatch.store import rows
+from vrrpwatch.store.db import StoreError
 from vrrpwatch.watch.monitor import Severity
 
+RouterColumns = tuple[str, int, int]  # vlan column, family, vrid
 
-class NoRun(LookupError):
-    pass
+
+class NoRun(VrrpwatchError, LookupError):
+    """The database holds no such run."""
 
 
 def latest_run(db: sqlite_utils.Database) -> int:
@@ -26,77 +31,39 @@ def latest_run(db: sqlite_utils.Database) -> int:
     return int(row[0])
 
 
-def _auth(value: str | None) -> str | int | None:
-    if value is None:
-        return None
-    return int(value) if value.isdigit() else value
-
-
 def summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
-    run = db.execute("SELECT * FROM runs WHERE id = ?", [run_id]).fetchone()
-    if run is None:
+    """The run's document (README "JSON"). Raises NoRun, or StoreError when it cannot be read."""
+    try:
+        return _summarize(db, run_id)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read run {run_id} from the database ({exc})") from None
+
+
+def _summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
+    found = list(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+    if not found:
         raise NoRun(f"no run {run_id} in the database")
-    cols = [d[0] for d in db.execute("SELECT * FROM runs LIMIT 0").description]
-    run_row = dict(zip(cols, run, strict=True))
+    run_row = found[0]
     counters = {
         r["name"]: r["value"]
         for r in db.query("SELECT name, value FROM counters WHERE run_id = ?", [run_id])
     }
-    advertisers: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+    advertisers: dict[RouterColumns, list[dict[str, Any]]] = {}
     for a in db.query(
         "SELECT * FROM advertisers WHERE run_id = ? ORDER BY first_seen, address", [run_id]
     ):
-        item: dict[str, Any] = {
-            "address": a["address"],
-            "mac": a["mac"],
-            "macs": json.loads(a["macs"]),
-            "priority": json.loads(a["priorities"]),
-            "interval_ms": a["interval_ms"],
-            "version": a["version"],
-            "auth_type": _auth(a["auth_type"]),
-            "vips": json.loads(a["vips"]),
-            "adverts": a["adverts"],
-            "first_seen": a["first_seen"],
-            "last_seen": a["last_seen"],
-            "ttl": json.loads(a["ttls"]),
-            "checksum": json.loads(a["checksums"]),
-        }
-        if a["password_fingerprint"] is not None:
-            item["password_fingerprint"] = a["password_fingerprint"]
-            if a["password"] is not None:
-                item["password"] = a["password"]
-        advertisers.setdefault((a["vlan"], a["family"], a["vrid"]), []).append(item)
-    transitions: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+        advertisers.setdefault((a["vlan"], a["family"], a["vrid"]), []).append(
+            rows.advertiser_doc(a)
+        )
+    transitions: dict[RouterColumns, list[dict[str, Any]]] = {}
     for t in db.query("SELECT * FROM transitions WHERE run_id = ? ORDER BY time, id", [run_id]):
         transitions.setdefault((t["vlan"], t["family"], t["vrid"]), []).append(
-            {
-                "time": t["time"],
-                "frame": t["frame"],
-                "file": t["file"],
-                "from": t["from_address"],
-                "to": t["to_address"],
-                "cause": t["cause"],
-                "gap_ms": t["gap_ms"],
-                "expected_ms": t["expected_ms"],
-            }
+            rows.transition_doc(t)
         )
-    alert_counts: dict[tuple[str, int, int], int] = {}
+    alert_counts: dict[RouterColumns, int] = {}
     alerts = []
     for al in db.query("SELECT * FROM alerts WHERE run_id = ? ORDER BY time, id", [run_id]):
-        alerts.append(
-            {
-                "kind": al["kind"],
-                "severity": al["severity"],
-                "vlan": vlan_list(al["vlan"]),
-                "family": al["family"],
-                "vrid": al["vrid"],
-                "source": al["source"],
-                "time": al["time"],
-                "frame": al["frame"],
-                "file": al["file"],
-                "message": al["message"],
-            }
-        )
+        alerts.append(rows.alert_doc(al))
         if al["vrid"] is not None:
             k = (al["vlan"], al["family"], al["vrid"])
             alert_counts[k] = alert_counts.get(k, 0) + 1
@@ -106,46 +73,16 @@ def summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     ):
         k = (v["vlan"], v["family"], v["vrid"])
         routers.append(
-            {
-                "vlan": vlan_list(v["vlan"]),
-                "family": v["family"],
-                "vrid": v["vrid"],
-                "version": v["version"],
-                "master": v["master"],
-                "master_since": v["master_since"],
-                "priority": v["priority"],
-                "interval_ms": v["interval_ms"],
-                "vips": json.loads(v["vips"]) if v["vips"] else [],
-                "auth_type": _auth(v["auth_type"]),
-                "master_lost": bool(v["lost"]),
-                "last_seen": v["last_seen"],
-                "alerts": alert_counts.get(k, 0),
-                "advertisers": advertisers.get(k, []),
-                "transitions": transitions.get(k, []),
-            }
+            rows.router_doc(
+                v,
+                alerts=alert_counts.get(k, 0),
+                advertisers=advertisers.get(k, []),
+                transitions=transitions.get(k, []),
+            )
         )
     return {
-        "run": {
-            "id": run_row["id"],
-            "kind": run_row["kind"],
-            "source": run_row["source"],
-            "status": run_row["status"],
-            "started": run_row["started"],
-            "stopped": run_row["stopped"],
-            "first_time": run_row["first_time"],
-            "last_time": run_row["last_time"],
-            "kernel_drops": run_row["kernel_drops"],
-        },
-        "packets": run_row["packets"] or 0,
-        "vrrp_adverts": counters.get("vrrp_adverts", 0),
-        "garps": counters.get("garps", 0),
-        "nas": counters.get("nas", 0),
-        "arps": counters.get("arps", 0),
-        "carp": counters.get("carp", 0),
-        "malformed": counters.get("malformed", 0),
-        "findings": {
-            k.split(":", 1)[1]: v for k, v in sorted(counters.items()) if k.startswith("finding:")
-        },
+        "run": rows.run_doc(run_row),
+        **rows.counters_doc(run_row["packets"], counters),
         "virtual_routers": routers,
         "alerts": alerts,
     }
@@ -154,3 +91,11 @@ def summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
 def worst_severity(doc: dict[str, Any]) -> Severity | None:
     sev = [Severity.parse(a["severity"]) for a in doc["alerts"]]
     return max(sev) if sev else None
+
+
+def fails_on(doc: dict[str, Any], fail_on: str | None) -> bool:
+    """The ``--fail-on SEVERITY`` verdict: an alert of that severity or worse was raised."""
+    if fail_on is None:
+        return False
+    worst = worst_severity(doc)
+    return worst is not None and worst >= Severity.parse(fail_on)

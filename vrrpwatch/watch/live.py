@@ -30,6 +30,7 @@ from dissectors.frame import format_mac
 from dissectors.packet import Decoded
 from dissectors.vrrp import VrrpV2, VrrpV3
 from vrrpwatch import netif
+from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.pcap import PcapWriter
 from vrrpwatch.rfc import master_down_interval
 from vrrpwatch.store.db import Store
@@ -112,7 +113,7 @@ VRRP_FILTER: list[Insn] = _assemble(
 )
 
 
-class LiveError(Exception):
+class LiveError(VrrpwatchError):
     """Live capture cannot start or go on; a one-line message for the operator."""
 
 

@@ -42,6 +42,7 @@ from dissectors.nd import NeighborAdvert
 from dissectors.packet import Decoded, Kind
 from dissectors.vrrp import VrrpV2, VrrpV3, auth_type_label, virtual_mac
 from vrrpwatch.rfc import master_down_interval, outranks, skew_time
+from vrrpwatch.text import vlan_label
 
 # A master is "silent" once it has missed this many of its own intervals.
 SILENCE_FACTOR = 1.5
@@ -75,8 +76,7 @@ class RouterKey:
     vrid: int
 
     def label(self) -> str:
-        vlan = ".".join(map(str, self.vlan)) if self.vlan else "-"
-        return f"vlan {vlan} IPv{self.family} VRID {self.vrid}"
+        return f"vlan {vlan_label(self.vlan)} IPv{self.family} VRID {self.vrid}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -875,7 +875,7 @@ class Monitor:
         self._raise(
             events, "carp-on-vrrp-segment", Severity.WARNING, None, src, time, frame,
             f"CARP from {src} on a segment that also carries VRRP (vlan "
-            f"{'.'.join(map(str, vlans)) or '-'}): both use protocol 112 and 224.0.0.18 and "
+            f"{vlan_label(vlans)}): both use protocol 112 and 224.0.0.18 and "
             "their virtual MACs can collide",
         )  # fmt: skip
 
