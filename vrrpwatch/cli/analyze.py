@@ -37,6 +37,12 @@ from .options import (
     show_default=True,
     help="native: our pcap/pcapng reader; tshark: any format Wireshark reads.",
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the failover report: one self-contained HTML file (see README).",
+)
 def analyze(
     files: tuple[str, ...],
     db_path: Path,
@@ -45,6 +51,7 @@ def analyze(
     reveal_secrets: bool,
     fail_on: str | None,
     engine: str,
+    html_path: Path | None,
 ) -> None:
     """Analyze pcap/pcapng FILES: virtual routers, master timeline, failover gaps, alerts.
 
@@ -55,6 +62,7 @@ def analyze(
     Example:
         vrrpwatch analyze captures/v2-failover.pcap
         vrrpwatch analyze --json --fail-on critical capture.pcapng | jq .alerts
+        vrrpwatch analyze captures/v2-failover.pcap --html report.html
     """
     from vrrpwatch.pcap import CaptureError
     from vrrpwatch.store.summary import summarize, worst_severity
@@ -83,6 +91,8 @@ def analyze(
         store.flush(monitor)
         store.end_run("complete" if error is None else f"error: {error}")
     doc = summarize(db, store.run_id)
+    if html_path is not None:
+        _write_html(db, store.run_id, html_path, reveal_secrets)
     db.close()
     if as_json:
         click.echo(json.dumps(doc, indent=2))
@@ -127,12 +137,26 @@ def _progress(files: tuple[str, ...]) -> tuple[Any, Any]:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--run", "run_id", type=int, help="Run id (default: the latest run).")
-def report(db_path: Path, as_json: bool, run_id: int | None) -> None:
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the failover report: one self-contained HTML file (see README).",
+)
+@click.option(
+    "--reveal-secrets",
+    is_flag=True,
+    help="--html shows the passwords a --reveal-secrets run stored, not fingerprints.",
+)
+def report(
+    db_path: Path, as_json: bool, run_id: int | None, html_path: Path | None, reveal_secrets: bool
+) -> None:
     """Print the summary of a run from the database (works while sniff is writing it).
 
     \b
     Example:
         vrrpwatch report --db vrrpwatch.db --json | jq '.virtual_routers[].master'
+        vrrpwatch report --db lan.db --html report.html
     """
     from vrrpwatch.store.summary import NoRun, latest_run, summarize
 
@@ -141,6 +165,8 @@ def report(db_path: Path, as_json: bool, run_id: int | None) -> None:
     db = open_store_db(db_path)
     try:
         doc = summarize(db, run_id if run_id is not None else latest_run(db))
+        if html_path is not None:
+            _write_html(db, doc["run"]["id"], html_path, reveal_secrets)
     except NoRun as exc:
         raise InputError(f"{db_path}: {exc}") from None
     finally:
@@ -153,3 +179,14 @@ def report(db_path: Path, as_json: bool, run_id: int | None) -> None:
         from .render import render_summary
 
         render_summary(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
+
+
+def _write_html(db: Any, run_id: int, path: Path, reveal_secrets: bool) -> None:
+    """--html: the report page of the run (``vrrpwatch.report``)."""
+    from vrrpwatch.report.html import ReportError, write_report
+    from vrrpwatch.store.timeline import report_data
+
+    try:
+        write_report(path, report_data(db, run_id), reveal_secrets=reveal_secrets)
+    except ReportError as exc:
+        raise InputError(str(exc)) from None
