@@ -104,7 +104,7 @@ def test_v2_failover_page_says_what_happened(tmp_path: Path, browser: Browser) -
     })"""
     got = json.loads(browser.open(page, expression=js).value)
     assert got["lanes"] == ["192.0.2.253", "192.0.2.254"]
-    assert "resigned 610 ms / RFC 609 ms" in got["labels"]
+    assert "resigned (priority 0) 610 ms / RFC 609 ms" in got["labels"]
     assert got["to254"] == 2
 
 

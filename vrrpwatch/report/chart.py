@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 # The chart's coordinate system (the SVG viewBox); the page scales it to its width.
@@ -104,17 +107,26 @@ def utc(t: float | None, *, ms: bool = True) -> str:
     return text[:-3] if ms else text[:-7]
 
 
-def where(file: str | None, frame: int | None) -> str:
-    """File and frame number, as Wireshark's ``-r FILE -g FRAME`` takes them."""
-    if frame is None:
-        return "-"
-    return f"{file} #{frame}" if file else f"frame {frame} (live)"
+class Files:
+    """The capture files frames count in, named short: the base name, or the whole path
+    where two files of the run share a base name. The page lists the whole paths once."""
 
+    def __init__(self, paths: Iterable[str | None]) -> None:
+        self.paths = sorted({p for p in paths if p})
+        names = Counter(PurePath(p).name for p in self.paths)
+        self._short = {
+            p: PurePath(p).name if names[PurePath(p).name] == 1 else p for p in self.paths
+        }
 
-def wireshark(file: str | None, frame: int | None) -> str:
-    if file is None or frame is None:
-        return ""
-    return f"wireshark -r {_shell_quote(file)} -g {frame}"
+    def where(self, file: str | None, frame: int | None) -> str:
+        """File and frame number, as Wireshark's ``-r FILE -g FRAME`` takes them."""
+        if frame is None:
+            return "-"
+        return f"{self._short.get(file, file)} #{frame}" if file else f"frame {frame} (live)"
+
+    @staticmethod
+    def command(file: str) -> str:
+        return f"wireshark -r {_shell_quote(file)} -g FRAME"
 
 
 def _shell_quote(text: str) -> str:
@@ -154,7 +166,8 @@ class Failover:
     y_to: float
     slow: bool
     cause: str
-    label: str  # "" when it would overlap an earlier label
+    label: str  # "" when it would overlap an earlier label in its lane
+    label_x: float
     title: str
 
 
@@ -264,7 +277,9 @@ def _advertiser_sub(a: dict[str, Any]) -> str:
     return f"prio {prios} · {a['interval_ms']} ms · v{a['version']}"
 
 
-def build_chart(vr: dict[str, Any], alerts: list[dict[str, Any]], scale: Scale) -> Chart:
+def build_chart(
+    vr: dict[str, Any], alerts: list[dict[str, Any]], scale: Scale, files: Files
+) -> Chart:
     """The lane chart of one router; ``alerts`` are the run's alerts for this router."""
     order: list[str] = []
     for t in vr["transitions"]:
@@ -327,7 +342,7 @@ def build_chart(vr: dict[str, Any], alerts: list[dict[str, Any]], scale: Scale) 
                     scale.x(al["time"]),
                     lanes[al["source"]].y + 7,
                     f"{al['source']} advertised priority 0 (resigned) at {utc(al['time'])} UTC,"
-                    f" {where(al['file'], al['frame'])}",
+                    f" {files.where(al['file'], al['frame'])}",
                 )  # fmt: skip
             )
     for a in vr["advertisers"]:
@@ -339,16 +354,20 @@ def build_chart(vr: dict[str, Any], alerts: list[dict[str, Any]], scale: Scale) 
                     f"{a['address']} advertised priority 0 at {utc(a['last_seen'])} UTC",
                 )  # fmt: skip
             )
-    label_end = -1e9
+    label_end: dict[str, float] = {}  # per lane: labels of one lane must not overlap
     for i, t in enumerate(vr["transitions"]):
         if t["from"] is None:
             continue
         x = scale.x(t["time"])
-        text = f"{t['cause']} {gap_text(t)}".strip()
-        label = ""
-        if x > label_end:
+        cause = "resigned (priority 0)" if t["cause"] == "resigned" else t["cause"]
+        text = f"{cause} {gap_text(t)}".strip()
+        label, label_x = "", x + 6
+        width = 5.8 * len(text)
+        if label_x + width > WIDTH:  # no room on the right: the label goes left of the marker
+            label_x = x - 6 - width
+        if label_x > label_end.get(t["to"], -1e9):
             label = text
-            label_end = x + 5.6 * len(text) + 8
+            label_end[t["to"]] = label_x + width + 8
         chart.failovers.append(
             Failover(
                 index=i,
@@ -358,17 +377,20 @@ def build_chart(vr: dict[str, Any], alerts: list[dict[str, Any]], scale: Scale) 
                 slow=is_slow(t),
                 cause=t["cause"],
                 label=label,
+                label_x=round(label_x, 2),
                 title=f"{utc(t['time'])} UTC {t['from']} -> {t['to']}: {text}"
                 + (" (more than 50 ms slower than the RFC)" if is_slow(t) else "")
-                + f", {where(t['file'], t['frame'])}",
+                + f", {files.where(t['file'], t['frame'])}",
             )
         )
-    chart.alerts = alert_marks(alerts, scale, alerts_y)
-    chart.events = event_marks(vr["address_events"], scale)
+    chart.alerts = alert_marks(alerts, scale, alerts_y, files)
+    chart.events = event_marks(vr["address_events"], scale, files)
     return chart
 
 
-def alert_marks(alerts: list[dict[str, Any]], scale: Scale, top: float) -> list[AlertMark]:
+def alert_marks(
+    alerts: list[dict[str, Any]], scale: Scale, top: float, files: Files
+) -> list[AlertMark]:
     """One marker per alert, never merged: one row per severity."""
     return [
         AlertMark(
@@ -377,7 +399,7 @@ def alert_marks(alerts: list[dict[str, Any]], scale: Scale, top: float) -> list[
             y=top + ALERT_ROW_H * SEVERITIES.index(al["severity"]) + ALERT_ROW_H / 2,
             severity=al["severity"],
             title=f"{utc(al['time'])} UTC {al['severity']} {al['kind']}: {al['message']}"
-            f" ({where(al['file'], al['frame'])})",
+            f" ({files.where(al['file'], al['frame'])})",
         )
         for al in alerts
     ]
@@ -402,7 +424,7 @@ def event_bursts(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return bursts
 
 
-def event_marks(events: list[dict[str, Any]], scale: Scale) -> list[EventMark]:
+def event_marks(events: list[dict[str, Any]], scale: Scale, files: Files) -> list[EventMark]:
     out: list[EventMark] = []
     seen: set[tuple[int, str, str]] = set()
     for b in event_bursts(events):
@@ -418,7 +440,7 @@ def event_marks(events: list[dict[str, Any]], scale: Scale) -> list[EventMark]:
                 x,
                 len(b),
                 f"{utc(e['time'])} UTC {len(b)} x {what} {e['address']} is-at {e['mac']}"
-                f" ({where(e['file'], e['frame'])})",
+                f" ({files.where(e['file'], e['frame'])})",
             )  # fmt: skip
         )
     return out

@@ -25,6 +25,7 @@ from vrrpwatch.report.chart import (
     SEVERITIES,
     WIDTH,
     Chart,
+    Files,
     Scale,
     alert_marks,
     build_chart,
@@ -32,8 +33,6 @@ from vrrpwatch.report.chart import (
     gap_text,
     is_slow,
     utc,
-    where,
-    wireshark,
 )
 
 
@@ -58,6 +57,10 @@ def _vlan(v: list[int]) -> str:
     return ".".join(map(str, v)) if v else "-"
 
 
+def _vlan_title(v: list[int]) -> str:
+    return f"VLAN {_vlan(v)}" if v else "untagged"
+
+
 def _key(v: dict[str, Any]) -> tuple[tuple[int, ...], int | None, int | None]:
     return (tuple(v["vlan"]), v["family"], v["vrid"])
 
@@ -69,7 +72,7 @@ def _worst(alerts: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def routers(data: dict[str, Any], scale: Scale) -> list[RouterView]:
+def routers(data: dict[str, Any], scale: Scale, files: Files) -> list[RouterView]:
     """Every router, the ones with alerts or failovers first (worst severity, then most
     failovers), quiet ones after and collapsed."""
     per_key: dict[tuple[tuple[int, ...], int | None, int | None], list[dict[str, Any]]] = {}
@@ -84,9 +87,9 @@ def routers(data: dict[str, Any], scale: Scale) -> list[RouterView]:
         views.append(
             RouterView(
                 anchor=f"vr-{'.'.join(map(str, vr['vlan'])) or 'u'}-{fam}-{vr['vrid']}",
-                title=f"VLAN {_vlan(vr['vlan'])} · IPv{fam} · VRID {vr['vrid']}",
+                title=f"{_vlan_title(vr['vlan'])} · IPv{fam} · VRID {vr['vrid']}",
                 vr=vr,
-                chart=build_chart(vr, alerts, scale),
+                chart=build_chart(vr, alerts, scale, files),
                 alerts=alerts,
                 failovers=failovers,
                 worst=_worst(alerts),
@@ -127,7 +130,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        utc=utc, where=where, wireshark=wireshark, gap_text=gap_text, is_slow=is_slow,
+        utc=utc, gap_text=gap_text, is_slow=is_slow,
         vlan=_vlan, auth=_auth, password=_password,
     )  # fmt: skip
     return env
@@ -141,7 +144,13 @@ def render_html(data: dict[str, Any], *, reveal_secrets: bool = False) -> str:
     """The page for one run's report data (``store.timeline.report_data``)."""
     run = data["run"]
     scale = Scale.for_span(run["first_time"], run["last_time"])
-    views = routers(data, scale)
+    files = Files(
+        [t["file"] for v in data["virtual_routers"] for t in v["transitions"]]
+        + [a["file"] for a in data["alerts"]]
+        + [e["file"] for v in data["virtual_routers"] for e in v.get("address_events", [])]
+        + [e["file"] for e in data.get("address_events", [])]
+    )
+    views = routers(data, scale, files)
     loose = [a for a in data["alerts"] if a["vrid"] is None]
     css = _asset("report.css")
     script = _asset("report.js")
@@ -160,7 +169,9 @@ def render_html(data: dict[str, Any], *, reveal_secrets: bool = False) -> str:
             ticks=scale.ticks(),
             width=WIDTH,
             loose=loose,
-            loose_marks=alert_marks(loose, scale, 34.0),
+            loose_marks=alert_marks(loose, scale, 34.0, files),
+            files=files,
+            where=files.where,
             loose_bursts=event_bursts(data.get("address_events", [])),
             by_sev=by_sev,
             severities=SEVERITIES,
