@@ -164,3 +164,10 @@ def test_hostile_advert_renders_as_text(tmp_path: Path, browser: Browser) -> Non
     assert "<script>" not in safe.replace("<script>(function", "")
     assert "&lt;script&gt;" not in safe and "&lt;s&gt;x" not in safe
     assert doc["virtual_routers"][0]["advertisers"][0]["password_fingerprint"] in safe
+    # report --reveal-secrets shows what the run stored, escaped
+    shown = tmp_path / "shown.html"
+    r = CliRunner().invoke(
+        cli, ["report", "--db", str(tmp_path / "r.db"), "--reveal-secrets", "--html", str(shown)]
+    )
+    assert r.exit_code == 0, r.output
+    assert '<code class="password">&lt;script&gt;</code>' in shown.read_text()

@@ -171,3 +171,25 @@ def test_templates_ship_as_package_data() -> None:
     assets = [p.name for p in (ROOT / "vrrpwatch" / "report").iterdir() if p.suffix != ".py"]
     assets = [a for a in assets if a != "__pycache__"]
     assert assets and all(any(fnmatch.fnmatch(a, p) for p in patterns) for a in assets)
+
+
+def test_slow_failover_is_marked_and_segment_alerts_get_markers() -> None:
+    slow = _tr(T0 + 50, "192.0.2.20", "192.0.2.21", "silent", 3700.0) | {"expected_ms": 3609.0}
+    fast = _tr(T0 + 80, "192.0.2.21", "192.0.2.20", "silent", 3650.0) | {"expected_ms": 3609.0}
+    vr = _router(
+        1,
+        [_tr(T0, None, "192.0.2.20", "first-seen", None), slow, fast],
+        [_adv("192.0.2.20", T0, T0 + 100), _adv("192.0.2.21", T0 + 50, T0 + 76)],
+    )
+    malformed = {
+        "kind": "malformed", "severity": "warning", "vlan": [], "family": None, "vrid": None,
+        "source": "192.0.2.99", "time": T0 + 5, "frame": 7, "file": "x.pcap",
+        "message": "undecodable <packet>", "id": 0,
+    }  # fmt: skip
+    page = render_html(_doc([vr], [malformed]))
+    assert len(re.findall(r'<a class="fo silent slow"', page)) == 1
+    assert len(re.findall(r'<a class="fo silent"', page)) == 1
+    assert "3700 ms / RFC 3609 ms" in page
+    segment = page[page.index('<svg class="chart-segment"') :]
+    assert segment.count('data-alert="0"') == 1 and page.count("data-alert=") == 1
+    assert "undecodable &lt;packet&gt;" in page and "x.pcap #7" in page
