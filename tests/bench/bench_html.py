@@ -160,9 +160,12 @@ def main() -> None:
     start = time.perf_counter()
     data = report_data(store, latest_run(store))
     read_s = time.perf_counter() - start
-    start = time.perf_counter()
-    page = render_html(data)
-    render_s = time.perf_counter() - start
+    render_s = cpu_s = float("inf")
+    for _ in range(3):  # best of 3: the machine is shared
+        start, cpu = time.perf_counter(), time.process_time()
+        page = render_html(data)
+        render_s = min(render_s, time.perf_counter() - start)
+        cpu_s = min(cpu_s, time.process_time() - cpu)
     size = len(page.encode())
     (args.out / "html-report.html").write_text(page)
     start = time.perf_counter()
@@ -179,7 +182,8 @@ def main() -> None:
     print(f"routers {len(data['virtual_routers'])}, failovers {failovers} (markers {fo_marks}), "
           f"alerts {alerts} (markers {alert_marks})")  # fmt: skip
     print(f"size {size / 1e6:.2f} MB (target < 5 MB)")
-    print(f"render {render_s:.2f} s (target < 2 s); reading the store {read_s:.2f} s; "
+    print(f"render {render_s:.2f} s, {cpu_s:.2f} s CPU (target < 2 s); "
+          f"reading the store {read_s:.2f} s; "
           f"whole `vrrpwatch report --html` {cli_s:.2f} s")  # fmt: skip
     ok = size < 5e6 and render_s < 2 and fo_marks == failovers and alert_marks == alerts
     sys.exit(0 if ok else 1)

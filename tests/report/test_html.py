@@ -193,3 +193,28 @@ def test_slow_failover_is_marked_and_segment_alerts_get_markers() -> None:
     segment = page[page.index('<svg class="chart-segment"') :]
     assert segment.count('data-alert="0"') == 1 and page.count("data-alert=") == 1
     assert "undecodable &lt;packet&gt;" in page and "x.pcap #7" in page
+
+
+def test_report_data_reads_the_committed_run_while_a_writer_holds_the_database(
+    tmp_path: Path,
+) -> None:
+    """sniff writes in transactions: the page shows what was committed (WAL readers)."""
+    import sqlite3
+
+    from vrrpwatch.store.db import open_db
+    from vrrpwatch.store.timeline import report_data
+
+    db = tmp_path / "r.db"
+    assert CliRunner().invoke(cli, ["analyze", FAILOVER, "--db", str(db)]).exit_code == 0
+    reader = open_db(db)
+    writer = sqlite3.connect(db, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE runs SET status = 'running'")
+        writer.execute("DELETE FROM transitions")
+        page = render_html(report_data(reader, 1))
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        reader.close()
+    assert "(complete)" in page and page.count('<a class="fo ') == 4

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime
 import math
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
@@ -100,11 +102,20 @@ def _tick_label(when: datetime.datetime, step: float) -> str:
     return when.strftime("%H:%M:%S.%f")[: 9 + digits]
 
 
-def utc(t: float | None, *, ms: bool = True) -> str:
+def utc(t: float | None) -> str:
+    """Epoch seconds as UTC with milliseconds (truncated, as the terminal tables show them)."""
     if t is None:
         return "-"
-    text = datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return text[:-3] if ms else text[:-7]
+    sec = math.floor(t)
+    us = round((t - sec) * 1e6)
+    if us >= 1_000_000:
+        sec, us = sec + 1, 0
+    return f"{_utc_second(sec)}.{us // 1000:03d}"
+
+
+@lru_cache(maxsize=1 << 16)
+def _utc_second(sec: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
 
 
 class Files:

@@ -30,7 +30,6 @@ from vrrpwatch.report.chart import (
     alert_marks,
     build_chart,
     event_bursts,
-    gap_text,
     is_slow,
     utc,
 )
@@ -50,7 +49,9 @@ class RouterView:
     failovers: int
     worst: str | None
     open: bool
-    bursts: list[list[dict[str, Any]]]
+    transition_rows: list[tuple[str, ...]]
+    alert_rows: list[tuple[str, ...]]
+    burst_rows: list[tuple[str, ...]]
 
 
 def _vlan(v: list[int]) -> str:
@@ -84,9 +85,10 @@ def routers(data: dict[str, Any], scale: Scale, files: Files) -> list[RouterView
         alerts = per_key.get(_key(vr), [])
         failovers = sum(1 for t in vr["transitions"] if t["from"] is not None)
         fam = vr["family"]
+        anchor = f"vr-{'.'.join(map(str, vr['vlan'])) or 'u'}-{fam}-{vr['vrid']}"
         views.append(
             RouterView(
-                anchor=f"vr-{'.'.join(map(str, vr['vlan'])) or 'u'}-{fam}-{vr['vrid']}",
+                anchor=anchor,
                 title=f"{_vlan_title(vr['vlan'])} · IPv{fam} · VRID {vr['vrid']}",
                 vr=vr,
                 chart=build_chart(vr, alerts, scale, files),
@@ -94,13 +96,49 @@ def routers(data: dict[str, Any], scale: Scale, files: Files) -> list[RouterView
                 failovers=failovers,
                 worst=_worst(alerts),
                 open=bool(alerts or failovers),
-                bursts=event_bursts(vr.get("address_events", [])),
+                transition_rows=[
+                    _transition_row(f"{anchor}-t{i}", t, files)
+                    for i, t in enumerate(vr["transitions"])
+                ],
+                alert_rows=[_alert_row(a, files) for a in alerts],
+                burst_rows=[
+                    _burst_row(b, files) for b in event_bursts(vr.get("address_events", []))
+                ],
             )
         )
     rank: dict[str | None, int] = {s: i for i, s in enumerate(SEVERITIES)}
     rank[None] = len(SEVERITIES)
     views.sort(key=lambda v: (not v.open, rank[v.worst], -v.failovers, -len(v.alerts)))
     return views
+
+
+# Table rows as the cells' text, formatted here once (the template only escapes and prints).
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def _transition_row(row_id: str, t: dict[str, Any], files: Files) -> tuple[str, ...]:
+    return (
+        row_id, utc(t["time"]), t["from"] or "-", t["to"], t["cause"], _ms(t["gap_ms"]),
+        " slow" if is_slow(t) else "", _ms(t["expected_ms"]), files.where(t["file"], t["frame"]),
+    )  # fmt: skip
+
+
+def _alert_row(a: dict[str, Any], files: Files) -> tuple[str, ...]:
+    return (
+        f"alert-{a['id']}", utc(a["time"]), a["severity"], a["kind"], a["source"] or "-",
+        a["message"], files.where(a["file"], a["frame"]),
+    )  # fmt: skip
+
+
+def _burst_row(b: list[dict[str, Any]], files: Files) -> tuple[str, ...]:
+    e = b[0]
+    return (
+        utc(e["time"]), "GARP" if e["kind"] == "garp" else "NA", _vlan(e["vlan"]), e["address"],
+        e["mac"], str(len(b)), files.where(e["file"], e["frame"]),
+    )  # fmt: skip
 
 
 def _auth(a: dict[str, Any]) -> str:
@@ -130,8 +168,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        utc=utc, gap_text=gap_text, is_slow=is_slow,
-        vlan=_vlan, auth=_auth, password=_password,
+        utc=utc, vlan=_vlan, auth=_auth, password=_password,
     )  # fmt: skip
     return env
 
@@ -171,8 +208,10 @@ def render_html(data: dict[str, Any], *, reveal_secrets: bool = False) -> str:
             loose=loose,
             loose_marks=alert_marks(loose, scale, 34.0, files),
             files=files,
-            where=files.where,
-            loose_bursts=event_bursts(data.get("address_events", [])),
+            loose_rows=[_alert_row(a, files) for a in loose],
+            loose_bursts=[
+                _burst_row(b, files) for b in event_bursts(data.get("address_events", []))
+            ],
             by_sev=by_sev,
             severities=SEVERITIES,
             reveal_secrets=reveal_secrets,

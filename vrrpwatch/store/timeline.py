@@ -20,7 +20,19 @@ def report_data(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     """The summary of ``run_id`` with ``address_events`` and ``last_priority`` added to each
     virtual router's entries, and ``id`` to each alert (its position in the run's alerts).
     Address events that announce no virtual router's VIP go to the top-level
-    ``address_events``."""
+    ``address_events``.
+
+    Read in one transaction: while sniff writes the run, the page is one consistent snapshot."""
+    if db.conn.in_transaction:
+        return _read(db, run_id)
+    db.execute("BEGIN")
+    try:
+        return _read(db, run_id)
+    finally:
+        db.execute("ROLLBACK")
+
+
+def _read(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     doc = summarize(db, run_id)
     for i, alert in enumerate(doc["alerts"]):
         alert["id"] = i
