@@ -101,11 +101,22 @@ def test_v2_failover_page_says_what_happened(tmp_path: Path, browser: Browser) -
       labels: [...document.querySelectorAll('svg.chart a.fo text')].map(t => t.textContent),
       to254: [...document.querySelectorAll('svg.chart a.fo title')]
         .filter(t => t.textContent.includes('-> 192.0.2.254')).length,
+      focus: (() => {
+        const marker = document.querySelector('svg.chart a.al');
+        marker.focus();
+        const tip = document.querySelector('.tip');
+        const shown = [tip.hidden, tip.textContent, marker.querySelector('title').textContent];
+        marker.blur();
+        return [...shown, tip.hidden];
+      })(),
     })"""
     got = json.loads(browser.open(page, expression=js).value)
     assert got["lanes"] == ["192.0.2.253", "192.0.2.254"]
     assert "resigned (priority 0) 610 ms / RFC 609 ms" in got["labels"]
     assert got["to254"] == 2
+    # keyboard focus on an alert marker shows its message; leaving hides it
+    hidden, text, title, hidden_after = got["focus"]
+    assert not hidden and text == title and "192.0.2.253" in text and hidden_after
 
 
 HOSTILE = [b"<script>", b"'\"&<s>x<"]  # VRRPv2 simple-text passwords: 8 bytes on the wire
