@@ -218,3 +218,40 @@ def test_report_data_reads_the_committed_run_while_a_writer_holds_the_database(
         writer.close()
         reader.close()
     assert "(complete)" in page and page.count('<a class="fo ') == 4
+
+
+def test_report_package_imports_neither_click_nor_sqlite_utils() -> None:
+    """store/ reads the database, cli/ parses options; report/ only renders."""
+    import ast
+
+    for path in (ROOT / "vrrpwatch" / "report").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        roots = {n.split(".")[0] for n in names}
+        assert not roots & {"click", "sqlite_utils", "sqlite3"}, path
+        assert not {n for n in names if n.startswith(("vrrpwatch.cli", "vrrpwatch.store"))}, path
+
+
+def test_failovers_too_close_for_the_run_axis_get_a_closeup() -> None:
+    a, b = "192.0.2.20", "192.0.2.21"
+    burst = [T0 + 40_000 + 10 * i for i in range(6)]  # six failovers in a minute of a day
+    trs = [_tr(T0, None, a, "first-seen", None)]
+    for i, t in enumerate(burst):
+        trs.append(_tr(t, (a, b)[i % 2], (b, a)[i % 2], "silent", 3600.0))
+    dense = _router(1, trs, [_adv(a, T0, T0 + 86400), _adv(b, burst[0], burst[-2] + 5)])
+    spread = _router(
+        2,
+        [_tr(T0, None, a, "first-seen", None), _tr(T0 + 9000, a, b, "silent", 3600.0),
+         _tr(T0 + 50_000, b, a, "silent", 3600.0)],
+        [_adv(a, T0, T0 + 86400), _adv(b, T0 + 9000, T0 + 49_996)],
+    )  # fmt: skip
+    doc = _doc([dense, spread], [])
+    doc["run"]["last_time"] = T0 + 86400
+    page = render_html(doc)
+    closeups = re.findall(r'<svg class="closeup".*?</svg>', page, re.S)
+    assert len(closeups) == 1
+    assert closeups[0].count('<a class="fo ') == 6
+    assert all(f'href="#vr-u-4-1-t{i}"' in closeups[0] for i in range(1, 7))
+    whole = re.sub(r'<svg class="closeup".*?</svg>', "", page, flags=re.S)
+    assert whole.count('<a class="fo ') == 8 and "data-alert" not in closeups[0]

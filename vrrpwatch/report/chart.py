@@ -289,9 +289,20 @@ def _advertiser_sub(a: dict[str, Any]) -> str:
 
 
 def build_chart(
-    vr: dict[str, Any], alerts: list[dict[str, Any]], scale: Scale, files: Files
+    vr: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    scale: Scale,
+    files: Files,
+    *,
+    closeup: bool = False,
 ) -> Chart:
-    """The lane chart of one router; ``alerts`` are the run's alerts for this router."""
+    """The lane chart of one router; ``alerts`` are the run's alerts for this router.
+    ``closeup``: a stretch of the run (``scale`` covers it): lanes, masters and failovers
+    only, nothing outside it."""
+
+    def inside(t: float) -> bool:
+        return not closeup or scale.t0 <= t <= scale.t1
+
     order: list[str] = []
     for t in vr["transitions"]:
         if t["to"] not in order:
@@ -310,7 +321,7 @@ def build_chart(
     alerts_y = AXIS_H + len(order) * LANE_H + 4
     events_y = alerts_y + ALERT_ROW_H * len(SEVERITIES) + 4
     chart = Chart(
-        height=events_y + EVENTS_H + BOTTOM_H,
+        height=alerts_y + BOTTOM_H if closeup else events_y + EVENTS_H + BOTTOM_H,
         lanes=list(lanes.values()),
         alerts_y=alerts_y,
         events_y=events_y,
@@ -321,7 +332,12 @@ def build_chart(
         lane = lanes[addr]
         return Bar(x0, lane.y + LANE_H - 8 - h, max(x1 - x0, 1.5), kind, title)
 
+    def shown(start: float, end: float) -> bool:
+        return not closeup or (end >= scale.t0 and start <= scale.t1)
+
     for a in vr["advertisers"]:
+        if not shown(a["first_seen"], a["last_seen"]):
+            continue
         chart.presence.append(
             bar(
                 a["address"],
@@ -335,18 +351,22 @@ def build_chart(
         )
     spans = master_spans(vr, alerts)
     for addr, start, end in spans:
+        if not shown(start, end):
+            continue
         chart.bars.append(
             bar(addr, start, end, "master",
                 f"{addr} master {utc(start)} to {utc(end)} UTC ({end - start:.1f} s)", 12)
         )  # fmt: skip
     for addr, start, end in contender_spans(vr, alerts, spans):
+        if not shown(start, end):
+            continue
         chart.bars.append(
             bar(addr, start, end, "contender",
                 f"{addr} also acted as master (split brain) {utc(start)} to {utc(end)} UTC", 12)
         )  # fmt: skip
     zero: set[tuple[str, float]] = set()
     for al in alerts:
-        if al["kind"] == "master-resigned" and al["source"] in lanes:
+        if al["kind"] == "master-resigned" and al["source"] in lanes and inside(al["time"]):
             zero.add((al["source"], al["time"]))
             chart.zero_marks.append(
                 Mark(
@@ -357,7 +377,11 @@ def build_chart(
                 )  # fmt: skip
             )
     for a in vr["advertisers"]:
-        if a.get("last_priority") == 0 and (a["address"], a["last_seen"]) not in zero:
+        if (
+            a.get("last_priority") == 0
+            and (a["address"], a["last_seen"]) not in zero
+            and inside(a["last_seen"])
+        ):
             chart.zero_marks.append(
                 Mark(
                     scale.x(a["last_seen"]),
@@ -367,7 +391,7 @@ def build_chart(
             )
     label_end: dict[str, float] = {}  # per lane: labels of one lane must not overlap
     for i, t in enumerate(vr["transitions"]):
-        if t["from"] is None:
+        if t["from"] is None or not inside(t["time"]):
             continue
         x = scale.x(t["time"])
         cause = "resigned (priority 0)" if t["cause"] == "resigned" else t["cause"]
@@ -394,9 +418,39 @@ def build_chart(
                 + f", {files.where(t['file'], t['frame'])}",
             )
         )
-    chart.alerts = alert_marks(alerts, scale, alerts_y, files)
-    chart.events = event_marks(vr["address_events"], scale, files)
+    if not closeup:
+        chart.alerts = alert_marks(alerts, scale, alerts_y, files)
+        chart.events = event_marks(vr["address_events"], scale, files)
     return chart
+
+
+# A close-up is drawn where failovers come closer than this share of the run's span (about
+# 4 units of the chart's width), at least CLOSEUP_MIN of them in one stretch; it shows the
+# first CLOSEUP_MAX of them at most, so they stay apart (and the page small) when a router
+# flaps for hours; the tables list every one.
+CLOSEUP_SHARE = 1 / 200
+CLOSEUP_MIN = 3
+CLOSEUP_MAX = 40
+
+
+def busiest_stretch(vr: dict[str, Any], scale: Scale) -> Scale | None:
+    """The stretch of the run with the most failovers too close together to tell apart on
+    the whole run's axis, as the scale of a close-up chart; None when every one is visible."""
+    times = sorted(t["time"] for t in vr["transitions"] if t["from"] is not None)
+    near = (scale.t1 - scale.t0) * CLOSEUP_SHARE
+    best: list[float] = []
+    run: list[float] = []
+    for t in times:
+        if run and t - run[-1] > near:
+            run = []
+        run.append(t)
+        if len(run) > len(best):
+            best = list(run)
+    if len(best) < CLOSEUP_MIN:
+        return None
+    best = best[:CLOSEUP_MAX]
+    pad = max((best[-1] - best[0]) * 0.05, 5.0)
+    return Scale(best[0] - pad, best[-1] + pad)
 
 
 def alert_marks(

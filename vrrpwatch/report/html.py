@@ -29,6 +29,7 @@ from vrrpwatch.report.chart import (
     Scale,
     alert_marks,
     build_chart,
+    busiest_stretch,
     event_bursts,
     is_slow,
     utc,
@@ -45,6 +46,8 @@ class RouterView:
     title: str
     vr: dict[str, Any]
     chart: Chart
+    closeup: Chart | None
+    closeup_scale: Scale | None
     alerts: list[dict[str, Any]]
     failovers: int
     worst: str | None
@@ -86,12 +89,15 @@ def routers(data: dict[str, Any], scale: Scale, files: Files) -> list[RouterView
         failovers = sum(1 for t in vr["transitions"] if t["from"] is not None)
         fam = vr["family"]
         anchor = f"vr-{'.'.join(map(str, vr['vlan'])) or 'u'}-{fam}-{vr['vrid']}"
+        stretch = busiest_stretch(vr, scale)
         views.append(
             RouterView(
                 anchor=anchor,
                 title=f"{_vlan_title(vr['vlan'])} · IPv{fam} · VRID {vr['vrid']}",
                 vr=vr,
                 chart=build_chart(vr, alerts, scale, files),
+                closeup=build_chart(vr, alerts, stretch, files, closeup=True) if stretch else None,
+                closeup_scale=stretch,
                 alerts=alerts,
                 failovers=failovers,
                 worst=_worst(alerts),
