@@ -255,3 +255,23 @@ def test_failovers_too_close_for_the_run_axis_get_a_closeup() -> None:
     assert all(f'href="#vr-u-4-1-t{i}"' in closeups[0] for i in range(1, 7))
     whole = re.sub(r'<svg class="closeup".*?</svg>', "", page, flags=re.S)
     assert whole.count('<a class="fo ') == 8 and "data-alert" not in closeups[0]
+
+
+def test_files_are_named_short_unless_two_share_a_name() -> None:
+    from vrrpwatch.report.chart import Files
+
+    files = Files(["day1/cap.pcap", "day2/cap.pcap", "/x/other.pcap", None])
+    assert files.where("day1/cap.pcap", 3) == "day1/cap.pcap #3"
+    assert files.where("/x/other.pcap", 7) == "other.pcap #7"
+    assert files.where(None, 9) == "frame 9 (live)" and files.where("x", None) == "-"
+    assert Files.command("a b.pcap") == "wireshark -r 'a b.pcap' -g FRAME"
+
+
+@pytest.mark.parametrize("t", [T0, T0 + 0.9999996, T0 + 0.0004, 1795600749.934464, T0 - 0.5])
+def test_utc_matches_datetime_truncated_to_milliseconds(t: float) -> None:
+    import datetime
+
+    from vrrpwatch.report.chart import utc
+
+    want = datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    assert utc(t) == want[:-3]
