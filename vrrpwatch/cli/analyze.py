@@ -33,6 +33,12 @@ from .options import (
     show_default=True,
     help="native: our pcap/pcapng reader; tshark: any format Wireshark reads.",
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the failover report: one self-contained HTML file (see README).",
+)
 def analyze(
     files: tuple[str, ...],
     db_path: Path,
@@ -41,6 +47,7 @@ def analyze(
     reveal_secrets: bool,
     fail_on: str | None,
     engine: str,
+    html_path: Path | None,
 ) -> None:
     """Analyze pcap/pcapng FILES: virtual routers, master timeline, failover gaps, alerts.
 
@@ -51,6 +58,7 @@ def analyze(
     Example:
         vrrpwatch analyze captures/v2-failover.pcap
         vrrpwatch analyze --json --fail-on critical capture.pcapng | jq .alerts
+        vrrpwatch analyze captures/v2-failover.pcap --html report.html
     """
     from vrrpwatch.store.run import recorded_run
     from vrrpwatch.store.summary import fails_on, summarize
@@ -73,6 +81,8 @@ def analyze(
         finally:
             finish_progress()
     doc = summarize(db, run.run_id)
+    if html_path is not None:
+        _write_html(db, run.run_id, html_path, reveal_secrets)
     _render(doc, as_json)
     run.check()
     if fails_on(doc, fail_on):
@@ -117,14 +127,33 @@ def _progress(files: tuple[str, ...]) -> tuple[Any, Any]:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--run", "run_id", type=int, help="Run id (default: the latest run).")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the failover report: one self-contained HTML file (see README).",
+)
+@click.option(
+    "--reveal-secrets",
+    is_flag=True,
+    help="--html shows the passwords a --reveal-secrets run stored, not fingerprints.",
+)
 @fail_on_option
-def report(db_path: Path, as_json: bool, run_id: int | None, fail_on: str | None) -> None:
+def report(
+    db_path: Path,
+    as_json: bool,
+    run_id: int | None,
+    html_path: Path | None,
+    reveal_secrets: bool,
+    fail_on: str | None,
+) -> None:
     """Print the summary of a run from the database (works while sniff is writing it).
 
     \b
     Example:
         vrrpwatch report --db vrrpwatch.db --json | jq '.virtual_routers[].master'
         vrrpwatch report --fail-on critical || echo "critical alerts in the last run"
+        vrrpwatch report --db lan.db --html report.html
     """
     from vrrpwatch.store.db import open_db
     from vrrpwatch.store.summary import NoRun, fails_on, latest_run, summarize
@@ -135,8 +164,21 @@ def report(db_path: Path, as_json: bool, run_id: int | None, fail_on: str | None
     click.get_current_context().call_on_close(db.close)
     try:
         doc = summarize(db, run_id if run_id is not None else latest_run(db))
+        if html_path is not None:
+            _write_html(db, doc["run"]["id"], html_path, reveal_secrets)
     except NoRun as exc:
         raise InputError(f"{db_path}: {exc}") from None
     _render(doc, as_json)
     if fails_on(doc, fail_on):
         raise click.exceptions.Exit(EXIT_VERDICT)
+
+
+def _write_html(db: Any, run_id: int, path: Path, reveal_secrets: bool) -> None:
+    """--html: the report page of the run (``vrrpwatch.report``)."""
+    from vrrpwatch.report.html import ReportError, write_report
+    from vrrpwatch.store.timeline import report_data
+
+    try:
+        write_report(path, report_data(db, run_id), reveal_secrets=reveal_secrets)
+    except ReportError as exc:
+        raise InputError(str(exc)) from None
