@@ -13,6 +13,7 @@ import pytest
 import sqlite_utils
 
 from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, VrrpV3, build_vrrp, parse_vrrp
+from tests.helpers import FakeClock, FakeTransport
 from vrrpwatch import netif
 from vrrpwatch.join.router import RouterConfig, State, VirtualRouter
 from vrrpwatch.join.runtime import (
@@ -34,68 +35,6 @@ VIP = A("192.0.2.1")
 ME = A("192.0.2.254")
 MASTER = A("192.0.2.253")
 GROUP = A("224.0.0.18")
-
-
-class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FakeTransport:
-    """Delivers scripted packets at their times and records what the runtime does, with times."""
-
-    def __init__(self, clock: FakeClock, script: list[tuple[float, Received | LinkChange]]):
-        self.clock = clock
-        self.script = sorted(script, key=lambda x: x[0])
-        self.log: list[tuple[float, str, Any]] = []
-        self.addresses: set[Any] = set()
-
-    def wait(self, timeout: float | None) -> list[Received | LinkChange]:
-        nxt = self.script[0][0] if self.script else None
-        if timeout is None and nxt is None:
-            raise AssertionError("the runtime would sleep forever")
-        wake = self.clock.now + timeout if timeout is not None else float("inf")
-        if nxt is not None and nxt <= wake:
-            self.clock.now = max(self.clock.now, nxt)
-            out = []
-            while self.script and self.script[0][0] <= self.clock.now:
-                out.append(self.script.pop(0)[1])
-            return out
-        self.clock.now = wake
-        return []
-
-    def send_advertisement(self, adv: VrrpPacket) -> None:
-        self.log.append((self.clock.now, "advert", adv))
-
-    def send_gratuitous_arp(self, vip: ipaddress.IPv4Address) -> None:
-        self.log.append((self.clock.now, "garp", vip))
-
-    def send_neighbor_advertisement(self, vip: ipaddress.IPv6Address) -> None:
-        self.log.append((self.clock.now, "na", vip))
-
-    def add_address(self, vip: Any, prefixlen: int) -> bool:
-        self.log.append((self.clock.now, "add", f"{vip}/{prefixlen}"))
-        had = vip in self.addresses
-        self.addresses.add(vip)
-        return not had
-
-    def remove_address(self, vip: Any, prefixlen: int) -> bool:
-        self.log.append((self.clock.now, "remove", f"{vip}/{prefixlen}"))
-        had = vip in self.addresses
-        self.addresses.discard(vip)
-        return had
-
-    def wake(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def kinds(self, kind: str) -> list[tuple[float, Any]]:
-        return [(t, x) for t, k, x in self.log if k == kind]
 
 
 def v2_bytes(priority: int, password: bytes = b"s3cret", src: Any = MASTER) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from tests.watch.test_monitor import MAC2, MAC3, R1, R2, R3, Feed, advert
+from tests.helpers import MAC2, MAC3, R1, R2, R3, Feed, advert
 from vrrpwatch.store.db import Store, open_db
 
 

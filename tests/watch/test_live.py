@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from dissectors.common import DecodeError
 from dissectors.packet import decode_packet
 from tests.conftest import CAPTURES, PUBLIC_CAPTURES, ROOT, lab_unavailable
-from tests.watch.test_monitor import MAC1, MAC2, R1, R2, advert
+from tests.helpers import MAC1, MAC2, R1, R2, advert
 from vrrpwatch.cli import cli
 from vrrpwatch.pcap import PcapWriter, iter_capture
 from vrrpwatch.store.db import Store, open_db
@@ -379,7 +379,7 @@ def test_syslog_gets_the_printed_alerts(
 def test_a_closed_pipe_stops_output_quietly() -> None:
     code = """
 from dissectors.packet import decode_packet
-from tests.watch.test_monitor import R1, advert
+from tests.helpers import R1, advert
 from vrrpwatch.cli.sniff import _Output
 from vrrpwatch.watch.monitor import Monitor
 m = Monitor(fingerprint=lambda pw: "x")
