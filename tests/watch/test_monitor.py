@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from dissectors.vrrp import virtual_mac
 from tests.helpers import KEY, MAC1, MAC2, MAC3, R1, R2, R3, V4, Feed, advert, garp
 from vrrpwatch.fingerprints import fingerprint
+from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.summary import summarize
 from vrrpwatch.watch.monitor import (
     FLAP_TRANSITIONS,
     KnownRouters,
@@ -101,7 +107,22 @@ def test_split_brain_after_master_down_interval_of_overlap() -> None:
     assert kinds.count("split-brain") == 1  # once per episode
 
 
-def test_plaintext_password_is_fingerprinted_never_shown() -> None:
+def _stored(f: Feed, tmp_path: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]], bytes]:
+    """The monitor written to a store: the JSON document (what analyze --json and report print),
+    the advertisers' password columns, and every byte of the database files."""
+    db = open_db(tmp_path / "m.db")
+    store = Store(db)
+    store.begin_run(kind="analyze", source="test")
+    store.flush(f.m)
+    store.end_run()
+    doc = summarize(db, store.run_id)
+    rows = db.execute("SELECT password_fingerprint, password FROM advertisers").fetchall()
+    db.close()
+    raw = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("m.db*")))
+    return doc, rows, raw
+
+
+def test_plaintext_password_is_fingerprinted_never_shown(tmp_path: Path) -> None:
     f = Feed()
     f(0.0, advert(R1, 100, password=b"s3cret"))
     (alert,) = [a for a in f.m.alerts if a.kind == "plaintext-auth"]
@@ -109,13 +130,22 @@ def test_plaintext_password_is_fingerprinted_never_shown() -> None:
     assert fingerprint(b"s3cret", b"k") in alert.message
     adv = f.m.routers[KEY].advertisers[R1]
     assert adv.password is None
-    assert "password" not in adv.to_json(reveal_secrets=False)
+    doc, rows, raw = _stored(f, tmp_path)
+    (advertiser,) = doc["virtual_routers"][0]["advertisers"]
+    assert advertiser["password_fingerprint"] == fingerprint(b"s3cret", b"k")
+    assert "password" not in advertiser
+    assert rows == [(fingerprint(b"s3cret", b"k"), None)]
+    assert "s3cret" not in json.dumps(doc) and b"s3cret" not in raw
 
 
-def test_reveal_secrets_keeps_the_password() -> None:
+def test_reveal_secrets_keeps_the_password(tmp_path: Path) -> None:
     f = Feed(reveal_secrets=True)
     f(0.0, advert(R1, 100, password=b"s3cret"))
-    assert f.m.routers[KEY].advertisers[R1].to_json(reveal_secrets=True)["password"] == "s3cret"
+    doc, rows, _ = _stored(f, tmp_path)
+    (advertiser,) = doc["virtual_routers"][0]["advertisers"]
+    assert advertiser["password"] == "s3cret"
+    assert advertiser["password_fingerprint"] == fingerprint(b"s3cret", b"k")
+    assert rows == [(fingerprint(b"s3cret", b"k"), "s3cret")]
 
 
 def test_mismatches_between_advertisers() -> None:
