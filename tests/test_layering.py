@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -169,13 +170,51 @@ def test_only_one_room_imports(package: str, room: str) -> None:
     assert bad == [], f"only {room} may import {package}:\n" + "\n".join(bad)
 
 
-def test_the_rules_see_relative_and_lazy_imports() -> None:
-    """The reader resolves ``from . import x``, ``from pkg import module`` and imports inside
-    functions; without that, the rules above would miss imports."""
-    cli_imports = {i.target for i in imports_of("vrrpwatch.cli.analyze")}
-    assert "vrrpwatch.cli.options" in cli_imports  # from .options import ...
-    assert "vrrpwatch.watch.files" in cli_imports  # inside the command function
-    assert "vrrpwatch.netif" in {i.target for i in imports_of("vrrpwatch.join.runtime")}
+@contextmanager
+def probe_modules(tmp_path: Path, sources: dict[str, str]) -> Iterator[None]:
+    """Register made-up modules (dotted name -> source; a name ending in ``.__init__`` is a
+    package) so the reader can be tested on known imports."""
+    names = []
+    for dotted, text in sources.items():
+        path = tmp_path.joinpath(*dotted.split(".")).with_suffix(".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        name = dotted.removesuffix(".__init__")
+        modules()[name] = path
+        names.append(name)
+    try:
+        yield
+    finally:
+        for name in names:
+            del modules()[name]
+
+
+def test_the_reader_sees_relative_lazy_and_type_only_imports(tmp_path: Path) -> None:
+    """``from . import x``, ``from .x import y``, ``from pkg import module``, imports inside
+    functions and under TYPE_CHECKING all count; without that the rules above would miss some."""
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "from . import b\n"
+        "from .b import thing\n"
+        "def f():\n"
+        "    from vrrpwatch._probe import b\n"
+        "    import sqlite_utils.db\n"
+        "if TYPE_CHECKING:\n"
+        "    from vrrpwatch._probe.b import other\n"
+    )
+    files = {"vrrpwatch._probe.__init__": "", "vrrpwatch._probe.a": source,
+             "vrrpwatch._probe.b": "from .. import _probe\n"}  # fmt: skip
+    with probe_modules(tmp_path, files):
+        got = [(i.target, i.line) for i in imports_of("vrrpwatch._probe.a")]
+        assert sorted(got) == [
+            ("sqlite_utils.db", 6),
+            ("typing", 1),
+            ("vrrpwatch._probe.b", 2),
+            ("vrrpwatch._probe.b", 3),
+            ("vrrpwatch._probe.b", 5),
+            ("vrrpwatch._probe.b", 8),
+        ]
+        assert [i.target for i in imports_of("vrrpwatch._probe.b")] == ["vrrpwatch._probe"]
 
 
 # -- protocol logic performs no I/O -----------------------------------------------------------
@@ -256,18 +295,13 @@ def test_purity_check_catches_io(tmp_path: Path) -> None:
     io = {"socket", "time", "os", "select", "selectors", "subprocess", "sqlite3", "sqlite_utils"}
     io |= {"pyroute2", "logging", "random", "secrets", "datetime", "pathlib", "io", "threading"}
     assert not io & PURE_STDLIB
-    # _impure_uses reads a module by name: give it a probe module.
-    name = "vrrpwatch._layering_probe"
-    modules()[name] = tmp_path / "probe.py"
-    (tmp_path / "probe.py").write_text("import sys\nsys.argv\nprint(1)\nx.now()\nsys.byteorder\n")
-    try:
-        assert _impure_uses(name) == [
-            f"{name} (line 2) reads sys.argv",
-            f"{name} (line 3) calls print()",
-            f"{name} (line 4) calls .now() (a clock)",
+    source = "import sys\nsys.argv\nprint(1)\nx.now()\nsys.byteorder\n"
+    with probe_modules(tmp_path, {"vrrpwatch._probe_io": source}):
+        assert _impure_uses("vrrpwatch._probe_io") == [
+            "vrrpwatch._probe_io (line 2) reads sys.argv",
+            "vrrpwatch._probe_io (line 3) calls print()",
+            "vrrpwatch._probe_io (line 4) calls .now() (a clock)",
         ]
-    finally:
-        del modules()[name]
 
 
 def test_router_imports_no_io() -> None:
