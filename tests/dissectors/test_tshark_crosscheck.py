@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from dissectors.frame import build_ethernet
 from dissectors.ip import IPv4Header, build_ipv4
 from dissectors.vrrp import CarpPacket, VrrpV3, build_carp, build_vrrp
-from tests.conftest import CAPTURES, PUBLIC_CAPTURES, lab_unavailable
+from tests.helpers import CAPTURES, PUBLIC_CAPTURES, lab_unavailable
 from vrrpwatch.cli import cli
 
 # IP protocol 112 without a VRRP layer too: Wireshark shows an empty one as bare IP.
