@@ -3,29 +3,25 @@
 Integration tests (marker ``integration``) need root, network namespaces and the lab's Debian
 packages. On a developer machine without them they skip with the reason; when the ``CI``
 environment variable is set a missing prerequisite fails the run instead (DEVELOPERS.md).
+
+The paths and ``lab_unavailable`` live in tests/helpers.py (import them from there); they are
+re-exported here for the test files that still import them from conftest.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PUBLIC_CAPTURES = ROOT.parent / "shared" / "captures-public"
-CAPTURES = ROOT / "captures"
+from tests.helpers import CAPTURES, PUBLIC_CAPTURES, ROOT, lab_unavailable
 
-
-def lab_unavailable(reason: str) -> None:
-    """Skip, or fail under CI, because a lab prerequisite is missing."""
-    if os.environ.get("CI"):
-        pytest.fail(f"lab prerequisite missing under CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+__all__ = ["CAPTURES", "PUBLIC_CAPTURES", "ROOT", "lab_unavailable"]
 
 
 @pytest.fixture(scope="session")
 def public_captures() -> Path:
-    if not PUBLIC_CAPTURES.is_dir():
-        lab_unavailable(f"public captures not found at {PUBLIC_CAPTURES}")
+    """The third-party captures bundled in tests/data/public (part of the repository)."""
+    if not (PUBLIC_CAPTURES / "MANIFEST.md").is_file():
+        pytest.fail(f"public captures missing from the repository: {PUBLIC_CAPTURES}")
     return PUBLIC_CAPTURES

@@ -1,4 +1,4 @@
-"""The one way every output writes a time and a VLAN stack (vrrpwatch/text.py)."""
+"""One way to write a time (vrrpwatch/times.py) and a VLAN stack (vrrpwatch/text.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from vrrpwatch.text import format_time, vlan_label
+from vrrpwatch.text import vlan_label
+from vrrpwatch.times import format_time
 
 T = 1764581560.123456  # 2025-12-01 09:32:40.123456 UTC
 

@@ -1,37 +1,9 @@
-"""How every output writes a time and a VLAN stack: one function each.
-
-Pure formatting of values handed in (no clock is read), so the monitor's alert messages, the
-store's columns and the command line all share them.
-"""
+"""How every output writes a VLAN stack: one function, pure, so the monitor's alert messages,
+the store's columns and the command line share it. Times are ``vrrpwatch.times``."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
-from typing import Literal
-
-TimeStyle = Literal["ms", "us", "iso", "syslog"]
-
-_FORMATS: dict[str, tuple[str, int]] = {
-    # strftime format, digits of %f dropped at the end
-    "ms": ("%Y-%m-%d %H:%M:%S.%f", 3),  # UTC: analyze, report, sniff (alert lines, tables)
-    "us": ("%Y-%m-%d %H:%M:%S.%f", 0),  # UTC: decode, microseconds as in the capture
-    "syslog": ("%a %b %d %H:%M:%S.%f", 3),  # local time: join's keepalived-style log lines
-}
-
-
-def format_time(t: float | None, style: TimeStyle = "ms") -> str:
-    """Epoch seconds as text: UTC to the millisecond ("ms") or microsecond ("us"), ISO 8601 in
-    UTC ("iso", join's JSON lines), or keepalived's local-time log stamp ("syslog"); "-" for
-    no time."""
-    if t is None:
-        return "-"
-    if style == "iso":
-        return datetime.datetime.fromtimestamp(t, datetime.UTC).isoformat()
-    fmt, cut = _FORMATS[style]
-    tz = None if style == "syslog" else datetime.UTC
-    text = datetime.datetime.fromtimestamp(t, tz).strftime(fmt)
-    return text[:-cut] if cut else text
 
 
 def vlan_label(vlans: Sequence[int], *, untagged: str = "-") -> str:

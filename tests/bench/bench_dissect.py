@@ -5,7 +5,7 @@
 Two paths matter: the reject path (frames that are none of ours, which must cost a handful of
 byte compares: the analyzer's target is about 1M packets/s overall) and the full decode of a
 VRRP advert (link, IP, VRRP, validation). Without arguments it uses the public captures
-(../shared/captures-public: gnutella.pcap for rejects, vrrp.pcap for adverts) and the bundled
+(tests/data/public: gnutella.pcap for rejects, vrrp.pcap for adverts) and the bundled
 recordings in captures/.
 """
 
@@ -38,7 +38,7 @@ def rate(frames: list[tuple[bytes, int]], seconds: float = 2.0) -> float:
 
 
 def main(argv: list[str]) -> None:
-    public = ROOT.parent / "shared" / "captures-public"
+    public = ROOT / "tests" / "data" / "public"
     paths = [Path(a) for a in argv] or [
         *(p for p in (public / "gnutella.pcap", public / "vrrp.pcap") if p.exists()),
         *sorted((ROOT / "captures").glob("*.pcap")),

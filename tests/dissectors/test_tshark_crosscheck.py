@@ -28,12 +28,14 @@ from click.testing import CliRunner
 from dissectors.frame import build_ethernet
 from dissectors.ip import IPv4Header, build_ipv4
 from dissectors.vrrp import CarpPacket, VrrpV3, build_carp, build_vrrp
-from tests.conftest import CAPTURES, PUBLIC_CAPTURES, lab_unavailable
+from tests.helpers import CAPTURES, PUBLIC_CAPTURES, lab_unavailable
 from vrrpwatch.cli import cli
 
 # IP protocol 112 without a VRRP layer too: Wireshark shows an empty one as bare IP.
 DISPLAY_FILTER = "vrrp or carp or arp or icmpv6.type == 136 or ip.proto == 112 or ipv6.nxt == 112"
 PREFS = {"ip.defragment": "FALSE"}
+# How long tshark may take to exit after its last output (a loaded machine: generous).
+TSHARK_EXIT_S = 60.0
 # Wireshark's expert severity for errors (PI_ERROR): the packet is malformed in its eyes.
 _PI_ERROR = 8388608
 # Frames where we deliberately refuse what Wireshark dissects (see module docstring).
@@ -100,7 +102,7 @@ def tshark_view(
     # pyshark needs an event loop in this thread (pytest may have closed the default one).
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    cap = pyshark.FileCapture(
+    cap = _capture_class(pyshark)(
         str(path),
         display_filter=DISPLAY_FILTER,
         keep_packets=False,
@@ -110,10 +112,50 @@ def tshark_view(
         for pkt in cap:
             out[int(pkt.number)] = _describe(pkt)
     finally:
-        cap.close()
-        loop.close()
-        asyncio.set_event_loop(None)
+        try:
+            cap.close()
+        finally:
+            _reap(loop, cap.tshark_processes)
+            loop.close()
+            asyncio.set_event_loop(None)
     return out
+
+
+def _capture_class(pyshark: Any) -> Any:
+    """pyshark's FileCapture, letting tshark exit by itself at the end of the file.
+
+    pyshark kills tshark as soon as it reads EOF on tshark's output. tshark is exiting then, and
+    ``Process.kill()`` goes through ``Popen.send_signal()``, which first polls the child with
+    ``waitpid``: when tshark had already exited (more likely under load), that poll reaped it
+    before asyncio's child watcher could, the watcher then reported "unknown child process,
+    returncode 255", and pyshark raised TSharkCrashException (retcode 255, stderr only tshark's
+    "Running as user root" line). Here, at EOF, the watcher is given time to see tshark's own
+    exit status; a tshark that really fails (non-zero exit) still raises as before.
+    """
+
+    class Capture(pyshark.FileCapture):  # type: ignore[misc, name-defined]
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            self.tshark_processes: list[Any] = []
+            super().__init__(*args, **kw)
+
+        def _created_new_process(self, parameters: Any, process: Any, *args: Any) -> None:
+            self.tshark_processes.append(process)
+            super()._created_new_process(parameters, process, *args)
+
+        async def _cleanup_subprocess(self, process: Any) -> None:
+            if process.returncode is None and self._eof_reached:
+                await asyncio.wait_for(process.wait(), TSHARK_EXIT_S)
+            await super()._cleanup_subprocess(process)
+
+    return Capture
+
+
+def _reap(loop: asyncio.AbstractEventLoop, processes: list[Any]) -> None:
+    """Before the loop closes, wait until asyncio has seen every tshark exit: a Popen left with
+    ``returncode None`` would later ``waitpid`` a pid the kernel may have given to another
+    child of ours."""
+    for proc in processes:
+        loop.run_until_complete(asyncio.wait_for(proc.wait(), TSHARK_EXIT_S))
 
 
 _TUNNELS = frozenset(("udp", "tcp", "gre", "capwap.data", "erspan", "vxlan"))

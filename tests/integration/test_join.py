@@ -9,25 +9,23 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import secrets
 import signal
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlite_utils
 
-from tests.conftest import lab_unavailable
+from tests.helpers import VRRPWATCH, Join, classic
+from tests.helpers import make_lab as _lab
 from tests.lab import (
     Advert,
     Daemon,
     Host,
     Lab,
     LabError,
-    missing_prerequisites,
     pcap_frames,
     read_adverts,
 )
@@ -35,23 +33,10 @@ from vrrpwatch.rfc import master_down_interval, skew_time
 
 pytestmark = pytest.mark.integration
 
-VRRPWATCH = str(Path(sys.executable).parent / "vrrpwatch")
 # Scheduling slack on a shared 2-core machine, on top of the RFC value (the issue's target).
 SLACK_S = 0.05
 # tcpdump (without --immediate-mode) hands packets over in blocks: wait before stopping it.
 CAPTURE_FLUSH_S = 1.2
-
-
-def _lab(tmp_path: Path, frr: bool = False) -> Iterator[Lab]:
-    missing = missing_prerequisites(frr=frr)
-    if missing:
-        lab_unavailable("; ".join(missing))
-    # The lab makes its own world-readable work directory: FRR runs as user frr.
-    lab = Lab(prefix=f"vwb{secrets.token_hex(2)}")
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 @pytest.fixture
@@ -64,74 +49,8 @@ def vlab_frr(tmp_path: Path) -> Iterator[Lab]:
     yield from _lab(tmp_path, frr=True)
 
 
-class Join:
-    """A ``vrrpwatch join --json`` process on a lab host, with its events."""
-
-    def __init__(self, host: Host, *args: str, state_file: Path | None = None) -> None:
-        self.host = host
-        n = len(list(host.workdir.glob("join*.log")))
-        self.log_path = host.workdir / f"join{n}.log"
-        self.state_file = state_file or host.workdir / "join-state.json"
-        argv = [VRRPWATCH, "join", "--json", "--state-file", str(self.state_file)]
-        if "--db" not in args:
-            argv += ["--db", str(host.workdir / "join.db")]
-        argv += args
-        self.proc = host.popen(argv, log=self.log_path)
-
-    def events(self) -> list[dict[str, Any]]:
-        out = []
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return []
-        for line in text.splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-        return out
-
-    def text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> Any:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for e in self.events():
-                if pred(e):
-                    return e
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"join: event not seen in {timeout} s:\n{self.text()[-3000:]}")
-
-    def wait_state(self, state: str, timeout: float = 10.0, after: int = 0) -> Any:
-        return self.wait_for(
-            lambda e: (
-                e["event"] == "state" and e["new"] == state and self.events().index(e) >= after
-            ),
-            timeout,
-        )
-
-    def states(self) -> list[str]:
-        return [e["new"] for e in self.events() if e["event"] == "state"]
-
-    def signal(self, sig: int) -> int:
-        self.proc.send_signal(sig)
-        return self.proc.wait(10)
-
-
 def adverts_from(adverts: list[Advert], src: str) -> list[Advert]:
     return [a for a in adverts if a.src == src]
-
-
-def classic(lab: Lab) -> tuple[Host, Host, Host]:
-    lan = lab.segment()
-    r1 = lab.host("r1", lan, addr4="192.0.2.253/24")
-    r2 = lab.host("r2", lan, addr4="192.0.2.254/24")
-    mon = lab.host("mon", lan, addr4="192.0.2.10/24")
-    return r1, r2, mon
 
 
 def neigh_mac(host: Host, ip: str) -> str | None:

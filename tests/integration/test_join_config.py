@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_join import Join, _lab, classic
+from tests.helpers import Join, classic
+from tests.helpers import make_lab as _lab
 from tests.lab import Lab
 
 pytestmark = pytest.mark.integration

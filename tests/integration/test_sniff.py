@@ -293,6 +293,8 @@ def test_sniff_follows_keepalived_live(vwc_lab: Lab, tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=ROOT, check=True,
     )  # fmt: skip
     again = json.loads(out.stdout)
+    # sniff --json printed analyze's alert objects: the same fields as analyze's alerts[].
+    assert again["alerts"] and all(set(x) == ALERT_FIELDS for x in again["alerts"])
     assert again["vrrp_adverts"] == doc_b["vrrp_adverts"]
     assert [t["to"] for t in again["virtual_routers"][0]["transitions"]] == [t["to"] for t in trans]
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlite_utils
 
 from dissectors.vrrp import VrrpPacket, build_vrrp, parse_vrrp
-from tests.join.fakes import (
+from tests.helpers import (
     GROUP,
     ME,
     VIP,

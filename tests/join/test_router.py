@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import ipaddress
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +20,7 @@ from dissectors.vrrp import (
     parse_vrrp,
     validate_advert,
 )
+from tests.helpers import RouterPair
 from vrrpwatch.join.router import (
     DISCARDED_FINDINGS,
     TRANSITIONS,
@@ -528,48 +527,6 @@ def test_config_validation(kw: dict[str, object], msg: str) -> None:
 # --- a pair of routers ----------------------------------------------------------------------
 
 
-class RouterPair:
-    """Two routers on one wire: each one's advertisements are delivered to the other."""
-
-    def __init__(self, a: RouterConfig, b: RouterConfig) -> None:
-        self.routers = [VirtualRouter(a), VirtualRouter(b)]
-        self.log: list[tuple[float, int, Action]] = []
-        self.now = 0.0
-        self.link = [True, True]
-
-    def _deliver(self, sender: int, actions: list[Action]) -> None:
-        for act in actions:
-            self.log.append((self.now, sender, act))
-        for act in actions:
-            if isinstance(act, SendAdvertisement) and self.link[sender]:
-                other = 1 - sender
-                src = self.routers[sender].config.primary_address
-                if self.link[other]:
-                    out = self.routers[other].receive_advertisement(
-                        act.advertisement, ip=ip(src), now=self.now
-                    )
-                    self._deliver(other, out)
-
-    def start(self, at: float = 0.0) -> None:
-        self.now = at
-        for i, r in enumerate(self.routers):
-            self._deliver(i, r.start(at))
-
-    def run_until(self, end: float) -> None:
-        while True:
-            timers = [(r.get_timer(), i) for i, r in enumerate(self.routers)]
-            due = [(t, i) for t, i in timers if t is not None and t <= end]
-            if not due:
-                self.now = end
-                return
-            t, i = min(due)
-            self.now = t
-            self._deliver(i, self.routers[i].handle_timer(t))
-
-    def states(self) -> tuple[State, State]:
-        return (self.routers[0].state, self.routers[1].state)
-
-
 def test_pair_election_failover_and_return() -> None:
     hi = cfg(priority=100, primary_address=PEER)
     lo = cfg(priority=50)
@@ -680,35 +637,6 @@ def test_state_machine_stays_valid(priority: int, steps: list) -> None:
             assert timer is not None
         if vr.state in (State.INITIALIZE, State.FAULT):
             assert timer is None
-
-
-# --- import discipline ------------------------------------------------------------------------
-
-
-def test_router_imports_no_io() -> None:
-    src = Path(__file__).resolve().parents[2] / "vrrpwatch" / "join" / "router.py"
-    tree = ast.parse(src.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == "vrrpwatch.rfc":
-                continue  # the shared RFC formulas: pure, and checked the same way
-            names.add(node.module.split(".")[0])
-    assert not names & {
-        "socket",
-        "time",
-        "random",
-        "logging",
-        "sqlite_utils",
-        "select",
-        "selectors",
-        "os",
-        "pyroute2",
-        "vrrpwatch",
-    }
-    assert names <= {"__future__", "enum", "ipaddress", "collections", "dataclasses", "dissectors"}
 
 
 @settings(max_examples=100, deadline=None)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dissectors.vrrp import VrrpV3, build_vrrp, parse_vrrp
-from tests.join.fakes import GROUP, MASTER, ME, VIP, FakeClock, FakeTransport, rx, v2_bytes
+from tests.helpers import GROUP, MASTER, ME, VIP, FakeClock, FakeTransport, rx, v2_bytes
 from vrrpwatch import netif
 from vrrpwatch.join.settings import JoinError, JoinOptions
 from vrrpwatch.join.setup import (

@@ -12,7 +12,7 @@ import sqlite_utils
 
 from dissectors.packet import decode_packet
 from tests.conftest import CAPTURES
-from tests.watch.test_monitor import MAC2, MAC3, R1, R2, R3, Feed, advert
+from tests.helpers import MAC2, MAC3, R1, R2, R3, Feed, advert
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.pcap import CaptureError, iter_capture
 from vrrpwatch.store.db import (

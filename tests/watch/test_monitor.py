@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from dissectors.arp import build_arp, gratuitous_arp
-from dissectors.frame import ETH_P_ARP, ETH_P_IP, build_ethernet
-from dissectors.ip import IPv4Header, build_ipv4
-from dissectors.packet import decode_packet
-from dissectors.vrrp import VrrpV2, VrrpV3, build_vrrp, virtual_mac
+from dissectors.vrrp import virtual_mac
+from tests.helpers import KEY, MAC1, MAC2, MAC3, R1, R2, R3, V4, Feed, advert, garp
 from vrrpwatch.fingerprints import fingerprint
+from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.summary import summarize
 from vrrpwatch.watch.monitor import (
     FLAP_TRANSITIONS,
     KnownRouters,
@@ -20,82 +21,6 @@ from vrrpwatch.watch.monitor import (
     Severity,
     Transition,
 )
-
-V4 = ipaddress.IPv4Address
-GROUP = V4("224.0.0.18")
-MAC1 = bytes.fromhex("020000000001")
-MAC2 = bytes.fromhex("020000000002")
-MAC3 = bytes.fromhex("020000000003")
-R1, R2, R3 = "192.0.2.253", "192.0.2.254", "192.0.2.66"
-VIP = V4("192.0.2.1")
-KEY = RouterKey((), 4, 1)
-
-
-def advert(
-    src: str,
-    priority: int,
-    *,
-    mac: bytes = MAC1,
-    version: int = 2,
-    vrid: int = 1,
-    vips: tuple[V4, ...] = (VIP,),
-    password: bytes | None = None,
-    interval: int = 1,
-    ttl: int = 255,
-    vlans: tuple[int, ...] = (),
-) -> bytes:
-    adv: VrrpV2 | VrrpV3
-    if version == 2:
-        adv = VrrpV2(
-            vrid=vrid,
-            priority=priority,
-            count_ip_addrs=len(vips),
-            auth_type=1 if password is not None else 0,
-            adver_int_s=interval,
-            addresses=vips,
-            auth_data=(password or b"").ljust(8, b"\0"),
-        )
-    else:
-        adv = VrrpV3(
-            vrid=vrid,
-            priority=priority,
-            count_ip_addrs=len(vips),
-            max_adver_int_cs=interval * 100,
-            addresses=vips,
-        )
-    body = build_vrrp(adv, src=V4(src), dst=GROUP)
-    ip = build_ipv4(IPv4Header(src=V4(src), dst=GROUP, protocol=112, ttl=ttl), body)
-    return build_ethernet(bytes.fromhex("01005e000012"), mac, ETH_P_IP, ip, vlans)
-
-
-def garp(mac: bytes, ip: V4 = VIP) -> bytes:
-    return build_ethernet(b"\xff" * 6, mac, ETH_P_ARP, build_arp(gratuitous_arp(mac, ip)))
-
-
-class Feed:
-    """A monitor fed frames at explicit times; frame numbers count up from 1."""
-
-    def __init__(self, **kw: object) -> None:
-        self.m = Monitor(fingerprint=lambda pw: fingerprint(pw, b"k"), **kw)  # type: ignore[arg-type]
-        self.frame = 0
-
-    def __call__(self, t: float, data: bytes) -> list[object]:
-        self.frame += 1
-        d = decode_packet(data, 1)
-        assert d is not None
-        return list(self.m.observe(self.frame, t, d))
-
-    def every(self, start: float, stop: float, step: float, data: bytes) -> None:
-        t = start
-        while t < stop:
-            self(t, data)
-            t += step
-
-    def kinds(self) -> list[str]:
-        return [a.kind for a in self.m.alerts]
-
-    def timeline(self) -> list[tuple[str | None, str, str]]:
-        return [(t.old, t.new, t.cause) for t in self.m.routers[KEY].transitions]
 
 
 def test_first_master_is_a_transition_from_none() -> None:
@@ -182,7 +107,22 @@ def test_split_brain_after_master_down_interval_of_overlap() -> None:
     assert kinds.count("split-brain") == 1  # once per episode
 
 
-def test_plaintext_password_is_fingerprinted_never_shown() -> None:
+def _stored(f: Feed, tmp_path: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]], bytes]:
+    """The monitor written to a store: the JSON document (what analyze --json and report print),
+    the advertisers' password columns, and every byte of the database files."""
+    db = open_db(tmp_path / "m.db")
+    store = Store(db)
+    store.begin_run(kind="analyze", source="test")
+    store.flush(f.m)
+    store.end_run()
+    doc = summarize(db, store.run_id)
+    rows = db.execute("SELECT password_fingerprint, password FROM advertisers").fetchall()
+    db.close()
+    raw = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("m.db*")))
+    return doc, rows, raw
+
+
+def test_plaintext_password_is_fingerprinted_never_shown(tmp_path: Path) -> None:
     f = Feed()
     f(0.0, advert(R1, 100, password=b"s3cret"))
     (alert,) = [a for a in f.m.alerts if a.kind == "plaintext-auth"]
@@ -190,13 +130,22 @@ def test_plaintext_password_is_fingerprinted_never_shown() -> None:
     assert fingerprint(b"s3cret", b"k") in alert.message
     adv = f.m.routers[KEY].advertisers[R1]
     assert adv.password is None
-    assert "password" not in adv.to_json(reveal_secrets=False)
+    doc, rows, raw = _stored(f, tmp_path)
+    (advertiser,) = doc["virtual_routers"][0]["advertisers"]
+    assert advertiser["password_fingerprint"] == fingerprint(b"s3cret", b"k")
+    assert "password" not in advertiser
+    assert rows == [(fingerprint(b"s3cret", b"k"), None)]
+    assert "s3cret" not in json.dumps(doc) and b"s3cret" not in raw
 
 
-def test_reveal_secrets_keeps_the_password() -> None:
+def test_reveal_secrets_keeps_the_password(tmp_path: Path) -> None:
     f = Feed(reveal_secrets=True)
     f(0.0, advert(R1, 100, password=b"s3cret"))
-    assert f.m.routers[KEY].advertisers[R1].to_json(reveal_secrets=True)["password"] == "s3cret"
+    doc, rows, _ = _stored(f, tmp_path)
+    (advertiser,) = doc["virtual_routers"][0]["advertisers"]
+    assert advertiser["password"] == "s3cret"
+    assert advertiser["password_fingerprint"] == fingerprint(b"s3cret", b"k")
+    assert rows == [(fingerprint(b"s3cret", b"k"), "s3cret")]
 
 
 def test_mismatches_between_advertisers() -> None:

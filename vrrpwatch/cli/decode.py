@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from dissectors.packet import Kind
-from vrrpwatch.text import format_time, vlan_label
+from vrrpwatch.text import vlan_label
+from vrrpwatch.times import format_time
 
 from . import EXIT_ERROR, cli
 

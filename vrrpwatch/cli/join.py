@@ -17,7 +17,7 @@ from vrrpwatch.join.settings import (
     DEFAULT_PREEMPT_DELAY_S,
     JoinValues,
 )
-from vrrpwatch.text import format_time
+from vrrpwatch.times import format_time
 
 from . import cli
 from .options import InputError, db_option

@@ -7,7 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from vrrpwatch.text import format_time, vlan_label
+from vrrpwatch.text import vlan_label
+from vrrpwatch.times import format_time
 
 _SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
 

@@ -158,7 +158,7 @@ class _Output:
 
     def event(self, e: Any) -> None:
         from vrrpwatch.store.rows import alert_json
-        from vrrpwatch.text import format_time
+        from vrrpwatch.times import format_time
 
         from .render import alert_line
 
