@@ -118,6 +118,22 @@ class HsrpV1:
         return 1
 
     @property
+    def hello_time_ms(self) -> int:
+        return self.hellotime_s * 1000
+
+    @property
+    def hold_time_ms(self) -> int:
+        return self.holdtime_s * 1000
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == V1State.ACTIVE
+
+    @property
+    def is_standby(self) -> bool:
+        return self.state == V1State.STANDBY
+
+    @property
     def password(self) -> bytes:
         """The text password, NUL padding stripped (RFC 2281 section 5.1)."""
         return self.authentication_data.rstrip(b"\x00")
@@ -230,7 +246,7 @@ HsrpMessage = HsrpV1 | HsrpV1Advert | HsrpV2
 
 def is_hsrp_port(family: int, dst_port: int) -> bool:
     """Whether a UDP datagram to ``dst_port`` over IPv``family`` is HSRP's to decode."""
-    return dst_port == (HSRP_PORT if family == 4 else HSRP_V6_PORT)
+    return (family, dst_port) in ((4, HSRP_PORT), (6, HSRP_V6_PORT))
 
 
 def parse_hsrp(data: bytes, *, family: int, dst_port: int) -> HsrpMessage:
@@ -239,7 +255,7 @@ def parse_hsrp(data: bytes, *, family: int, dst_port: int) -> HsrpMessage:
     Raises DecodeError when the port is not HSRP's for the family (1985 over IPv4, 2029 over
     IPv6) or the bytes cannot be decoded, Truncated when they end too soon.
     """
-    if family not in (4, 6) or not is_hsrp_port(family, dst_port):
+    if not is_hsrp_port(family, dst_port):
         raise DecodeError(f"HSRP: UDP port {dst_port} over IPv{family} is not HSRP")
     need(data, 1, "HSRP")
     if family == 4 and data[0] == 0:

@@ -139,6 +139,14 @@ class GroupState:
 
     type: int = field(default=TlvType.GROUP_STATE, init=False)
 
+    @property
+    def is_active(self) -> bool:
+        return self.state == V2State.ACTIVE
+
+    @property
+    def is_standby(self) -> bool:
+        return self.state == V2State.STANDBY
+
     def findings(self) -> tuple[Finding, ...]:
         out: list[Finding] = []
         if self.version != 2:

@@ -7,8 +7,9 @@ import ipaddress
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from scapy.layers.hsrp import HSRP, HSRPmd5
 
 from dissectors.common import DecodeError, Finding, Truncated
 from dissectors.hsrp import (
@@ -139,6 +140,8 @@ def test_v1_hello_vector() -> None:
     assert msg.version == 0 and msg.op_code is OpCode.HELLO and msg.state is V1State.ACTIVE
     assert msg.authentication_data == DEFAULT_AUTHENTICATION_DATA == b"cisco\0\0\0"
     assert msg.password == b"cisco" and msg.md5_auth is None and msg.protocol_version == 1
+    assert msg.is_active and not msg.is_standby
+    assert (msg.hello_time_ms, msg.hold_time_ms) == (3000, 10000)
     assert msg.findings() == ()
     assert build_hsrp(msg) == V1_HELLO
 
@@ -204,6 +207,7 @@ def test_v2_resign_vector() -> None:
         virtual_ip_address=V4("192.168.12.254"),
     )
     assert gs is not None and gs.version == 2 and gs.type == TlvType.GROUP_STATE
+    assert gs.is_active and not gs.is_standby
     assert msg.text_auth == TextAuth(authentication_data=b"cisco\0\0\0")
     assert msg.password == b"cisco" and msg.md5_auth is None and msg.protocol_version == 2
     assert msg.findings() == ()
@@ -271,7 +275,7 @@ def test_undecodable(data: bytes, error: str) -> None:
 
 def test_ports_and_families() -> None:
     assert is_hsrp_port(4, 1985) and is_hsrp_port(6, 2029)
-    assert not is_hsrp_port(4, 2029) and not is_hsrp_port(6, 1985)
+    assert not is_hsrp_port(4, 2029) and not is_hsrp_port(6, 1985) and not is_hsrp_port(5, 2029)
     for family, port in ((4, 2029), (6, 1985), (5, 1985)):
         with pytest.raises(DecodeError, match="is not HSRP"):
             parse_hsrp(V2_RESIGN, family=family, dst_port=port)
@@ -378,6 +382,24 @@ def test_every_strict_prefix_is_truncated(msg: HsrpMessage) -> None:
 
 
 tlv_strategy = st.one_of(
+    st.builds(
+        GroupState,
+        state=st.integers(0, 255),
+        ip_version=st.just(6),
+        group=st.integers(0, 0xFFFF),
+        identifier=st.binary(min_size=6, max_size=6),
+        virtual_ip_address=st.ip_addresses(v=6),
+        virtual_ip_padding=st.just(b""),
+    ),
+    st.builds(
+        GroupState,
+        state=st.integers(0, 255),
+        ip_version=st.integers(0, 255).filter(lambda v: v not in (4, 6)),
+        group=st.integers(0, 0xFFFF),
+        identifier=st.binary(min_size=6, max_size=6),
+        virtual_ip_address=st.none(),
+        virtual_ip_padding=st.binary(min_size=16, max_size=16),
+    ),
     st.builds(
         GroupState,
         version=st.integers(0, 255),
@@ -566,3 +588,63 @@ def test_udp_errors() -> None:
             parse_udp(datagram[:n], src=SRC4, dst=V1_GROUP)
     with pytest.raises(DecodeError, match="length 7 below 8"):
         parse_udp(datagram[:4] + b"\x00\x07" + datagram[6:], src=SRC4, dst=V1_GROUP)
+
+
+# --- scapy's HSRP layer as an independent check (it knows HSRPv1 and the MD5 TLV) ------------
+
+
+@settings(max_examples=40, deadline=None)  # scapy builds slowly under load
+@given(
+    op=st.sampled_from([0, 1, 2]),
+    state=st.sampled_from(list(V1State)),
+    head=st.binary(min_size=4, max_size=4),
+    auth=st.binary(min_size=1, max_size=8).filter(lambda b: b[-1:] != b"\0"),
+    vip=st.ip_addresses(v=4),
+    md5=st.none() | st.tuples(st.integers(0, 0xFFFFFFFF), st.binary(min_size=16, max_size=16)),
+)
+def test_scapy_reads_what_we_build_and_we_read_what_it_builds(
+    op: int,
+    state: int,
+    head: bytes,
+    auth: bytes,
+    vip: V4,
+    md5: tuple[int, bytes] | None,
+) -> None:
+    hello, hold, prio, group = head
+    tlvs = (
+        ()
+        if md5 is None
+        else (Md5Auth(ip_address=SRC4, key_id=md5[0], authentication_data=md5[1]),)
+    )
+    ours = HsrpV1(
+        op_code=op,
+        state=state,
+        hellotime_s=hello,
+        holdtime_s=hold,
+        priority=prio,
+        group=group,
+        authentication_data=auth.ljust(8, b"\0"),
+        virtual_ip_address=vip,
+        tlvs=tlvs,
+    )
+    theirs = HSRP(
+        opcode=op,
+        state=state,
+        hellotime=hello,
+        holdtime=hold,
+        priority=prio,
+        group=group,
+        auth=auth,
+        virtualIP=str(vip),
+    )
+    if md5 is not None:
+        theirs = theirs / HSRPmd5(algo=1, sourceip=str(SRC4), keyid=md5[0], authdigest=md5[1])
+    assert bytes(theirs) == build_hsrp(ours)
+    assert parse_hsrp(bytes(theirs), family=4, dst_port=1985) == ours
+    back = HSRP(build_hsrp(ours))
+    assert (back.opcode, back.state, back.priority, back.group) == (op, state, prio, group)
+    assert back.virtualIP == str(vip) and back.auth.rstrip(b"\0") == auth
+    if md5 is not None:
+        # scapy binds HSRPmd5 only under a UDP length above 28; alone, the TLV is its payload.
+        tail = HSRPmd5(bytes(back.payload))
+        assert (tail.keyid, tail.authdigest, tail.sourceip) == (md5[0], md5[1], str(SRC4))
