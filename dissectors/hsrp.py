@@ -291,7 +291,7 @@ def _parse_v1(data: bytes) -> HsrpV1 | HsrpV1Advert:
     )
     return HsrpV1(
         version=version,
-        op_code=OpCode(op),
+        op_code=code(OpCode, op),
         state=code(V1State, state),
         hellotime_s=hello,
         holdtime_s=hold,

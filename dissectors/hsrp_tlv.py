@@ -78,11 +78,10 @@ class Md5Algorithm(enum.IntEnum):
 
 
 def code(cls: type[enum.IntEnum], value: int) -> int:
-    """The enum member for a known code, the number itself otherwise."""
-    try:
-        return cls(value)
-    except ValueError:
-        return value
+    """The enum member for a known code, the number itself otherwise (a dict lookup: the
+    decoder runs for every HSRP packet of a capture)."""
+    member: int = cls._value2member_map_.get(value, value)  # type: ignore[assignment]
+    return member
 
 
 def timer_findings(hello: int, hold: int) -> list[Finding]:
@@ -250,7 +249,8 @@ def parse_tlvs(data: bytes, off: int = 0, *, v1: bool = False) -> tuple[Tlv, ...
         need(data, off + _TLV.size, "HSRP TLV header")
         tlv_type, length = _TLV.unpack_from(data, off)
         end = off + _TLV.size + length
-        need(data, end, f"HSRP TLV type {tlv_type} with {length} bytes")
+        if len(data) < end:  # the message is formatted only when it is raised
+            need(data, end, f"HSRP TLV type {tlv_type} with {length} bytes")
         value = bytes(data[off + _TLV.size : end])
         entry = known.get(tlv_type)
         if entry is None:
