@@ -98,7 +98,8 @@ class HsrpV1:
     """An HSRPv1 Hello, Coup or Resign (RFC 2281 section 5.1). Times are in seconds.
 
     ``tlvs`` holds what follows the 20 bytes: the MD5 authentication TLV some IOS releases
-    append, or unknown TLVs.
+    append, or unknown TLVs. A ``version`` other than 0 is encoded as given but decodes as
+    HSRPv2, since the first byte tells the versions apart.
     """
 
     version: int = 0
@@ -306,6 +307,13 @@ def _parse_v1(data: bytes) -> HsrpV1 | HsrpV1Advert:
 
 def build_hsrp(msg: HsrpMessage) -> bytes:
     """Encode a message (the UDP payload). Raises ValueError for fields that do not fit."""
+    try:
+        return _build(msg)
+    except struct.error as exc:  # a number too large for its field
+        raise ValueError(f"HSRP: {exc}") from None
+
+
+def _build(msg: HsrpMessage) -> bytes:
     if isinstance(msg, HsrpV2):
         return b"".join(build_tlv(t) for t in msg.tlvs)
     if isinstance(msg, HsrpV1Advert):

@@ -483,6 +483,10 @@ def test_build_refuses_what_does_not_fit() -> None:
         build_hsrp(HsrpV2(tlvs=(TextAuth(authentication_data=b"x"),)))
     with pytest.raises(ValueError):
         build_hsrp(HsrpV2(tlvs=(UnknownTlv(type=9, value=bytes(256)),)))
+    with pytest.raises(ValueError, match="HSRP: "):
+        build_hsrp(HsrpV1(state=0, group=256, virtual_ip_address=SRC4))
+    with pytest.raises(ValueError, match="HSRP: "):
+        build_hsrp(HsrpV2(tlvs=(InterfaceState(active_groups=-1, passive_groups=0),)))
     bad_vip = GroupState(
         state=6, group=1, identifier=bytes(6), virtual_ip_address=V6("2001:db8::1")
     )
