@@ -52,6 +52,11 @@ class Finding(enum.StrEnum):
     BAD_CODE = "bad-code"
     MULTICAST_TARGET = "multicast-target"
     SOLICITED_TO_MULTICAST = "solicited-to-multicast"
+    # HSRP (dissectors/hsrp.py): RFC 2281 section 5.1's TTL, port, state and timer rules.
+    TTL_NOT_1 = "ttl-not-1"
+    BAD_PORT = "bad-port"
+    BAD_STATE = "bad-state"
+    HOLD_NOT_ABOVE_HELLO = "hold-not-above-hello"
 
 
 def inet_checksum(*chunks: bytes | memoryview) -> int:

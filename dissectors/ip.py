@@ -1,4 +1,4 @@
-"""IPv4 (RFC 791) and IPv6 (RFC 8200) headers, and IPsec AH (RFC 4302).
+"""IPv4 (RFC 791) and IPv6 (RFC 8200) headers, IPsec AH (RFC 4302) and UDP (RFC 768).
 
 ``parse_ipv4``/``parse_ipv6`` return the header and the upper-layer payload with link-layer
 padding removed (the IP length fields say where the datagram ends). IPv6 extension headers are
@@ -12,9 +12,10 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
-from .common import DecodeError, inet_checksum, ipv4_address, ipv6_address, need
+from .common import DecodeError, IPAddress, inet_checksum, ipv4_address, ipv6_address, need
 
 IPPROTO_HOPOPTS = 0
+IPPROTO_UDP = 17
 IPPROTO_ROUTING = 43
 IPPROTO_FRAGMENT = 44
 IPPROTO_ESP = 50
@@ -35,6 +36,8 @@ _V6 = struct.Struct("!IHBB16s16s")
 # RFC 4302 section 2: next header, payload length (in 32-bit words, minus 2), reserved, SPI,
 # sequence number; the ICV follows.
 _AH = struct.Struct("!BBHII")
+# RFC 768: source port, destination port, length (header included), checksum.
+_UDP = struct.Struct("!HHHH")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,6 +262,56 @@ def build_ah(ah: AuthHeader, payload: bytes) -> bytes:
     return _AH.pack(ah.next_header, plen, ah.reserved, ah.spi, ah.sequence) + icv + payload
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UdpHeader:
+    """A UDP header (RFC 768). ``checksum_ok`` is None when the sender sent no checksum (0,
+    allowed over IPv4 only)."""
+
+    src_port: int
+    dst_port: int
+    length: int = field(default=0, compare=False)
+    checksum: int = field(default=0, compare=False)
+    checksum_ok: bool | None = field(default=True, compare=False)
+
+
+def parse_udp(
+    data: bytes,
+    *,
+    src: IPAddress,
+    dst: IPAddress,
+) -> tuple[UdpHeader, bytes]:
+    """The UDP header at the start of ``data`` (the IP payload) and the datagram's payload."""
+    need(data, _UDP.size, "UDP header")
+    sport, dport, length, cksum = _UDP.unpack_from(data)
+    if length < _UDP.size:
+        raise DecodeError(f"UDP: length {length} below 8")
+    need(data, length, "UDP datagram")
+    # RFC 768 / RFC 8200 section 8.1: the checksum covers a pseudo-header; 0 means none (IPv4).
+    ok = (
+        None
+        if cksum == 0
+        else inet_checksum(pseudo_header(src, dst, IPPROTO_UDP, length), data[:length]) == 0
+    )
+    header = UdpHeader(
+        src_port=sport, dst_port=dport, length=length, checksum=cksum, checksum_ok=ok
+    )
+    return header, bytes(data[_UDP.size : length])
+
+
+def build_udp(
+    header: UdpHeader,
+    payload: bytes,
+    *,
+    src: IPAddress,
+    dst: IPAddress,
+) -> bytes:
+    """A UDP datagram with a correct length and checksum (0xffff stands for a sum of 0)."""
+    length = _UDP.size + len(payload)
+    unsummed = _UDP.pack(header.src_port, header.dst_port, length, 0) + payload
+    cksum = inet_checksum(pseudo_header(src, dst, IPPROTO_UDP, length), unsummed) or 0xFFFF
+    return _UDP.pack(header.src_port, header.dst_port, length, cksum) + payload
+
+
 def pseudo_header(
     src: ipaddress.IPv4Address | ipaddress.IPv6Address,
     dst: ipaddress.IPv4Address | ipaddress.IPv6Address,
@@ -276,11 +329,14 @@ __all__ = [
     "IPHeader",
     "IPv4Header",
     "IPv6Header",
+    "UdpHeader",
     "build_ah",
     "build_ipv4",
     "build_ipv6",
+    "build_udp",
     "parse_ah",
     "parse_ipv4",
     "parse_ipv6",
+    "parse_udp",
     "pseudo_header",
 ]
