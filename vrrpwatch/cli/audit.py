@@ -12,6 +12,8 @@ from . import cli
 from .options import InputError
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from vrrpwatch.keepalived.report import AuditReport
 
 EXIT_INTERRUPTED = 130
@@ -62,10 +64,8 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
 
 def _render(report: AuditReport) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
-    # Names and paths come from the configs: escaped, so that a "[" in them is text, not markup.
     console = Console(file=sys.stdout, highlight=False)
     groups = Table(
         title="Virtual routers (failover: 3 x interval + skew; after a clean stop: skew)"
@@ -79,9 +79,9 @@ def _render(report: AuditReport) -> None:
         for i, est in enumerate(g.failover):
             inst = by_label[(est.router, est.instance)].instance
             groups.add_row(
-                escape(str(g.key)) if i == 0 else "",
-                escape(est.router),
-                escape(est.instance),
+                _text(str(g.key)) if i == 0 else "",
+                _text(est.router),
+                _text(est.instance),
                 inst.state,
                 str(inst.priority),
                 f"v{inst.version}",
@@ -104,7 +104,7 @@ def _render(report: AuditReport) -> None:
                 ", ".join(str(p) for p in sorted(a.priorities)) + (" +0" if a.released else ""),
                 ", ".join(f"{cs / 100:g}s" for cs in sorted(a.intervals_cs)),
                 ", ".join(sorted({str(x) for s in a.address_sets for x in s})),
-                escape(a.matched) if a.matched else "UNKNOWN",
+                _text(a.matched) if a.matched else "UNKNOWN",
             )
         console.print(seen)
     if report.findings:
@@ -118,8 +118,25 @@ def _render(report: AuditReport) -> None:
             table.add_row(
                 f"[{style[str(f.severity)]}]{f.severity}[/]",
                 f.id,
-                escape(f.message),
-                escape(f.source or ""),
+                _text(f.message),
+                _text(f.source or ""),
             )
         console.print(table)
     console.print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+
+
+def _text(value: str) -> Text:
+    """A name, path or message from a config (or the wire) as a table cell: never markup
+    (``rich.markup.escape`` still turns ``\\[`` into ``[``), and with what a terminal would
+    not show as text (control characters, bytes that are not UTF-8) written as escapes."""
+    from rich.text import Text
+
+    if not value.isprintable():
+        value = "".join(ch if ch.isprintable() else _escaped(ch) for ch in value)
+    return Text(value)
+
+
+def _escaped(ch: str) -> str:
+    if "\udc80" <= ch <= "\udcff":  # a byte that is not UTF-8, kept by surrogateescape
+        return f"\\x{ord(ch) - 0xDC00:02x}"
+    return ascii(ch)[1:-1]
