@@ -126,3 +126,15 @@ def test_reference_scan_is_linear() -> None:
     large = min(scan(20_000) for _ in range(3))
     assert large < 0.5
     assert large < 40 * small
+
+
+def test_readme_states_the_bounds() -> None:
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    mib = lexer.MIB
+    assert f"at most {lexer.MAX_FILE_BYTES // mib} MiB each" in readme
+    total = f"at most {lexer.MAX_FILES:,} file reads and {lexer.MAX_TOTAL_BYTES // mib} MiB in all"
+    assert total in readme
+    assert f"more than {lexer.MAX_FILES:,} files is refused" in readme
+    assert f"produces at most {lexer.MAX_EXPANSION_CHARS // mib} MiB in all" in readme
+    limits = f"at most {lexer._MAX_LINE // 1024} KiB, in at most {lexer._MAX_EXPANSIONS:,} steps"
+    assert limits in readme
