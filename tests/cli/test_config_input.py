@@ -57,3 +57,21 @@ def test_join_prints_config_names_as_they_are(
     )
     assert result.exit_code == 2
     assert result.stderr == f"Error: {conf}: no vrrp_instance '[b]x' (found: [/]r2[red])\n"
+
+
+@pytest.mark.parametrize("name", [b"V\x1b[31mI", b"VI\xff", b'"VI\t1"'])
+def test_join_refuses_an_instance_name_that_is_not_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: bytes
+) -> None:
+    # The name prefixes every log line on stdout and goes into the database; a byte that is
+    # not UTF-8 would fail to encode there, mid-run.
+    from vrrpwatch.join import setup
+
+    started: list[object] = []
+    monkeypatch.setattr(setup, "join", lambda *args, **kwargs: started.append(args) or 0)
+    conf = tmp_path / "keepalived.conf"
+    conf.write_bytes(b"\nvrrp_instance " + name + b" {\n interface eth0\n virtual_router_id 1\n}\n")
+    result = CliRunner().invoke(cli, ["join", "--config", str(conf), "--db", str(tmp_path / "d")])
+    shown = repr(name.strip(b'"').decode(errors="surrogateescape"))
+    assert result.exit_code == 2 and started == []
+    assert result.stderr == f"Error: {conf}:2: vrrp_instance name {shown} is not text\n"
