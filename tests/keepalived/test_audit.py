@@ -433,3 +433,19 @@ def test_ah_keys_must_agree(tmp_path: Path) -> None:
     assert "a/VI_1 AH password A, b/VI_1 AH password B" in err.message
     c = write(tmp_path, "c.conf", instance_conf("c", extra=ah % "key-one"))
     assert audit(cfg(a, c)).errors == ()
+
+
+@pytest.mark.timeout(30)
+def test_many_instances_of_one_group_audit_in_linear_time(tmp_path: Path) -> None:
+    # 20,000 instances of one group in one config (4 MiB holds 100,000): the duplicate check
+    # counted every router again for each member (quadratic: minutes).
+    import dataclasses
+    import time
+
+    (inst,) = parse_config(write(tmp_path, "x.conf", instance_conf("x"))).instances
+    many = tuple(dataclasses.replace(inst, name=f"VI_{i}") for i in range(20_000))
+    config = KeepalivedConfig(path="x.conf", router_id="x", instances=many)
+    started = time.monotonic()
+    report = audit([config])
+    assert time.monotonic() - started < 10
+    assert [f.id for f in report.errors] == ["duplicate-vrid"]

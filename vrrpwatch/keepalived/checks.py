@@ -6,6 +6,7 @@ Peers are grouped as the module docstring of ``vrrpwatch.keepalived.audit`` expl
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from vrrpwatch.keepalived.model import KeepalivedConfig, VrrpInstance
@@ -177,7 +178,8 @@ def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]
     out: list[AuditFinding] = []
     routers = tuple(dict.fromkeys(m.router for m in members))
     if len(routers) < len(members):
-        dup = [m.router for m in members if [x.router for x in members].count(m.router) > 1]
+        counts = Counter(m.router for m in members)
+        dup = [m.router for m in members if counts[m.router] > 1]
         out.append(
             AuditFinding(
                 severity=AuditSeverity.ERROR,
