@@ -6,8 +6,6 @@ Peers are grouped as the module docstring of ``vrrpwatch.keepalived.audit`` expl
 
 from __future__ import annotations
 
-import bisect
-from collections import Counter
 from collections.abc import Sequence
 
 from vrrpwatch.keepalived.model import KeepalivedConfig, VrrpInstance
@@ -63,7 +61,9 @@ _LISTED = 5  # peers named in one master-lower-priority finding
 def members_of(configs: Sequence[KeepalivedConfig]) -> list[Member]:
     """One member per instance. A router is called by its name (router_id, else the file's
     name), or by its file (with ``@ID``) when two configs share that name."""
-    names = Counter(c.name for c in configs)
+    names: dict[str, int] = {}
+    for c in configs:
+        names[c.name] = names.get(c.name, 0) + 1
     out: list[Member] = []
     for cfg in configs:
         router = cfg.name if names[cfg.name] == 1 else cfg.label
@@ -181,7 +181,9 @@ def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]
     out: list[AuditFinding] = []
     routers = tuple(dict.fromkeys(m.router for m in members))
     if len(routers) < len(members):
-        counts = Counter(m.router for m in members)
+        counts: dict[str, int] = {}
+        for m in members:
+            counts[m.router] = counts.get(m.router, 0) + 1
         dup = [m.router for m in members if counts[m.router] > 1]
         out.append(
             AuditFinding(
@@ -280,9 +282,11 @@ def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]
     # Highest priority first (config order within one): the peers a MASTER is below are a
     # prefix, named up to _LISTED of them (a group of thousands stays linear).
     ranked = sorted(members, key=lambda x: -x.instance.priority)
-    ranks = [-x.instance.priority for x in ranked]
+    above: dict[int, int] = {}  # priority -> how many members have a higher one
+    for rank, x in enumerate(ranked):
+        above.setdefault(x.instance.priority, rank)
     for m in members:
-        n_better = bisect.bisect_left(ranks, -m.instance.priority)
+        n_better = above[m.instance.priority]
         if m.instance.state == "MASTER" and n_better:
             better = ", ".join(x.label for x in ranked[: min(n_better, _LISTED)])
             if n_better > _LISTED:
