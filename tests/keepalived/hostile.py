@@ -68,6 +68,14 @@ def include_fifo(tmp_path: Path) -> tuple[Path, str]:
     return conf, f"{conf}:3: include: {tmp_path / 'pipe.conf'}: {NOT_REGULAR}"
 
 
+def include_symlink_loop(tmp_path: Path) -> tuple[Path, str]:
+    """A glob matching a symlink to itself: resolving it raised RuntimeError."""
+    (tmp_path / "loop.inc").symlink_to("loop.inc")
+    conf = _write(tmp_path / "keepalived.conf", "include *.inc\n")
+    loop = tmp_path / "loop.inc"
+    return conf, f"{conf}:1: include: {loop}: cannot read: Too many levels of symbolic links"
+
+
 def config_is_a_fifo(tmp_path: Path) -> tuple[Path, str]:
     fifo = tmp_path / "keepalived.conf"
     os.mkfifo(fifo)
@@ -149,6 +157,7 @@ HOSTILE: dict[str, Builder] = {
         advert_int_1e999999999,
         include_dev_zero,
         include_fifo,
+        include_symlink_loop,
         config_is_a_fifo,
         include_too_large,
         includes_too_many_bytes,

@@ -394,7 +394,7 @@ class Lexer:
         else:
             raise KaConfError(including, lineno, f"include: {pattern}: no such file")
         for match in matches:
-            target = Path(match).resolve()
+            target = Path(os.path.realpath(match))  # never raises (Path.resolve does, on a loop)
             if target in stack:
                 raise KaConfError(including, lineno, f"include loop: {pattern} includes itself")
             try:
