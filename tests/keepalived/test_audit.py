@@ -479,3 +479,43 @@ def test_distinct_passwords_are_told_apart_past_z(tmp_path: Path) -> None:
     assert "r25/VI_1 PASS password Z, r26/VI_1 PASS password AA, r27/VI_1 PASS password AB" in (
         mismatch.message
     )
+
+
+@pytest.mark.timeout(30)
+def test_many_advertisers_match_many_members_in_linear_time(tmp_path: Path) -> None:
+    # 20,000 configured routers of one group and 20,000 sources in the capture: each source
+    # scanned every free member (quadratic: minutes).
+    import dataclasses
+    import time
+
+    from vrrpwatch.keepalived.report import WireAdvertiser
+
+    (inst,) = parse_config(write(tmp_path, "x.conf", instance_conf("x"))).instances
+    configs = [
+        KeepalivedConfig(
+            path=f"r{i}.conf", router_id=f"r{i}",
+            instances=(dataclasses.replace(inst, priority=1 + i % 250),),
+        )
+        for i in range(20_000)
+    ]  # fmt: skip
+    base = int(ipaddress.ip_address("2001:db8::"))
+    observed = [
+        WireAdvertiser(
+            src=ipaddress.ip_address(base + i), vrid=1, family=4, count=1,
+            versions=frozenset({2}), priorities=frozenset({1 + (i + 1) % 250}), released=False,
+            intervals_cs=frozenset({100}),
+            address_sets=frozenset({frozenset({ipaddress.ip_address("192.0.2.1")})}),
+            auth_types=frozenset({0}), passwords=frozenset(),
+        )
+        for i in range(20_000)
+    ]  # fmt: skip
+    started = time.monotonic()
+    report = audit(configs, observed=observed)
+    assert time.monotonic() - started < 10
+    assert report.advertisers is not None
+    # Each takes the first free router of its priority, in config order.
+    assert [a.matched for a in report.advertisers[:3]] == ["r1/VI_1", "r2/VI_1", "r3/VI_1"]
+    assert report.advertisers[249].matched == "r0/VI_1"
+    assert report.advertisers[250].matched == "r251/VI_1"
+    assert all(a.matched for a in report.advertisers)
+    assert not [f for f in report.findings if f.id.startswith(("wire-", "unknown-"))]
