@@ -75,3 +75,19 @@ def test_join_refuses_an_instance_name_that_is_not_text(
     shown = repr(name.strip(b'"').decode(errors="surrogateescape"))
     assert result.exit_code == 2 and started == []
     assert result.stderr == f"Error: {conf}:2: vrrp_instance name {shown} is not text\n"
+
+
+@pytest.mark.parametrize("command", [["audit"], ["join", "--priority", "50", "--config"]])
+def test_error_lines_show_control_characters_and_bad_bytes_as_escapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    from vrrpwatch.join import setup
+
+    monkeypatch.setattr(setup, "join", lambda *args, **kwargs: 0)
+    conf = tmp_path / "keepalived.conf"
+    conf.write_bytes(b'vrrp_instance "V\x1b[2J\xff" {\n interface eth0\n}\n')
+    result = CliRunner().invoke(cli, [*command, str(conf)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {conf}:1: vrrp_instance V\\x1b[2J\\xff has no virtual_router_id\n"
+    )

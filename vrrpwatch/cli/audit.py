@@ -127,16 +127,9 @@ def _render(report: AuditReport) -> None:
 
 def _text(value: str) -> Text:
     """A name, path or message from a config (or the wire) as a table cell: never markup
-    (``rich.markup.escape`` still turns ``\\[`` into ``[``), and with what a terminal would
-    not show as text (control characters, bytes that are not UTF-8) written as escapes."""
+    (``rich.markup.escape`` still turns ``\\[`` into ``[``), and printable."""
     from rich.text import Text
 
-    if not value.isprintable():
-        value = "".join(ch if ch.isprintable() else _escaped(ch) for ch in value)
-    return Text(value)
+    from vrrpwatch.keepalived.model import printable
 
-
-def _escaped(ch: str) -> str:
-    if "\udc80" <= ch <= "\udcff":  # a byte that is not UTF-8, kept by surrogateescape
-        return f"\\x{ord(ch) - 0xDC00:02x}"
-    return ascii(ch)[1:-1]
+    return Text(printable(value))
