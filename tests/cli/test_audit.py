@@ -361,3 +361,25 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 130
     assert result.stdout == ""
     assert result.stderr == "Interrupted.\n"  # the command group maps Ctrl-C, as for every command
+
+
+def test_names_are_printed_as_text_never_as_markup(tmp_path: Path) -> None:
+    # rich.markup.escape leaves "\[" alone, which markup then reads as "["; a control character
+    # or a byte that is not UTF-8 would reach the terminal as is (or fail to encode).
+    body = "interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1/24\n }\n}\n"
+    one = tmp_path / "one.conf"
+    one.write_text(f'global_defs {{\n router_id "r2[red]"\n}}\nvrrp_instance [/] {{\n {body}')
+    two = tmp_path / "two.conf"
+    two.write_bytes(
+        b'global_defs {\n router_id "a\\[=b\xff"\n}\n'
+        + b'vrrp_instance "V\x1b[31mI" {\n '
+        + body.encode()
+    )
+    result = run(one, two)
+    assert result.exit_code == 0, result.output
+    rows = [[c.strip() for c in line.split("│")[2:4]] for line in result.stdout.splitlines()]
+    assert ["r2[red]", "[/]"] in rows
+    assert ["a\\[=b\\xff", "V\\x1b[31mI"] in rows
+    message = " ".join(result.stdout.split())
+    assert "r2[red]/[/], a\\[=b\\xff/V\\x1b[31mI share priority 100" in message
+    assert "\x1b" not in result.stdout

@@ -433,3 +433,89 @@ def test_ah_keys_must_agree(tmp_path: Path) -> None:
     assert "a/VI_1 AH password A, b/VI_1 AH password B" in err.message
     c = write(tmp_path, "c.conf", instance_conf("c", extra=ah % "key-one"))
     assert audit(cfg(a, c)).errors == ()
+
+
+@pytest.mark.timeout(30)
+def test_many_instances_of_one_group_audit_in_linear_time(tmp_path: Path) -> None:
+    # 20,000 instances of one group in one config (4 MiB holds 100,000), every one MASTER: the
+    # duplicate check recounted the routers for each member, and each MASTER below a peer
+    # listed every better peer (quadratic time and output: minutes, gigabytes).
+    import dataclasses
+    import time
+
+    (inst,) = parse_config(write(tmp_path, "x.conf", instance_conf("x"))).instances
+    many = tuple(
+        dataclasses.replace(inst, name=f"VI_{i}", state="MASTER", priority=1 + i % 250)
+        for i in range(20_000)
+    )
+    config = KeepalivedConfig(path="x.conf", router_id="x", instances=many)
+    started = time.monotonic()
+    report = audit([config])
+    assert time.monotonic() - started < 10
+    assert [f.id for f in report.errors] == ["duplicate-vrid"]
+    below = [f for f in report.warnings if f.id == "master-lower-priority"]
+    assert len(below) == 20_000 - 80  # all but the 80 at priority 250
+    assert below[0].message == (
+        "x/VI_0: state MASTER with priority 1, below x/VI_249, x/VI_499, x/VI_749, x/VI_999, "
+        "x/VI_1249 and 19915 more"
+    )
+    assert max(len(f.message) for f in report.findings if f.id != "equal-priorities") < 200
+
+
+def test_distinct_passwords_are_told_apart_past_z(tmp_path: Path) -> None:
+    import dataclasses
+
+    (inst,) = parse_config(
+        write(tmp_path, "x.conf", instance_conf("x", extra=" authentication {\n auth_pass p\n }\n"))
+    ).instances
+    configs = [
+        KeepalivedConfig(
+            path=f"r{i}.conf", router_id=f"r{i}",
+            instances=(dataclasses.replace(inst, auth_type="PASS", auth_pass=f"pw{i}"),),
+        )
+        for i in range(28)
+    ]  # fmt: skip
+    (mismatch,) = [f for f in audit(configs).errors if f.id == "auth-mismatch"]
+    assert "r25/VI_1 PASS password Z, r26/VI_1 PASS password AA, r27/VI_1 PASS password AB" in (
+        mismatch.message
+    )
+
+
+@pytest.mark.timeout(30)
+def test_many_advertisers_match_many_members_in_linear_time(tmp_path: Path) -> None:
+    # 20,000 configured routers of one group and 20,000 sources in the capture: each source
+    # scanned every free member (quadratic: minutes).
+    import dataclasses
+    import time
+
+    from vrrpwatch.keepalived.report import WireAdvertiser
+
+    (inst,) = parse_config(write(tmp_path, "x.conf", instance_conf("x"))).instances
+    configs = [
+        KeepalivedConfig(
+            path=f"r{i}.conf", router_id=f"r{i}",
+            instances=(dataclasses.replace(inst, priority=1 + i % 250),),
+        )
+        for i in range(20_000)
+    ]  # fmt: skip
+    base = int(ipaddress.ip_address("2001:db8::"))
+    observed = [
+        WireAdvertiser(
+            src=ipaddress.ip_address(base + i), vrid=1, family=4, count=1,
+            versions=frozenset({2}), priorities=frozenset({1 + (i + 1) % 250}), released=False,
+            intervals_cs=frozenset({100}),
+            address_sets=frozenset({frozenset({ipaddress.ip_address("192.0.2.1")})}),
+            auth_types=frozenset({0}), passwords=frozenset(),
+        )
+        for i in range(20_000)
+    ]  # fmt: skip
+    started = time.monotonic()
+    report = audit(configs, observed=observed)
+    assert time.monotonic() - started < 10
+    assert report.advertisers is not None
+    # Each takes the first free router of its priority, in config order.
+    assert [a.matched for a in report.advertisers[:3]] == ["r1/VI_1", "r2/VI_1", "r3/VI_1"]
+    assert report.advertisers[249].matched == "r0/VI_1"
+    assert report.advertisers[250].matched == "r251/VI_1"
+    assert all(a.matched for a in report.advertisers)
+    assert not [f for f in report.findings if f.id.startswith(("wire-", "unknown-"))]

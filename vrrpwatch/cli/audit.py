@@ -13,6 +13,8 @@ from vrrpwatch.text import vlan_label
 from . import cli
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from vrrpwatch.keepalived.report import AuditReport
 
 
@@ -54,10 +56,8 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
 
 def _render(report: AuditReport) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
-    # Names and paths come from the configs: escaped, so that a "[" in them is text, not markup.
     console = Console(file=sys.stdout, highlight=False)
     groups = Table(
         title="Virtual routers (failover: 3 x interval + skew; after a clean stop: skew)"
@@ -71,9 +71,9 @@ def _render(report: AuditReport) -> None:
         for i, est in enumerate(g.failover):
             inst = by_label[(est.router, est.instance)].instance
             groups.add_row(
-                escape(str(g.key)) if i == 0 else "",
-                escape(est.router),
-                escape(est.instance),
+                _text(str(g.key)) if i == 0 else "",
+                _text(est.router),
+                _text(est.instance),
                 inst.state,
                 str(inst.priority),
                 f"v{inst.version}",
@@ -95,7 +95,7 @@ def _render(report: AuditReport) -> None:
                 ", ".join(str(p) for p in sorted(a.priorities)) + (" +0" if a.released else ""),
                 ", ".join(f"{cs / 100:g}s" for cs in sorted(a.intervals_cs)),
                 ", ".join(sorted({str(x) for s in a.address_sets for x in s})),
-                escape(a.matched) if a.matched else "UNKNOWN",
+                _text(a.matched) if a.matched else "UNKNOWN",
             )
         console.print(seen)
     if report.findings:
@@ -109,8 +109,18 @@ def _render(report: AuditReport) -> None:
             table.add_row(
                 f"[{style[str(f.severity)]}]{f.severity}[/]",
                 f.id,
-                escape(f.message),
-                escape(f.source or ""),
+                _text(f.message),
+                _text(f.source or ""),
             )
         console.print(table)
     console.print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+
+
+def _text(value: str) -> Text:
+    """A name, path or message from a config (or the wire) as a table cell: never markup
+    (``rich.markup.escape`` still turns ``\\[`` into ``[``), and printable."""
+    from rich.text import Text
+
+    from vrrpwatch.keepalived.model import printable
+
+    return Text(printable(value))

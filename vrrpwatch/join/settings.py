@@ -172,9 +172,16 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
 def load_join_settings(path: str | Path, instance: str | None = None) -> JoinSettings:
     """``join --config PATH [--instance NAME]`` in one call; ``KaConfError`` on failure
     (unreadable or unparsable file, no such instance, several instances and no name)."""
-    from vrrpwatch.keepalived.config import parse_config
+    from vrrpwatch.keepalived.config import KaConfError, parse_config
 
-    return join_settings(parse_config(path).instance(instance))
+    inst = parse_config(path).instance(instance)
+    if not inst.name.isprintable():
+        # The name prefixes join's log lines and goes into its database: a control character
+        # would reach the terminal, a byte that is not UTF-8 would fail to encode mid-run.
+        raise KaConfError(
+            inst.source.path, inst.source.line, f"vrrp_instance name {inst.name!r} is not text"
+        )
+    return join_settings(inst)
 
 
 def resolve_options(given: JoinValues, settings: JoinSettings | None = None) -> JoinOptions:

@@ -55,14 +55,18 @@ def failover_estimates(members: Sequence[Member]) -> tuple[FailoverEstimate, ...
 # --------------------------------------------------------------------------------------------
 # Config checks
 
+_LISTED = 5  # peers named in one master-lower-priority finding
+
 
 def members_of(configs: Sequence[KeepalivedConfig]) -> list[Member]:
     """One member per instance. A router is called by its name (router_id, else the file's
     name), or by its file (with ``@ID``) when two configs share that name."""
-    names = [c.name for c in configs]
+    names: dict[str, int] = {}
+    for c in configs:
+        names[c.name] = names.get(c.name, 0) + 1
     out: list[Member] = []
-    for cfg, name in zip(configs, names, strict=True):
-        router = name if names.count(name) == 1 else cfg.label
+    for cfg in configs:
+        router = cfg.name if names[cfg.name] == 1 else cfg.label
         out.extend(Member(router=router, config=cfg, instance=i) for i in cfg.instances)
     return out
 
@@ -177,7 +181,10 @@ def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]
     out: list[AuditFinding] = []
     routers = tuple(dict.fromkeys(m.router for m in members))
     if len(routers) < len(members):
-        dup = [m.router for m in members if [x.router for x in members].count(m.router) > 1]
+        counts: dict[str, int] = {}
+        for m in members:
+            counts[m.router] = counts.get(m.router, 0) + 1
+        dup = [m.router for m in members if counts[m.router] > 1]
         out.append(
             AuditFinding(
                 severity=AuditSeverity.ERROR,
@@ -272,16 +279,24 @@ def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]
                     source=str(same[1].instance.source),
                 )
             )
-    top = max(m.instance.priority for m in members)
+    # Highest priority first (config order within one): the peers a MASTER is below are a
+    # prefix, named up to _LISTED of them (a group of thousands stays linear).
+    ranked = sorted(members, key=lambda x: -x.instance.priority)
+    above: dict[int, int] = {}  # priority -> how many members have a higher one
+    for rank, x in enumerate(ranked):
+        above.setdefault(x.instance.priority, rank)
     for m in members:
-        if m.instance.state == "MASTER" and m.instance.priority < top:
-            better = [x.label for x in members if x.instance.priority > m.instance.priority]
+        n_better = above[m.instance.priority]
+        if m.instance.state == "MASTER" and n_better:
+            better = ", ".join(x.label for x in ranked[: min(n_better, _LISTED)])
+            if n_better > _LISTED:
+                better += f" and {n_better - _LISTED} more"
             out.append(
                 AuditFinding(
                     severity=AuditSeverity.WARNING,
                     id="master-lower-priority",
                     message=f"{m.label}: state MASTER with priority {m.instance.priority}, "
-                    f"below {', '.join(better)}",
+                    f"below {better}",
                     group=key,
                     routers=(m.router,),
                     source=str(m.instance.source),
@@ -308,9 +323,19 @@ def _auth_labels(members: Sequence[Member]) -> dict[str, str]:
         raw = m.instance.auth_pass if m.instance.auth_type is not None else None
         pw = raw.encode()[:8] if raw is not None else None
         if pw is not None:
-            label += " password " + seen.setdefault(pw, chr(ord("A") + len(seen)))
+            label += " password " + seen.setdefault(pw, _letters(len(seen)))
         out[m.label] = label
     return out
+
+
+def _letters(n: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA, ...: names for distinct passwords."""
+    name = ""
+    n += 1
+    while n:
+        n, rest = divmod(n - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
 
 
 def _vip_label(inst: VrrpInstance) -> str:

@@ -116,9 +116,28 @@ def _one_arg(stmt: _Stmt) -> Token:
     return stmt.args[0]
 
 
+_SHOWN_CHARS = 40
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for an error message, cut short when long (one line stays readable)."""
+    if len(text) <= _SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:_SHOWN_CHARS]!r}... ({len(text)} characters)"
+
+
+# Integers longer than this are out of any range keepalived reads (and Python will not even
+# convert one of more than 4,300 digits); seconds above _MAX_SECONDS likewise, far beyond any
+# interval (at most 255 s) or delay (1000 s), which keeps the Decimal arithmetic exact.
+_MAX_INT_DIGITS = 18
+_MAX_SECONDS = Decimal(10**6)
+
+
 def _int(tok: Token, what: str) -> int:
-    if not re.fullmatch(r"[+-]?\d+", tok.text):
-        raise _err(tok, f"{what}: {tok.text!r} is not an integer")
+    if not re.fullmatch(r"[+-]?[0-9]+", tok.text):
+        raise _err(tok, f"{what}: {_shown(tok.text)} is not an integer")
+    if len(tok.text.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
+        raise _err(tok, f"{what}: {_shown(tok.text)} is out of range")
     return int(tok.text)
 
 
@@ -126,9 +145,11 @@ def _seconds(tok: Token, what: str) -> Decimal:
     try:
         value = Decimal(tok.text)
     except InvalidOperation:
-        raise _err(tok, f"{what}: {tok.text!r} is not a number of seconds") from None
+        raise _err(tok, f"{what}: {_shown(tok.text)} is not a number of seconds") from None
     if not value.is_finite() or value < 0:
-        raise _err(tok, f"{what}: {tok.text!r} is not a number of seconds")
+        raise _err(tok, f"{what}: {_shown(tok.text)} is not a number of seconds")
+    if value > _MAX_SECONDS:
+        raise _err(tok, f"{what}: {_shown(tok.text)} is out of range")
     return value
 
 
@@ -136,7 +157,7 @@ def _ip(tok: Token, what: str) -> IPAddress:
     try:
         return ipaddress.ip_address(tok.text)
     except ValueError:
-        raise _err(tok, f"{what}: {tok.text!r} is not an IP address") from None
+        raise _err(tok, f"{what}: {_shown(tok.text)} is not an IP address") from None
 
 
 def _no_block(stmt: _Stmt) -> None:
@@ -168,7 +189,7 @@ def _vip_line(stmt: _Stmt) -> VirtualAddress:
     try:
         address: IPInterface = ipaddress.ip_interface(first.text)
     except ValueError:
-        raise _err(first, f"{first.text!r} is not an IP address[/prefix]") from None
+        raise _err(first, f"{_shown(first.text)} is not an IP address[/prefix]") from None
     opts: dict[str, str] = {}
     i = 1
     while i < len(words):
@@ -177,7 +198,7 @@ def _vip_line(stmt: _Stmt) -> VirtualAddress:
             i += 1
             continue
         if w.text not in _VIP_VALUE_OPTIONS:
-            raise _err(w, f"unknown virtual_ipaddress option {w.text!r}")
+            raise _err(w, f"unknown virtual_ipaddress option {_shown(w.text)}")
         if i + 1 >= len(words):
             raise _err(w, f"virtual_ipaddress option {w.text} needs a value")
         opts[w.text] = words[i + 1].text
@@ -187,10 +208,10 @@ def _vip_line(stmt: _Stmt) -> VirtualAddress:
         try:
             brd = ipaddress.ip_address(opts["brd"])
         except ValueError:
-            raise _err(first, f"brd {opts['brd']!r} is not an IP address") from None
+            raise _err(first, f"brd {_shown(opts['brd'])} is not an IP address") from None
     scope = opts.get("scope")
     if scope is not None and scope not in _SCOPES and not scope.isdigit():
-        raise _err(first, f"unknown scope {scope!r}")
+        raise _err(first, f"unknown scope {_shown(scope)}")
     return VirtualAddress(
         address=address,
         dev=opts.get("dev"),
@@ -235,7 +256,7 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
             _no_block(s)
             v = _one_arg(s)
             if v.text not in ("MASTER", "BACKUP"):
-                raise _err(v, f"state must be MASTER or BACKUP, not {v.text!r}")
+                raise _err(v, f"state must be MASTER or BACKUP, not {_shown(v.text)}")
             # keepalived ignores "state BACKUP" after "state MASTER" (vrrp_state_handler).
             if state != "MASTER":
                 state = v.text
@@ -252,7 +273,7 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
             _no_block(s)
             v = _one_arg(s)
             if v.text not in ("2", "3"):
-                raise _err(v, f"version must be 2 or 3, not {v.text!r}")
+                raise _err(v, f"version must be 2 or 3, not {_shown(v.text)}")
             version = int(v.text)
         elif kw == "advert_int":
             _no_block(s)
@@ -266,12 +287,14 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
                 if a.keyword.text == "auth_type":
                     v = _one_arg(a)
                     if v.text not in ("PASS", "AH"):
-                        raise _err(v, f"auth_type must be PASS or AH, not {v.text!r}")
+                        raise _err(v, f"auth_type must be PASS or AH, not {_shown(v.text)}")
                     auth_type = v.text
                 elif a.keyword.text == "auth_pass":
                     auth_pass = _one_arg(a).text
                 else:
-                    raise _err(a.keyword, f"unknown authentication keyword {a.keyword.text!r}")
+                    raise _err(
+                        a.keyword, f"unknown authentication keyword {_shown(a.keyword.text)}"
+                    )
         elif kw == "virtual_ipaddress":
             vips.extend(_vip_block(s))
         elif kw == "virtual_ipaddress_excluded":
@@ -356,10 +379,10 @@ def _tracked(stmt: _Stmt) -> TrackedInterface:
         weight = _int(stmt.args[1], "track_interface weight")
         args = args[2:]
     elif args:
-        raise _err(stmt.args[0], f"unexpected {args[0]!r} in track_interface")
+        raise _err(stmt.args[0], f"unexpected {_shown(args[0])} in track_interface")
     reverse = args == ["reverse"]
     if args and args not in (["reverse"], ["noreverse"], ["no_reverse"]):
-        raise _err(stmt.keyword, f"unexpected {' '.join(args)!r} in track_interface")
+        raise _err(stmt.keyword, f"unexpected {_shown(' '.join(args))} in track_interface")
     return TrackedInterface(name=stmt.keyword.text, weight=weight, reverse=reverse)
 
 
@@ -397,7 +420,7 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
             elif g.keyword.text == "vrrp_version":
                 v = _one_arg(g)
                 if v.text not in ("2", "3"):
-                    raise _err(v, f"vrrp_version must be 2 or 3, not {v.text!r}")
+                    raise _err(v, f"vrrp_version must be 2 or 3, not {_shown(v.text)}")
                 global_version = int(v.text)
     instances: list[VrrpInstance] = []
     seen: dict[str, Source] = {}

@@ -21,15 +21,29 @@ The only I/O of the parser: reading the configuration file and the files it incl
   stay as they are.
 
 Not supported (a :class:`KaConfError` says so): ``${_RANDOM}`` and ``~SEQ``.
+
+Hostile input. A configuration may come from someone else (``vrrpwatch audit`` of a file sent
+in), so reading it is bounded, and every bound is a ``FILE:LINE`` error, never a hang:
+
+* only regular files are read (not ``/dev/zero``, a FIFO or a socket), each at most
+  :data:`MAX_FILE_BYTES`;
+* at most :data:`MAX_FILES` file reads and :data:`MAX_TOTAL_BYTES` in all, counting a file each
+  time it is included (files that include each other twice double at every level);
+* parameter substitution produces at most :data:`MAX_EXPANSION_CHARS` in all (and one line at
+  most ``_MAX_LINE`` characters in ``_MAX_EXPANSIONS`` steps), so a few definitions that each use
+  the previous one several times cannot grow into gigabytes;
+* every pass over a line takes linear time (no regular expression that backtracks).
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
+import stat
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -40,6 +54,17 @@ _MAX_INCLUDE_DEPTH = 32
 _INCLUDE_KEYWORDS = frozenset(
     {"include", "includer", "includem", "includew", "includeb", "includea"}
 )
+MIB = 1 << 20
+# Bounds on what one configuration (the main file and everything it includes) may make the
+# lexer read and produce; see the module's docstring.
+MAX_FILE_BYTES = 4 * MIB
+MAX_FILES = 1000
+MAX_TOTAL_BYTES = 8 * MIB
+MAX_EXPANSION_CHARS = 8 * MIB
+# Bounds on what one source line may expand into (recursive definitions); keepalived stops
+# at its line buffer size ("would exceed maximum line length").
+_MAX_EXPANSIONS = 1000
+_MAX_LINE = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +82,13 @@ class Token:
         return Source(path=self.path, line=self.line)
 
 
+# One piece of a line at a time: whitespace, a brace, a quoted string (closed or not), a word
+# (``\#`` and ``\!`` inside it are literal) or the start of a comment. The alternatives begin
+# with different characters and nothing follows them, so matching never backtracks.
+_PIECE = re.compile(r'(\s+)|([{}])|"([^"]*)"|(")|((?:\\[#!]|[^\s{}#!"])+)|[#!]')
+_ESCAPED = re.compile(r"\\([#!])")
+
+
 def _split_line(text: str, path: str, lineno: int) -> list[Token]:
     """Split one line into words, ``{``/``}`` and quoted strings; drop the comment.
 
@@ -68,30 +100,22 @@ def _split_line(text: str, path: str, lineno: int) -> list[Token]:
     out: list[Token] = []
     i, n = 0, len(text)
     while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
+        m = _PIECE.match(text, i)
+        assert m is not None  # every character starts one of the pieces
+        i = m.end()
+        space, brace, quoted, open_quote, word = m.groups()
+        if space is not None:
             continue
-        if ch in "#!":
-            break
-        if ch in "{}":
-            out.append(Token(ch, path, lineno))
-            i += 1
-            continue
-        if ch == '"':
-            close = text.find('"', i + 1)
-            if close < 0:
-                raise KaConfError(path, lineno, "unterminated quoted string")
-            out.append(Token(text[i + 1 : close], path, lineno, quoted=True))
-            i = close + 1
-            continue
-        word: list[str] = []
-        while i < n and not text[i].isspace() and text[i] not in '{}#!"':
-            if text[i] == "\\" and i + 1 < n and text[i + 1] in "#!":
-                i += 1
-            word.append(text[i])
-            i += 1
-        out.append(Token("".join(word), path, lineno))
+        if brace is not None:
+            out.append(Token(brace, path, lineno))
+        elif quoted is not None:
+            out.append(Token(quoted, path, lineno, quoted=True))
+        elif open_quote is not None:
+            raise KaConfError(path, lineno, "unterminated quoted string")
+        elif word is not None:
+            out.append(Token(_ESCAPED.sub(r"\1", word) if "\\" in word else word, path, lineno))
+        else:
+            break  # a comment
     if out:
         last = out[-1]
         out[-1] = Token(last.text, last.path, last.line, last.quoted, True)
@@ -117,32 +141,113 @@ def _conditional(line: str, config_id: str | None, path: Path, lineno: int) -> s
     return rest if (ident == config_id) != reverse else None
 
 
+# A line up to its comment: runs of ordinary characters, escapes outside quotes, quoted spans
+# (closed or running to the end of the line). It always matches, so it never backtracks.
+_BEFORE_COMMENT = re.compile(r'(?:[^"\\#!]+|\\[#!]?|"[^"]*"?)*')
+
+
 def _decomment(line: str) -> str:
     """``line`` up to its comment: the first ``#`` or ``!`` outside double quotes that is not
     escaped (lib/parser.c ``decomment``). Escapes stay for :func:`_split_line`."""
-    quoted = False
-    i, n = 0, len(line)
-    while i < n:
-        c = line[i]
-        if c == '"':
-            quoted = not quoted
-        elif c == "\\" and not quoted and i + 1 < n and line[i + 1] in "#!":
-            i += 2
-            continue
-        elif c in "#!" and not quoted:
-            return line[:i]
-        i += 1
-    return line
+    m = _BEFORE_COMMENT.match(line)
+    assert m is not None
+    return line[: m.end()]
 
 
 _DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(.*)")
-_REFERENCE = re.compile(
-    r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:[ \t][^}]*)?)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[ \t]|$)"
-)
-# Bounds on what one source line may expand into (recursive definitions); keepalived stops
-# at its line buffer size ("would exceed maximum line length").
-_MAX_EXPANSIONS = 1000
-_MAX_LINE = 1 << 16
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _references(line: str) -> Iterator[tuple[int, int, str, str]]:
+    """``(start, end, name, parameters)`` of each ``$NAME`` (followed by a blank or the end),
+    ``${NAME}`` or ``${NAME parameters}`` in ``line``, left to right, not overlapping.
+
+    Linear in the length of the line: the closing brace a ``${NAME parameters`` needs is looked
+    up once and remembered, so a line of ``${A ${A ${A ...`` without any ``}`` is one scan (the
+    equivalent regular expression backtracks to the end of the line from every ``$``).
+    """
+    n = len(line)
+    close = -1  # the first '}' at or after the last search start (n: none)
+    i = 0
+    while (start := line.find("$", i)) >= 0:
+        braced = line.startswith("{", start + 1)
+        m = _NAME.match(line, start + 2 if braced else start + 1)
+        i = start + 1
+        if m is None:
+            continue
+        end = m.end()
+        after = line[end] if end < n else ""
+        if not braced:
+            if after in ("", " ", "\t"):
+                yield start, end, m.group(), ""
+                i = end
+            continue
+        if after == "}":
+            yield start, end + 1, m.group(), ""
+            i = end + 1
+        elif after in (" ", "\t"):
+            if close < end:
+                close = line.find("}", end)
+                if close < 0:
+                    close = n
+            if close < n:
+                yield start, close + 1, m.group(), line[end:close]
+                i = close + 1
+
+
+def _substitute(line: str, value: Callable[[str, str, str], str]) -> str:
+    """``line`` with each reference replaced by ``value(name, parameters, reference)``."""
+    parts: list[str] = []
+    last = 0
+    for start, end, name, params in _references(line):
+        parts.append(line[last:start])
+        parts.append(value(name, params, line[start:end]))
+        last = end
+    if not parts:
+        return line
+    parts.append(line[last:])
+    return "".join(parts)
+
+
+class _Unreadable(Exception):
+    """Why a file cannot be read as a configuration (a message, without the file's name)."""
+
+
+def _read(path: Path, limit: int) -> bytes:
+    """The content of a regular file, at most ``limit + 1`` bytes of it (more than ``limit``
+    means too large).
+
+    Opened without blocking (a FIFO would wait for a writer) and checked on the open file, so
+    that what is read is what was checked.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _Unreadable(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise _Unreadable("is a directory, not a configuration file")
+        if not stat.S_ISREG(mode):
+            raise _Unreadable("not a regular file (a device, FIFO or socket)")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, MIB))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise _Unreadable(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _size(n: int) -> str:
+    return f"{n // MIB} MiB" if n >= MIB and n % MIB == 0 else f"{n} bytes"
 
 
 @dataclass(slots=True)
@@ -154,22 +259,37 @@ class Lexer:
     config_id: str | None
     files: list[str] = field(default_factory=list)
     defs: dict[str, str] = field(default_factory=dict)
+    bytes_read: int = 0
+    expanded_chars: int = 0
 
     def lex(self, path: Path) -> Iterator[Token]:
         """The tokens of ``path`` and of the files it includes, in reading order."""
-        resolved = path.resolve() if path.exists() else path
-        return self.lex_file(path, (resolved,))
-
-    def lex_file(self, path: Path, stack: tuple[Path, ...]) -> Iterator[Token]:
-        """The tokens of ``path``; ``stack`` holds the including files (resolved), to stop
-        include loops."""
         try:
-            text = path.read_text(encoding="utf-8", errors="surrogateescape")
-        except IsADirectoryError:
-            raise KaConfError(path, 0, "is a directory, not a configuration file") from None
-        except OSError as exc:
-            raise KaConfError(path, 0, f"cannot read: {exc.strerror or exc}") from None
+            text = self._load(path)
+        except _Unreadable as exc:
+            raise KaConfError(path, 0, str(exc)) from None
+        resolved = path.resolve() if path.exists() else path
+        return self._lex_text(text, path, (resolved,))
+
+    def _load(self, path: Path) -> str:
+        """Read ``path`` within the bounds left (``_Unreadable`` beyond them)."""
+        if len(self.files) >= MAX_FILES:
+            raise _Unreadable(f"more than {MAX_FILES} files read in all (includes that repeat?)")
+        left = MAX_TOTAL_BYTES - self.bytes_read
+        data = _read(path, min(MAX_FILE_BYTES, left))
+        if len(data) > MAX_FILE_BYTES:
+            raise _Unreadable(f"larger than {_size(MAX_FILE_BYTES)}")
+        if len(data) > left:
+            raise _Unreadable(
+                f"more than {_size(MAX_TOTAL_BYTES)} read in all (includes that repeat?)"
+            )
+        self.bytes_read += len(data)
         self.files.append(str(path))
+        return data.decode("utf-8", errors="surrogateescape")
+
+    def _lex_text(self, text: str, path: Path, stack: tuple[Path, ...]) -> Iterator[Token]:
+        """The tokens of ``text``, read from ``path``; ``stack`` holds the including files
+        (resolved), to stop include loops."""
         lines = text.splitlines()
         i = 0
         while i < len(lines):
@@ -193,11 +313,19 @@ class Lexer:
                 if line.startswith("~SEQ"):
                     raise KaConfError(path, lineno, "~SEQ is not supported")
                 if "$" in line:
-                    expanded = _REFERENCE.sub(partial(self._value, path=path, lineno=lineno), line)
+                    expanded = _substitute(line, partial(self._value, path=path, lineno=lineno))
                     if expanded != line:
                         expansions += 1
                         if expansions > _MAX_EXPANSIONS or len(expanded) > _MAX_LINE:
                             raise KaConfError(path, lineno, "parameter substitution never ends")
+                        self.expanded_chars += len(expanded)
+                        if self.expanded_chars > MAX_EXPANSION_CHARS:
+                            raise KaConfError(
+                                path,
+                                lineno,
+                                "parameter substitution produces more than "
+                                f"{_size(MAX_EXPANSION_CHARS)} in all",
+                            )
                         queue.extendleft(reversed(expanded.split("\n")))
                         continue
                 yield from self._tokens(line, path, lineno, stack)
@@ -219,12 +347,11 @@ class Lexer:
                 break
         return "\n".join(p for p in parts if p), i
 
-    def _value(self, ref: re.Match[str], *, path: Path, lineno: int) -> str:
-        name = ref.group(1) or ref.group(3)
+    def _value(self, name: str, params: str, ref: str, *, path: Path, lineno: int) -> str:
         if name == "_RANDOM":
             raise KaConfError(path, lineno, "${_RANDOM} is not supported")
-        if ref.group(2):
-            return ref.group(0)  # only _RANDOM takes parameters
+        if params:
+            return ref  # only _RANDOM takes parameters
         if name in self.defs:
             return self.defs[name]
         if name == "_PWD":
@@ -233,7 +360,7 @@ class Lexer:
             return self.config_id
         if name == "_HASH":
             return "\\#"  # a literal '#', not a comment
-        return ref.group(0)  # undefined: left as it is, as keepalived does
+        return ref  # undefined: left as it is, as keepalived does
 
     def _tokens(
         self, line: str, path: Path, lineno: int, stack: tuple[Path, ...]
@@ -254,17 +381,34 @@ class Lexer:
         # keepalived.conf(5): relative paths are relative to the directory of the including file.
         full = pattern if os.path.isabs(pattern) else str(including.parent / pattern)
         if _has_glob(pattern):
-            # keepalived (lib/parser.c read_conf_file) skips directories a glob matches.
-            matches = sorted(m for m in glob.glob(full) if not os.path.isdir(m))
+            # keepalived (lib/parser.c read_conf_file) skips directories a glob matches. A glob
+            # may match a whole file system: stop after more matches than files may be read.
+            found = list(itertools.islice(glob.iglob(full), MAX_FILES + 1))
+            if len(found) > MAX_FILES:
+                raise KaConfError(
+                    including, lineno, f"include: {pattern}: matches more than {MAX_FILES} files"
+                )
+            matches = sorted(m for m in found if not os.path.isdir(m))
         elif os.path.exists(full):
             matches = [full]
         else:
             raise KaConfError(including, lineno, f"include: {pattern}: no such file")
         for match in matches:
-            target = Path(match).resolve()
+            target = Path(os.path.realpath(match))  # never raises (Path.resolve does, on a loop)
             if target in stack:
                 raise KaConfError(including, lineno, f"include loop: {pattern} includes itself")
-            yield from self.lex_file(Path(match), (*stack, target))
+            try:
+                text = self._load(Path(match))
+            except _Unreadable as exc:
+                raise KaConfError(including, lineno, f"include: {match}: {exc}") from None
+            yield from self._lex_text(text, Path(match), (*stack, target))
 
 
-__all__ = ["Lexer", "Token"]
+__all__ = [
+    "MAX_EXPANSION_CHARS",
+    "MAX_FILES",
+    "MAX_FILE_BYTES",
+    "MAX_TOTAL_BYTES",
+    "Lexer",
+    "Token",
+]

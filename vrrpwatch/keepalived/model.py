@@ -24,15 +24,30 @@ DEFAULT_PRIORITY = 100
 DEFAULT_ADVERT_INT_MS = 1000
 
 
+def printable(text: str) -> str:
+    """``text`` as a terminal shows it for what it is: control characters and bytes that are
+    not UTF-8 (kept by ``surrogateescape``) written as escapes (``\\x1b``, ``\\xff``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    if "\udc80" <= ch <= "\udcff":  # a byte that is not UTF-8, kept by surrogateescape
+        return f"\\x{ord(ch) - 0xDC00:02x}"
+    return ascii(ch)[1:-1]
+
+
 class KaConfError(VrrpwatchError, ValueError):
-    """The configuration cannot be parsed. ``str()`` is one line: ``FILE:LINE: message``."""
+    """The configuration cannot be parsed. ``str()`` is one line: ``FILE:LINE: message``,
+    printable (names and paths from the files may hold control characters)."""
 
     def __init__(self, path: str | Path, line: int, message: str) -> None:
         self.path = str(path)
         self.line = line
         self.message = message
         where = f"{self.path}:{line}" if line else self.path  # line 0: the file as a whole
-        super().__init__(f"{where}: {message}")
+        super().__init__(printable(f"{where}: {message}"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,4 +185,5 @@ __all__ = [
     "TrackedInterface",
     "VirtualAddress",
     "VrrpInstance",
+    "printable",
 ]

@@ -91,10 +91,10 @@ def _known_addresses(m: Member) -> set[IPAddress]:
     return {a for a in (inst.unicast_src_ip, inst.mcast_src_ip) if a is not None}
 
 
-def _pick_group(adv: WireAdvertiser, groups: Sequence[Group]) -> Group | None:
-    candidates = [g for g in groups if g.key.vrid == adv.vrid and g.key.family == adv.family]
-    if not candidates:
-        return None
+def _pick_group(adv: WireAdvertiser, candidates: Sequence[Group]) -> Group | None:
+    """The group of ``candidates`` (those of the advertiser's VRID and family) it belongs to."""
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
     seen = set().union(*adv.address_sets) if adv.address_sets else set()
 
     def score(g: Group) -> tuple[bool, int]:
@@ -104,6 +104,43 @@ def _pick_group(adv: WireAdvertiser, groups: Sequence[Group]) -> Group | None:
         return vlan_fits, max(len(seen & {v.ip for v in m.instance.vips}) for m in g.members)
 
     return max(candidates, key=score)
+
+
+def _match(
+    members: Sequence[Member], idxs: Sequence[int], advertisers: Sequence[WireAdvertiser]
+) -> dict[int, Member]:
+    """Advertisers (by index) to members of their group: 1. by a configured source address;
+    2. by priority, among members without one. Each takes the first member (in config order)
+    still free; members are looked up by address and by priority, so a group of thousands
+    against a capture of thousands stays linear."""
+    matched: dict[int, Member] = {}
+    used = [False] * len(members)
+    by_addr: dict[IPAddress, list[int]] = {}
+    by_prio: dict[int, list[int]] = {}  # free members per priority, the first one last
+    for pos, m in enumerate(members):
+        known = _known_addresses(m)
+        for addr in known:
+            by_addr.setdefault(addr, []).append(pos)
+        if not known:
+            by_prio.setdefault(m.instance.priority, []).append(pos)
+    for positions in by_prio.values():
+        positions.reverse()
+    for i in idxs:
+        for pos in by_addr.get(advertisers[i].src, ()):
+            if not used[pos]:
+                matched[i] = members[pos]
+                used[pos] = True
+                break
+    for i in idxs:
+        if i in matched:
+            continue
+        heads = [by_prio[p][-1] for p in advertisers[i].priorities if by_prio.get(p)]
+        if heads:
+            pos = min(heads)
+            by_prio[members[pos].instance.priority].pop()
+            matched[i] = members[pos]
+            used[pos] = True
+    return matched
 
 
 def compare_wire(
@@ -119,12 +156,15 @@ def compare_wire(
     matched: dict[int, Member] = {}  # index into advertisers -> member
     by_group: dict[GroupKey, list[int]] = {}
     unknown: list[int] = []
-    for i, adv in enumerate(advertisers):
-        g = _pick_group(adv, groups)
-        if g is None:
+    by_vrid: dict[tuple[int, int], list[Group]] = {}
+    for g in groups:
+        by_vrid.setdefault((g.key.vrid, g.key.family), []).append(g)
+    picked = [_pick_group(adv, by_vrid.get((adv.vrid, adv.family), ())) for adv in advertisers]
+    for i, pick in enumerate(picked):
+        if pick is None:
             unknown.append(i)
         else:
-            by_group.setdefault(g.key, []).append(i)
+            by_group.setdefault(pick.key, []).append(i)
     for g in groups:
         idxs = by_group.get(g.key, [])
         if not idxs:
@@ -138,22 +178,11 @@ def compare_wire(
                 )
             )
             continue
-        free = list(g.members)
         # 1. By a configured source address; 2. by priority; 3. the last one left on each side.
-        for i in idxs:
-            for m in free:
-                if advertisers[i].src in _known_addresses(m):
-                    matched[i] = m
-                    free.remove(m)
-                    break
-        for i in idxs:
-            if i in matched:
-                continue
-            for m in free:
-                if not _known_addresses(m) and m.instance.priority in advertisers[i].priorities:
-                    matched[i] = m
-                    free.remove(m)
-                    break
+        found = _match(g.members, idxs, advertisers)
+        matched.update(found)
+        taken = {id(m) for m in found.values()}
+        free = [m for m in g.members if id(m) not in taken]
         left = [i for i in idxs if i not in matched]
         loose = [m for m in free if not _known_addresses(m)]
         if (
@@ -173,16 +202,17 @@ def compare_wire(
         unknown.extend(left)
     for i in sorted(unknown):
         adv = advertisers[i]
-        g = _pick_group(adv, groups)
+        pick = picked[i]
         prios = ", ".join(str(p) for p in sorted(adv.priorities)) or "0"
-        where = f"{g.key}" if g else f"VRID {adv.vrid} (IPv{adv.family}), which no config has,"
+        nowhere = f"VRID {adv.vrid} (IPv{adv.family}), which no config has,"
+        where = str(pick.key) if pick else nowhere
         findings.append(
             AuditFinding(
                 severity=AuditSeverity.ERROR,
                 id="unknown-advertiser",
                 message=f"{adv.src} advertises {where} at priority {prios} "
                 f"({adv.count} adverts) and matches no configured router",
-                group=g.key if g else None,
+                group=pick.key if pick else None,
             )
         )
     for i, m in sorted(matched.items()):
