@@ -36,7 +36,9 @@ __all__ = [
     "forwarding_off",
     "learnt",
     "listening",
+    "stale_vip_kept",
     "stale_vip_removed",
+    "state_file_ignored",
     "stopped_before_joining",
 ]
 
@@ -98,6 +100,22 @@ def stale_vip_removed(vip: IPAddress, prefixlen: int, pid: object) -> Event:
         "stale-vip-removed",
         f"Removed stale VIP {vip}/{prefixlen} left by a previous run (pid {pid})",
         address=f"{vip}/{prefixlen}",
+    )
+
+
+def stale_vip_kept(vip: IPAddress, prefixlen: int, why: str) -> Event:
+    return _event(
+        "warning",
+        f"Warning: not removing {vip}/{prefixlen} listed in the state file: {why}",
+        address=f"{vip}/{prefixlen}",
+    )
+
+
+def state_file_ignored(path: object, why: str) -> Event:
+    return _event(
+        "warning",
+        f"Warning: ignoring state file {path}: {why}; nothing removed",
+        path=str(path),
     )
 
 

@@ -33,7 +33,7 @@ from vrrpwatch.join.log import EventSink
 from vrrpwatch.join.loop import Runtime
 from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
 from vrrpwatch.join.settings import JoinError, JoinOptions
-from vrrpwatch.join.statefile import remove_stale_addresses
+from vrrpwatch.join.statefile import InstanceLock, remove_stale_addresses
 from vrrpwatch.join.transport import RawTransport, Received, Transport
 
 __all__ = [
@@ -202,6 +202,7 @@ class _Stop:
         self.requested = False
         self.transport = transport
         self.runtime: Runtime | None = None
+        self.lock: InstanceLock | None = None
 
     def __call__(self, *_: object) -> None:
         self.requested = True
@@ -251,6 +252,8 @@ def join(
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
         transport.close()
+        if stop.lock is not None:
+            stop.lock.close()
 
 
 def _join(
@@ -287,9 +290,21 @@ def _join(
     for fam in (4, 6):
         if fam == config.family and netif.forwarding_enabled(iface.name, fam) is False:
             emit(log.forwarding_off(iface.name, fam))
-    state_file = Path(opts.state_file or default_state_file(iface.name, config.vrid, config.family))
+    default = default_state_file(iface.name, config.vrid, config.family)
+    state_file = Path(opts.state_file or default)
     if not opts.dry_run:
-        remove_stale_addresses(state_file, transport, emit)
+        # One live join per interface, VRID and family (whatever its --state-file): a second
+        # would take the first one's VIPs for a killed run's. Released when the process ends.
+        what = f"{iface.name} VRID {config.vrid} IPv{config.family}"
+        stop.lock = InstanceLock(default.with_suffix(".lock"), what)
+        remove_stale_addresses(
+            state_file,
+            transport,
+            emit,
+            interface=iface.name,
+            vips=config.addresses,
+            primary=config.primary_address,
+        )
     router = VirtualRouter(config)
     if not iface.up:
         router.link_down(time.monotonic())
