@@ -1,10 +1,19 @@
-"""join's transport: the link watcher it reads link changes from (no sockets but a pair)."""
+"""join's transport: the link watcher it reads link changes from, the kernel filter on its raw
+sockets and its bounded reads (no sockets but a pair)."""
 
 from __future__ import annotations
 
+import ipaddress
 import struct
+from collections.abc import Sequence
+from typing import Any
 
+import pytest
+
+from dissectors.ip import IPv4Header, build_ipv4
+from dissectors.vrrp import VrrpPacket, VrrpV2, VrrpV3, build_vrrp
 from vrrpwatch import netif
+from vrrpwatch.join.transport import BATCH, Insn, RawTransport, vrrp_filter
 
 
 def _newlink(index: int, flags: int, mtype: int = netif.RTM_NEWLINK) -> bytes:
@@ -38,3 +47,112 @@ def test_link_watcher_reports_changes_of_our_link_only() -> None:
     assert watcher.read() is False
     watcher.close()
     feed.close()
+
+
+# -- the kernel filter, run by a small classic-BPF interpreter (join's own copy) --------------
+
+
+def run_bpf(program: Sequence[Insn], packet: bytes) -> int:
+    """The opcodes ``vrrp_filter`` uses (<linux/filter.h>); a load past the end ends the
+    program with 0 (drop), as the kernel does."""
+    a = x = pc = 0
+    while True:
+        code, jt, jf, k = program[pc]
+        pc += 1
+        if code == 0x01:  # ldx #k
+            x = k
+        elif code == 0xB1:  # ldxb 4*([k]&0xf)
+            if k >= len(packet):
+                return 0
+            x = 4 * (packet[k] & 0x0F)
+        elif code == 0x50:  # ldb [x + k]
+            if x + k >= len(packet):
+                return 0
+            a = packet[x + k]
+        elif code == 0x15:  # jeq #k
+            pc += jt if a == k else jf
+        elif code == 0x06:  # ret #k
+            return k
+        else:
+            raise AssertionError(f"unexpected opcode {code:#x}")
+
+
+def _v4_packet(payload: bytes, options: bytes = b"") -> bytes:
+    """What a raw IPv4 socket's filter sees: the IP header (IHL counts the options), then VRRP."""
+    src, dst = ipaddress.IPv4Address("192.0.2.253"), ipaddress.IPv4Address("224.0.0.18")
+    hdr = IPv4Header(src=src, dst=dst, protocol=112, ttl=255)
+    packet = bytearray(build_ipv4(hdr, payload))
+    if options:
+        packet = packet[:20] + bytearray(options) + packet[20:]
+        packet[0] = 0x40 | (20 + len(options)) // 4
+    return bytes(packet)
+
+
+def _advert(version: int, vrid: int, family: int = 4) -> bytes:
+    if version == 2:
+        adv: VrrpPacket = VrrpV2(
+            vrid=vrid,
+            priority=100,
+            count_ip_addrs=1,
+            addresses=(ipaddress.ip_address("192.0.2.1"),),
+        )
+        return build_vrrp(
+            adv, src=ipaddress.ip_address("192.0.2.253"), dst=ipaddress.ip_address("224.0.0.18")
+        )
+    vip = ipaddress.ip_address("192.0.2.1" if family == 4 else "2001:db8::1")
+    adv = VrrpV3(vrid=vrid, priority=100, count_ip_addrs=1, addresses=(vip,), family=family)
+    src = ipaddress.ip_address("192.0.2.253" if family == 4 else "fe80::2")
+    dst = ipaddress.ip_address("224.0.0.18" if family == 4 else "ff02::12")
+    return build_vrrp(adv, src=src, dst=dst)
+
+
+def test_the_kernel_filter_passes_only_our_vrid_and_version() -> None:
+    for version in (2, 3):
+        prog4 = vrrp_filter(4, 7, version)
+        for vrid in (1, 6, 7, 8, 255):
+            for ver in (2, 3):
+                want = 0xFFFF if (vrid, ver) == (7, version) else 0
+                payload = _advert(ver, vrid)
+                assert run_bpf(prog4, _v4_packet(payload)) == want, (version, vrid, ver)
+                # IP options move VRRP on: the filter follows the IHL.
+                assert run_bpf(prog4, _v4_packet(payload, options=b"\x01" * 4)) == want
+    prog6 = vrrp_filter(6, 7, 3)
+    for vrid, want in ((7, 0xFFFF), (8, 0)):
+        assert run_bpf(prog6, _advert(3, vrid, family=6)) == want  # IPv6: the payload only
+    # While the group is learnt: either version, still our VRID only.
+    learn = vrrp_filter(4, 7)
+    assert run_bpf(learn, _v4_packet(_advert(2, 7))) == 0xFFFF
+    assert run_bpf(learn, _v4_packet(_advert(3, 7))) == 0xFFFF
+    assert run_bpf(learn, _v4_packet(_advert(3, 9))) == 0
+    # Not an advert (type 2), another version (1), too short: dropped, no crash.
+    for first in (0x22, 0x32, 0x11):
+        assert run_bpf(learn, _v4_packet(bytes([first, 7]) + bytes(14))) == 0
+    assert run_bpf(learn, _v4_packet(b"")) == 0
+    assert run_bpf(learn, _v4_packet(b"\x31")) == 0
+    assert run_bpf(vrrp_filter(6, 7), b"\x31") == 0
+    with pytest.raises(ValueError):
+        vrrp_filter(4, 0)
+
+
+class _EndlessSocket:
+    """A socket under a flood that never ends: recvmsg never runs dry."""
+
+    def __init__(self, packet: bytes) -> None:
+        self.packet = packet
+        self.reads = 0
+
+    def recvmsg(self, *_: object) -> tuple[bytes, list[Any], int, Any]:
+        self.reads += 1
+        return self.packet, [], 0, None
+
+
+def test_a_flood_that_never_ends_still_hands_back_a_batch() -> None:
+    """The red team's starvation: the reader drained the socket until EAGAIN, which a flood
+    never gives, so the loop never got back to its timers. Now: BATCH packets, and
+    ``backlog`` says more are queued."""
+    transport = object.__new__(RawTransport)
+    transport.src = {4: ipaddress.ip_address("192.0.2.254")}
+    transport._backlog = False
+    sock = _EndlessSocket(_v4_packet(_advert(2, 1)))
+    got = transport._recv4(sock, 0.0)  # type: ignore[arg-type]
+    assert len(got) == BATCH and sock.reads == BATCH and transport.backlog

@@ -266,6 +266,8 @@ def _join(
 ) -> int:
     if not transport.socks:
         raise JoinError(f"interface {iface.name} has no address to run VRRP from")
+    # The kernel drops adverts of other groups from here on: a flood for them never reaches us.
+    transport.set_filter(opts.vrid)
     emit(log.listening(iface.name, opts.vrid, opts.learn_timeout_s))
     learnt = learn_group(
         transport,
@@ -287,6 +289,7 @@ def _join(
         emit(log.learnt(learnt.adv, learnt.src))
     config, prefixes = build_config(opts, iface, learnt, mtu=_mtu(iface.name))
     transport.keep_family(config.family)
+    transport.set_filter(config.vrid, config.version)
     for fam in (4, 6):
         if fam == config.family and netif.forwarding_enabled(iface.name, fam) is False:
             emit(log.forwarding_off(iface.name, fam))
