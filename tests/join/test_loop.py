@@ -389,3 +389,29 @@ def test_the_masters_adverts_go_out_on_time_under_a_flood() -> None:
     sent = [t for t, a in transport.kinds("advert") if a.priority == 50]
     gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
     assert len(sent) >= 7 and all(abs(gap - 1.0) <= 64 * 0.001 for gap in gaps), gaps
+
+
+def test_leaving_master_drops_the_vip_before_anything_else(tmp_path: Path) -> None:
+    """The red team's race: the loser of a double takeover still held the VIP (and its kernel
+    answered ARP for it) while it logged, wrote the database and started its notify command.
+    Now the address is removed before any line is emitted or any command started."""
+    marker = tmp_path / "notify.txt"
+    script_py = tmp_path / "notify.py"
+    script_py.write_text(f"import sys\nopen({str(marker)!r}, 'a').write(sys.argv[3] + '\\n')\n")
+    seen: list[tuple[str, list[str]]] = []
+    rt, tr, clock, _events = make(
+        [(10.0, rx(v2_bytes(100)))], notify=f"{sys.executable} {script_py}"
+    )
+
+    def emit(event: dict[str, Any]) -> None:
+        seen.append((event["event"], [x for _, k, x in tr.log if k == "remove"]))
+
+    rt.emit = emit
+    rt._log.emit = emit
+    rt.run(until=lambda: clock.now >= 10.0)
+    i = next(n for n, (kind, _) in enumerate(seen) if kind == "higher-prio")
+    # From the higher-priority line on (the state line, the notify command), the address is
+    # already gone.
+    assert {kind for kind, _ in seen[i:]} >= {"higher-prio", "state"}
+    assert all(removed == ["192.0.2.1/24"] for _kind, removed in seen[i:])
+    assert [kind for kind, _ in seen[: i + 1]][-2:] == ["vip-remove", "higher-prio"]

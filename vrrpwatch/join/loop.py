@@ -156,12 +156,17 @@ class Runtime:
 
     def _execute(self, actions: Iterable[Action]) -> None:
         actions = list(actions)
-        # Adverts go out before anything is logged: the wire is what peers time us by.
+        # Leaving Master, the VIPs go before anything else: while the host holds one its
+        # kernel answers ARP for it, after the new master's gratuitous ARPs. Then the adverts,
+        # before anything is logged: the wire is what peers time us by.
+        for act in actions:
+            if isinstance(act, RemoveAddresses):
+                self._remove_addresses(act)
         for act in actions:
             if isinstance(act, SendAdvertisement):
                 self._send_advert(act)
         for act in actions:
-            if isinstance(act, SendAdvertisement):
+            if isinstance(act, SendAdvertisement | RemoveAddresses):
                 continue
             elif isinstance(act, SendGratuitousArp):
                 for vip in act.addresses:
@@ -177,8 +182,6 @@ class Runtime:
                             self._io("na", self.transport.send_neighbor_advertisement, vip6)
             elif isinstance(act, AddAddresses):
                 self._add_addresses(act)
-            elif isinstance(act, RemoveAddresses):
-                self._remove_addresses(act)
             elif isinstance(act, StateChanged):
                 self._state_changed(act)
             elif isinstance(act, AdvertisementDiscarded):
