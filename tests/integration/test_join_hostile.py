@@ -134,12 +134,13 @@ def test_join_stays_backup_under_a_flood_for_other_vrids(hlab: Lab) -> None:
     assert j.signal(signal.SIGTERM) == 0
 
 
-def test_join_under_a_bad_checksum_flood_for_its_own_vrid(hlab: Lab) -> None:
-    """Bad-checksum adverts for join's own VRID pass the kernel filter (it checks VRID and
-    version): each costs a parse and a discard in Python. At 5,000/s the backup holds, with a
-    bounded log. At the sender's full rate the loop cannot keep up, the kernel drops from its
-    queue, the master's adverts among them, and join may take over: measured and printed; once
-    the flood ends, join is backup again and has given the VIP back."""
+def test_join_stays_backup_under_a_bad_checksum_flood_for_its_own_vrid(hlab: Lab) -> None:
+    """Bad-checksum adverts for join's own VRID and of its advert's length, paced at 5,000/s
+    and then at the sender's full rate: the kernel filter verifies the checksum (RFC 3768
+    section 5.3.8) and drops them before Python, so join stays BACKUP beside the live
+    keepalived master and spends almost no CPU. Sent to join's MAC, so that keepalived's
+    kernel drops them unread and the master keeps advertising (sent to the group, keepalived
+    itself falls behind and stops advertising: join would then rightly take over)."""
     r1, r2, _mon = classic(hlab)
     atk = hlab.host("atk", addr4="192.0.2.99/24")
     r1.keepalived(
@@ -150,34 +151,21 @@ def test_join_under_a_bad_checksum_flood_for_its_own_vrid(hlab: Lab) -> None:
     j = Join(r2, "--vrid", "1", "--priority", "50")
     j.wait_state("BACKUP", 8)
     time.sleep(1.0)
-    cpu0 = _cpu_s(j.proc.pid)
-    # To join's MAC: keepalived's kernel drops the frames unread, so the master keeps
-    # advertising (sent to the group, keepalived itself falls behind) and join is the target.
-    paced = _flood(atk, "bad-checksum", 8.0, rate=5000, to_mac=r2.mac())
-    cpu = _cpu_s(j.proc.pid) - cpu0
-    print(
-        f"bad-checksum flood for VRID 1 at {paced['rate']}/s for {paced['seconds']:.1f} s: "
-        f"join CPU {cpu:.2f} s, states {j.states()}"
-    )
-    assert 4000 <= paced["rate"] <= 5500
-    assert j.states() == ["BACKUP"] and not r2.has_address("192.0.2.1")
-    cpu0 = _cpu_s(j.proc.pid)
-    full = _flood(atk, "bad-checksum", 4.0, to_mac=r2.mac())
-    cpu = _cpu_s(j.proc.pid) - cpu0
-    during = j.states()
-    time.sleep(6.0)  # Master_Down_Interval and a giving back after the flood
-    assert j.signal(signal.SIGTERM) == 0  # summarises the discards of the last window
-    lines = [e for e in j.events() if e["event"] in ("discard", "discard-summary")]
-    discarded = sum(e.get("discarded", 1) for e in lines)
-    print(
-        f"bad-checksum flood for VRID 1 at {full['rate']}/s for {full['seconds']:.1f} s: "
-        f"join CPU {cpu:.2f} s, states {during}, then {j.states()}; {len(lines)} discard "
-        f"lines for {discarded} discarded of {paced['sent'] + full['sent']} sent"
-    )
-    assert full["rate"] > paced["rate"]
-    assert j.states()[-2:] == ["BACKUP", "INIT"] and not r2.has_address("192.0.2.1")
-    assert r1.has_address("192.0.2.1")
-    assert len(lines) <= 6  # a line, then a summary per reason per 10 s: no log flood
+    for rate, seconds in ((5000, 6.0), (0, 8.0)):
+        cpu0 = _cpu_s(j.proc.pid)
+        figures = _flood(atk, "bad-checksum", seconds, rate=rate, to_mac=r2.mac())
+        cpu = _cpu_s(j.proc.pid) - cpu0
+        print(
+            f"bad-checksum flood for VRID 1: {figures['sent']} frames in "
+            f"{figures['seconds']:.1f} s ({figures['rate']}/s); join CPU {cpu:.2f} s; "
+            f"states {j.states()}"
+        )
+        assert figures["rate"] > (4000 if rate else 10_000)
+        assert j.states() == ["BACKUP"] and not r2.has_address("192.0.2.1")
+        assert cpu < 0.2 * figures["seconds"]
+    time.sleep(1.0)
+    assert j.states() == ["BACKUP"] and r1.has_address("192.0.2.1")
+    assert j.signal(signal.SIGTERM) == 0
 
 
 def test_a_planted_state_file_and_a_second_join_remove_nothing(hlab: Lab) -> None:

@@ -289,7 +289,10 @@ def _join(
         emit(log.learnt(learnt.adv, learnt.src))
     config, prefixes = build_config(opts, iface, learnt, mtu=_mtu(iface.name))
     transport.keep_family(config.family)
-    transport.set_filter(config.vrid, config.version)
+    # ... and, for adverts of our own length, those with a bad checksum (RFC 5798 section
+    # 5.2.8): the 8-byte header, the addresses and VRRPv2's 8 bytes of authentication data.
+    length = 8 + len(config.addresses) * (4 if config.family == 4 else 16)
+    transport.set_filter(config.vrid, config.version, length=length + 8 * (config.version == 2))
     for fam in (4, 6):
         if fam == config.family and netif.forwarding_enabled(iface.name, fam) is False:
             emit(log.forwarding_off(iface.name, fam))

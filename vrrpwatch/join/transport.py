@@ -104,15 +104,34 @@ _BPF_LDX_MSH = 0xB1  # X <- 4 * (P[k] & 0x0f): the IPv4 header length (RFC 791 I
 _BPF_LDB_IND = 0x50  # A <- P[X + k]
 _BPF_JEQ_K = 0x15  # pc += (A == k) ? jt : jf
 _BPF_RET_K = 0x06
+_BPF_LDB_ABS = 0x30  # A <- P[k]
+_BPF_LDH_ABS = 0x28  # A <- P[k:k+2], network order
+_BPF_LD_LEN = 0x80  # A <- the packet's length
+_BPF_ADD_X = 0x0C  # A <- A + X
+_BPF_ADD_K = 0x04  # A <- A + k
+_BPF_AND_K = 0x54  # A <- A & k
+_BPF_RSH_K = 0x74  # A <- A >> k
+_BPF_TAX = 0x07  # X <- A
+_BPF_TXA = 0x87  # A <- X
+_BPF_ST = 0x02  # M[k] <- A
+_BPF_LDX_MEM = 0x61  # X <- M[k]
+# Loads at SKF_NET_OFF + n read the network header whatever the socket sees (<linux/filter.h>).
+_SKF_NET_OFF = (1 << 32) - 0x100000
 _ACCEPT = 0xFFFF
 # RFC 5798 section 5.2.1/5.2.2 (RFC 3768 section 5.3.1/5.3.2): the first byte is Version
 # (high nibble) and Type (low nibble, 1 = ADVERTISEMENT); the second is the VRID (5.2.3).
 _ADVERT_BYTE = {2: 0x21, 3: 0x31}
 
 
-def vrrp_filter(family: int, vrid: int, version: int | None = None) -> list[Insn]:
+def vrrp_filter(
+    family: int, vrid: int, version: int | None = None, *, length: int | None = None
+) -> list[Insn]:
     """A program for join's raw socket of ``family``: pass adverts of ``vrid`` and ``version``
-    (either when None, while the group is being learnt), drop everything else.
+    (either when None, while the group is being learnt), drop everything else. With the
+    ``length`` of our own advert (once the group is known), an advert of exactly that length
+    must also carry a good checksum (``_checksum_test``): a flood of bad checksums for our own
+    group is dropped in the kernel too. Adverts of another length go on to the router, which
+    counts and logs them (a different address list, an owner's).
 
     A raw IPv4 socket's filter sees the packet from its IP header (VRRP after IHL words); a raw
     IPv6 socket's sees the payload only (the VRRP message at offset 0)."""
@@ -128,10 +147,81 @@ def vrrp_filter(family: int, vrid: int, version: int | None = None) -> list[Insn
         left = n - i - 1
         prog.append((_BPF_JEQ_K, left, 3 if i == n - 1 else 0, _ADVERT_BYTE[ver]))
     prog.append((_BPF_LDB_IND, 0, 0, 1))
-    prog.append((_BPF_JEQ_K, 0, 1, vrid))
-    prog.append((_BPF_RET_K, 0, 0, _ACCEPT))
+    if length is None or version is None:
+        prog.append((_BPF_JEQ_K, 0, 1, vrid))
+        prog.append((_BPF_RET_K, 0, 0, _ACCEPT))
+        prog.append((_BPF_RET_K, 0, 0, 0))
+        return prog
+    tail = _checksum_test(family, version, length)
+    prog.append((_BPF_JEQ_K, 1, 0, vrid))
     prog.append((_BPF_RET_K, 0, 0, 0))
-    return prog
+    return prog + tail
+
+
+def _checksum_test(family: int, version: int, length: int) -> list[Insn]:
+    """Accept unless the message is ``length`` bytes long and its checksum is bad. RFC 3768
+    section 5.3.8: VRRPv2 sums the message; RFC 5798 section 5.2.8: VRRPv3 adds the IPv4
+    (RFC 768) or IPv6 (RFC 8200 section 8.1) pseudo-header; over IPv4 the RFC 9568 variant
+    without it is accepted too, as the decoder accepts it. The sum is kept in X, one
+    halfword at a time (the message is whole halfwords: 8 bytes plus whole addresses)."""
+    out: list[Insn] = []
+    accept_unless = (_BPF_JEQ_K, 1, 0)  # + k: skip the inline accept on a match
+    if family == 4:
+        # Only a 20-byte IPv4 header (no options) is checked: offsets are then fixed.
+        out += [(_BPF_LDB_ABS, 0, 0, 0), (*accept_unless, 0x45), (_BPF_RET_K, 0, 0, _ACCEPT)]
+        base, ip_len = 20, 20
+    else:
+        base, ip_len = 0, 0
+    out += [(_BPF_LD_LEN, 0, 0, 0), (*accept_unless, ip_len + length)]
+    out.append((_BPF_RET_K, 0, 0, _ACCEPT))
+    out.append((_BPF_LDX_IMM, 0, 0, 0))
+    for off in range(base, base + length, 2):
+        out += [(_BPF_LDH_ABS, 0, 0, off), (_BPF_ADD_X, 0, 0, 0), (_BPF_TAX, 0, 0, 0)]
+    if version == 2:
+        return out + _fold_and_judge(last=True)
+    # The pseudo-header: addresses, the protocol and the length.
+    if family == 4:
+        words = range(12, 20, 2)  # IPv4 source and destination
+    else:
+        words = range(_SKF_NET_OFF + 8, _SKF_NET_OFF + 40, 2)  # IPv6 source and destination
+    pseudo: list[Insn] = []
+    for off in words:
+        pseudo += [(_BPF_LDH_ABS, 0, 0, off), (_BPF_ADD_X, 0, 0, 0), (_BPF_TAX, 0, 0, 0)]
+    pseudo += [(_BPF_TXA, 0, 0, 0), (_BPF_ADD_K, 0, 0, 112 + length), (_BPF_TAX, 0, 0, 0)]
+    if family == 6:
+        return out + pseudo + _fold_and_judge(last=True)
+    # IPv4: the message alone may verify (RFC 9568); else with the pseudo-header.
+    return (
+        out
+        + [(_BPF_TXA, 0, 0, 0), (_BPF_ST, 0, 0, 0)]
+        + _fold_and_judge(last=False)
+        + [(_BPF_LDX_MEM, 0, 0, 0)]
+        + pseudo
+        + _fold_and_judge(last=True)
+    )
+
+
+def _fold_and_judge(*, last: bool) -> list[Insn]:
+    """Fold the 32-bit sum in X to 16 bits (twice: RFC 1071 end-around carry) and accept when
+    it is 0xffff; else reject (``last``) or go on after this block."""
+    fold = [
+        (_BPF_TXA, 0, 0, 0),
+        (_BPF_RSH_K, 0, 0, 16),
+        (_BPF_ST, 0, 0, 1),
+        (_BPF_TXA, 0, 0, 0),
+        (_BPF_AND_K, 0, 0, 0xFFFF),
+        (_BPF_LDX_MEM, 0, 0, 1),
+        (_BPF_ADD_X, 0, 0, 0),
+        (_BPF_TAX, 0, 0, 0),
+    ]
+    out = fold + fold + [(_BPF_TXA, 0, 0, 0)]
+    if last:
+        return out + [
+            (_BPF_JEQ_K, 0, 1, 0xFFFF),
+            (_BPF_RET_K, 0, 0, _ACCEPT),
+            (_BPF_RET_K, 0, 0, 0),
+        ]
+    return out + [(_BPF_JEQ_K, 0, 1, 0xFFFF), (_BPF_RET_K, 0, 0, _ACCEPT)]
 
 
 def attach_filter(sock: socket.socket, program: list[Insn]) -> None:
@@ -212,10 +302,13 @@ class RawTransport:
     def backlog(self) -> bool:
         return self._backlog
 
-    def set_filter(self, vrid: int, version: int | None = None) -> None:
-        """Pass only adverts of ``vrid`` (and ``version``) from now on, on every socket."""
+    def set_filter(
+        self, vrid: int, version: int | None = None, *, length: int | None = None
+    ) -> None:
+        """Pass only adverts of ``vrid`` (and ``version``; of ``length`` bytes, only with a
+        good checksum) from now on, on every socket."""
         for fam, sock in self.socks.items():
-            attach_filter(sock, vrrp_filter(fam, vrid, version))
+            attach_filter(sock, vrrp_filter(fam, vrid, version, length=length))
 
     def _tune(self, s: socket.socket) -> None:
         with contextlib.suppress(OSError):
