@@ -31,6 +31,7 @@ def test_help_has_example() -> None:
         "--version",
         "--advert-int",
         "--auth-pass",
+        "--auth-pass-file",
         "--interface",
         "--unicast-peer",
         "--no-preempt",
