@@ -17,6 +17,7 @@ import os
 import secrets
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,11 +159,24 @@ class FakeClock:
 class FakeTransport:
     """Delivers scripted packets at their times and records what the runtime does, with times."""
 
-    def __init__(self, clock: FakeClock, script: list[tuple[float, Received | LinkChange]]):
+    def __init__(
+        self,
+        clock: FakeClock,
+        script: list[tuple[float, Received | LinkChange]],
+        *,
+        batch: int | None = None,
+        cost_s: float = 0.0,
+    ):
+        """``batch``: at most this many items per wait, as RawTransport reads (``backlog``
+        says more are due); ``cost_s``: the clock moves on this much per item delivered, as
+        if the loop took that long to process it."""
         self.clock = clock
-        self.script = sorted(script, key=lambda x: x[0])
+        self.script = deque(sorted(script, key=lambda x: x[0]))
         self.log: list[tuple[float, str, Any]] = []
         self.addresses: set[Any] = set()
+        self.batch = batch
+        self.cost_s = cost_s
+        self.backlog = False
 
     def wait(self, timeout: float | None) -> list[Received | LinkChange]:
         nxt = self.script[0][0] if self.script else None
@@ -173,9 +187,14 @@ class FakeTransport:
             self.clock.now = max(self.clock.now, nxt)
             out = []
             while self.script and self.script[0][0] <= self.clock.now:
-                out.append(self.script.pop(0)[1])
+                if self.batch is not None and len(out) == self.batch:
+                    break
+                out.append(self.script.popleft()[1])
+            self.backlog = bool(self.script) and self.script[0][0] <= self.clock.now
+            self.clock.now += self.cost_s * len(out)
             return out
         self.clock.now = wake
+        self.backlog = False
         return []
 
     def send_advertisement(self, adv: VrrpPacket) -> None:

@@ -31,6 +31,7 @@ def test_help_has_example() -> None:
         "--version",
         "--advert-int",
         "--auth-pass",
+        "--auth-pass-file",
         "--interface",
         "--unicast-peer",
         "--no-preempt",
@@ -68,6 +69,119 @@ def test_help_has_example() -> None:
 )
 def test_invalid_arguments(args: list[str], line: str) -> None:
     assert run(*args) == (2, line)
+
+
+BASE = ["--vrid", "1", "--priority", "50"]
+MANY_VIPS = [x for i in range(300) for x in ("--vip", f"198.51.{100 + i // 200}.{1 + i % 200}")]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--advert-int", "nan"],
+            "Error: --advert-int must be a finite number of seconds, not nan",
+        ),
+        (
+            ["--advert-int", "inf"],
+            "Error: --advert-int must be a finite number of seconds, not inf",
+        ),
+        (["--advert-int", "300"], "Error: --advert-int 300 is too long: at most 255 s"),
+        (
+            ["--learn-timeout", "nan"],
+            "Error: --learn-timeout must be a finite number of seconds, not nan",
+        ),
+        (
+            ["--learn-timeout", "inf"],
+            "Error: --learn-timeout must be a finite number of seconds, not inf",
+        ),
+        (
+            ["--learn-timeout", "1e300"],
+            "Error: --learn-timeout 1e+300 is too long: at most 86400 s",
+        ),
+        (
+            MANY_VIPS,
+            "Error: --vip: 300 addresses; an advert carries at most 255 (Count IPvX Addr is "
+            "8 bits, RFC 5798 section 5.2.5)",
+        ),
+        (
+            ["--vip", "192.0.2.1/-1"],
+            "Error: --vip: bad prefix length in '192.0.2.1/-1': must be 1..32",
+        ),
+        (
+            ["--vip", "192.0.2.1/99"],
+            "Error: --vip: bad prefix length in '192.0.2.1/99': must be 1..32",
+        ),
+        (
+            ["--vip", "2001:db8::1/129"],
+            "Error: --vip: bad prefix length in '2001:db8::1/129': must be 1..128",
+        ),
+        (
+            ["--vip", "224.0.0.18"],
+            "Error: --vip: 224.0.0.18 is a multicast address, not a usable virtual address",
+        ),
+        (
+            ["--vip", "ff02::12"],
+            "Error: --vip: ff02::12 is a multicast address, not a usable virtual address",
+        ),
+        (
+            ["--vip", "255.255.255.255"],
+            "Error: --vip: 255.255.255.255 is the broadcast address, not a usable virtual address",
+        ),
+        (
+            ["--vip", "192.0.2.255/24"],
+            "Error: --vip: 192.0.2.255 is the broadcast address of 192.0.2.0/24, not a usable "
+            "virtual address",
+        ),
+        (
+            ["--vip", "192.0.2.1", "--vip", "192.0.2.1/24"],
+            "Error: --vip: 192.0.2.1 is given twice",
+        ),
+        (
+            ["--vip", "192.0.2.1", "--unicast-peer", "2001:db8::2"],
+            "Error: --unicast-peer: 2001:db8::2 is IPv6, the group is IPv4",
+        ),
+        (
+            ["--vip", "2001:db8::1", "--unicast-peer", "192.0.2.2"],
+            "Error: --unicast-peer: 192.0.2.2 is IPv4, the group is IPv6",
+        ),
+        (
+            ["--unicast-peer", "192.0.2.2", "--unicast-peer", "2001:db8::2"],
+            "Error: --unicast-peer: 2001:db8::2 is IPv6, the group is IPv4",
+        ),
+        (
+            ["--preempt-delay", "nan"],
+            "Error: --preempt-delay must be a finite number of seconds, not nan",
+        ),
+        (
+            ["--garp-delay", "inf"],
+            "Error: --garp-delay must be a finite number of seconds, not inf",
+        ),
+        (["--garp-repeat", "1000000000"], "Error: --garp-repeat 1000000000: must be 0..255"),
+        (
+            ["--notify", "/bin/echo 'unbalanced"],
+            'Error: --notify: cannot split "/bin/echo \'unbalanced": No closing quotation',
+        ),
+        (["--notify", " "], "Error: --notify: empty command"),
+        (
+            ["--auth-pass", "a", "--auth-pass-file", "f"],
+            "Error: give --auth-pass or --auth-pass-file, not both",
+        ),
+    ],
+)
+def test_hostile_values_are_one_error_line_before_anything_is_opened(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], line: str
+) -> None:
+    """Each is refused before root, the interface or a socket is looked at: nothing is sent."""
+
+    def no(*_: object) -> object:
+        raise AssertionError("join went past its option checks")
+
+    monkeypatch.setattr(netif, "is_root", no)
+    result = CliRunner().invoke(cli, ["join", *BASE, *args])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1:] == [line]
+    assert [x for x in result.stderr.splitlines() if x.startswith("Error:")] == [line]
 
 
 def test_missing_vrid_or_priority_is_one_error_line() -> None:
@@ -289,4 +403,36 @@ def test_every_flag_reaches_its_join_option(
         state_file="s.json",
         garp_repeat=3,
         garp_delay_s=0.0,
+    )
+
+
+def test_auth_pass_on_the_command_line_warns_and_the_file_route_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = ("--db", str(tmp_path / "j.db"))
+    result_code, out, opts = _captured_options(monkeypatch, *BASE, "--auth-pass", "pw", *db)
+    assert result_code == 0
+    assert out.splitlines() == [
+        "Warning: --auth-pass is visible to every local user (ps, /proc/PID/cmdline); "
+        "use --auth-pass-file FILE or --config"
+    ]
+    result_code, out, opts = _captured_options(monkeypatch, *BASE, "--auth-pass-file", "pw", *db)
+    assert (result_code, out) == (0, "")
+    assert opts.auth_pass_file == "pw" and opts.auth_pass is None  # type: ignore[attr-defined]
+
+
+def test_auth_pass_file_is_read_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup.join reads the file right after the root check and runs with its password."""
+    from vrrpwatch.join.settings import JoinOptions
+    from vrrpwatch.join.setup import with_password_file
+
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    opts = JoinOptions(vrid=1, priority=50, auth_pass_file=str(pw))
+    assert with_password_file(opts) == JoinOptions(vrid=1, priority=50, auth_pass="s3cret")
+    monkeypatch.setattr(netif, "is_root", lambda: True)
+    code, out = run(*BASE, "--auth-pass-file", str(tmp_path / "none"))
+    assert (code, out) == (
+        2,
+        f"Error: --auth-pass-file: {tmp_path}/none: No such file or directory\n",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from tests.helpers import (
 )
 from vrrpwatch import netif
 from vrrpwatch.join.loop import Runtime
-from vrrpwatch.join.router import RouterConfig, State, VirtualRouter
+from vrrpwatch.join.router import DiscardReason, RouterConfig, State, VirtualRouter
 from vrrpwatch.join.statefile import remove_stale_addresses
 from vrrpwatch.join.transport import LinkChange, Received
 from vrrpwatch.rfc import master_down_interval, skew_time
@@ -271,3 +272,146 @@ def test_transport_failures_are_logged_not_fatal() -> None:
     ]
     assert 3 <= len(errors) <= 8
     assert rt.router.state is State.INITIALIZE and rt.sent_adverts > 20
+
+
+def test_a_flood_from_distinct_sources_is_a_bounded_log_and_table() -> None:
+    """The red team's flood: bad adverts from ever new IPv6 sources gave a line per source
+    (157,605 lines, 51 MB) and a table entry per source for ever. Now: one line, then one
+    summary line per reason per 10 s, and a window of at most 100 sources per reason."""
+    from dissectors.vrrp import VrrpV3
+    from vrrpwatch.join import log as join_log
+
+    vip6, me6 = ipaddress.ip_address("2001:db8::1"), ipaddress.ip_address("fe80::1")
+    group6 = ipaddress.ip_address("ff02::12")
+    adv = VrrpV3(vrid=1, priority=100, count_ip_addrs=1, addresses=(vip6,), family=6)
+    payload = build_vrrp(adv, src=ipaddress.ip_address("fe80::2"), dst=group6)
+    n = 30_000  # 2,000/s for 15 s, each from a source not seen before
+    script: list[tuple[float, Received | LinkChange]] = [
+        (
+            i * 15.0 / n,
+            Received(payload, ipaddress.ip_address(f"2001:db8:1::{i + 1:x}"), group6, 255),
+        )
+        for i in range(n)
+    ]
+    clock = FakeClock()
+    events: list[dict[str, Any]] = []
+    config = RouterConfig(
+        vrid=1, priority=50, primary_address=me6, addresses=(vip6,), version=3, garp_delay_s=0
+    )
+    rt = Runtime(
+        router=VirtualRouter(config),
+        transport=FakeTransport(clock, script),
+        emit=events.append,
+        clock=clock,
+    )
+    rt.run(until=lambda: clock.now >= 15.0 and not rt.transport.script)  # type: ignore[attr-defined]
+    assert rt.router.discards[DiscardReason.BAD_CHECKSUM] == n
+    discard_lines = [e for e in events if e["event"] in ("discard", "discard-summary")]
+    assert [e["event"] for e in discard_lines] == [
+        "discard", "discard-summary", "discard", "discard-summary"
+    ]  # fmt: skip
+    first, summary = discard_lines[0], discard_lines[1]
+    assert first["count"] == 1 and first["source"] == "2001:db8:1::1"
+    assert summary["message"] == (
+        f"(VI_1) Discarded {summary['discarded']} more adverts: bad-checksum, from 100+ sources"
+        f" in 10 s [{summary['count']} so far]"
+    )
+    assert summary["count"] == summary["discarded"] + 1 and summary["more_sources"]
+    assert discard_lines[3]["count"] == n  # the last window, summarised at shutdown
+    assert sum(e.get("discarded", 1) for e in discard_lines) == n
+    assert join_log.DISCARD_SOURCES_KEPT == 100
+    # The bounded table: nothing per source is left once the windows are summarised.
+    assert rt._log._discards == {}
+
+
+def _bad_checksum() -> bytes:
+    good = bytearray(v2_bytes(100, src=ipaddress.ip_address("192.0.2.99")))
+    good[6] ^= 0xFF
+    return bytes(good)
+
+
+def _flood(start: float, end: float, rate: float) -> list[tuple[float, Received | LinkChange]]:
+    bad, src = _bad_checksum(), ipaddress.ip_address("192.0.2.99")
+    n = int((end - start) * rate)
+    return [(start + i / rate, Received(bad, src, GROUP, 255, start + i / rate)) for i in range(n)]
+
+
+def _master_adverts(times: range) -> list[tuple[float, Received | LinkChange]]:
+    from tests.helpers import MASTER
+
+    return [(float(t), Received(v2_bytes(100), MASTER, GROUP, 255, float(t))) for t in times]
+
+
+def test_a_flood_the_loop_cannot_keep_up_with_does_not_fake_a_dead_master() -> None:
+    """Bad adverts for our VRID at four times what the loop can process: the master's adverts
+    wait behind them in the queue. They are judged by when they arrived (the kernel's stamp),
+    not by when the busy loop reached them, so the backup holds."""
+    script = _master_adverts(range(11)) + _flood(0.5, 6.5, 4000.0)
+    clock = FakeClock()
+    transport = FakeTransport(clock, script, batch=64, cost_s=0.001)
+    events: list[dict[str, Any]] = []
+    config = RouterConfig(
+        vrid=1, priority=50, primary_address=ME, addresses=(VIP,), version=2, auth_pass=b"s3cret"
+    )
+    rt = Runtime(router=VirtualRouter(config), transport=transport, emit=events.append, clock=clock)
+    rt.run(until=lambda: not transport.script and clock.now >= 12.0)
+    assert clock.now > 20.0  # it really fell behind
+    assert rt.router.discards[DiscardReason.BAD_CHECKSUM] == 24_000
+    assert [e["new"] for e in events if e["event"] == "state"] == ["BACKUP", "INIT"]
+    assert transport.kinds("advert") == []
+
+
+def test_the_master_down_judgement_is_on_time_under_a_flood() -> None:
+    """The master's last advert is at 3 s; a flood of bad adverts goes on. The backup takes
+    over one Master_Down_Interval after it, not later."""
+    script = _master_adverts(range(4)) + _flood(2.5, 8.0, 2000.0)
+    clock = FakeClock()
+    transport = FakeTransport(clock, script, batch=64, cost_s=0.0001)
+    config = RouterConfig(
+        vrid=1, priority=50, primary_address=ME, addresses=(VIP,), version=2, auth_pass=b"s3cret"
+    )
+    rt = Runtime(router=VirtualRouter(config), transport=transport, emit=[].append, clock=clock)
+    rt.run(until=lambda: clock.now >= 10.0)
+    takeover = transport.kinds("advert")[0][0]
+    due = 3.0 + master_down_interval(50, 1.0, version=2)
+    assert due <= takeover <= due + 64 * 0.0001 + 0.0002
+
+
+def test_the_masters_adverts_go_out_on_time_under_a_flood() -> None:
+    """As master under a flood it cannot keep up with, each advert still leaves on time: the
+    loop reads bounded batches and runs its timers in between (RFC 5798 section 6.4.3)."""
+    script = _flood(5.0, 9.0, 4000.0)
+    clock = FakeClock()
+    transport = FakeTransport(clock, script, batch=64, cost_s=0.001)
+    rt, _tr, _clock, _events = make([])
+    rt.transport, rt.clock = transport, clock
+    rt.run(until=lambda: clock.now >= 12.0)
+    sent = [t for t, a in transport.kinds("advert") if a.priority == 50]
+    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    assert len(sent) >= 7 and all(abs(gap - 1.0) <= 64 * 0.001 for gap in gaps), gaps
+
+
+def test_leaving_master_drops_the_vip_before_anything_else(tmp_path: Path) -> None:
+    """The red team's race: the loser of a double takeover still held the VIP (and its kernel
+    answered ARP for it) while it logged, wrote the database and started its notify command.
+    Now the address is removed before any line is emitted or any command started."""
+    marker = tmp_path / "notify.txt"
+    script_py = tmp_path / "notify.py"
+    script_py.write_text(f"import sys\nopen({str(marker)!r}, 'a').write(sys.argv[3] + '\\n')\n")
+    seen: list[tuple[str, list[str]]] = []
+    rt, tr, clock, _events = make(
+        [(10.0, rx(v2_bytes(100)))], notify=f"{sys.executable} {script_py}"
+    )
+
+    def emit(event: dict[str, Any]) -> None:
+        seen.append((event["event"], [x for _, k, x in tr.log if k == "remove"]))
+
+    rt.emit = emit
+    rt._log.emit = emit
+    rt.run(until=lambda: clock.now >= 10.0)
+    i = next(n for n, (kind, _) in enumerate(seen) if kind == "higher-prio")
+    # From the higher-priority line on (the state line, the notify command), the address is
+    # already gone.
+    assert {kind for kind, _ in seen[i:]} >= {"higher-prio", "state"}
+    assert all(removed == ["192.0.2.1/24"] for _kind, removed in seen[i:])
+    assert [kind for kind, _ in seen[: i + 1]][-2:] == ["vip-remove", "higher-prio"]

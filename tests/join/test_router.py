@@ -256,7 +256,9 @@ def test_master_yields_to_higher_priority() -> None:
     vr = master(priority=50)
     t = 5.0
     out = vr.receive_advertisement(v3(100, interval_cs=200), ip=ip(), now=t)
+    # The addresses go first (a host holding the VIP answers ARP for it).
     assert out == [
+        RemoveAddresses(addresses=(VIP,)),
         StateChanged(
             old=State.MASTER,
             new=State.BACKUP,
@@ -264,7 +266,6 @@ def test_master_yields_to_higher_priority() -> None:
             peer=PEER,
             peer_priority=100,
         ),
-        RemoveAddresses(addresses=(VIP,)),
     ]
     assert vr.get_timer() == t + 6.0 + 2 * 206 / 256
     # No more adverts or GARP bursts are pending.
@@ -278,7 +279,8 @@ def test_master_equal_priority_tie_break_by_address() -> None:
     assert out == [SendAdvertisement(advertisement=v3(100))]
     assert vr.get_timer() == 5.0
     out = vr.receive_advertisement(v3(100), ip=ip(HIGH_PEER), now=4.5)
-    assert out[0] == StateChanged(
+    assert out[0] == RemoveAddresses(addresses=(VIP,))
+    assert out[1] == StateChanged(
         old=State.MASTER,
         new=State.BACKUP,
         cause=Cause.EQUAL_PRIORITY_HIGHER_ADDRESS,
@@ -320,8 +322,8 @@ def test_shutdown_as_master_sends_priority_zero() -> None:
     vr = master(version=2, auth_pass=b"s3cret")
     out = vr.shutdown(5.0)
     assert out == [
-        SendAdvertisement(advertisement=v2(0)),
         RemoveAddresses(addresses=(VIP,)),
+        SendAdvertisement(advertisement=v2(0)),
         StateChanged(old=State.MASTER, new=State.INITIALIZE, cause=Cause.SHUTDOWN),
     ]
     assert vr.get_timer() is None
@@ -353,8 +355,8 @@ def test_link_down_and_up() -> None:
     vr = master()
     out = vr.link_down(5.0)
     assert out == [
-        StateChanged(old=State.MASTER, new=State.FAULT, cause=Cause.LINK_DOWN),
         RemoveAddresses(addresses=(VIP,)),
+        StateChanged(old=State.MASTER, new=State.FAULT, cause=Cause.LINK_DOWN),
     ]
     assert vr.get_timer() is None
     assert kinds(vr.receive_advertisement(v3(50), ip=ip(), now=6.0)) == [AdvertisementDiscarded]

@@ -95,7 +95,16 @@ class _Sink:
 )
 @click.option("--version", "version", type=int, help="VRRP version 2 or 3 (default: learnt).")
 @click.option("--advert-int", type=float, help="Advert interval in seconds (default: learnt).")
-@click.option("--auth-pass", help="VRRPv2 simple password (default: learnt from the wire).")
+@click.option(
+    "--auth-pass",
+    help="VRRPv2 simple password (default: learnt from the wire); visible in ps, prefer "
+    "--auth-pass-file.",
+)
+@click.option(
+    "--auth-pass-file",
+    type=click.Path(dir_okay=False),
+    help="Read the VRRPv2 simple password from the first line of this file.",
+)
 @click.option(
     "--unicast-peer",
     "unicast_peers",
@@ -144,6 +153,7 @@ def join(
     version: int | None,
     advert_int: float | None,
     auth_pass: str | None,
+    auth_pass_file: str | None,
     unicast_peers: tuple[str, ...],
     no_preempt: bool,
     preempt_delay: float | None,
@@ -186,6 +196,7 @@ def join(
         "version": version,
         "advert_int_s": advert_int,
         "auth_pass": auth_pass,
+        "auth_pass_file": auth_pass_file,
         "unicast_peers": unicast_peers or None,
         "preempt": False if no_preempt else None,
         "preempt_delay_s": preempt_delay,
@@ -198,6 +209,12 @@ def join(
         "garp_delay_s": garp_delay,
     }
     given = cast(JoinValues, {k: v for k, v in flags.items() if v is not None})
+    if auth_pass is not None:
+        click.echo(
+            "Warning: --auth-pass is visible to every local user (ps, /proc/PID/cmdline); "
+            "use --auth-pass-file FILE or --config",
+            err=True,
+        )
 
     settings = None
     if config_path is not None:

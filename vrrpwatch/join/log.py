@@ -14,7 +14,7 @@ of set-up, before there is an instance.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,9 @@ __all__ = [
     "forwarding_off",
     "learnt",
     "listening",
+    "stale_vip_kept",
     "stale_vip_removed",
+    "state_file_ignored",
     "stopped_before_joining",
 ]
 
@@ -101,7 +103,46 @@ def stale_vip_removed(vip: IPAddress, prefixlen: int, pid: object) -> Event:
     )
 
 
+def stale_vip_kept(vip: IPAddress, prefixlen: int, why: str) -> Event:
+    return _event(
+        "warning",
+        f"Warning: not removing {vip}/{prefixlen} listed in the state file: {why}",
+        address=f"{vip}/{prefixlen}",
+    )
+
+
+def state_file_ignored(path: object, why: str) -> Event:
+    return _event(
+        "warning",
+        f"Warning: ignoring state file {path}: {why}; nothing removed",
+        path=str(path),
+    )
+
+
 # --- a running instance -------------------------------------------------------------------------
+
+
+# How many distinct sources a discard window remembers (beyond: "100+ sources").
+DISCARD_SOURCES_KEPT = 100
+
+
+@dataclass
+class _DiscardWindow:
+    """The discards of one reason since its last logged line: a bounded count of sources."""
+
+    started_at: float
+    suppressed: int = 0
+    sources: set[IPAddress] = field(default_factory=set)
+    more_sources: bool = False
+
+    def add(self, source: IPAddress) -> None:
+        self.suppressed += 1
+        if source in self.sources:
+            return
+        if len(self.sources) < DISCARD_SOURCES_KEPT:
+            self.sources.add(source)
+        else:
+            self.more_sources = True
 
 
 @dataclass
@@ -109,16 +150,19 @@ class InstanceLog:
     """The lines of one instance on one interface, each prefixed ``(INSTANCE)``.
 
     ``now`` arguments are the loop's monotonic clock, for the repeat limits only.
+
+    Discards are logged per reason: the first one in full, then at most one summary line per
+    reason per ``repeat_interval_s`` (how many, from how many sources), so a flood from any
+    number of sources costs a bounded log and a bounded table (one window per reason, each
+    remembering at most ``DISCARD_SOURCES_KEPT`` sources).
     """
 
     emit: EventSink
     instance: str = "VI_1"
     interface: str = "eth0"
-    # Repeat the same discard (per reason and source) or I/O error (per kind) at most this often.
+    # Repeat a discard line (per reason) or I/O error (per kind) at most this often.
     repeat_interval_s: float = 10.0
-    _discard_logged: dict[tuple[DiscardReason, IPAddress], float] = field(
-        default_factory=dict, init=False
-    )
+    _discards: dict[DiscardReason, _DiscardWindow] = field(default_factory=dict, init=False)
     _io_error_logged: dict[str, float] = field(default_factory=dict, init=False)
 
     def line(self, kind: str, message: str, **fields: Any) -> None:
@@ -206,11 +250,13 @@ class InstanceLog:
         """``count``: how many adverts were discarded for this reason so far."""
         if act.reason is DiscardReason.VRID_MISMATCH:
             return  # another group on the segment: counted by the router, not an error
-        key = (act.reason, act.source)
-        last = self._discard_logged.get(key)
-        if last is not None and now - last < self.repeat_interval_s:
+        window = self._discards.get(act.reason)
+        if window is not None and now - window.started_at < self.repeat_interval_s:
+            window.add(act.source)
             return
-        self._discard_logged[key] = now
+        if window is not None:
+            self._summary(act.reason, window, count - 1)
+        self._discards[act.reason] = _DiscardWindow(started_at=now)
         detail = f" ({act.detail})" if act.detail else ""
         self.line(
             "discard",
@@ -219,6 +265,31 @@ class InstanceLog:
             source=str(act.source),
             detail=act.detail,
             count=count,
+        )
+
+    def flush_discards(
+        self, now: float, counts: Mapping[DiscardReason, int], *, final: bool = False
+    ) -> None:
+        """Summarise the windows that are over (all of them when ``final``)."""
+        for reason, window in list(self._discards.items()):
+            if final or now - window.started_at >= self.repeat_interval_s:
+                del self._discards[reason]
+                self._summary(reason, window, counts.get(reason, 0))
+
+    def _summary(self, reason: DiscardReason, window: _DiscardWindow, total: int) -> None:
+        if not window.suppressed:
+            return
+        n = len(window.sources)
+        sources = f"{n}+ sources" if window.more_sources else f"{n} source{'s' * (n != 1)}"
+        self.line(
+            "discard-summary",
+            f"Discarded {window.suppressed} more advert{'s' * (window.suppressed != 1)}: "
+            f"{reason}, from {sources} in {self.repeat_interval_s:g} s [{total} so far]",
+            reason=str(reason),
+            discarded=window.suppressed,
+            sources=n,
+            more_sources=window.more_sources,
+            count=total,
         )
 
     def io_failed(self, what: str, exc: Exception, now: float) -> None:

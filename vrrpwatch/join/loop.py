@@ -55,10 +55,12 @@ class Runtime:
     dry_run: bool = False
     notify: str | None = None
     state_file: Path | None = None
-    # Repeat the same discard message at most this often (per reason and source).
+    # Log a discard reason at most this often (then one summary line per interval).
     discard_log_interval_s: float = 10.0
     sent_adverts: int = field(default=0, init=False)
     _stop: bool = field(default=False, init=False)
+    # The latest time given to the router (its inputs must not go back in time).
+    _now: float = field(default=float("-inf"), init=False)
     # VIPs this run added (and so removes): not those the interface already had.
     _added: set[IPAddress] = field(default_factory=set, init=False)
     _log: InstanceLog = field(init=False)
@@ -83,37 +85,61 @@ class Runtime:
 
     def run(self, *, until: Callable[[], bool] | None = None) -> int:
         """Run until ``request_stop()`` (or ``until()`` is true); return the exit status."""
-        self._execute(self.router.start(self.clock()))
+        self._execute(self.router.start(self._at(self.clock())))
         while not self._stop and not (until is not None and until()):
             self.step()
-        self._execute(self.router.shutdown(self.clock()))
+        now = self._at(self.clock())
+        self._execute(self.router.shutdown(now))
+        self._log.flush_discards(now, self.router.discards, final=True)
         if self._notifier is not None:
             self._notifier.reap(wait=True)
         return 0
 
     def step(self) -> None:
-        """Sleep until the next deadline or input, then process what happened."""
+        """Sleep until the next deadline or input (not at all while packets are queued), then
+        process one batch of what happened and the deadlines that are due."""
         deadline = self.router.get_timer()
         now = self.clock()
-        timeout = None if deadline is None else max(0.0, deadline - now)
+        if self.transport.backlog:
+            timeout: float | None = 0.0
+        else:
+            timeout = None if deadline is None else max(0.0, deadline - now)
+        received = False
         for item in self.transport.wait(timeout):
             if self._stop:
                 break
             if isinstance(item, LinkChange):
                 self._log.link(item.up)
-                now = self.clock()
+                now = self._at(self.clock())
                 self._execute(self.router.link_up(now) if item.up else self.router.link_down(now))
                 continue
+            received = True
             self._receive(item)
         deadline = self.router.get_timer()
         now = self.clock()
-        if deadline is not None and now >= deadline and not self._stop:
-            self._execute(self.router.handle_timer(now))
+        # Due by the clock. A Backup that has just read packets first looks at what came in
+        # meanwhile (the next wait does not sleep: the deadline is past): it arrived before now
+        # and may be the master's advert; ``_receive`` runs the timer by arrival times. A
+        # Master's adverts go out on time whatever is queued.
+        waiting = self.router.state is State.BACKUP and (received or self.transport.backlog)
+        if deadline is not None and now >= deadline and not self._stop and not waiting:
+            self._execute(self.router.handle_timer(self._at(now)))
+        self._log.flush_discards(now, self.router.discards)
         if self._notifier is not None:
             self._notifier.reap(wait=False)
 
+    def _at(self, t: float) -> float:
+        self._now = max(self._now, t)
+        return self._now
+
     def _receive(self, item: Received) -> None:
-        now = self.clock()
+        # The packet's arrival time, not the time a busy loop got to it: Master_Down_Interval
+        # is judged by when adverts arrived (RFC 5798 section 6.4.2). What fell due before it
+        # arrived runs first.
+        now = self._at(item.at if item.at is not None else self.clock())
+        deadline = self.router.get_timer()
+        if deadline is not None and deadline <= now:
+            self._execute(self.router.handle_timer(now))
         try:
             adv = parse_vrrp(item.payload, src=item.src, dst=item.dst)
         except DecodeError as exc:
@@ -130,12 +156,17 @@ class Runtime:
 
     def _execute(self, actions: Iterable[Action]) -> None:
         actions = list(actions)
-        # Adverts go out before anything is logged: the wire is what peers time us by.
+        # Leaving Master, the VIPs go before anything else: while the host holds one its
+        # kernel answers ARP for it, after the new master's gratuitous ARPs. Then the adverts,
+        # before anything is logged: the wire is what peers time us by.
+        for act in actions:
+            if isinstance(act, RemoveAddresses):
+                self._remove_addresses(act)
         for act in actions:
             if isinstance(act, SendAdvertisement):
                 self._send_advert(act)
         for act in actions:
-            if isinstance(act, SendAdvertisement):
+            if isinstance(act, SendAdvertisement | RemoveAddresses):
                 continue
             elif isinstance(act, SendGratuitousArp):
                 for vip in act.addresses:
@@ -151,8 +182,6 @@ class Runtime:
                             self._io("na", self.transport.send_neighbor_advertisement, vip6)
             elif isinstance(act, AddAddresses):
                 self._add_addresses(act)
-            elif isinstance(act, RemoveAddresses):
-                self._remove_addresses(act)
             elif isinstance(act, StateChanged):
                 self._state_changed(act)
             elif isinstance(act, AdvertisementDiscarded):

@@ -33,7 +33,9 @@ Every state change is checked against ``TRANSITIONS``. A misbehaving peer never 
 packet yields ``AdvertisementDiscarded`` with a reason (RFC 5798 section 7.1 receive checks; the
 address owner discards every advertisement for its VRID). The actions of becoming Master come
 in the RFC's order: the advertisement, then the addresses, then the announcements; the
-gratuitous ARP / NA burst repeats once after ``garp_delay_s``, as keepalived does.
+gratuitous ARP / NA burst repeats once after ``garp_delay_s``, as keepalived does. Leaving
+Master, the addresses go first, before any advertisement or notification: a host that still
+holds a VIP answers ARP for it, and the new Master's gratuitous ARPs are already out.
 Misuse by the caller (starting twice, time going backwards) raises ``ProtocolError``.
 """
 
@@ -348,8 +350,8 @@ class VirtualRouter:
         self._running = False
         out: list[Action] = []
         if self.state is State.MASTER:
-            out.append(SendAdvertisement(advertisement=self._advertisement(priority=0)))
             out.append(RemoveAddresses(addresses=self.config.addresses))
+            out.append(SendAdvertisement(advertisement=self._advertisement(priority=0)))
         self._cancel_timers()
         out += self._set_state(State.INITIALIZE, Cause.SHUTDOWN)
         return out
@@ -362,10 +364,10 @@ class VirtualRouter:
             return []
         was_master = self.state is State.MASTER
         self._cancel_timers()
-        out = self._set_state(State.FAULT, Cause.LINK_DOWN)
+        out: list[Action] = []
         if was_master:
             out.append(RemoveAddresses(addresses=self.config.addresses))
-        return out
+        return out + self._set_state(State.FAULT, Cause.LINK_DOWN)
 
     def link_up(self, now: float) -> list[Action]:
         self._tick(now)
@@ -449,9 +451,10 @@ class VirtualRouter:
                 self.master_adver_interval_cs = adv.interval_cs
             self._master_down_at = now + self.master_down_interval
             cause = Cause.HIGHER_PRIORITY if higher else Cause.EQUAL_PRIORITY_HIGHER_ADDRESS
-            out = self._set_state(State.BACKUP, cause, peer=ip.src, peer_priority=adv.priority)
-            out.append(RemoveAddresses(addresses=cfg.addresses))
-            return out
+            out: list[Action] = [RemoveAddresses(addresses=cfg.addresses)]
+            return out + self._set_state(
+                State.BACKUP, cause, peer=ip.src, peer_priority=adv.priority
+            )
         # RFC 9568 section 6.4.3: a lower priority advertisement gets ours at once.
         return self._advertise_now(now)
 

@@ -58,6 +58,7 @@ class JoinOptions:
     version: int | None = None
     advert_int_s: float | None = None
     auth_pass: str | None = None
+    auth_pass_file: str | None = None
     unicast_peers: tuple[str, ...] = ()
     preempt: bool = True
     preempt_delay_s: float = DEFAULT_PREEMPT_DELAY_S
@@ -81,6 +82,7 @@ class JoinValues(TypedDict, total=False):
     version: int | None
     advert_int_s: float | None
     auth_pass: str | None
+    auth_pass_file: str | None
     unicast_peers: tuple[str, ...]
     preempt: bool
     preempt_delay_s: float
@@ -189,6 +191,8 @@ def resolve_options(given: JoinValues, settings: JoinSettings | None = None) -> 
     ``settings``, which win over ``JoinOptions``'s defaults. ``JoinError`` when the VRID or
     the priority is given by neither."""
     values: JoinValues = settings.values() if settings is not None else JoinValues()
+    if "auth_pass_file" in given:
+        values.pop("auth_pass", None)  # the user's password file wins over the config's
     values.update(given)
     if settings is not None:
         values["instance"] = settings.instance  # the instance the config was read for

@@ -9,7 +9,7 @@ is a ``JoinError``; a signal before or while it runs ends it with exit status 0.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
+import dataclasses
 import os
 import signal
 import time
@@ -21,11 +21,19 @@ from dissectors.common import DecodeError, IPAddress
 from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, parse_vrrp, validate_advert
 from vrrpwatch import netif
 from vrrpwatch.join import log
+from vrrpwatch.join.checks import (
+    check_options,
+    check_peers,
+    check_vips,
+    parse_peer,
+    parse_vip,
+    read_auth_pass,
+)
 from vrrpwatch.join.log import EventSink
 from vrrpwatch.join.loop import Runtime
 from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
 from vrrpwatch.join.settings import JoinError, JoinOptions
-from vrrpwatch.join.statefile import remove_stale_addresses
+from vrrpwatch.join.statefile import InstanceLock, remove_stale_addresses
 from vrrpwatch.join.transport import RawTransport, Received, Transport
 
 __all__ = [
@@ -35,6 +43,7 @@ __all__ = [
     "default_state_file",
     "join",
     "learn_group",
+    "with_password_file",
 ]
 
 
@@ -79,37 +88,27 @@ def learn_group(
             return Learnt(adv, item.src)
 
 
-def _parse_ip(text: str, what: str) -> IPAddress:
-    try:
-        return ipaddress.ip_address(text.split("/")[0])
-    except ValueError:
-        raise JoinError(f"{what}: {text!r} is not an IP address") from None
-
-
 def build_config(
     opts: JoinOptions,
     iface: netif.Interface,
     learnt: Learnt | None,
+    *,
+    mtu: int = 1500,
 ) -> tuple[RouterConfig, dict[IPAddress, int]]:
     """Merge flags and what was learnt from the wire into a RouterConfig and VIP prefixes."""
-    prefixes: dict[IPAddress, int] = {}
-    vips: list[IPAddress] = []
-    for text in opts.vips:
-        vip = _parse_ip(text, "--vip")
-        if "/" in text:
-            try:
-                prefixes[vip] = int(text.split("/", 1)[1])
-            except ValueError:
-                raise JoinError(f"--vip: bad prefix length in {text!r}") from None
-        vips.append(vip)
+    parsed = [parse_vip(text) for text in opts.vips]
+    prefixes = {vip: plen for vip, plen in parsed if plen is not None}
+    vips = [vip for vip, _ in parsed]
     adv = learnt.adv if learnt else None
+    what = "--vip"
     if not vips:
         if adv is None:
             raise JoinError("no virtual address known")
         vips = list(adv.addresses)
+        what = "the master's advert"
+        if not vips:
+            raise JoinError("no virtual address known (the master's advert lists none)")
     family = vips[0].version
-    if any(v.version != family for v in vips):
-        raise JoinError("--vip: one address family per group (run a second join for the other)")
     for vip in vips:
         prefixes.setdefault(vip, iface.prefix_for(vip))
     if opts.version is not None:
@@ -120,6 +119,10 @@ def build_config(
         version = 2 if family == 4 else 3  # keepalived's default for IPv4 is VRRPv2
     if version == 2 and family == 6:
         raise JoinError("VRRPv2 carries IPv4 only; use --version 3 for IPv6")
+    # Learnt VIPs are checked as given ones are (a hostile master must not make us add a
+    # multicast or broadcast address), with the interface's subnets and MTU.
+    check_vips(vips, prefixes, version=version, mtu=mtu, what=what)
+    check_peers((parse_peer(p) for p in opts.unicast_peers), family)
     if opts.advert_int_s is not None:
         interval_cs = round(opts.advert_int_s * 100)
     elif adv is not None and adv.version == version:
@@ -166,21 +169,6 @@ def build_config(
     return config, prefixes
 
 
-def check_options(opts: JoinOptions) -> None:
-    if not 1 <= opts.vrid <= 255:
-        raise JoinError(f"invalid VRID {opts.vrid}: must be 1..255")
-    if not 1 <= opts.priority <= 255:
-        raise JoinError(f"invalid priority {opts.priority}: must be 1..255 (0 is reserved)")
-    if opts.version not in (None, 2, 3):
-        raise JoinError(f"invalid --version {opts.version}: must be 2 or 3")
-    if opts.advert_int_s is not None and opts.advert_int_s <= 0:
-        raise JoinError("--advert-int must be positive")
-    if opts.preempt_delay_s < 0 or opts.garp_delay_s < 0 or opts.garp_repeat < 0:
-        raise JoinError("--preempt-delay, --garp-delay and --garp-repeat cannot be negative")
-    if opts.learn_timeout_s < 0:
-        raise JoinError("--learn-timeout cannot be negative")
-
-
 def default_state_file(iface: str, vrid: int, family: int) -> Path:
     """``/run/vrrpwatch/join-IFACE-vridN-ipvF-netns-INODE.json``: interface names repeat across
     network namespaces (every lab host has an eth0), so the namespace's inode is in the name."""
@@ -190,6 +178,23 @@ def default_state_file(iface: str, vrid: int, family: int) -> Path:
     return Path("/run/vrrpwatch") / f"{name}.json"
 
 
+def with_password_file(opts: JoinOptions) -> JoinOptions:
+    """``--auth-pass-file``: the options with the file's password as ``auth_pass``."""
+    if opts.auth_pass_file is None:
+        return opts
+    return dataclasses.replace(
+        opts, auth_pass=read_auth_pass(opts.auth_pass_file), auth_pass_file=None
+    )
+
+
+def _mtu(name: str) -> int:
+    """The interface MTU (1500 when it cannot be read)."""
+    try:
+        return int(Path(f"/sys/class/net/{name}/mtu").read_text())
+    except (OSError, ValueError):
+        return 1500
+
+
 class _Stop:
     """SIGTERM/SIGINT before and while the runtime runs: a flag, and a wake-up of the loop."""
 
@@ -197,6 +202,7 @@ class _Stop:
         self.requested = False
         self.transport = transport
         self.runtime: Runtime | None = None
+        self.lock: InstanceLock | None = None
 
     def __call__(self, *_: object) -> None:
         self.requested = True
@@ -220,6 +226,7 @@ def join(
     check_options(opts)
     if not netif.is_root():
         raise JoinError("join needs root (raw sockets and address changes); run it with sudo")
+    opts = with_password_file(opts)
     try:
         name = opts.interface or netif.default_interface()
         iface = netif.get_interface(name)
@@ -227,8 +234,10 @@ def join(
         raise JoinError(str(exc)) from None
     want_family: int | None = None
     if opts.vips:
-        want_family = _parse_ip(opts.vips[0], "--vip").version
-    peers = tuple(_parse_ip(p, "--unicast-peer") for p in opts.unicast_peers)
+        want_family = parse_vip(opts.vips[0])[0].version
+    peers = tuple(parse_peer(p) for p in opts.unicast_peers)
+    if want_family is None and peers:
+        want_family = peers[0].version
     if before_start is not None:
         before_start()
     families = (want_family,) if want_family else (4, 6)
@@ -243,6 +252,8 @@ def join(
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
         transport.close()
+        if stop.lock is not None:
+            stop.lock.close()
 
 
 def _join(
@@ -255,6 +266,8 @@ def _join(
 ) -> int:
     if not transport.socks:
         raise JoinError(f"interface {iface.name} has no address to run VRRP from")
+    # The kernel drops adverts of other groups from here on: a flood for them never reaches us.
+    transport.set_filter(opts.vrid)
     emit(log.listening(iface.name, opts.vrid, opts.learn_timeout_s))
     learnt = learn_group(
         transport,
@@ -274,14 +287,30 @@ def _join(
         )
     if learnt is not None:
         emit(log.learnt(learnt.adv, learnt.src))
-    config, prefixes = build_config(opts, iface, learnt)
+    config, prefixes = build_config(opts, iface, learnt, mtu=_mtu(iface.name))
     transport.keep_family(config.family)
+    # ... and, for adverts of our own length, those with a bad checksum (RFC 5798 section
+    # 5.2.8): the 8-byte header, the addresses and VRRPv2's 8 bytes of authentication data.
+    length = 8 + len(config.addresses) * (4 if config.family == 4 else 16)
+    transport.set_filter(config.vrid, config.version, length=length + 8 * (config.version == 2))
     for fam in (4, 6):
         if fam == config.family and netif.forwarding_enabled(iface.name, fam) is False:
             emit(log.forwarding_off(iface.name, fam))
-    state_file = Path(opts.state_file or default_state_file(iface.name, config.vrid, config.family))
+    default = default_state_file(iface.name, config.vrid, config.family)
+    state_file = Path(opts.state_file or default)
     if not opts.dry_run:
-        remove_stale_addresses(state_file, transport, emit)
+        # One live join per interface, VRID and family (whatever its --state-file): a second
+        # would take the first one's VIPs for a killed run's. Released when the process ends.
+        what = f"{iface.name} VRID {config.vrid} IPv{config.family}"
+        stop.lock = InstanceLock(default.with_suffix(".lock"), what)
+        remove_stale_addresses(
+            state_file,
+            transport,
+            emit,
+            interface=iface.name,
+            vips=config.addresses,
+            primary=config.primary_address,
+        )
     router = VirtualRouter(config)
     if not iface.up:
         router.link_down(time.monotonic())

@@ -1,26 +1,48 @@
-"""join's state file: the virtual addresses this run holds, so the next run can remove them.
+"""join's state file and lock: the virtual addresses this run holds, so the next run can remove
+them, and one live join per interface, VRID and family.
 
 A router killed with SIGKILL (or by a crash) cannot remove its VIPs; left on the interface they
 answer for the gateway while another router is master. The file lists them, written atomically
-whenever the set changes and removed when it is empty; the next run on the same interface, VRID
-and family removes what is listed before it starts (``remove_stale_addresses``).
+(a ``mkstemp`` file in the same directory, renamed over it: never a predictable name, never
+through a symlink) whenever the set changes, and removed when it is empty; the next run on the
+same interface, VRID and family removes what is listed before it starts
+(``remove_stale_addresses``).
+
+What the next run trusts: a regular file (not a symlink) owned by root or by our user, mode
+0600, of the shape ``StateFile.write`` writes. It removes only what is both listed and one of
+its own group's virtual addresses, never its primary address: a planted file cannot make join
+delete the interface's own address. A file of another owner or mode is ignored (and replaced
+when this run holds an address); one of the wrong shape is an error, so an operator looks.
+
+``InstanceLock`` (``fcntl.flock`` on a lock file, released by the kernel when the process ends,
+even by SIGKILL) keeps a second join off the interface, VRID and family a live one holds: it
+would take the first one's VIPs for a killed run's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import ipaddress
 import json
 import os
-from collections.abc import Iterable
+import stat
+import tempfile
+from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import Any
 
 from dissectors.common import IPAddress
 from vrrpwatch.join import log
 from vrrpwatch.join.log import EventSink
+from vrrpwatch.join.settings import JoinError
 from vrrpwatch.join.transport import Transport
 
-__all__ = ["StateFile", "remove_stale_addresses"]
+__all__ = ["InstanceLock", "StateFile", "read_state_file", "remove_stale_addresses"]
+
+_MAX_BYTES = 1 << 16
+_MODE = 0o600
 
 
 class StateFile:
@@ -35,34 +57,162 @@ class StateFile:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = {
             "interface": self.interface,
             "pid": os.getpid(),
             "addresses": [[str(a), plen] for a, plen in addresses],
         }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(self.path)
+        # mkstemp: a fresh random name created O_EXCL, mode 0600, in the target's directory
+        # (so the rename is atomic and never follows a symlink planted at a fixed name).
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(data))
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
-def remove_stale_addresses(state_file: Path, transport: Transport, emit: EventSink) -> int:
-    """Remove the VIPs a killed earlier run left behind (listed in its state file)."""
+def _untrusted(st: os.stat_result) -> str | None:
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_uid not in (0, os.geteuid()):
+        return f"owned by uid {st.st_uid}, not root or us"
+    if stat.S_IMODE(st.st_mode) != _MODE:
+        return f"mode {stat.S_IMODE(st.st_mode):04o}, not 0600"
+    return None
+
+
+def _shape(path: Path, data: Any) -> tuple[str | None, object, list[tuple[IPAddress, int]]]:
+    """(interface, pid, addresses) of a state file's JSON; JoinError naming what is wrong."""
+
+    def bad(why: str) -> JoinError:
+        return JoinError(f"state file {path}: {why}; not a join state file (remove it to go on)")
+
+    if not isinstance(data, dict):
+        return_type = "null" if data is None else type(data).__name__
+        raise bad(f"a JSON {return_type}, expected an object")
+    interface = data.get("interface")
+    if interface is not None and not isinstance(interface, str):
+        raise bad("'interface' is not a string")
+    pid = data.get("pid")
+    if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool)):
+        raise bad("'pid' is not an integer")
+    entries = data.get("addresses")
+    if not isinstance(entries, list):
+        raise bad("'addresses' is not a list")
+    out: list[tuple[IPAddress, int]] = []
+    for entry in entries:
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or not isinstance(entry[0], str)
+            or not isinstance(entry[1], int)
+            or isinstance(entry[1], bool)
+        ):
+            raise bad(f"address entry {json.dumps(entry)[:40]} is not [address, prefix length]")
+        try:
+            addr = ipaddress.ip_address(entry[0])
+        except ValueError:
+            raise bad(f"{entry[0][:40]!r} is not an IP address") from None
+        if not 1 <= entry[1] <= addr.max_prefixlen:
+            raise bad(f"bad prefix length {entry[1]} for {addr}")
+        out.append((addr, entry[1]))
+    return interface, pid, out
+
+
+def read_state_file(
+    path: Path, emit: EventSink
+) -> tuple[str | None, object, list[tuple[IPAddress, int]]] | None:
+    """What a trusted state file lists: (interface, pid, addresses); None when there is no file
+    or it is not to be trusted (said in a warning line)."""
     try:
-        data = json.loads(state_file.read_text())
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            emit(log.state_file_ignored(path, "a symlink"))
+            return None
+        raise JoinError(f"state file {path}: {exc.strerror}") from None
+    try:
+        why = _untrusted(os.fstat(fd))
+        if why is not None:
+            emit(log.state_file_ignored(path, why))
+            return None
+        raw = os.read(fd, _MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > _MAX_BYTES:
+        raise JoinError(f"state file {path}: over {_MAX_BYTES} bytes; not a join state file")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise JoinError(
+            f"state file {path}: not JSON; not a join state file (remove it to go on)"
+        ) from None
+    return _shape(path, data)
+
+
+def remove_stale_addresses(
+    state_file: Path,
+    transport: Transport,
+    emit: EventSink,
+    *,
+    interface: str | None = None,
+    vips: Collection[IPAddress] | None = None,
+    primary: IPAddress | None = None,
+) -> int:
+    """Remove the VIPs a killed earlier run left behind (listed in its state file): only those
+    of ``vips`` (this group's), never ``primary``, and only when the file was written for
+    ``interface``. Returns how many were removed."""
+    found = read_state_file(state_file, emit)
+    if found is None:
         return 0
-    except (OSError, ValueError):
-        state_file.unlink(missing_ok=True)
+    file_interface, pid, addresses = found
+    if interface is not None and file_interface not in (None, interface):
+        emit(log.state_file_ignored(state_file, f"written for interface {file_interface}"))
         return 0
     removed = 0
-    for text, plen in data.get("addresses", []):
-        try:
-            vip = ipaddress.ip_address(text)
-        except ValueError:
+    for vip, plen in addresses:
+        if vip == primary or (vips is not None and vip not in vips):
+            why = "our primary address" if vip == primary else "not a virtual address of ours"
+            emit(log.stale_vip_kept(vip, plen, why))
             continue
-        if transport.remove_address(vip, int(plen)):
+        if transport.remove_address(vip, plen):
             removed += 1
-            emit(log.stale_vip_removed(vip, plen, data.get("pid")))
+            emit(log.stale_vip_removed(vip, plen, pid))
     state_file.unlink(missing_ok=True)
     return removed
+
+
+class InstanceLock:
+    """An exclusive ``flock`` on ``path`` while this join runs; ``JoinError`` when another live
+    process holds it (its pid, as written in the file, is in the message)."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            self.fd: int | None = os.open(path, flags, _MODE)
+        except OSError as exc:
+            raise JoinError(f"lock file {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self.fd, 32).decode(errors="replace").strip() or "unknown"
+            self.close()
+            raise JoinError(
+                f"another join (pid {holder}) is running on {what}; stop it first"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -6,11 +6,19 @@ primary address, IPv6 with IPV6_PKTINFO), TTL / hop limit 255 on 224.0.0.18 / ff
 (RFC 5798 section 5.1.1.3 and 5.1.2.3); AF_PACKET for gratuitous ARP and unsolicited NA;
 netlink for the virtual addresses and link-state changes. Its ``wait`` is the selectors loop's
 sleep: until a deadline, a packet, a link change or a wake-up (a signal).
+
+Under a flood: a classic BPF program on each raw socket (``vrrp_filter``) passes only adverts
+of our VRID and version, so a flood for other groups is dropped in the kernel and never reaches
+Python; each ``wait`` reads at most ``BATCH`` packets per socket (``backlog`` says more are
+queued), so the loop gets back to its timers between batches; and every packet carries its
+kernel arrival time (SO_TIMESTAMPNS), so the router judges Master_Down_Interval by when an
+advert arrived, not by when a busy loop got to it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import math
 import selectors
@@ -36,17 +44,28 @@ from dissectors.vrrp import (
 )
 from vrrpwatch import netif
 
-__all__ = ["LinkChange", "RawTransport", "Received", "Transport"]
+__all__ = [
+    "BATCH",
+    "Insn",
+    "LinkChange",
+    "RawTransport",
+    "Received",
+    "Transport",
+    "attach_filter",
+    "vrrp_filter",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """One IP protocol 112 payload with the IP header facts the router checks."""
+    """One IP protocol 112 payload with the IP header facts the router checks, and when it
+    arrived (the loop's monotonic clock; None: now)."""
 
     payload: bytes
     src: IPAddress
     dst: IPAddress
     ttl: int
+    at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +75,10 @@ class LinkChange:
 
 class Transport(Protocol):
     def wait(self, timeout: float | None) -> list[Received | LinkChange]: ...
+
+    # True when the last ``wait`` left packets queued (it reads a bounded batch).
+    @property
+    def backlog(self) -> bool: ...
 
     def send_advertisement(self, adv: VrrpPacket) -> None: ...
 
@@ -71,6 +94,152 @@ class Transport(Protocol):
 
     def close(self) -> None: ...
 
+
+# -- the kernel filter ---------------------------------------------------------------------
+# Classic BPF (<linux/filter.h>): struct sock_filter is (code, jt, jf, k).
+Insn = tuple[int, int, int, int]
+SO_ATTACH_FILTER = 26
+_BPF_LDX_IMM = 0x01  # X <- k
+_BPF_LDX_MSH = 0xB1  # X <- 4 * (P[k] & 0x0f): the IPv4 header length (RFC 791 IHL)
+_BPF_LDB_IND = 0x50  # A <- P[X + k]
+_BPF_JEQ_K = 0x15  # pc += (A == k) ? jt : jf
+_BPF_RET_K = 0x06
+_BPF_LDB_ABS = 0x30  # A <- P[k]
+_BPF_LDH_ABS = 0x28  # A <- P[k:k+2], network order
+_BPF_LD_LEN = 0x80  # A <- the packet's length
+_BPF_ADD_X = 0x0C  # A <- A + X
+_BPF_ADD_K = 0x04  # A <- A + k
+_BPF_AND_K = 0x54  # A <- A & k
+_BPF_RSH_K = 0x74  # A <- A >> k
+_BPF_TAX = 0x07  # X <- A
+_BPF_TXA = 0x87  # A <- X
+_BPF_ST = 0x02  # M[k] <- A
+_BPF_LDX_MEM = 0x61  # X <- M[k]
+# Loads at SKF_NET_OFF + n read the network header whatever the socket sees (<linux/filter.h>).
+_SKF_NET_OFF = (1 << 32) - 0x100000
+_ACCEPT = 0xFFFF
+# RFC 5798 section 5.2.1/5.2.2 (RFC 3768 section 5.3.1/5.3.2): the first byte is Version
+# (high nibble) and Type (low nibble, 1 = ADVERTISEMENT); the second is the VRID (5.2.3).
+_ADVERT_BYTE = {2: 0x21, 3: 0x31}
+
+
+def vrrp_filter(
+    family: int, vrid: int, version: int | None = None, *, length: int | None = None
+) -> list[Insn]:
+    """A program for join's raw socket of ``family``: pass adverts of ``vrid`` and ``version``
+    (either when None, while the group is being learnt), drop everything else. With the
+    ``length`` of our own advert (once the group is known), an advert of exactly that length
+    must also carry a good checksum (``_checksum_test``): a flood of bad checksums for our own
+    group is dropped in the kernel too. Adverts of another length go on to the router, which
+    counts and logs them (a different address list, an owner's).
+
+    A raw IPv4 socket's filter sees the packet from its IP header (VRRP after IHL words); a raw
+    IPv6 socket's sees the payload only (the VRRP message at offset 0)."""
+    if not 1 <= vrid <= 255:
+        raise ValueError(f"VRID must be 1..255, not {vrid}")
+    versions = (2, 3) if version is None else (version,)
+    prog: list[Insn] = [(_BPF_LDX_MSH, 0, 0, 0) if family == 4 else (_BPF_LDX_IMM, 0, 0, 0)]
+    prog.append((_BPF_LDB_IND, 0, 0, 0))
+    # One test per version byte: on a match jump over the remaining tests to the VRID test;
+    # the last test jumps to the reject at the end on a mismatch.
+    n = len(versions)
+    for i, ver in enumerate(versions):
+        left = n - i - 1
+        prog.append((_BPF_JEQ_K, left, 3 if i == n - 1 else 0, _ADVERT_BYTE[ver]))
+    prog.append((_BPF_LDB_IND, 0, 0, 1))
+    if length is None or version is None:
+        prog.append((_BPF_JEQ_K, 0, 1, vrid))
+        prog.append((_BPF_RET_K, 0, 0, _ACCEPT))
+        prog.append((_BPF_RET_K, 0, 0, 0))
+        return prog
+    tail = _checksum_test(family, version, length)
+    prog.append((_BPF_JEQ_K, 1, 0, vrid))
+    prog.append((_BPF_RET_K, 0, 0, 0))
+    return prog + tail
+
+
+def _checksum_test(family: int, version: int, length: int) -> list[Insn]:
+    """Accept unless the message is ``length`` bytes long and its checksum is bad. RFC 3768
+    section 5.3.8: VRRPv2 sums the message; RFC 5798 section 5.2.8: VRRPv3 adds the IPv4
+    (RFC 768) or IPv6 (RFC 8200 section 8.1) pseudo-header; over IPv4 the RFC 9568 variant
+    without it is accepted too, as the decoder accepts it. The sum is kept in X, one
+    halfword at a time (the message is whole halfwords: 8 bytes plus whole addresses)."""
+    out: list[Insn] = []
+    accept_unless = (_BPF_JEQ_K, 1, 0)  # + k: skip the inline accept on a match
+    if family == 4:
+        # Only a 20-byte IPv4 header (no options) is checked: offsets are then fixed.
+        out += [(_BPF_LDB_ABS, 0, 0, 0), (*accept_unless, 0x45), (_BPF_RET_K, 0, 0, _ACCEPT)]
+        base, ip_len = 20, 20
+    else:
+        base, ip_len = 0, 0
+    out += [(_BPF_LD_LEN, 0, 0, 0), (*accept_unless, ip_len + length)]
+    out.append((_BPF_RET_K, 0, 0, _ACCEPT))
+    out.append((_BPF_LDX_IMM, 0, 0, 0))
+    for off in range(base, base + length, 2):
+        out += [(_BPF_LDH_ABS, 0, 0, off), (_BPF_ADD_X, 0, 0, 0), (_BPF_TAX, 0, 0, 0)]
+    if version == 2:
+        return out + _fold_and_judge(last=True)
+    # The pseudo-header: addresses, the protocol and the length.
+    if family == 4:
+        words = range(12, 20, 2)  # IPv4 source and destination
+    else:
+        words = range(_SKF_NET_OFF + 8, _SKF_NET_OFF + 40, 2)  # IPv6 source and destination
+    pseudo: list[Insn] = []
+    for off in words:
+        pseudo += [(_BPF_LDH_ABS, 0, 0, off), (_BPF_ADD_X, 0, 0, 0), (_BPF_TAX, 0, 0, 0)]
+    pseudo += [(_BPF_TXA, 0, 0, 0), (_BPF_ADD_K, 0, 0, 112 + length), (_BPF_TAX, 0, 0, 0)]
+    if family == 6:
+        return out + pseudo + _fold_and_judge(last=True)
+    # IPv4: the message alone may verify (RFC 9568); else with the pseudo-header.
+    return (
+        out
+        + [(_BPF_TXA, 0, 0, 0), (_BPF_ST, 0, 0, 0)]
+        + _fold_and_judge(last=False)
+        + [(_BPF_LDX_MEM, 0, 0, 0)]
+        + pseudo
+        + _fold_and_judge(last=True)
+    )
+
+
+def _fold_and_judge(*, last: bool) -> list[Insn]:
+    """Fold the 32-bit sum in X to 16 bits (twice: RFC 1071 end-around carry) and accept when
+    it is 0xffff; else reject (``last``) or go on after this block."""
+    fold = [
+        (_BPF_TXA, 0, 0, 0),
+        (_BPF_RSH_K, 0, 0, 16),
+        (_BPF_ST, 0, 0, 1),
+        (_BPF_TXA, 0, 0, 0),
+        (_BPF_AND_K, 0, 0, 0xFFFF),
+        (_BPF_LDX_MEM, 0, 0, 1),
+        (_BPF_ADD_X, 0, 0, 0),
+        (_BPF_TAX, 0, 0, 0),
+    ]
+    out = fold + fold + [(_BPF_TXA, 0, 0, 0)]
+    if last:
+        return out + [
+            (_BPF_JEQ_K, 0, 1, 0xFFFF),
+            (_BPF_RET_K, 0, 0, _ACCEPT),
+            (_BPF_RET_K, 0, 0, 0),
+        ]
+    return out + [(_BPF_JEQ_K, 0, 1, 0xFFFF), (_BPF_RET_K, 0, 0, _ACCEPT)]
+
+
+def attach_filter(sock: socket.socket, program: list[Insn]) -> None:
+    """SO_ATTACH_FILTER (socket(7)) with a struct sock_fprog {unsigned short len;
+    struct sock_filter *filter}; it replaces the socket's previous program."""
+    insns = b"".join(struct.pack("=HBBI", *insn) for insn in program)
+    buf = ctypes.create_string_buffer(insns, len(insns))
+    fprog = struct.pack("HL", len(program), ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+# At most this many packets per socket per wait: the loop runs its timers between batches.
+BATCH = 64
+# Room in the kernel for a burst while the loop is busy (SO_RCVBUFFORCE as root).
+RCVBUF_BYTES = 4 << 20
+_SO_RCVBUFFORCE = 33
+_SO_TIMESTAMPNS = 35  # and SCM_TIMESTAMPNS: a struct timespec of CLOCK_REALTIME
+_TIMESPEC = struct.Struct("=qq")
 
 _SOL_IP = 0
 _IP_HDRINCL = 3
@@ -88,6 +257,7 @@ _IPV6_MULTICAST_LOOP = 19
 _IPV6_UNICAST_HOPS = 16
 _IPV6_JOIN_GROUP = 20
 _IPV6_ALL_NODES_MAC = b"\x33\x33\x00\x00\x00\x01"
+_ANC_SIZE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(64) + socket.CMSG_SPACE(4)
 
 
 class RawTransport:
@@ -103,6 +273,7 @@ class RawTransport:
     ) -> None:
         self.iface = iface
         self.unicast_peers = unicast_peers
+        self._backlog = False
         self.sel = selectors.DefaultSelector()
         self.socks: dict[int, socket.socket] = {}
         self.src: dict[int, IPAddress] = {}
@@ -128,6 +299,23 @@ class RawTransport:
             self.sel.register(sock, selectors.EVENT_READ, fam)
 
     @property
+    def backlog(self) -> bool:
+        return self._backlog
+
+    def set_filter(
+        self, vrid: int, version: int | None = None, *, length: int | None = None
+    ) -> None:
+        """Pass only adverts of ``vrid`` (and ``version``; of ``length`` bytes, only with a
+        good checksum) from now on, on every socket."""
+        for fam, sock in self.socks.items():
+            attach_filter(sock, vrrp_filter(fam, vrid, version, length=length))
+
+    def _tune(self, s: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            s.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RCVBUF_BYTES)
+        s.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+
+    @property
     def wake_fd(self) -> int:
         return self._wake_w.fileno()
 
@@ -141,6 +329,7 @@ class RawTransport:
         s.setsockopt(_SOL_IP, _IP_MULTICAST_IF, mreqn)
         s.setsockopt(_SOL_IP, _IP_MULTICAST_TTL, 255)  # RFC 5798 section 5.1.1.3
         s.setsockopt(_SOL_IP, _IP_MULTICAST_LOOP, 0)
+        self._tune(s)
         s.setblocking(False)
         return s
 
@@ -156,6 +345,7 @@ class RawTransport:
         s.setsockopt(ipv6, _IPV6_MULTICAST_HOPS, 255)  # RFC 5798 section 5.1.2.3
         s.setsockopt(ipv6, _IPV6_UNICAST_HOPS, 255)
         s.setsockopt(ipv6, _IPV6_MULTICAST_LOOP, 0)
+        self._tune(s)
         s.setblocking(False)
         return s
 
@@ -173,6 +363,9 @@ class RawTransport:
     def wait(self, timeout: float | None) -> list[Received | LinkChange]:
         out: list[Received | LinkChange] = []
         ready = self._select(timeout)
+        self._backlog = False
+        # CLOCK_REALTIME (the kernel's stamps) to the loop's monotonic clock, once per wait.
+        offset = time.time() - time.monotonic()
         for key, _ in ready:
             tag = key.data
             if tag == "wake":
@@ -184,9 +377,9 @@ class RawTransport:
                 if state is not None:
                     out.append(LinkChange(up=state))
             elif tag == 4:
-                out += self._recv4(self.socks[4])
+                out += self._recv4(self.socks[4], offset)
             elif tag == 6:
-                out += self._recv6(self.socks[6])
+                out += self._recv6(self.socks[6], offset)
         return out
 
     def _select(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
@@ -208,11 +401,18 @@ class RawTransport:
             if ready:
                 return ready
 
-    def _recv4(self, sock: socket.socket) -> list[Received | LinkChange]:
+    def _arrival(self, anc: list[tuple[int, int, bytes]], offset: float) -> float | None:
+        for level, ctype, cdata in anc:
+            if level == socket.SOL_SOCKET and ctype == _SO_TIMESTAMPNS:
+                sec, nsec = _TIMESPEC.unpack_from(cdata)
+                return min(float(sec + nsec / 1e9 - offset), time.monotonic())
+        return None
+
+    def _recv4(self, sock: socket.socket, offset: float) -> list[Received | LinkChange]:
         out: list[Received | LinkChange] = []
-        while True:
+        for _ in range(BATCH):
             try:
-                data = sock.recv(65535)
+                data, anc, _flags, _addr = sock.recvmsg(65535, _ANC_SIZE)
             except BlockingIOError:
                 return out
             try:
@@ -221,13 +421,16 @@ class RawTransport:
                 continue
             if header.src == self.src.get(4):
                 continue
-            out.append(Received(payload, header.src, header.dst, header.ttl))
+            at = self._arrival(anc, offset)
+            out.append(Received(payload, header.src, header.dst, header.ttl, at))
+        self._backlog = True
+        return out
 
-    def _recv6(self, sock: socket.socket) -> list[Received | LinkChange]:
+    def _recv6(self, sock: socket.socket, offset: float) -> list[Received | LinkChange]:
         out: list[Received | LinkChange] = []
-        while True:
+        for _ in range(BATCH):
             try:
-                data, anc, _flags, addr = sock.recvmsg(65535, socket.CMSG_SPACE(64))
+                data, anc, _flags, addr = sock.recvmsg(65535, _ANC_SIZE)
             except BlockingIOError:
                 return out
             hop, dst = -1, VRRP_MCAST_V6
@@ -241,7 +444,9 @@ class RawTransport:
             src = ipaddress.IPv6Address(addr[0].split("%")[0])
             if src == self.src.get(6):
                 continue
-            out.append(Received(data, src, dst, hop))
+            out.append(Received(data, src, dst, hop, self._arrival(anc, offset)))
+        self._backlog = True
+        return out
 
     def send_advertisement(self, adv: VrrpPacket) -> None:
         fam = 4 if isinstance(adv, VrrpV2) else adv.family
