@@ -43,6 +43,27 @@ _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WAR
     type=click.FloatRange(min=0, min_open=True),
     help="Stop after SECONDS (default: until Ctrl-C or SIGTERM).",
 )
+@click.option(
+    "--metrics",
+    metavar="ADDR:PORT",
+    callback=lambda ctx, param, value: _check_ops(_listen, value),
+    help="Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9567).",
+)
+@click.option(
+    "--alertmanager",
+    "alertmanagers",
+    metavar="URL",
+    multiple=True,
+    callback=lambda ctx, param, value: tuple(_check_ops(_url, v) for v in value),
+    help="Push alerts to this Alertmanager (API v2); repeat for an HA pair.",
+)
+@click.option(
+    "--alertmanager-severity",
+    type=click.Choice(["info", "warning", "critical"]),
+    default="warning",
+    show_default=True,
+    help="Push alerts of this severity and above.",
+)
 def sniff(
     interfaces: tuple[str, ...],
     db_path: Path,
@@ -54,6 +75,9 @@ def sniff(
     pcap_out: Path | None,
     pcap_out_size: int,
     duration: float | None,
+    metrics: str | None,
+    alertmanagers: tuple[str, ...],
+    alertmanager_severity: str,
 ) -> None:
     """Monitor VRRP live on INTERFACES: master changes, master-lost, and every analyze alert.
 
@@ -66,6 +90,7 @@ def sniff(
         vrrpwatch sniff eth0 eth1 --db lan.db
         vrrpwatch sniff eth0 --json --quiet | jq -r .message
         vrrpwatch sniff eth0 --duration 60 --pcap-out vrrp.pcap
+        vrrpwatch sniff eth0 --metrics 127.0.0.1:9567 --alertmanager http://127.0.0.1:9093
     """
     from vrrpwatch.pcap import CaptureError, PcapWriter
     from vrrpwatch.watch.live import LiveError, PacketSocket, Sniffer, resolve_interfaces
@@ -86,6 +111,7 @@ def sniff(
     out = _Output(monitor, as_json=as_json, quiet=quiet, to_syslog=to_syslog)
     sniffer = Sniffer(sockets, monitor, store, pcap=pcap, on_event=out.event, on_tick=out.tick)
     out.stop = sniffer.stop
+    ops = _start_ops(monitor, sniffer, store, db, metrics, alertmanagers, alertmanager_severity)
 
     def _stop(signum: int, frame: Any) -> None:
         sniffer.stop()
@@ -109,6 +135,8 @@ def sniff(
         except sqlite3.Error as exc:
             error = error or f"{db_path}: cannot write the database ({exc})"
         finally:
+            if ops is not None:
+                ops.close()
             sniffer.close()
             db.close()
             out.close()
@@ -116,6 +144,59 @@ def sniff(
                 signal.signal(sig, handler)
     if error is not None:
         raise click.ClickException(f"{error} (what was committed is in {db_path})")
+
+
+def _listen(text: str) -> str:
+    from vrrpwatch.ops.metrics import parse_listen
+
+    parse_listen(text)
+    return text
+
+
+def _url(text: str) -> str:
+    from vrrpwatch.ops.alertmanager import check_url
+
+    return check_url(text)
+
+
+def _check_ops(check: Any, value: str | None) -> str | None:
+    from vrrpwatch.ops.metrics import MetricsError
+
+    if value is None:
+        return None
+    try:
+        return str(check(value))
+    except (MetricsError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _start_ops(
+    monitor: Any,
+    sniffer: Any,
+    store: Any,
+    db: Any,
+    metrics: str | None,
+    alertmanagers: tuple[str, ...],
+    severity: str,
+) -> Any:
+    """--metrics and --alertmanager (vrrpwatch.ops); None without them."""
+    if metrics is None and not alertmanagers:
+        return None
+    import socket
+
+    from vrrpwatch.ops.sniff import OpsError, SniffOps
+
+    sensor = f"{socket.gethostname()} {' '.join(s.name for s in sniffer.sockets)}"
+    try:
+        return SniffOps(
+            monitor, sniffer, metrics=metrics, alertmanagers=alertmanagers,
+            min_severity=severity, sensor=sensor,
+        )  # fmt: skip
+    except OpsError as exc:
+        sniffer.close()
+        store.end_run(f"error: {exc}")
+        db.close()
+        raise InputError(str(exc)) from None
 
 
 class _Output:

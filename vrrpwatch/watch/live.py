@@ -254,6 +254,9 @@ class Sniffer:
         self.stopping = False
         self.links_down: set[str] = set()
         self.error: str | None = None
+        # Per-interface counts for the metrics (read from another thread; ints only)
+        self.frames_by_interface: dict[str, int] = {s.name: 0 for s in self.sockets}
+        self.malformed_by_interface: dict[str, int] = {s.name: 0 for s in self.sockets}
         # Interface -> until when master-lost is not judged for the routers seen on it: while
         # it is down (inf), then one Master_Down_Interval after it is up again.
         self._blind_until: dict[str, float] = {}
@@ -316,6 +319,7 @@ class Sniffer:
         several = len(self.sockets) > 1
         keys = self._keys
         iface_of = self._iface_of
+        self.frames_by_interface[iface] = self.frames_by_interface.get(iface, 0) + len(frames)
         for when, data in frames:
             self.frames += 1
             frame = self.frames
@@ -324,6 +328,8 @@ class Sniffer:
             try:
                 decoded = decode(data, 1)
             except DecodeError as exc:
+                bad = self.malformed_by_interface
+                bad[iface] = bad.get(iface, 0) + 1
                 src = format_mac(data[6:12]) if len(data) >= 12 else None
                 events = monitor.malformed(frame, when, str(exc), src)
             else:
