@@ -34,6 +34,7 @@ from vrrpwatch.store.db import vlan_text
 from vrrpwatch.watch.monitor import Monitor, RouterKey, VirtualRouter
 
 ROUTER_STATES = ("ok", "lost", "resigned", "split-brain")
+CHANGE_CAUSES = ("resigned", "silent", "preempted")  # the monitor's, first-seen aside
 # Failover gaps: keepalived's 1 s default gives 3.6-4 s, sub-second adverts give tenths.
 FAILOVER_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 7.5, 10.0, 20.0, 60.0)
 # The gap minus the RFC's Skew_Time / Master_Down_Interval: around 0 on time, late above.
@@ -262,8 +263,12 @@ class SniffCollector(Collector):
             "Master changes (first masters not counted), by cause: resigned, silent, preempted.",
             labels=["vlan", "family", "vrid", "cause"],
         )
-        for (key, cause), n in sorted(tl.changes.items()):
-            changes.add_metric([*_router_labels(key), cause], n)
+        # Every cause of every router from 0 on, so increase() sees a router's first change.
+        causes = [*CHANGE_CAUSES, *sorted({c for _k, c in tl.changes} - set(CHANGE_CAUSES))]
+        for vr in routers:
+            labels = _router_labels(vr.key)
+            for cause in causes:
+                changes.add_metric([*labels, cause], tl.changes.get((vr.key, cause), 0))
         yield changes
         for name, hist, text in (
             (
