@@ -9,7 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -110,3 +111,101 @@ class Sniff:
 
     def json_lines(self) -> list[dict[str, Any]]:
         return [json.loads(x) for x in list(self.lines) if x.startswith("{")]
+
+
+_AM_CONFIG = """\
+route:
+  receiver: "null"
+  group_by: [alertname, vlan, family, vrid]
+receivers:
+  - name: "null"
+"""
+
+
+def alertmanager_binary() -> str | None:
+    import shutil
+
+    return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+class Alertmanager:
+    """A real Alertmanager (Debian prometheus-alertmanager) on ADDR:PORT with a generated
+    config and its own storage directory, clustering off; stopped by PID.
+
+    ``prefix`` runs it inside a namespace (``ip netns exec NS``); ``get`` fetches a URL from
+    where it listens (None if unreachable)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        port: int,
+        *,
+        addr: str = "127.0.0.1",
+        prefix: Sequence[str] = (),
+        get: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.addr, self.port = addr, port
+        self.url = f"http://{addr}:{port}"
+        self.prefix = list(prefix)
+        self._get = get or _local_get
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "alertmanager.yml").write_text(_AM_CONFIG)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 15.0) -> None:
+        binary = alertmanager_binary()
+        assert binary is not None
+        argv = [
+            *self.prefix, binary,
+            f"--config.file={self.workdir / 'alertmanager.yml'}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address={self.addr}:{self.port}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ]  # fmt: skip
+        log = open(self.workdir / "alertmanager.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        wait_until("alertmanager ready", lambda: self._get(f"{self.url}/-/ready"), timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def alerts(self) -> list[dict[str, Any]] | None:
+        """GET /api/v2/alerts: the active alerts (None if Alertmanager is unreachable)."""
+        text = self._get(f"{self.url}/api/v2/alerts")
+        if text is None:
+            return None
+        out: list[dict[str, Any]] = json.loads(text)
+        return out
+
+    def log(self) -> str:
+        return (self.workdir / "alertmanager.log").read_text(errors="replace")
+
+
+def _local_get(url: str) -> str | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            text: str = r.read().decode()
+            return text
+    except OSError:
+        return None
+
+
+def local_free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
