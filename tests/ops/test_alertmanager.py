@@ -14,8 +14,9 @@ import pytest
 from tests.conftest import CAPTURES, lab_unavailable
 from tests.ops.labtools import Alertmanager, alertmanager_binary, local_free_port, wait_until
 from vrrpwatch.ops.alertmanager import AlertPusher, rfc3339
-from vrrpwatch.ops.episodes import ONE_SHOT_S, EpisodeBook
+from vrrpwatch.ops.episodes import EpisodeBook
 from vrrpwatch.rfc import master_down_interval
+from vrrpwatch.watch.catalogue import EVENT_HOLD_S
 from vrrpwatch.watch.files import run_files
 from vrrpwatch.watch.monitor import Monitor
 
@@ -78,12 +79,17 @@ def test_split_brain_is_pushed_with_its_labels_then_resolved(am: Alertmanager) -
         assert pusher.step(m.last_time + 1) == []
         vr = m.routers[split.key]  # type: ignore[index]
         last = max(a.last_seen for a in vr.advertisers.values())
-        docs = pusher.step(last + master_down_interval(1, 1.0, 2) + 1)
-        assert [d["labels"]["alertname"] for d in docs] == ["split-brain"]
-        assert "endsAt" in docs[0]
+        end = last + master_down_interval(1, 1.0, 2) + 1
+        m.expire(end)  # what sniff's loop does every 100 ms: the catalogue's ends
+        docs = pusher.step(end)
+        # split-brain over (resolved), and nobody advertises any more: master-lost opens.
+        assert sorted((d["labels"]["alertname"], "endsAt" in d) for d in docs) == [
+            ("master-lost", False),
+            ("split-brain", True),
+        ]
         wait_until(
             "split-brain resolved",
-            lambda: "split-brain" not in by_name(am.alerts()) and am.alerts() is not None,
+            lambda: "split-brain" not in (got := by_name(am.alerts())) and "master-lost" in got,
             10,
         )
     finally:
@@ -103,13 +109,17 @@ def test_open_alerts_are_resent_and_one_shots_end(am: Alertmanager) -> None:
         assert [d["labels"]["alertname"] for d in again] == ["plaintext-auth"] * 2
         assert all("endsAt" not in d for d in again)
         wait_until("pushed", lambda: len(by_name(am.alerts()).get("plaintext-auth", [])) == 2, 10)
-        first = min(a.time for a in m.alerts if a.kind == "plaintext-auth")
-        ended = pusher.step(first + ONE_SHOT_S + 1)
-        # The first one (r1's) is over; r2's, raised 3 s later, is still open and re-sent.
-        assert [d.get("endsAt") for d in ended if d["labels"]["alertname"] == "plaintext-auth"] == [
-            rfc3339(first + ONE_SHOT_S),
-            None,
-        ]
+        # plaintext-auth ends once its source has been silent EVENT_HOLD_S: r2's first.
+        vr = next(iter(m.routers.values()))
+        end = vr.advertisers["192.0.2.254"].last_seen + EVENT_HOLD_S + 1
+        assert end < vr.advertisers["192.0.2.253"].last_seen + EVENT_HOLD_S
+        m.expire(end)
+        ended = pusher.step(end)
+        assert [
+            (d["labels"]["source"], d.get("endsAt"))
+            for d in ended
+            if d["labels"]["alertname"] == "plaintext-auth"
+        ] == [("192.0.2.254", rfc3339(end)), ("192.0.2.253", None)]  # r1's re-sent, open
     finally:
         pusher.close()
 

@@ -206,7 +206,7 @@ def test_interface_counters_through_the_sniffer(scrape) -> None:  # type: ignore
     try:
         sniffer.run(duration_s=1.0)
         sniffer.flush()
-        sniffer.links_down.add("lab1")
+        m.interface_down("lab1", t[0], frame=sniffer.frames)  # what the link watcher reports
         c = SniffCollector(m, EpisodeBook(m), SnifferInterfaces(sniffer), clock=clock)
         s = scrape(c)
     finally:

@@ -240,6 +240,9 @@ class _Output:
             self._line(f"sniffing on {', '.join(names)}")
 
     def event(self, e: Any) -> None:
+        from vrrpwatch.store.db import alert_row
+        from vrrpwatch.store.summary import alert_doc
+
         from .render import alert_line, ts
 
         if isinstance(e, self._alert_type):
@@ -247,7 +250,7 @@ class _Output:
                 self.alerts_per_router[e.key] = self.alerts_per_router.get(e.key, 0) + 1
             if e.severity < self.min_severity:
                 return
-            doc = e.to_json()
+            doc = alert_doc(alert_row(0, e))
             if self._syslog is not None:
                 self._syslog.syslog(_SYSLOG_PRIORITY[doc["severity"]], f"{e.kind}: {e.message}")
             if self.as_json:

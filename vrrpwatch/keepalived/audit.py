@@ -55,7 +55,7 @@ from dissectors.packet import Decoded, Kind
 from dissectors.vrrp import VrrpV2, VrrpV3
 from vrrpwatch.keepalived.config import IPAddress, KeepalivedConfig, VrrpInstance
 from vrrpwatch.rfc import master_down_interval, skew_time
-from vrrpwatch.watch.monitor import VirtualRouter
+from vrrpwatch.watch.model import ObservedRouter
 
 
 class Severity(enum.StrEnum):
@@ -589,7 +589,7 @@ def summarize(adverts: Iterable[Advert]) -> tuple[Advertiser, ...]:
     return tuple(out)
 
 
-def from_monitor(routers: Iterable[VirtualRouter]) -> tuple[Advertiser, ...]:
+def from_monitor(routers: Iterable[ObservedRouter]) -> tuple[Advertiser, ...]:
     """The advertisers the analyze engine (``vrrpwatch.watch.monitor.Monitor``) saw, for the audit.
 
     The monitor keeps the latest interval, VIP list and authentication of each advertiser and

@@ -30,7 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from vrrpwatch.ops.episodes import Episode, EpisodeBook
 from vrrpwatch.store.db import vlan_text
-from vrrpwatch.watch.monitor import Severity
+from vrrpwatch.watch.catalogue import Severity
 
 RESEND_S = 30.0  # the issue asks for at least every 60 s
 TICK_S = 1.0
@@ -53,7 +53,7 @@ def alert_labels(ep: Episode) -> dict[str, str]:
     """alertname, severity, vlan, family, vrid, source, job (vlan left out when untagged, as
     Prometheus and Alertmanager treat an empty label as no label)."""
     a = ep.alert
-    labels = {"alertname": a.kind, "severity": str(a.severity)}
+    labels = {"alertname": str(a.kind), "severity": str(a.severity)}
     if a.key is not None:
         vlan = vlan_text(a.key.vlan)
         if vlan:

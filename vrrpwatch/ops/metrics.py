@@ -29,12 +29,15 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from vrrpwatch import __version__
-from vrrpwatch.ops.episodes import SPLIT_BRAIN, EpisodeBook
+from vrrpwatch.ops.episodes import EpisodeBook
 from vrrpwatch.store.db import vlan_text
-from vrrpwatch.watch.monitor import Monitor, RouterKey, VirtualRouter
+from vrrpwatch.watch.catalogue import AlertKind
+from vrrpwatch.watch.model import ObservedRouter, RouterKey, TransitionCause
+from vrrpwatch.watch.monitor import Monitor
 
 ROUTER_STATES = ("ok", "lost", "resigned", "split-brain")
-CHANGE_CAUSES = ("resigned", "silent", "preempted")  # the monitor's, first-seen aside
+# every cause but first-seen (the first master is no change)
+CHANGE_CAUSES = tuple(str(c) for c in TransitionCause if c is not TransitionCause.FIRST_SEEN)
 # Failover gaps: keepalived's 1 s default gives 3.6-4 s, sub-second adverts give tenths.
 FAILOVER_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 7.5, 10.0, 20.0, 60.0)
 # The gap minus the RFC's Skew_Time / Master_Down_Interval: around 0 on time, late above.
@@ -51,7 +54,7 @@ class _Socket(Protocol):
 
 class _Sniffer(Protocol):
     sockets: list[Any]
-    links_down: set[str]
+    monitor: Monitor
     frames_by_interface: dict[str, int]
     malformed_by_interface: dict[str, int]
 
@@ -70,7 +73,7 @@ class SnifferInterfaces:
         s = self.sniffer
         frames = dict(s.frames_by_interface)
         bad = dict(s.malformed_by_interface)
-        down = set(s.links_down)
+        down = set(s.monitor.links.down)
         live = {id(x) for x in list(s.sockets)}
         for sock in self._sockets:
             name = sock.name
@@ -119,7 +122,7 @@ class _Timeline:
         self.failover = _Histogram(FAILOVER_BUCKETS_S)
         self.excess = _Histogram(EXCESS_BUCKETS_S)
 
-    def update(self, routers: Sequence[VirtualRouter], now: float) -> None:
+    def update(self, routers: Sequence[ObservedRouter], now: float) -> None:
         for vr in routers:
             timeline = vr.transitions
             done = min(self.done.get(vr.key, 0), len(timeline))
@@ -134,7 +137,7 @@ class _Timeline:
                 done += 1
                 if t.old is None:
                     continue  # first-seen is no change
-                k = (vr.key, t.cause)
+                k = (vr.key, str(t.cause))
                 self.changes[k] = self.changes.get(k, 0) + 1
                 # A failover is a takeover the RFC times (resigned: Skew_Time, silent:
                 # Master_Down_Interval); a preemption's gap is only the adverts' phase.
@@ -186,7 +189,7 @@ class SniffCollector(Collector):
         if self.extra is not None:
             yield from self.extra()
 
-    def _routers(self, routers: list[VirtualRouter], now: float) -> Iterator[Metric]:
+    def _routers(self, routers: list[ObservedRouter], now: float) -> Iterator[Metric]:
         rl = ["vlan", "family", "vrid"]
         al = [*rl, "address"]
         master = GaugeMetricFamily(
@@ -226,7 +229,7 @@ class SniffCollector(Collector):
             "The master's advertisement interval.",
             labels=rl,
         )
-        split = {ep.alert.key for ep in self.book.open() if ep.kind == SPLIT_BRAIN}
+        split = {ep.alert.key for ep in self.book.open() if ep.kind is AlertKind.SPLIT_BRAIN}
         for vr in routers:
             labels = _router_labels(vr.key)
             n = 0
@@ -255,7 +258,7 @@ class SniffCollector(Collector):
                 interval.add_metric(labels, cur.interval_s)
         yield from (master, masters, state, last, interval, prio, adverts)
 
-    def _changes(self, routers: list[VirtualRouter], now: float) -> Iterator[Metric]:
+    def _changes(self, routers: list[ObservedRouter], now: float) -> Iterator[Metric]:
         tl = self._timeline
         tl.update(routers, now)
         changes = CounterMetricFamily(
@@ -293,7 +296,7 @@ class SniffCollector(Collector):
         new = alerts[self._alerts_done :]
         self._alerts_done += len(new)
         for a in new:
-            k = (a.kind, str(a.severity))
+            k = (str(a.kind), str(a.severity))
             self._alerts[k] = self._alerts.get(k, 0) + 1
         total = CounterMetricFamily(
             "vrrpwatch_alerts", "Alerts raised, by kind and severity.", labels=["kind", "severity"]

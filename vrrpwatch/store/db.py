@@ -426,7 +426,7 @@ class Store:
             new_alerts = monitor.alerts[self._alerts_done :]
             self._alerts_done = len(monitor.alerts)
             if new_alerts:
-                self.db.table("alerts").insert_all(_alert_row(run, a) for a in new_alerts)
+                self.db.table("alerts").insert_all(alert_row(run, a) for a in new_alerts)
             new_events = monitor.address_events[self._events_done :]
             self._events_done = len(monitor.address_events)
             if new_events:
@@ -474,7 +474,7 @@ class Store:
             self.db.table("runs").update(self.run_id, {"stopped": time.time(), "status": status})
 
 
-def _alert_row(run: int, a: Alert) -> dict[str, Any]:
+def alert_row(run: int, a: Alert) -> dict[str, Any]:
     k: RouterKey | None = a.key
     return {
         "run_id": run,

@@ -7,6 +7,7 @@ what analyze prints and what report prints later (or while sniff is still writin
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlite_utils
@@ -30,6 +31,22 @@ def _auth(value: str | None) -> str | int | None:
     if value is None:
         return None
     return int(value) if value.isdigit() else value
+
+
+def alert_doc(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``alerts`` row as an object of ``alerts[]`` (sniff --json prints the same)."""
+    return {
+        "kind": row["kind"],
+        "severity": row["severity"],
+        "vlan": vlan_list(row["vlan"]),
+        "family": row["family"],
+        "vrid": row["vrid"],
+        "source": row["source"],
+        "time": row["time"],
+        "frame": row["frame"],
+        "file": row["file"],
+        "message": row["message"],
+    }
 
 
 def summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
@@ -83,20 +100,7 @@ def summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     alert_counts: dict[tuple[str, int, int], int] = {}
     alerts = []
     for al in db.query("SELECT * FROM alerts WHERE run_id = ? ORDER BY time, id", [run_id]):
-        alerts.append(
-            {
-                "kind": al["kind"],
-                "severity": al["severity"],
-                "vlan": vlan_list(al["vlan"]),
-                "family": al["family"],
-                "vrid": al["vrid"],
-                "source": al["source"],
-                "time": al["time"],
-                "frame": al["frame"],
-                "file": al["file"],
-                "message": al["message"],
-            }
-        )
+        alerts.append(alert_doc(al))
         if al["vrid"] is not None:
             k = (al["vlan"], al["family"], al["vrid"])
             alert_counts[k] = alert_counts.get(k, 0) + 1
