@@ -164,7 +164,7 @@ class Alertmanager:
             "--cluster.listen-address=",
             "--log.level=warn",
         ]  # fmt: skip
-        log = open(self.workdir / "alertmanager.log", "ab")  # noqa: SIM115 - closed in stop()
+        log = open(self.workdir / "alertmanager.log", "ab")  # the child keeps its own copy
         self.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         wait_until("alertmanager ready", lambda: self._get(f"{self.url}/-/ready"), timeout)
