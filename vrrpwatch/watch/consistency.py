@@ -210,12 +210,13 @@ def split_brain(
         if time - other.last_seen > SILENCE_FACTOR * other.interval_s:
             continue  # not advertising any more
         overlap = time - max(a.streak_start, other.streak_start)
+        interval_s = max(a.interval_s, other.interval_s)
+        if overlap <= 3 * interval_s:
+            continue  # within any Master_Down_Interval (3 intervals + Skew_Time)
         # RFC 5798 section 6.4.2: a backup hearing the master never advertises beyond
         # Master_Down_Interval; two sources doing so each believe they are master.
         mdi = master_down_interval(
-            max(1, min(a.last_priority, other.last_priority, 254)),
-            max(a.interval_s, other.interval_s),
-            a.version,
+            max(1, min(a.last_priority, other.last_priority, 254)), interval_s, a.version
         )
         if overlap > mdi and not book.is_open(AlertKind.SPLIT_BRAIN, vr.key, other.address):
             # one episode per pair, whichever of the two is named as the source

@@ -112,33 +112,25 @@ class Advertiser:
     checksums: list[str] = field(default_factory=list)
     streak_start: float = 0.0  # start of its current run of uninterrupted adverts
     dirty: bool = True
-    _silence_s: float = SILENCE_FACTOR
     last_decoded: Decoded | None = None
     checked_version: int = -1  # the router's profile_version its consistency was checked at
-
-    @property
-    def interval_s(self) -> float:
-        return self.interval_cs / 100 if self.interval_cs else 1.0
+    # Derived from interval_cs by set_interval (plain attributes: read for every advert).
+    interval_s: float = 1.0  # 1 s while unknown (interval 0)
+    silence_s: float = SILENCE_FACTOR  # past this long without an advert it is not advertising
+    # A pause longer than this ends a run of adverts (split-brain measures runs): three
+    # intervals, the part of Master_Down_Interval that does not depend on priority.
+    streak_gap_s: float = 3.0
 
     @property
     def mac(self) -> str | None:
         """The MAC of its latest advert."""
         return self.macs[-1] if self.macs else None
 
-    @property
-    def silence_s(self) -> float:
-        """Past this long without an advert it is no longer advertising."""
-        return self._silence_s
-
-    @property
-    def streak_gap_s(self) -> float:
-        """A pause longer than this ends a run of adverts (split-brain measures runs): three
-        intervals, the part of Master_Down_Interval that does not depend on priority."""
-        return 3 * self.interval_s
-
     def set_interval(self, interval_cs: int) -> None:
         self.interval_cs = interval_cs
-        self._silence_s = SILENCE_FACTOR * self.interval_s
+        self.interval_s = interval_s = interval_cs / 100 if interval_cs else 1.0
+        self.silence_s = SILENCE_FACTOR * interval_s
+        self.streak_gap_s = 3 * interval_s
 
     def profile(self) -> tuple[int, int, str | None, frozenset[str], int]:
         return (

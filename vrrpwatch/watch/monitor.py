@@ -94,6 +94,7 @@ class Monitor:
         self.counters = Counters()
         self.book = AlertBook()
         self.announcements = Announcements(self.book)
+        self._pending = self.announcements.pending  # read for every frame
         self.links = Links(self.book)
         self._carp = CarpWatch(self.book)
         self.last_time = 0.0
@@ -130,7 +131,7 @@ class Monitor:
         """One decoded frame; ``iface`` (sniff) is the interface it came in on."""
         events: list[Event] = []
         self.last_time = time
-        if self.announcements.pending:
+        if self._pending:
             self.announcements.judge(self.routers, self.known, time, events)
         hit = self._seen.get(id(pkt))
         if hit is not None and hit[0] is pkt and hit[2].last_decoded is pkt:
@@ -147,16 +148,15 @@ class Monitor:
             a.last_frame = frame
             a.adverts += 1
             a.dirty = vr.dirty = True
-            book = self.book
             if vr.master != a.address or vr.resigned or a.last_priority == 0:
-                track_master(book, vr, a, a.last_priority, frame, time, events)
+                track_master(self.book, vr, a, a.last_priority, frame, time, events)
             if a.checked_version != vr.profile_version:
-                consistency_alerts(book, self.known, vr, a, frame, time, events)
+                consistency_alerts(self.book, self.known, vr, a, frame, time, events)
                 a.checked_version = vr.profile_version
             if len(vr.advertisers) > 1:
-                split_brain(book, vr, a, frame, time, events)
+                split_brain(self.book, vr, a, frame, time, events)
             if vr.lost:
-                lost_cleared(book, vr, a, frame, time, events)
+                lost_cleared(self.book, vr, a, frame, time, events)
             if iface is not None and vr.interface != iface:
                 self.links.heard_on(vr, iface, frame, time, events)
             return events
