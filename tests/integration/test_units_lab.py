@@ -120,3 +120,44 @@ def _run(lab: Lab, r1: Host, j: Host, mon: Host, k1: Daemon, state: Path, tmp_pa
     assert rc == 0, err
     kinds = [x["kind"] for x in sniff.json_lines()]
     assert "master-change" in kinds  # r1 -> join, seen by the unprivileged sniff
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(90)
+def test_sighup_rereads_known_routers(vwu_lab: Lab, tmp_path: Path) -> None:
+    """``systemctl reload`` (ExecReload: SIGHUP) re-reads --known-routers while sniff runs; a
+    list that cannot be read keeps the previous one."""
+    lab = vwu_lab
+    lan = lab.segment()
+    r1 = lab.host("r1", lan, addr4=f"{R1}/24")
+    mon = lab.host("mon", lan, ipv6=False)
+    r1.keepalived(priority=200, vrid=5, vips=[f"{VIP}/24"])
+    known = tmp_path / "known.toml"
+    known.write_text(f'[[router]]\naddress = "{R1}"\n')
+    sniff = Sniff(lab, mon, "eth0", "--json", "--db", str(tmp_path / "s.db"),
+                  "--known-routers", str(known))  # fmt: skip
+
+    def kinds() -> list[str]:
+        return [j["kind"] for j in sniff.json_lines()]
+
+    wait_until("r1 heard", sniff.json_lines, 15)
+    time.sleep(2)
+    assert "rogue-advertiser" not in kinds()
+    known.write_text("[[router]\n")  # broken: the old list stays
+    sniff.proc.send_signal(signal.SIGHUP)
+    time.sleep(2)
+    assert sniff.alive() and "rogue-advertiser" not in kinds()
+    known.write_text('[[router]]\naddress = "192.0.2.99"\n')
+    sniff.proc.send_signal(signal.SIGHUP)
+    rogue = wait_until(
+        "rogue after reload",
+        lambda: [j for j in sniff.json_lines() if j["kind"] == "rogue-advertiser"],
+        10,
+    )
+    assert rogue[0]["source"] == R1
+    rc, err = sniff.finish(signal.SIGTERM)
+    assert rc == 0
+    lines = err.splitlines()
+    assert lines[0].startswith(f"Warning: --known-routers {known}: not valid TOML")
+    assert lines[0].endswith("; keeping the previous list")
+    assert lines[1] == f"--known-routers {known}: re-read (1 routers)"

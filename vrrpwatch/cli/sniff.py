@@ -109,7 +109,8 @@ def sniff(
     names = [s.name for s in sockets]
     store.begin_run(kind="sniff", source=" ".join(names))
     out = _Output(monitor, as_json=as_json, quiet=quiet, to_syslog=to_syslog)
-    sniffer = Sniffer(sockets, monitor, store, pcap=pcap, on_event=out.event, on_tick=out.tick)
+    reload = _Reload(known_routers, monitor, then=out.tick)
+    sniffer = Sniffer(sockets, monitor, store, pcap=pcap, on_event=out.event, on_tick=reload.tick)
     out.stop = sniffer.stop
     ops = _start_ops(monitor, sniffer, store, db, metrics, alertmanagers, alertmanager_severity)
 
@@ -117,6 +118,7 @@ def sniff(
         sniffer.stop()
 
     old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    old[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload.request)
     error: str | None = None
     out.start(names)
     try:
@@ -144,6 +146,39 @@ def sniff(
                 signal.signal(sig, handler)
     if error is not None:
         raise click.ClickException(f"{error} (what was committed is in {db_path})")
+
+
+class _Reload:
+    """SIGHUP re-reads --known-routers (without it, SIGHUP does nothing). The handler only sets
+    a flag; the loop applies the new list between two batches of packets. A list that cannot
+    be read keeps the previous one, with one line on stderr."""
+
+    def __init__(self, path: Path | None, monitor: Any, *, then: Any) -> None:
+        self.path = path
+        self.monitor = monitor
+        self.then = then  # the live view's tick
+        self.requested = False
+
+    def tick(self, now: float) -> None:
+        self.apply()
+        self.then(now)
+
+    def request(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def apply(self) -> None:
+        if not self.requested:
+            return
+        self.requested = False
+        if self.path is None:
+            return
+        try:
+            known = load_known_routers(self.path)
+        except click.ClickException as exc:
+            click.echo(f"Warning: {exc.message}; keeping the previous list", err=True)
+            return
+        self.monitor.set_known_routers(known)
+        click.echo(f"--known-routers {self.path}: re-read ({len(known.routers)} routers)", err=True)
 
 
 def _listen(text: str) -> str:

@@ -244,6 +244,15 @@ class Monitor:
             self._reopenable(e.alert)
         return events
 
+    def set_known_routers(self, known: KnownRouters | None) -> None:
+        """Sniff's SIGHUP: a new ``--known-routers`` list; every advertiser's next advert is
+        checked in full against it (not through the fast path)."""
+        self.known = known
+        for vr in self.routers.values():
+            for a in vr.advertisers.values():
+                a.last_decoded = None
+                a.checked_version = -1
+
     def _reopenable(self, alert: Alert) -> None:
         """An episode about an advertiser ended: its next advert is checked in full again (not
         through the fast path), so the alert is raised again if it still applies."""
