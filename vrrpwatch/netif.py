@@ -235,5 +235,20 @@ class LinkWatcher:
         self.sock.close()
 
 
+CAP_NET_ADMIN, CAP_NET_RAW = 12, 13  # <linux/capability.h>
+
+
 def is_root() -> bool:
-    return os.geteuid() == 0
+    """Root, or an unprivileged user holding what join needs, CAP_NET_RAW and CAP_NET_ADMIN
+    (a systemd unit's AmbientCapabilities, setpriv --ambient-caps)."""
+    if os.geteuid() == 0:
+        return True
+    need = (1 << CAP_NET_ADMIN) | (1 << CAP_NET_RAW)
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16) & need == need
+    except (OSError, ValueError):
+        pass
+    return False

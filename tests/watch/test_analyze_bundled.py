@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 
 from dissectors.common import DecodeError
 from dissectors.ip import IPv4Header
 from tests.conftest import CAPTURES, PUBLIC_CAPTURES
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.pcap import CaptureError
+from vrrpwatch.store.db import Store, ensure_schema
+from vrrpwatch.store.summary import summarize
 from vrrpwatch.watch.files import CachedDecoder, run_files
 from vrrpwatch.watch.monitor import Monitor, Severity
 
@@ -200,14 +203,21 @@ def test_cache_and_fast_path_change_nothing(path: Path, monkeypatch: pytest.Monk
     only: without them the monitor ends in the same state with the same alerts."""
     from dissectors.packet import decode_packet
 
-    def state(m: Monitor) -> object:
-        return (
-            [vr.to_json(reveal_secrets=True) for vr in m.routers.values()],
-            [a.to_json() for a in m.alerts],
-            m.counters,
-        )
+    def state() -> object:
+        # what the store keeps and the summary shows (analyze's --json), passwords included
+        m = Monitor(fingerprint=lambda pw: fingerprint(pw, b"test key"), reveal_secrets=True)
+        run_files([str(path)], m)
+        m.finish()
+        db = sqlite_utils.Database(memory=True)
+        ensure_schema(db)
+        store = Store(db)
+        run = store.begin_run(kind="analyze", source=path.name)
+        store.flush(m)
+        doc = summarize(db, run)
+        del doc["run"]["started"]
+        return doc, m.counters
 
-    fast = analyze(path)
+    fast = state()
     monkeypatch.setattr(CachedDecoder, "decode", lambda self, d, lt: decode_packet(d, lt))
-    slow = analyze(path)
-    assert state(fast) == state(slow)
+    slow = state()
+    assert fast == slow

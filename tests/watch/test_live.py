@@ -365,20 +365,29 @@ def test_master_lost_not_judged_for_routers_of_an_interface_that_is_down() -> No
     a = FakeSocket(clock, [(t0 + i, advert(R1, 100)) for i in range(2)], name="eth0")
     b = FakeSocket(clock, [(t0 + i, advert(R2, 100, vrid=2)) for i in range(2)], name="eth1")
     events: list[object] = []
+    monitor = Monitor(fingerprint=lambda pw: "")
     sniffer = Sniffer(
-        [a, b], Monitor(fingerprint=lambda pw: ""), on_event=events.append,  # type: ignore[list-item]
+        [a, b], monitor, on_event=events.append,  # type: ignore[list-item]
         watch_links=False, clock=clock,
     )  # fmt: skip
-    sniffer._blind_until["eth1"] = float("inf")  # as _link() does when eth1 goes down
+    events += monitor.interface_down("eth1", t0 + 0.5, frame=1)  # as _link() reports it
     sniffer.run(duration_s=7.0)
     lost = [e for e in events if getattr(e, "kind", "") == "master-lost"]
     assert [e.source for e in lost] == [R1]  # type: ignore[attr-defined]
-    sniffer._blind_until["eth1"] = clock.now + 0.5  # up again, and the hold runs out
-    sniffer.run(duration_s=1.0)
+    # Up again: one Master_Down_Interval (priority 1: 3.996 s) plus 0.25 s of slack more.
+    up = clock.now
+    events += monitor.interface_up("eth1", up, frame=4)
+    sniffer.run(duration_s=4.1)
+    lost = [e for e in events if getattr(e, "kind", "") == "master-lost"]
+    assert [e.source for e in lost] == [R1]  # type: ignore[attr-defined]
+    sniffer.run(duration_s=0.3)
     sniffer.close()
     lost = [e for e in events if getattr(e, "kind", "") == "master-lost"]
     assert [e.source for e in lost] == [R1, R2]  # type: ignore[attr-defined]
-    assert sniffer._blind_until == {}
+    assert 3.996 + 0.25 < lost[1].time - up <= 3.996 + 0.25 + 0.2  # type: ignore[attr-defined]
+    assert monitor.links.blind(clock.now) == set()
+    kinds = [getattr(e, "kind", None) for e in events]
+    assert kinds.count("interface-down") == 1 and kinds.count("interface-up") == 1
 
 
 def test_loop_stops_when_asked() -> None:

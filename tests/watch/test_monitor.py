@@ -7,20 +7,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 
+from dissectors.packet import decode_packet
 from dissectors.vrrp import virtual_mac
 from tests.helpers import KEY, MAC1, MAC2, MAC3, R1, R2, R3, V4, Feed, advert, garp
 from vrrpwatch.fingerprints import fingerprint
-from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.db import Store, ensure_schema, open_db
 from vrrpwatch.store.summary import summarize
 from vrrpwatch.watch.monitor import (
     FLAP_TRANSITIONS,
+    Alert,
+    AlertResolved,
     KnownRouters,
     Monitor,
     RouterKey,
     Severity,
     Transition,
+    TransitionCause,
 )
+
+
+def stored(m: Monitor) -> tuple[sqlite_utils.Database, dict[str, Any]]:
+    """The monitor's state as the store writes it, and the run's summary document."""
+    db = sqlite_utils.Database(memory=True)
+    ensure_schema(db)
+    store = Store(db)
+    run = store.begin_run(kind="analyze", source="test")
+    store.flush(m)
+    return db, summarize(db, run)
 
 
 def test_first_master_is_a_transition_from_none() -> None:
@@ -31,6 +46,7 @@ def test_first_master_is_a_transition_from_none() -> None:
         expected_ms=None,
     )]  # fmt: skip
     assert f.kinds() == ["bad-source-mac"]
+    assert type(f.m.routers[KEY].transitions[0].cause) is TransitionCause
 
 
 def test_resign_then_takeover_after_skew() -> None:
@@ -249,10 +265,14 @@ def test_master_lost_when_nobody_takes_over_and_clears() -> None:
     (lost,) = f.m.expire(6.3)
     assert lost.kind == "master-lost" and lost.severity is Severity.CRITICAL
     assert f.m.expire(6.0) == []  # once per episode
-    (cleared,) = f(7.0, advert(R1, 100))
+    assert lost in [ep.alert for ep in f.m.open_episodes()]
+    ended, cleared = f(7.0, advert(R1, 100))
     assert not f.m.routers[KEY].lost
-    assert cleared.kind == "master-lost-cleared" and cleared.source == R1  # type: ignore[attr-defined]
-    assert cleared.severity is Severity.INFO  # type: ignore[attr-defined]
+    assert ended == AlertResolved(alert=lost, time=7.0)  # type: ignore[arg-type]
+    assert lost not in [ep.alert for ep in f.m.open_episodes()]
+    assert isinstance(cleared, Alert)
+    assert cleared.kind == "master-lost-cleared" and cleared.source == R1
+    assert cleared.severity is Severity.INFO
     f.every(8.0, 9.0, 1.0, advert(R1, 100))
     assert [e.kind for e in f.m.expire(20.0)] == ["master-lost"]  # a new episode
 
@@ -283,3 +303,70 @@ def test_malformed_is_counted_and_alerted_once_per_source() -> None:
     m.malformed(2, 1.0, "VRRP: unknown version 7", "02:00:00:00:00:09")
     assert m.counters.malformed == 2
     assert [a.kind for a in m.alerts] == ["malformed"]
+
+
+def test_split_brain_ends_when_one_master_is_left_and_can_open_again() -> None:
+    f = Feed()
+    for i in range(8):
+        f(float(i), advert(R1, 150))
+        f(i + 0.5, advert(R2, 100, mac=MAC2))
+    (split,) = [a for a in f.m.alerts if a.kind == "split-brain"]
+    assert f.m.expire(8.0) == []  # both still advertising
+    f.every(8.0, 12.0, 1.0, advert(R1, 150))  # R2 stopped after 7.5
+    # RFC 5798 section 6.4.2: Master_Down_Interval at priority 1 is 3 s + 255/256 s
+    assert not [e for e in f.m.expire(7.5 + 3.99) if isinstance(e, AlertResolved)]
+    ended = [e for e in f.m.expire(7.5 + 4.0) if isinstance(e, AlertResolved)]
+    assert [e.alert for e in ended] == [split]
+    for i in range(12, 20):
+        f(float(i), advert(R1, 150))
+        f(i + 0.5, advert(R2, 100, mac=MAC2))
+    assert f.kinds().count("split-brain") == 2  # a new episode
+
+
+def test_an_advertisers_condition_ends_with_its_silence_and_comes_back_with_it() -> None:
+    m = Monitor(fingerprint=lambda pw: "x")
+    d = decode_packet(advert(R1, 100, ttl=64), 1)
+    assert d is not None
+    for i in range(3):
+        m.observe(i + 1, float(i), d)  # one decoded object, as the decode cache hands out
+    (ttl,) = [a for a in m.alerts if a.kind == "ttl-not-255"]
+    assert ttl in [ep.alert for ep in m.open_episodes()]
+    assert not [e for e in m.expire(2.0 + 300.0) if isinstance(e, AlertResolved)]
+    ended = [e.alert for e in m.expire(2.0 + 300.5) if isinstance(e, AlertResolved)]
+    assert ttl in ended and ttl not in [ep.alert for ep in m.open_episodes()]
+    m.observe(4, 400.0, d)  # back, with the very same advert: checked in full again
+    m.observe(5, 401.0, d)
+    assert [a.kind for a in m.alerts].count("ttl-not-255") == 2
+
+
+def test_interfaces_are_monitor_inputs() -> None:
+    f = Feed()
+    d = decode_packet(advert(R1, 100), 1)
+    assert d is not None
+    f.m.observe(1, 0.0, d, "eth0")
+    (down,) = f.m.interface_down("eth0", 1.0, frame=1)
+    assert isinstance(down, Alert) and down.kind == "interface-down"
+    assert down.severity is Severity.WARNING and down.source == "eth0"
+    assert f.m.interface_down("eth0", 1.5, frame=1) == []  # already down
+    assert f.m.expire(30.0) == []  # blind: no master-lost while the link is down
+    ended, up = f.m.interface_up("eth0", 40.0, frame=1)
+    assert ended == AlertResolved(alert=down, time=40.0)
+    assert isinstance(up, Alert) and up.kind == "interface-up" and up.severity is Severity.INFO
+    assert f.m.interface_up("eth0", 40.5, frame=1) == []
+    # one Master_Down_Interval (priority 1: 3.996 s) plus 0.25 s after link-up
+    assert f.m.expire(40.0 + 4.2) == []
+    assert [e.kind for e in f.m.expire(40.0 + 4.3)] == ["master-lost"]  # type: ignore[union-attr]
+    (removed,) = f.m.interface_down("eth0", 50.0, frame=2, removed=True)
+    assert removed.message == "eth0: interface removed; no longer sniffed"  # type: ignore[union-attr]
+
+
+def test_one_router_heard_on_two_interfaces_is_flagged_once() -> None:
+    f = Feed()
+    d1 = decode_packet(advert(R1, 100), 1)
+    d2 = decode_packet(advert(R2, 100, mac=MAC2), 1)
+    assert d1 is not None and d2 is not None
+    f.m.observe(1, 0.0, d1, "eth0")
+    f.m.observe(2, 0.5, d2, "eth1")
+    f.m.observe(3, 1.0, d2, "eth2")
+    (two,) = [a for a in f.m.alerts if a.kind == "router-on-two-interfaces"]
+    assert two.source == "eth1" and "eth0 and eth1" in two.message

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from . import cli
-from .options import db_option, load_known_routers, monitor_options, open_monitor
+from .options import InputError, db_option, load_known_routers, monitor_options, open_monitor
 
 _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WARNING, LOG_CRIT
 
@@ -42,6 +42,27 @@ _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WAR
     type=click.FloatRange(min=0, min_open=True),
     help="Stop after SECONDS (default: until Ctrl-C or SIGTERM).",
 )
+@click.option(
+    "--metrics",
+    metavar="ADDR:PORT",
+    callback=lambda ctx, param, value: _check_ops(_listen, value),
+    help="Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9567).",
+)
+@click.option(
+    "--alertmanager",
+    "alertmanagers",
+    metavar="URL",
+    multiple=True,
+    callback=lambda ctx, param, value: tuple(_check_ops(_url, v) for v in value),
+    help="Push alerts to this Alertmanager (API v2); repeat for an HA pair.",
+)
+@click.option(
+    "--alertmanager-severity",
+    type=click.Choice(["info", "warning", "critical"]),
+    default="warning",
+    show_default=True,
+    help="Push alerts of this severity and above.",
+)
 def sniff(
     interfaces: tuple[str, ...],
     db_path: Path,
@@ -53,6 +74,9 @@ def sniff(
     pcap_out: Path | None,
     pcap_out_size: int,
     duration: float | None,
+    metrics: str | None,
+    alertmanagers: tuple[str, ...],
+    alertmanager_severity: str,
 ) -> None:
     """Monitor VRRP live on INTERFACES: master changes, master-lost, and every analyze alert.
 
@@ -65,6 +89,7 @@ def sniff(
         vrrpwatch sniff eth0 eth1 --db lan.db
         vrrpwatch sniff eth0 --json --quiet | jq -r .message
         vrrpwatch sniff eth0 --duration 60 --pcap-out vrrp.pcap
+        vrrpwatch sniff eth0 --metrics 127.0.0.1:9567 --alertmanager http://127.0.0.1:9093
     """
     from vrrpwatch.pcap import CaptureError, PcapWriter
     from vrrpwatch.store.run import recorded_run
@@ -83,14 +108,17 @@ def sniff(
     db, monitor, store = open_monitor(db_path, known, reveal_secrets)
     names = [s.name for s in sockets]
     out = _Output(monitor, as_json=as_json, quiet=quiet, to_syslog=to_syslog)
-    sniffer = Sniffer(sockets, monitor, store, pcap=pcap, on_event=out.event, on_tick=out.tick)
+    reload = _Reload(known_routers, monitor, then=out.tick)
+    sniffer = Sniffer(sockets, monitor, store, pcap=pcap, on_event=out.event, on_tick=reload.tick)
     out.stop = sniffer.stop
+    ops = _start_ops(monitor, sniffer, metrics, alertmanagers, alertmanager_severity)
 
     def _stop(signum: int, frame: Any) -> None:
         sniffer.stop()
 
     # A signal is how sniff is meant to stop: it ends the run complete, exit 0.
     old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    old[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload.request)
     try:
         with recorded_run(
             store,
@@ -108,12 +136,96 @@ def sniff(
             if sniffer.error is not None:
                 raise LiveError(sniffer.error)
     finally:
+        if ops is not None:
+            ops.close()
         sniffer.close()
         db.close()
         out.close()
         for sig, handler in old.items():
             signal.signal(sig, handler)
     run.check()
+
+
+class _Reload:
+    """SIGHUP re-reads --known-routers (without it, SIGHUP does nothing). The handler only sets
+    a flag; the loop applies the new list between two batches of packets. A list that cannot
+    be read keeps the previous one, with one line on stderr."""
+
+    def __init__(self, path: Path | None, monitor: Any, *, then: Any) -> None:
+        self.path = path
+        self.monitor = monitor
+        self.then = then  # the live view's tick
+        self.requested = False
+
+    def tick(self, now: float) -> None:
+        self.apply()
+        self.then(now)
+
+    def request(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def apply(self) -> None:
+        if not self.requested:
+            return
+        self.requested = False
+        if self.path is None:
+            return
+        try:
+            known = load_known_routers(self.path)
+        except click.ClickException as exc:
+            click.echo(f"Warning: {exc.message}; keeping the previous list", err=True)
+            return
+        self.monitor.set_known_routers(known)
+        click.echo(f"--known-routers {self.path}: re-read ({len(known.routers)} routers)", err=True)
+
+
+def _listen(text: str) -> str:
+    from vrrpwatch.ops.metrics import parse_listen
+
+    parse_listen(text)
+    return text
+
+
+def _url(text: str) -> str:
+    from vrrpwatch.ops.alertmanager import check_url
+
+    return check_url(text)
+
+
+def _check_ops(check: Any, value: str | None) -> str | None:
+    from vrrpwatch.ops.metrics import MetricsError
+
+    if value is None:
+        return None
+    try:
+        return str(check(value))
+    except (MetricsError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _start_ops(
+    monitor: Any,
+    sniffer: Any,
+    metrics: str | None,
+    alertmanagers: tuple[str, ...],
+    severity: str,
+) -> Any:
+    """--metrics and --alertmanager (vrrpwatch.ops); None without them."""
+    if metrics is None and not alertmanagers:
+        return None
+    import socket
+
+    from vrrpwatch.ops.sniff import OpsError, SniffOps
+
+    sensor = f"{socket.gethostname()} {' '.join(s.name for s in sniffer.sockets)}"
+    try:
+        return SniffOps(
+            monitor, sniffer, metrics=metrics, alertmanagers=alertmanagers,
+            min_severity=severity, sensor=sensor,
+        )  # fmt: skip
+    except OpsError as exc:
+        sniffer.close()  # no run was begun yet; the database closes with the command
+        raise InputError(str(exc)) from None
 
 
 class _Output:

@@ -27,15 +27,12 @@ from collections.abc import Callable, Sequence
 
 from dissectors.common import DecodeError
 from dissectors.frame import format_mac
-from dissectors.packet import Decoded
-from dissectors.vrrp import VrrpV2, VrrpV3
 from vrrpwatch import netif
 from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.pcap import PcapWriter
-from vrrpwatch.rfc import master_down_interval
 from vrrpwatch.store.db import Store
 from vrrpwatch.watch.files import CachedDecoder
-from vrrpwatch.watch.monitor import EXPIRE_SLACK_S, Alert, Event, Monitor, RouterKey, Severity
+from vrrpwatch.watch.monitor import Event, Monitor
 
 FLUSH_EVERY_S = 0.5  # the issue asks for at least every second
 EXPIRE_EVERY_S = 0.1
@@ -253,15 +250,11 @@ class Sniffer:
         self.clock = clock
         self.frames = 0
         self.stopping = False
-        self.links_down: set[str] = set()
         self.error: str | None = None
-        # Interface -> until when master-lost is not judged for the routers seen on it: while
-        # it is down (inf), then one Master_Down_Interval after it is up again.
-        self._blind_until: dict[str, float] = {}
-        self._iface_of: dict[RouterKey, str] = {}  # the interface a router was first seen on
-        self._keys: dict[int, tuple[Decoded, RouterKey]] = {}
+        # Per-interface counts for the metrics (read from another thread; ints only)
+        self.frames_by_interface: dict[str, int] = {s.name: 0 for s in self.sockets}
+        self.malformed_by_interface: dict[str, int] = {s.name: 0 for s in self.sockets}
         self._gone_drops = 0
-        self._iface_warned: set[RouterKey] = set()
         self._decode = CachedDecoder().decode
         self._sel = selectors.DefaultSelector()
         self._watchers: list[netif.LinkWatcher] = []
@@ -302,7 +295,7 @@ class Sniffer:
             now = self.clock()
             if now >= next_expire:
                 next_expire = now + EXPIRE_EVERY_S
-                self._expire(now)
+                self._emit(self.monitor.expire(now))
             if now >= next_flush:
                 next_flush = now + FLUSH_EVERY_S
                 self.flush()
@@ -314,9 +307,7 @@ class Sniffer:
         decode = self._decode
         pcap = self.pcap
         emit = self.on_event
-        several = len(self.sockets) > 1
-        keys = self._keys
-        iface_of = self._iface_of
+        self.frames_by_interface[iface] = self.frames_by_interface.get(iface, 0) + len(frames)
         for when, data in frames:
             self.frames += 1
             frame = self.frames
@@ -325,54 +316,18 @@ class Sniffer:
             try:
                 decoded = decode(data, 1)
             except DecodeError as exc:
+                bad = self.malformed_by_interface
+                bad[iface] = bad.get(iface, 0) + 1
                 src = format_mac(data[6:12]) if len(data) >= 12 else None
                 events = monitor.malformed(frame, when, str(exc), src)
             else:
                 if decoded is None:
                     continue
-                events = monitor.observe(frame, when, decoded)
-                msg = decoded.message
-                if isinstance(msg, VrrpV2 | VrrpV3):
-                    hit = keys.get(id(decoded))
-                    if hit is not None and hit[0] is decoded:
-                        key = hit[1]
-                    else:
-                        assert decoded.ip is not None
-                        key = RouterKey(decoded.link.vlans, decoded.ip.family, msg.vrid)
-                        if len(keys) > 4096:
-                            keys.clear()
-                        keys[id(decoded)] = (decoded, key)
-                    first = iface_of.setdefault(key, iface)
-                    if several and first != iface:
-                        self._two_interfaces(key, first, iface, when)
+                events = monitor.observe(frame, when, decoded, iface)
             if events and emit is not None:
                 for e in events:
                     emit(e)
         monitor.counters.packets = self.frames
-
-    def _two_interfaces(self, key: RouterKey, first: str, iface: str, when: float) -> None:
-        """Routers are keyed by (VLAN ids, family, VRID) as in analyze, whatever the interface:
-        the same key on two interfaces (two segments both using VRID 1, say) would be followed
-        as one router. Say so once per key."""
-        if key not in self._iface_warned:
-            self._iface_warned.add(key)
-            self._alert(
-                "router-on-two-interfaces", Severity.WARNING, iface, when,
-                f"{key.label()} is seen on {first} and {iface}: both are followed as one "
-                "router; sniff the two segments in separate runs",
-                key=key,
-            )  # fmt: skip
-
-    def _expire(self, now: float) -> None:
-        blind_until = self._blind_until
-        blind = {name for name, until in blind_until.items() if now < until}
-        for name in [n for n in blind_until if n not in blind]:
-            del blind_until[name]
-        if not blind:
-            self._emit(self.monitor.expire(now))
-            return
-        iface_of = self._iface_of
-        self._emit(self.monitor.expire(now, lambda key: iface_of.get(key) in blind))
 
     def _link(self, sock: PacketSocket, watcher: netif.LinkWatcher, up: bool | None) -> None:
         if up is None:
@@ -386,32 +341,12 @@ class Sniffer:
                 gone = True
             if gone:
                 self._forget(sock, watcher)
-            elif name in self.links_down:
-                return
-            self.links_down.add(name)
-            self._blind_until[name] = float("inf")
-            self._alert(
-                "interface-down", Severity.WARNING, name, now,
-                f"{name}: interface removed; no longer sniffed" if gone else
-                f"{name}: link down (no carrier or set down); sniffing goes on when it is up",
-            )  # fmt: skip
+            self._emit(self.monitor.interface_down(name, now, frame=self.frames, removed=gone))
             if not self.sockets:
                 self.error = "every sniffed interface is gone"
                 self.stop()
-        elif up and name in self.links_down:
-            self.links_down.discard(name)
-            # Adverts missed while we were blind are no silence of the master: master-lost
-            # waits one Master_Down_Interval (slowest backup) before judging again.
-            hold = max(
-                (
-                    master_down_interval(1, vr.current.interval_s, vr.current.version)
-                    for vr in self.monitor.routers.values()
-                    if vr.current is not None
-                ),
-                default=0.0,
-            )
-            self._blind_until[name] = now + hold + EXPIRE_SLACK_S
-            self._alert("interface-up", Severity.INFO, name, now, f"{name}: link up again")
+        else:
+            self._emit(self.monitor.interface_up(name, now, frame=self.frames))
 
     def _forget(self, sock: PacketSocket, watcher: netif.LinkWatcher) -> None:
         """An interface that was deleted: its socket will never receive again."""
@@ -426,23 +361,6 @@ class Sniffer:
         self._watchers.remove(watcher)
         sock.close()
         watcher.close()
-
-    def _alert(
-        self,
-        kind: str,
-        severity: Severity,
-        source: str,
-        now: float,
-        msg: str,
-        *,
-        key: RouterKey | None = None,
-    ) -> None:
-        alert = Alert(
-            kind=kind, severity=severity, key=key, source=source, time=now, frame=self.frames,
-            message=msg,
-        )  # fmt: skip
-        self.monitor.alerts.append(alert)
-        self._emit([alert])
 
     def _emit(self, events: list[Event]) -> None:
         if self.on_event is not None:

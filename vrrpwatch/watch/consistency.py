@@ -1,0 +1,233 @@
+"""Rules over one advert and over the advertisers of one router.
+
+``packet_alerts``: what one advert shows by itself (TTL, checksum, source MAC, layout, a
+plaintext password, priority 255, a source not in ``--known-routers``). ``consistency_alerts``:
+advertisers of one router that disagree (auth, VIPs, interval, version) and, without a known
+routers list, one that differs from the established router (rogue). ``split_brain``: two
+sources advertising beyond a Master_Down_Interval. ``priority_255``: the address owner's
+priority (RFC 5798 section 5.2.4), judged again when a GARP contradicts it.
+"""
+
+from __future__ import annotations
+
+from dissectors.common import Finding
+from dissectors.frame import format_mac
+from dissectors.packet import Decoded
+from dissectors.vrrp import auth_type_label, virtual_mac
+from vrrpwatch.rfc import master_down_interval
+from vrrpwatch.watch.catalogue import AlertKind, Severity
+from vrrpwatch.watch.episodes import AlertBook
+from vrrpwatch.watch.known import KnownRouters
+from vrrpwatch.watch.model import SILENCE_FACTOR, Advertiser, Event, ObservedRouter
+
+# Findings that mean the advert breaks the message layout: reported as "malformed".
+_LAYOUT_FINDINGS = frozenset(
+    {
+        Finding.COUNT_MISMATCH,
+        Finding.SHORT_AUTH_DATA,
+        Finding.INTERVAL_ZERO,
+        Finding.BAD_TYPE,
+        Finding.FAMILY_MISMATCH,
+    }
+)
+
+
+def packet_alerts(
+    book: AlertBook,
+    known: KnownRouters | None,
+    vr: ObservedRouter,
+    a: Advertiser,
+    pkt: Decoded,
+    frame: int,
+    time: float,
+    events: list[Event],
+) -> None:
+    key = vr.key
+    src = a.address
+    findings = set(pkt.findings)
+    if Finding.TTL_NOT_255 in findings:
+        book.raise_alert(
+            events, AlertKind.TTL_NOT_255, key, src, time, frame,
+            f"{key.label()}: advert from {src} with TTL/hop limit {a.ttls[-1]}, not 255 "
+            "(RFC 5798 section 7.1: receivers discard it; it did not originate on this link)",
+        )  # fmt: skip
+    if Finding.BAD_CHECKSUM in findings:
+        book.raise_alert(
+            events, AlertKind.BAD_CHECKSUM, key, src, time, frame,
+            f"{key.label()}: advert from {src} with a bad checksum",
+        )  # fmt: skip
+    if Finding.BAD_SOURCE_MAC in findings:
+        book.raise_alert(
+            events, AlertKind.BAD_SOURCE_MAC, key, src, time, frame,
+            f"{key.label()}: {src} advertises from {a.mac or '?'}, not the "
+            "virtual MAC (keepalived without use_vmac does this)",
+        )  # fmt: skip
+    layout = sorted(str(f) for f in findings & _LAYOUT_FINDINGS)
+    if layout:
+        book.raise_alert(
+            events, AlertKind.MALFORMED, key, src, time, frame,
+            f"{key.label()}: advert from {src} breaks the RFC layout: {', '.join(layout)}",
+        )  # fmt: skip
+    if a.auth_type == 1:
+        book.raise_alert(
+            events, AlertKind.PLAINTEXT_AUTH, key, src, time, frame,
+            f"{key.label()}: {src} sends its VRRPv2 password in clear text "
+            f"({a.fingerprint}); anyone on the segment can read it",
+        )  # fmt: skip
+    if a.last_priority == 255:
+        priority_255(book, known, vr, a, frame, time, events)
+    if known is not None and not known.allows(src, a.mac, key.vrid):
+        book.raise_alert(
+            events, AlertKind.ROGUE_ADVERTISER, key, src, time, frame,
+            f"{key.label()}: {src} ({a.mac or '?'}) advertises but is not "
+            "in the known routers list",
+        )  # fmt: skip
+
+
+def priority_255(
+    book: AlertBook,
+    known: KnownRouters | None,
+    vr: ObservedRouter,
+    a: Advertiser,
+    frame: int,
+    time: float,
+    events: list[Event],
+) -> None:
+    # RFC 5798 section 5.2.4: 255 is reserved for the router that owns the virtual
+    # addresses; it preempts everyone at once.
+    key = vr.key
+    owns = a.address in a.vips
+    unknown = known is not None and not known.allows(a.address, a.mac, key.vrid)
+    vmac = format_mac(virtual_mac(key.vrid, key.family))
+    foreign = [
+        (vip, mac)
+        for vip in a.vips
+        for mac in sorted(vr.announcers.get(vip, ()))
+        if mac not in a.macs and mac != vmac
+    ]
+    if unknown or foreign:
+        sev = Severity.CRITICAL
+        why = (
+            "it is not a known router"
+            if unknown
+            else (f"{foreign[0][0]} is also announced by {foreign[0][1]}")
+        )
+    elif not owns:
+        sev, why = Severity.WARNING, "its address is not one of the virtual addresses"
+    else:
+        sev, why = Severity.INFO, "it owns the virtual address"
+    book.raise_alert(
+        events, AlertKind.PRIORITY_255, key, a.address, time, frame,
+        f"{key.label()}: {a.address} claims address ownership (priority 255) and preempts "
+        f"every other router; {why}",
+        severity=sev,
+        episode_extra=str(sev),
+    )  # fmt: skip
+    if foreign and not owns:
+        # Another station announced the virtual address before: this one is taking over
+        # an address it does not own.
+        book.raise_alert(
+            events, AlertKind.ROGUE_ADVERTISER, key, a.address, time, frame,
+            f"{key.label()}: {a.address} takes the group over with priority 255 but does not "
+            f"own {foreign[0][0]} ({foreign[0][1]} announced it)",
+        )  # fmt: skip
+
+
+def consistency_alerts(
+    book: AlertBook,
+    known: KnownRouters | None,
+    vr: ObservedRouter,
+    a: Advertiser,
+    frame: int,
+    time: float,
+    events: list[Event],
+) -> None:
+    key = vr.key
+    src = a.address
+    for other in vr.advertisers.values():
+        if other is a or other.last_priority == 0 and other.adverts == 1:
+            continue
+        if (other.auth_type, other.fingerprint) != (a.auth_type, a.fingerprint):
+            # RFC 3768 section 7.1: a receiver discards adverts whose authentication does not
+            # match its own.
+            book.raise_alert(
+                events, AlertKind.AUTH_MISMATCH, key, src, time, frame,
+                f"{key.label()}: {src} uses auth {_auth_desc(a)} but {other.address} uses "
+                f"{_auth_desc(other)}; each drops the other's adverts and both become master",
+            )  # fmt: skip
+        if frozenset(other.vips) != frozenset(a.vips):
+            book.raise_alert(
+                events, AlertKind.VIP_MISMATCH, key, src, time, frame,
+                f"{key.label()}: {src} advertises {', '.join(a.vips) or 'no addresses'} but "
+                f"{other.address} advertises {', '.join(other.vips) or 'no addresses'}",
+            )  # fmt: skip
+        if other.interval_cs != a.interval_cs:
+            book.raise_alert(
+                events, AlertKind.INTERVAL_MISMATCH, key, src, time, frame,
+                f"{key.label()}: {src} advertises every {a.interval_cs * 10} ms but "
+                f"{other.address} every {other.interval_cs * 10} ms",
+            )  # fmt: skip
+        if other.version != a.version:
+            book.raise_alert(
+                events, AlertKind.VERSION_MISMATCH, key, src, time, frame,
+                f"{key.label()}: {src} speaks VRRPv{a.version} but {other.address} "
+                f"VRRPv{other.version}",
+            )  # fmt: skip
+    if known is None and vr.reference is not None and a.address != vr.master:
+        ref = vr.reference
+        prof = a.profile()
+        diffs = [
+            name
+            for name, x, y in (
+                ("version", prof[0], ref[0]),
+                ("auth", (prof[1], prof[2]), (ref[1], ref[2])),
+                ("virtual addresses", prof[3], ref[3]),
+                ("interval", prof[4], ref[4]),
+            )
+            if x != y
+        ]
+        if diffs:
+            book.raise_alert(
+                events, AlertKind.ROGUE_ADVERTISER, key, src, time, frame,
+                f"{key.label()}: {src} advertises with a {', '.join(diffs)} that differs "
+                "from the established router's",
+            )  # fmt: skip
+
+
+def split_brain(
+    book: AlertBook,
+    vr: ObservedRouter,
+    a: Advertiser,
+    frame: int,
+    time: float,
+    events: list[Event],
+) -> None:
+    if a.last_priority == 0:
+        return
+    for other in vr.advertisers.values():
+        if other is a or other.last_priority == 0:
+            continue
+        if time - other.last_seen > SILENCE_FACTOR * other.interval_s:
+            continue  # not advertising any more
+        overlap = time - max(a.streak_start, other.streak_start)
+        interval_s = max(a.interval_s, other.interval_s)
+        if overlap <= 3 * interval_s:
+            continue  # within any Master_Down_Interval (3 intervals + Skew_Time)
+        # RFC 5798 section 6.4.2: a backup hearing the master never advertises beyond
+        # Master_Down_Interval; two sources doing so each believe they are master.
+        mdi = master_down_interval(
+            max(1, min(a.last_priority, other.last_priority, 254)), interval_s, a.version
+        )
+        if overlap > mdi and not book.is_open(AlertKind.SPLIT_BRAIN, vr.key, other.address):
+            # one episode per pair, whichever of the two is named as the source
+            book.raise_alert(
+                events, AlertKind.SPLIT_BRAIN, vr.key, a.address, time, frame,
+                f"{vr.key.label()}: {a.address} and {other.address} have both advertised "
+                f"for {overlap:.1f} s (Master_Down_Interval {mdi:.2f} s): two masters",
+                peer=other.address,
+            )  # fmt: skip
+
+
+def _auth_desc(a: Advertiser) -> str:
+    label = auth_type_label(a.auth_type)
+    return f"{label} ({a.fingerprint})" if a.fingerprint else str(label)

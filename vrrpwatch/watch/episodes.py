@@ -1,0 +1,151 @@
+"""Raising alerts through the catalogue, and the episodes they open and close.
+
+``AlertBook.raise_alert`` is the only way an alert is made: the severity comes from the
+catalogue entry, and an alert that is raised once per episode (kind, router, source) is not
+raised again while its episode is open. An episode ends as its entry says (``Ends``): the rules
+that see the end call ``resolve``; ``expire(now)`` ends the ones that end with time (a hold, a
+source or one of two masters falling silent). Each end is an ``AlertResolved`` event, and
+``open_episodes()`` lists what is still open, so metrics and alert delivery can follow both.
+
+``analyze`` never calls ``expire`` (a file has no "now"): there an episode only ends on an
+event, and an alert is raised at most once per (kind, router, source) in a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vrrpwatch.rfc import master_down_interval
+from vrrpwatch.watch.catalogue import CATALOGUE, AlertKind, Ends, Severity
+from vrrpwatch.watch.model import Advertiser, Alert, AlertResolved, Event, ObservedRouter, RouterKey
+
+EpisodeId = tuple[str, RouterKey | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    alert: Alert  # the alert that opened it
+    ident: EpisodeId
+    peer: str | None = None  # split-brain: the other master
+
+
+class AlertBook:
+    """Every alert of a run (``alerts``, in order) and the episodes still open."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self.source: str | None = None  # the capture file being read (analyze)
+        self._open: dict[EpisodeId, Episode] = {}
+        self._serial = 0
+
+    def is_open(self, kind: AlertKind, key: RouterKey | None, source: str | None) -> bool:
+        return (kind, key, source) in self._open
+
+    def any_open(self, kind: AlertKind, key: RouterKey | None) -> bool:
+        """Whether an episode of ``kind`` is open for ``key``, whatever its source."""
+        return any(ep.alert.kind is kind and ep.alert.key == key for ep in self._open.values())
+
+    def raise_alert(
+        self,
+        events: list[Event],
+        kind: AlertKind,
+        key: RouterKey | None,
+        source: str | None,
+        time: float,
+        frame: int,
+        message: str,
+        *,
+        severity: Severity | None = None,
+        episode_extra: str = "",
+        peer: str | None = None,
+        file: str | None = None,
+    ) -> None:
+        """Raise ``kind`` unless its episode is open. ``severity`` only picks one of the
+        severities the entry allows; ``episode_extra`` splits episodes further (priority-255
+        per severity, master-flap per window); ``file`` is the capture file of ``frame`` when
+        it is not the one being read."""
+        entry = CATALOGUE[kind]
+        if severity is None:
+            severity = entry.severity
+        elif severity not in entry.allowed():
+            raise ValueError(f"{kind}: severity {severity} is not in the catalogue")
+        ident: EpisodeId
+        if entry.each_event:
+            self._serial += 1
+            ident = (f"{kind}#{self._serial}", key, source)
+        else:
+            ident = (kind + episode_extra, key, source)
+            if ident in self._open:
+                return
+        alert = Alert(
+            kind=kind,
+            severity=severity,
+            key=key,
+            source=source,
+            time=time,
+            frame=frame,
+            message=message,
+            file=file or self.source,
+        )
+        self._open[ident] = Episode(alert, ident, peer)
+        self.alerts.append(alert)
+        events.append(alert)
+
+    def resolve(
+        self,
+        events: list[Event],
+        now: float,
+        kind: AlertKind,
+        key: RouterKey | None,
+        source: str | None = None,
+    ) -> None:
+        """End the open episodes of ``kind`` for ``key`` (and ``source``, when given)."""
+        for ident, ep in list(self._open.items()):
+            a = ep.alert
+            if a.kind is kind and a.key == key and (source is None or a.source == source):
+                del self._open[ident]
+                events.append(AlertResolved(alert=a, time=now))
+
+    def expire(
+        self, now: float, routers: Mapping[RouterKey, ObservedRouter], events: list[Event]
+    ) -> None:
+        """End the episodes whose end is a matter of time (live monitoring)."""
+        ended = [ep for ep in self._open.values() if _over(ep, now, routers)]
+        for ep in ended:
+            del self._open[ep.ident]
+            events.append(AlertResolved(alert=ep.alert, time=now))
+
+    def open_episodes(self) -> list[Episode]:
+        return list(self._open.values())
+
+
+def _silent_for_mdi(a: Advertiser | None, now: float) -> bool:
+    # RFC 5798 section 6.4.2: a router that hears nothing for Master_Down_Interval (at
+    # priority 1, the longest) takes the master for gone.
+    if a is None:
+        return True
+    return now - a.last_seen > master_down_interval(1, a.interval_s, a.version)
+
+
+def _over(ep: Episode, now: float, routers: Mapping[RouterKey, ObservedRouter]) -> bool:
+    alert = ep.alert
+    entry = CATALOGUE[alert.kind]
+    if entry.ends is Ends.AFTER_HOLD:
+        assert entry.hold_s is not None
+        return now - alert.time >= entry.hold_s
+    if entry.ends is Ends.SOURCE_SILENT:
+        assert entry.hold_s is not None
+        vr = routers.get(alert.key) if alert.key is not None else None
+        if vr is None or alert.source is None:
+            return False
+        a = vr.advertisers.get(alert.source)
+        return a is None or now - a.last_seen > entry.hold_s
+    if entry.ends is Ends.ONE_MASTER_LEFT:
+        vr = routers.get(alert.key) if alert.key is not None else None
+        if vr is None or alert.source is None or ep.peer is None:
+            return False
+        return _silent_for_mdi(vr.advertisers.get(alert.source), now) or _silent_for_mdi(
+            vr.advertisers.get(ep.peer), now
+        )
+    return False  # ADVERTS_RESUME and INTERFACE_UP end on their event

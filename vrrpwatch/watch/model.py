@@ -1,0 +1,184 @@
+"""What the passive watcher knows: observed routers, their advertisers, and the events it reports.
+
+An observed router is one virtual router as seen from the wire, keyed by (VLAN ids, address
+family, VRID) (``RouterKey``); each source address that advertised for it is an ``Advertiser``.
+The events (``Transition``, ``Alert``, ``AlertResolved``, ``AddressEvent``) are frozen values the
+monitor returns from each input; the store turns them into rows. Nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from dataclasses import dataclass, field
+
+from dissectors.packet import Decoded
+from vrrpwatch.text import vlan_label
+from vrrpwatch.watch.catalogue import AlertKind, Severity
+
+# A master is "silent" once it has missed this many of its own intervals.
+SILENCE_FACTOR = 1.5
+
+
+class TransitionCause(enum.StrEnum):
+    """Why the monitor names a new master (stable ids: the store's ``transitions.cause``)."""
+
+    FIRST_SEEN = "first-seen"  # the first master seen for the router
+    RESIGNED = "resigned"  # the master sent priority 0 (RFC 5798 section 6.4.3 "Shutdown")
+    SILENT = "silent"  # the master fell silent (Master_Down_Interval, section 6.4.2)
+    PREEMPTED = "preempted"  # the newcomer outranks the master (section 6.4.3)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RouterKey:
+    vlan: tuple[int, ...]
+    family: int
+    vrid: int
+
+    def label(self) -> str:
+        return f"vlan {vlan_label(self.vlan)} IPv{self.family} VRID {self.vrid}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    kind: AlertKind
+    severity: Severity
+    key: RouterKey | None
+    source: str | None
+    time: float
+    frame: int
+    message: str
+    file: str | None = None  # the capture file ``frame`` counts in (analyze)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertResolved:
+    """The episode an alert opened is over (its catalogue entry says when): ``alert`` is the
+    alert that opened it, ``time`` when it ended."""
+
+    alert: Alert
+    time: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transition:
+    key: RouterKey
+    time: float
+    frame: int
+    old: str | None
+    new: str
+    cause: TransitionCause
+    gap_ms: float | None
+    expected_ms: float | None
+    file: str | None = None  # the capture file ``frame`` counts in (analyze)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddressEvent:
+    """A gratuitous ARP or unsolicited neighbour advertisement."""
+
+    time: float
+    frame: int
+    kind: str  # garp | na
+    vlan: tuple[int, ...]
+    address: str
+    mac: str
+    router: RouterKey | None  # the virtual router whose VIP it announces, if any
+    file: str | None = None
+
+
+Event = Alert | AlertResolved | Transition | AddressEvent
+
+
+@dataclass(slots=True)
+class Advertiser:
+    address: str
+    first_seen: float
+    first_frame: int
+    last_seen: float = 0.0
+    last_frame: int = 0
+    adverts: int = 0
+    macs: list[str] = field(default_factory=list)
+    priorities: list[int] = field(default_factory=list)
+    last_priority: int = 0
+    interval_cs: int = 0
+    version: int = 0
+    versions: list[int] = field(default_factory=list)
+    auth_type: int = 0
+    fingerprint: str | None = None
+    password: str | None = None  # only kept with reveal_secrets
+    vips: tuple[str, ...] = ()
+    ttls: list[int] = field(default_factory=list)
+    checksums: list[str] = field(default_factory=list)
+    streak_start: float = 0.0  # start of its current run of uninterrupted adverts
+    dirty: bool = True
+    last_decoded: Decoded | None = None
+    checked_version: int = -1  # the router's profile_version its consistency was checked at
+    # Derived from interval_cs by set_interval (plain attributes: read for every advert).
+    interval_s: float = 1.0  # 1 s while unknown (interval 0)
+    silence_s: float = SILENCE_FACTOR  # past this long without an advert it is not advertising
+    # A pause longer than this ends a run of adverts (split-brain measures runs): three
+    # intervals, the part of Master_Down_Interval that does not depend on priority.
+    streak_gap_s: float = 3.0
+
+    @property
+    def mac(self) -> str | None:
+        """The MAC of its latest advert."""
+        return self.macs[-1] if self.macs else None
+
+    def set_interval(self, interval_cs: int) -> None:
+        self.interval_cs = interval_cs
+        self.interval_s = interval_s = interval_cs / 100 if interval_cs else 1.0
+        self.silence_s = SILENCE_FACTOR * interval_s
+        self.streak_gap_s = 3 * interval_s
+
+    def profile(self) -> tuple[int, int, str | None, frozenset[str], int]:
+        return (
+            self.version,
+            self.auth_type,
+            self.fingerprint,
+            frozenset(self.vips),
+            self.interval_cs,
+        )
+
+
+@dataclass(slots=True)
+class ObservedRouter:
+    """One virtual router as the wire shows it (the join side's ``VirtualRouter`` is a router
+    we run; this one we only watch)."""
+
+    key: RouterKey
+    advertisers: dict[str, Advertiser] = field(default_factory=dict)
+    master: str | None = None
+    master_since: float = 0.0
+    resigned: bool = False  # the master's latest advert had priority 0
+    transitions: list[Transition] = field(default_factory=list)
+    reference: tuple[int, int, str | None, frozenset[str], int] | None = None
+    recent_transitions: deque[float] = field(default_factory=deque)
+    lost: bool = False  # master-lost episode open (sniff)
+    # bumped whenever an advertiser's profile or the master changes: consistency checks
+    # (mismatches, rogue) only need to run again when it moved
+    profile_version: int = 0
+    timeline_version: int = 0  # bumped whenever ``transitions`` changes (storage rewrites it)
+    announcers: dict[str, set[str]] = field(default_factory=dict)  # VIP -> MACs of GARP/NA
+    interface: str | None = None  # sniff: the interface it was first heard on
+    dirty: bool = True
+
+    @property
+    def current(self) -> Advertiser | None:
+        return self.advertisers.get(self.master) if self.master else None
+
+    def vips(self) -> set[str]:
+        return {v for a in self.advertisers.values() for v in a.vips}
+
+
+@dataclass(slots=True)
+class Counters:
+    packets: int = 0
+    vrrp_adverts: int = 0
+    carp: int = 0
+    garps: int = 0
+    arps: int = 0
+    nas: int = 0
+    malformed: int = 0
+    findings: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,223 @@
+"""The master timeline: who is master of an observed router, when and why it changed.
+
+Only the master advertises (RFC 5798 section 6.4.3; backups are silent, section 6.4.2), so the
+master is the advertiser whose adverts keep coming. When a different source advertises:
+
+* the current master resigned (its last advert had priority 0, section 6.4.3 "Shutdown"):
+  the newcomer took over after Skew_Time: cause ``resigned``;
+* the current master fell silent for longer than 1.5 of its intervals: the newcomer took over
+  after Master_Down_Interval (section 6.4.2): cause ``silent``;
+* the newcomer outranks the master (higher priority, or equal priority and higher primary
+  address, section 6.4.3): the master yields: cause ``preempted``;
+* otherwise the newcomer is a contender (see ``consistency.split_brain``).
+
+Right after a takeover several backups may advertise briefly until the best one wins (the
+others receive its advert and return to Backup). Within one advert interval of a takeover, a
+better-ranked newcomer replaces the tentative new master in the same transition instead of
+adding a second one.
+
+Live monitoring adds silence without a takeover: ``master_lost`` (called with the current time)
+and its end when adverts resume (``lost_cleared``).
+"""
+
+from __future__ import annotations
+
+from vrrpwatch.rfc import master_down_interval, outranks, skew_time
+from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, FLAP_TRANSITIONS, FLAP_WINDOW_S, AlertKind
+from vrrpwatch.watch.episodes import AlertBook
+from vrrpwatch.watch.model import (
+    SILENCE_FACTOR,
+    Advertiser,
+    Event,
+    ObservedRouter,
+    Transition,
+    TransitionCause,
+)
+
+_TAKEOVER = (TransitionCause.RESIGNED, TransitionCause.SILENT)
+
+
+def track_master(
+    book: AlertBook,
+    vr: ObservedRouter,
+    a: Advertiser,
+    priority: int,
+    frame: int,
+    time: float,
+    events: list[Event],
+) -> None:
+    """``a`` advertised with ``priority``: update who is master."""
+    src = a.address
+    cur = vr.current
+    if cur is None:
+        if priority == 0:
+            return  # a resigning router is nobody's master
+        _transition(book, vr, a, None, TransitionCause.FIRST_SEEN, frame, time, events)
+        vr.reference = a.profile()
+        return
+    if cur is a:
+        if priority == 0 and not vr.resigned:
+            # RFC 5798 section 6.4.3: a master that shuts down sends priority 0.
+            book.raise_alert(
+                events, AlertKind.MASTER_RESIGNED, vr.key, src, time, frame,
+                f"{vr.key.label()}: master {src} resigned (priority 0)",
+            )  # fmt: skip
+        vr.resigned = priority == 0
+        return
+    if priority == 0:
+        return  # a non-master resigning (e.g. a backup stopped while master elsewhere)
+    last = vr.transitions[-1]
+    settling = (
+        last.cause in _TAKEOVER and last.new == cur.address and time - last.time <= cur.interval_s
+    )
+    if settling and outranks(priority, src, cur.last_priority, cur.address):
+        # Two backups took over at once; the better one wins (RFC 5798 section 6.4.3):
+        # the takeover belongs to the winner.
+        old = vr.transitions.pop()
+        prev = vr.advertisers.get(old.old) if old.old else None
+        _transition(book, vr, a, prev, old.cause, frame, time, events, replacing=old)
+        return
+    if vr.resigned:
+        cause = TransitionCause.RESIGNED
+    elif time - cur.last_seen > SILENCE_FACTOR * cur.interval_s:
+        cause = TransitionCause.SILENT
+    elif outranks(priority, src, cur.last_priority, cur.address):
+        cause = TransitionCause.PREEMPTED
+    else:
+        return  # a contender while the master still advertises; see split_brain
+    _transition(book, vr, a, cur, cause, frame, time, events)
+
+
+def _transition(
+    book: AlertBook,
+    vr: ObservedRouter,
+    new: Advertiser,
+    old: Advertiser | None,
+    cause: TransitionCause,
+    frame: int,
+    time: float,
+    events: list[Event],
+    replacing: Transition | None = None,
+) -> None:
+    gap_ms = expected_ms = None
+    if old is not None:
+        gap_ms = round((time - old.last_seen) * 1000, 3)
+        # RFC 5798 section 6.4.2 / RFC 3768 section 6.4.2: a backup takes over after
+        # Skew_Time when the master resigned, after Master_Down_Interval when it went
+        # silent; both use the new master's priority and the old master's interval.
+        if cause is TransitionCause.RESIGNED:
+            expected_ms = skew_time(new.last_priority, old.interval_s, new.version) * 1000
+        elif cause is TransitionCause.SILENT:
+            mdi = master_down_interval(new.last_priority, old.interval_s, new.version)
+            expected_ms = mdi * 1000
+        if expected_ms is not None:
+            expected_ms = round(expected_ms, 3)
+    t = Transition(
+        key=vr.key,
+        time=time,
+        frame=frame,
+        old=old.address if old else None,
+        new=new.address,
+        cause=cause,
+        gap_ms=gap_ms,
+        expected_ms=expected_ms,
+        file=book.source,
+    )
+    vr.transitions.append(t)
+    vr.timeline_version += 1
+    vr.profile_version += 1
+    vr.master = new.address
+    vr.master_since = time
+    vr.resigned = new.last_priority == 0
+    vr.dirty = True
+    events.append(t)
+    if old is not None:
+        book.raise_alert(
+            events,
+            AlertKind.MASTER_CHANGE,
+            vr.key,
+            new.address,
+            time,
+            frame,
+            f"{vr.key.label()}: master {old.address} -> {new.address} ({cause}"
+            + (f", gap {gap_ms:.0f} ms" if gap_ms is not None else "")
+            + (f", RFC {expected_ms:.0f} ms" if expected_ms is not None else "")
+            + (f", won over {replacing.new}" if replacing is not None else "")
+            + ")",
+        )
+        if replacing is None:
+            _flap(book, vr, frame, time, events)
+
+
+def _flap(
+    book: AlertBook, vr: ObservedRouter, frame: int, time: float, events: list[Event]
+) -> None:
+    recent = vr.recent_transitions
+    recent.append(time)
+    while recent and time - recent[0] > FLAP_WINDOW_S:
+        recent.popleft()
+    if len(recent) >= FLAP_TRANSITIONS:
+        book.raise_alert(
+            events, AlertKind.MASTER_FLAP, vr.key, vr.master, time, frame,
+            f"{vr.key.label()}: {len(recent)} master changes within {FLAP_WINDOW_S:.0f} s",
+            episode_extra=str(int(recent[0])),
+        )  # fmt: skip
+        recent.clear()
+
+
+def master_lost(book: AlertBook, vr: ObservedRouter, now: float, events: list[Event]) -> None:
+    """Live monitoring: master-lost when the master has been silent beyond the
+    Master_Down_Interval of its slowest backup (``slowest_backup``) plus EXPIRE_SLACK_S, with
+    nobody taking over."""
+    cur = vr.current
+    if cur is None or vr.lost:
+        return
+    mdi = master_down_interval(slowest_backup(vr, cur), cur.interval_s, cur.version)
+    if now - cur.last_seen > mdi + EXPIRE_SLACK_S:
+        vr.lost = True
+        vr.dirty = True
+        book.raise_alert(
+            events, AlertKind.MASTER_LOST, vr.key, cur.address, now, cur.last_frame,
+            f"{vr.key.label()}: no advert from master {cur.address} for "
+            f"{now - cur.last_seen:.1f} s (Master_Down_Interval {mdi:.2f} s), "
+            "and no backup took over",
+        )  # fmt: skip
+
+
+def lost_cleared(
+    book: AlertBook,
+    vr: ObservedRouter,
+    a: Advertiser,
+    frame: int,
+    time: float,
+    events: list[Event],
+) -> None:
+    """Adverts resumed: the master-lost episode is over (sniff)."""
+    vr.lost = False
+    vr.dirty = True
+    book.resolve(events, time, AlertKind.MASTER_LOST, vr.key)
+    book.raise_alert(
+        events, AlertKind.MASTER_LOST_CLEARED, vr.key, a.address, time, frame,
+        f"{vr.key.label()}: adverts resumed from {a.address} (master {vr.master})",
+    )  # fmt: skip
+
+
+def slowest_backup(vr: ObservedRouter, master: Advertiser) -> int:
+    """The priority whose Master_Down_Interval a silent master is given before master-lost.
+
+    Backups are silent (RFC 5798 section 6.4.2), so their priorities are only known from the
+    ones that advertised earlier in the run (a priority 0 is a resignation, not a rank); the
+    lowest of those takes over last. With none known, any backup may exist, down to priority 1
+    (the longest Master_Down_Interval)."""
+    seen = (p for a in vr.advertisers.values() if a is not master for p in a.priorities)
+    return min((p for p in seen if 0 < p < 255), default=1)
+
+
+def master_at(vr: ObservedRouter, time: float) -> str | None:
+    """Who was master at ``time``, by the timeline."""
+    master = None
+    for t in vr.transitions:
+        if t.time > time:
+            break
+        master = t.new
+    return master
