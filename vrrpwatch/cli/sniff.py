@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,8 +13,10 @@ from typing import Any
 
 import click
 
+from vrrpwatch.pcap import CaptureError, PcapWriter  # stdlib only: --help stays fast
+
 from . import cli
-from .options import db_option, load_known_routers, monitor_options, open_monitor
+from .options import SECONDS, db_option, load_known_routers, monitor_options, open_monitor
 
 _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WARNING, LOG_CRIT
 
@@ -39,7 +42,7 @@ _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WAR
 )
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0, min_open=True),
+    type=SECONDS,
     help="Stop after SECONDS (default: until Ctrl-C or SIGTERM).",
 )
 def sniff(
@@ -66,7 +69,6 @@ def sniff(
         vrrpwatch sniff eth0 --json --quiet | jq -r .message
         vrrpwatch sniff eth0 --duration 60 --pcap-out vrrp.pcap
     """
-    from vrrpwatch.pcap import CaptureError, PcapWriter
     from vrrpwatch.store.run import recorded_run
     from vrrpwatch.watch.live import LiveError, PacketSocket, Sniffer, resolve_interfaces
 
@@ -75,7 +77,7 @@ def sniff(
     try:
         for name, index in resolve_interfaces(interfaces):
             sockets.append(PacketSocket(name, index))
-        pcap = PcapWriter(pcap_out, pcap_out_size << 20) if pcap_out is not None else None
+        pcap = _PcapOut(pcap_out, pcap_out_size << 20) if pcap_out is not None else None
     except (LiveError, CaptureError):
         for s in sockets:
             s.close()
@@ -114,6 +116,44 @@ def sniff(
         for sig, handler in old.items():
             signal.signal(sig, handler)
     run.check()
+
+
+class _PcapOut(PcapWriter):
+    """--pcap-out, where a write error (a full disk) is one CaptureError naming the file: it
+    stops the run, which ends ``error: ...`` with everything received committed (the run's
+    last flush). The writer then writes nothing more, so that flush and close go through."""
+
+    failed = False
+
+    def _fail(self, exc: OSError) -> CaptureError:
+        self.failed = True
+        with contextlib.suppress(OSError):
+            super().close()
+        return CaptureError(f"--pcap-out {self.files[-1]}: {exc.strerror or exc}")
+
+    def write(self, when: float, data: bytes) -> None:
+        if self.failed:
+            return
+        try:
+            super().write(when, data)
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def flush(self) -> None:
+        if self.failed:
+            return
+        try:
+            super().flush()
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def close(self) -> None:
+        if self.failed:
+            return
+        try:
+            super().close()
+        except OSError as exc:
+            raise self._fail(exc) from None
 
 
 class _Output:
