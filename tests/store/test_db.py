@@ -16,8 +16,8 @@ from tests.watch.test_monitor import MAC2, MAC3, R1, R2, R3, Feed, advert
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.pcap import CaptureError, iter_capture
 from vrrpwatch.store.db import (
-    LOCK_TIMEOUT_S,
     _TABLES,
+    LOCK_TIMEOUT_S,
     SCHEMA_VERSION,
     Store,
     StoreError,

@@ -169,8 +169,6 @@ def report(
     from vrrpwatch.store.db import open_db
     from vrrpwatch.store.summary import NoRun, check_complete, fails_on, latest_run, summarize
 
-    if not db_path.exists() and not db_path.is_symlink():
-        raise InputError(f"{db_path}: no such database")
     db = open_db(db_path, read_only=True)
     click.get_current_context().call_on_close(db.close)
     try:

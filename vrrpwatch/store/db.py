@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -222,11 +223,10 @@ def open_db(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Databa
     A file that is not ours (an SQLite file of another application, not SQLite at all), a
     directory or a dangling symbolic link gives a one-line StoreError and is left untouched."""
     p = Path(path)
-    if p.is_symlink() and not p.exists():
-        raise StoreError(f"{p}: a symbolic link to {os.readlink(p)}, which does not exist")
-    if p.is_dir():
-        raise StoreError(f"{p}: is a directory")
-    if read_only and p.exists():
+    exists = _check_path(p)
+    if read_only and not exists:
+        raise StoreError(f"{p}: no such database")
+    if read_only:
         db = _connect(p, read_only=True)
         try:
             state = _schema_state(db, p)
@@ -239,7 +239,7 @@ def open_db(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Databa
         if state == "empty":
             raise StoreError(f"{p}: the database holds no run yet")
     try:
-        if not p.exists():
+        if not exists:
             fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             os.close(fd)
     except FileExistsError:
@@ -262,6 +262,24 @@ def open_db(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Databa
         db.close()
         raise
     return db
+
+
+def _check_path(p: Path) -> bool:
+    """Whether the database file exists; StoreError for a directory, a dangling symbolic link
+    or a path that cannot be looked at."""
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        if os.path.islink(p):
+            raise StoreError(
+                f"{p}: a symbolic link to {os.readlink(p)}, which does not exist"
+            ) from None
+        return False
+    except OSError as exc:
+        raise StoreError(f"{p}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"{p}: is a directory")
+    return True
 
 
 def _connect(p: Path, *, read_only: bool) -> sqlite_utils.Database:
