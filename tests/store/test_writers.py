@@ -196,6 +196,33 @@ def _analyze(db: Path, capture: Path) -> subprocess.Popen[str]:
     )
 
 
+def _pause_while_running(proc: subprocess.Popen[str], db: Path) -> None:
+    """SIGSTOP ``proc`` once its run is ``running`` in ``db`` and it holds no write lock."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(db, timeout=0.01) as con:
+                running = con.execute("SELECT 1 FROM runs WHERE status = 'running'").fetchone()
+        except sqlite3.OperationalError:
+            running = None
+        if running:
+            proc.send_signal(signal.SIGSTOP)
+            probe = sqlite3.connect(db, timeout=0.2, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")  # it was not stopped inside a transaction
+                probe.execute("ROLLBACK")
+                with sqlite3.connect(db) as con:
+                    assert con.execute("SELECT status FROM runs").fetchall() == [("running",)]
+                return
+            except sqlite3.OperationalError:
+                proc.send_signal(signal.SIGCONT)
+            finally:
+                probe.close()
+        assert proc.poll() is None, "the first analyze ended before it could be paused"
+        time.sleep(0.002)
+    raise AssertionError("the first analyze never began its run")
+
+
 def _alert_counts(doc: dict[str, Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for a in doc["alerts"]:
@@ -206,27 +233,29 @@ def _alert_counts(doc: dict[str, Any]) -> dict[str, int]:
 def test_two_analyze_processes_of_one_file_on_one_database(tmp_path: Path) -> None:
     """Neither deletes the run the other writes: both end complete with the counts of a run
     alone; the database then holds one run of the file (the last to end), and ids go on."""
-    capture = _repeated(tmp_path / "long.pcap", 60)
+    capture = _repeated(tmp_path / "long.pcap", 100)
     alone = _analyze(tmp_path / "alone.db", capture)
     out, err = alone.communicate(timeout=300)
     assert alone.returncode == 0, err
     want = json.loads(out)
     db = tmp_path / "shared.db"
     open_db(db).close()
+    # The first is paused (SIGSTOP) once its run is begun, outside any transaction, while the
+    # second runs whole; then the first goes on. Alive all along, its run must be kept.
     first = _analyze(db, capture)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the first one is writing its run
-        with sqlite3.connect(db) as con:
-            if con.execute("SELECT packets FROM runs WHERE packets > 0").fetchone():
-                break
-        time.sleep(0.05)
-    second = _analyze(db, capture)
-    docs = []
-    for proc in (first, second):
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+    try:
+        _pause_while_running(first, db)
+        second = _analyze(db, capture)
+        out, err = second.communicate(timeout=300)
+        assert second.returncode == 0, err
         assert "Traceback" not in err
-        docs.append(json.loads(out))
+    finally:
+        first.send_signal(signal.SIGCONT)
+    docs = [json.loads(out)]
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert "Traceback" not in err
+    docs.append(json.loads(out))
     for doc in docs:
         assert doc["run"]["status"] == "complete"
         assert doc["packets"] == want["packets"] and doc["vrrp_adverts"] == want["vrrp_adverts"]
