@@ -245,7 +245,7 @@ def open_db(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Databa
     except FileExistsError:
         pass  # made by another process meanwhile
     except OSError as exc:
-        raise StoreError(f"{p}: cannot create the database ({exc.strerror})") from None
+        raise StoreError(f"{p}: cannot open database ({exc.strerror})") from None
     db = _connect(p, read_only=False)
     try:
         state = _schema_state(db, p)
