@@ -83,8 +83,6 @@ def test_a_run_records_its_writer(tmp_path: Path) -> None:
 
 
 def test_a_writer_that_is_gone_or_whose_pid_was_reused_is_not_alive() -> None:
-    proc = subprocess.run(["true"], check=True)
-    del proc
     dead = subprocess.Popen(["true"])
     dead.wait()
     me = this_writer()
@@ -93,6 +91,17 @@ def test_a_writer_that_is_gone_or_whose_pid_was_reused_is_not_alive() -> None:
     assert shown_status(me | {"pid": dead.pid, "status": "running"}) == "interrupted"
     # the same pid, started at another time: another process
     assert writer_alive(me | {"pid_start": int(me["pid_start"]) + 1}) is False
+    # killed, but not yet reaped by its parent (a zombie): gone too
+    zombie = subprocess.Popen(["sleep", "30"])
+    try:
+        zombie.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while process_start(zombie.pid) is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert Path(f"/proc/{zombie.pid}").exists()  # still there, as a zombie
+    finally:
+        zombie.wait()
     # what cannot be judged stays as stored
     assert writer_alive(me | {"host": "elsewhere"}) is None
     assert writer_alive({"pid": None}) is None

@@ -19,7 +19,8 @@ INTERRUPTED = "interrupted"  # shown, never stored: a running run whose writer i
 
 
 def process_start(pid: int) -> int | None:
-    """The start time of process ``pid`` (clock ticks since boot), None if there is none."""
+    """The start time of process ``pid`` (clock ticks since boot), None if there is none (or
+    only its zombie)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read()
@@ -28,6 +29,8 @@ def process_start(pid: int) -> int | None:
     # "pid (comm) state ppid ...": comm may hold spaces and parentheses; fields restart after
     # the last ")". starttime is field 22, the 20th after the state (proc(5)).
     fields = stat[stat.rfind(b")") + 2 :].split()
+    if fields[:1] in ([b"Z"], [b"X"]):  # killed, not yet reaped by its parent: gone
+        return None
     try:
         return int(fields[19])
     except (IndexError, ValueError):
