@@ -4,8 +4,10 @@ VRRPv2 simple-text authentication (RFC 3768 section 5.3.6.1) puts a password on 
 clear. vrrpwatch shows that one is present and a short keyed fingerprint instead: equal
 passwords have equal fingerprints under one key, so a mismatch between routers stays visible,
 while the fingerprint alone does not give the password away to a dictionary attack without the
-key. The key is random per process unless ``VRRPWATCH_FINGERPRINT_KEY`` is set (the analyzer
-stores its key in its database so fingerprints stay comparable there).
+key. The key is random per process unless ``VRRPWATCH_FINGERPRINT_KEY`` is set; analyze and
+sniff keep a database's key in a 0600 file beside it (``DB.key``, store/keys.py), never in the
+database, so fingerprints stay comparable across its runs and a copied database gives nothing
+away.
 """
 
 from __future__ import annotations

@@ -13,7 +13,10 @@ pipe (``-``) works as well as a file.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import stat
 import struct
 import sys
 from collections.abc import Callable, Iterator
@@ -392,7 +395,12 @@ class PcapWriter:
 
     def _open(self, path: Path) -> None:
         try:
-            self._fh = open(path, "wb")  # noqa: SIM115 - closed by rotate()/close()
+            # 0600, like the database: the frames hold VRRPv2 and HSRP passwords in clear
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                with contextlib.suppress(OSError):  # an existing file (not ours: left as is)
+                    os.fchmod(fd, 0o600)
+            self._fh = open(fd, "wb")  # noqa: SIM115 - closed by rotate()/close()
         except OSError as exc:
             raise CaptureError(f"--pcap-out {path}: {exc.strerror}") from None
         self._fh.write(_PCAP_HEADER.pack(0xA1B23C4D, 2, 4, 0, 0, _SNAPLEN, 1))

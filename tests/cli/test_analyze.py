@@ -281,6 +281,8 @@ def test_several_files_are_one_capture_and_frames_name_their_file(tmp_path: Path
 def test_an_older_database_gains_new_columns(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     con = sqlite3.connect(db)
+    # ours (a 0.1-era meta table, no schema_version yet), with a table of fewer columns
+    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
     con.execute("CREATE TABLE alerts (id INTEGER PRIMARY KEY, run_id INTEGER, kind TEXT)")
     con.commit()
     analyze_json(FAILOVER, db)
@@ -307,7 +309,7 @@ def test_a_database_error_during_the_run_is_one_line(
 ) -> None:
     """The database refuses a batch mid-run (another writer held the lock): the run stops with
     one Error line, exit 2; what was read up to then is committed, the run closed as an error."""
-    from vrrpwatch.store.db import Store
+    from vrrpwatch.store.db import LOCK_TIMEOUT_S, Store
     from vrrpwatch.watch import files
 
     monkeypatch.setattr(files, "FLUSH_EVERY_S", 0.0)  # a batch every 512 packets
@@ -325,12 +327,15 @@ def test_a_database_error_during_the_run_is_one_line(
     r = run("analyze", FAILOVER, db=db)
     assert r.exit_code == 2
     assert r.stderr.splitlines() == [
-        f"Error: {db}: cannot write the database (database is locked) "
-        f"(what was committed before is in {db}, run 1)"
+        f"Error: {db}: cannot write the database (database is locked: another process holds "
+        f"it; waited {LOCK_TIMEOUT_S:g} s) (what was committed before is in {db}, run 1)"
     ]
     assert "Traceback" not in r.output
     con = sqlite3.connect(db)
     (status,) = con.execute("SELECT status FROM runs").fetchone()
-    assert status == f"error: {db}: cannot write the database (database is locked)"
+    assert status == (
+        f"error: {db}: cannot write the database (database is locked: another process holds "
+        f"it; waited {LOCK_TIMEOUT_S:g} s)"
+    )
     assert con.execute("SELECT count(*) FROM virtual_routers").fetchone() == (1,)
     assert len(calls) == 2  # the refused batch, then the last one

@@ -166,6 +166,54 @@ def _locked(db: Path) -> Iterator[None]:
         holder.close()
 
 
+def _dangling(tmp: Path) -> Path:
+    link = tmp / "link.db"
+    link.symlink_to(tmp / "gone.db")
+    return link
+
+
+def _foreign(tmp: Path) -> Path:
+    """Another application's SQLite file, with a ``runs`` view and a NOT NULL ``alerts``."""
+    path = tmp / "app.db"
+    con = sqlite3.connect(path)
+    con.executescript(
+        """
+        CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        CREATE VIEW runs AS SELECT id, name AS kind FROM jobs;
+        CREATE TABLE alerts (id INTEGER PRIMARY KEY, host TEXT NOT NULL);
+        """
+    )
+    con.commit()
+    con.close()
+    return path
+
+
+def analyze_dangling_symlink_db(tmp: Path) -> Outcome:
+    out = _invoke(["analyze", str(FAILOVER), "--db", str(_dangling(tmp))])
+    assert "which does not exist" in out.stderr
+    return out
+
+
+def analyze_foreign_database(tmp: Path) -> Outcome:
+    path = _foreign(tmp)
+    before = path.read_bytes()
+    out = _invoke(["analyze", str(FAILOVER), "--db", str(path)])
+    assert "not a vrrpwatch database" in out.stderr and path.read_bytes() == before
+    return out
+
+
+def analyze_empty_file_name(tmp: Path) -> Outcome:
+    out = _invoke(["analyze", "", "--db", str(tmp / "x.db")])
+    assert "is a directory" not in out.stderr and "empty file name" in out.stderr
+    return out
+
+
+def analyze_stdin_twice(tmp: Path) -> Outcome:
+    out = _invoke(["analyze", "-", "-", "--db", str(tmp / "x.db")], stdin=FAILOVER.read_bytes())
+    assert "standard input" in out.stderr
+    return out
+
+
 def analyze_ctrl_c(tmp: Path) -> Outcome:
     out = _invoke(["analyze", "-", "--db", str(tmp / "x.db")], stdin=_ctrl_c())
     con = sqlite3.connect(tmp / "x.db")
@@ -199,6 +247,46 @@ def report_no_such_run(tmp: Path) -> Outcome:
 def report_empty_database(tmp: Path) -> Outcome:
     open_db(tmp / "empty.db").close()
     return _invoke(["report", "--db", str(tmp / "empty.db")])
+
+
+def _interrupted(tmp: Path) -> Path:
+    """A database whose last run's process was killed (kill -9): still ``running``."""
+    db = _analyzed(tmp)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE runs SET status = 'running', stopped = NULL, pid = ?", [gone.pid])
+    con.commit()
+    con.close()
+    return db
+
+
+def report_interrupted(tmp: Path) -> Outcome:
+    out = _invoke(["report", "--db", str(_interrupted(tmp))])
+    assert out.stdout.startswith("run 1 (analyze ") and ": interrupted\n" in out.stdout
+    return out
+
+
+def report_fail_on_interrupted(tmp: Path) -> Outcome:
+    out = _invoke(["report", "--fail-on", "critical", "--db", str(_interrupted(tmp))])
+    assert "was interrupted" in out.stderr
+    return out
+
+
+def report_run_too_large(tmp: Path) -> Outcome:
+    return _invoke(["report", "--run", "99999999999999999999", "--db", str(_analyzed(tmp))])
+
+
+def report_dangling_symlink_db(tmp: Path) -> Outcome:
+    return _invoke(["report", "--db", str(_dangling(tmp))])
+
+
+def report_foreign_database(tmp: Path) -> Outcome:
+    path = _foreign(tmp)
+    before = path.read_bytes()
+    out = _invoke(["report", "--db", str(path)])
+    assert "not a vrrpwatch database" in out.stderr and path.read_bytes() == before
+    return out
 
 
 def report_ctrl_c(tmp: Path) -> Outcome:
@@ -246,6 +334,29 @@ def sniff_unknown_interface(tmp: Path) -> Outcome:
 
 def sniff_bad_duration(tmp: Path) -> Outcome:
     return _invoke(["sniff", "lo", "--duration", "0", "--db", str(tmp / "x.db")])
+
+
+def sniff_duration_nan(tmp: Path) -> Outcome:
+    return _invoke(["sniff", "lo", "--duration", "nan", "--db", str(tmp / "x.db")])
+
+
+def sniff_dangling_symlink_db(tmp: Path) -> Outcome:
+    _needs_root()
+    out = _invoke(["sniff", "lo", "--duration", "0.2", "--db", str(_dangling(tmp))])
+    assert "which does not exist" in out.stderr
+    return out
+
+
+def sniff_pcap_out_full_disk(tmp: Path) -> Outcome:
+    """--pcap-out /dev/full: the first flush fails; the run ends as an error, committed."""
+    _needs_root()
+    db = tmp / "x.db"
+    out = _invoke(["sniff", "lo", "--duration", "5", "--pcap-out", "/dev/full", "--db", str(db)])
+    assert "--pcap-out /dev/full: No space left on device" in out.stderr
+    con = sqlite3.connect(db)
+    (status,) = con.execute("SELECT status FROM runs").fetchone()
+    assert status == "error: --pcap-out /dev/full: No space left on device"
+    return out
 
 
 def sniff_duration_ends(tmp: Path) -> Outcome:
@@ -313,6 +424,15 @@ def _join_on_lo(tmp: Path) -> list[str]:
     return [*args, "--learn-timeout", "60", "--db", str(tmp / "j.db")]
 
 
+def join_dangling_symlink_db(tmp: Path) -> Outcome:
+    _needs_root()
+    args = _join_on_lo(tmp)
+    args[args.index("--db") + 1] = str(_dangling(tmp))
+    out = _invoke(args)
+    assert "which does not exist" in out.stderr
+    return out
+
+
 def join_sigterm(tmp: Path) -> Outcome:
     return _signalled(_join_on_lo(tmp), "Listening on lo", signal.SIGTERM)
 
@@ -377,6 +497,10 @@ CASES: list[tuple[str, Callable[[Path], Outcome], int]] = [
     ("analyze", analyze_bad_fail_on, 2),
     ("analyze", analyze_database_is_a_directory, 2),
     ("analyze", analyze_locked_database, 2),
+    ("analyze", analyze_dangling_symlink_db, 2),
+    ("analyze", analyze_foreign_database, 2),
+    ("analyze", analyze_empty_file_name, 2),
+    ("analyze", analyze_stdin_twice, 2),
     ("analyze", analyze_ctrl_c, 130),
     ("report", report_ok, 0),
     ("report", report_fail_on_critical_not_met, 0),
@@ -384,6 +508,11 @@ CASES: list[tuple[str, Callable[[Path], Outcome], int]] = [
     ("report", report_no_database, 2),
     ("report", report_no_such_run, 2),
     ("report", report_empty_database, 2),
+    ("report", report_interrupted, 0),
+    ("report", report_fail_on_interrupted, 2),
+    ("report", report_run_too_large, 2),
+    ("report", report_dangling_symlink_db, 2),
+    ("report", report_foreign_database, 2),
     ("report", report_ctrl_c, 130),
     ("audit", audit_clean, 0),
     ("audit", audit_findings, 1),
@@ -395,6 +524,9 @@ CASES: list[tuple[str, Callable[[Path], Outcome], int]] = [
     ("sniff", sniff_sigterm, 0),
     ("sniff", sniff_unknown_interface, 2),
     ("sniff", sniff_bad_duration, 2),
+    ("sniff", sniff_duration_nan, 2),
+    ("sniff", sniff_dangling_symlink_db, 2),
+    ("sniff", sniff_pcap_out_full_disk, 2),
     ("sniff", sniff_locked_database, 2),
     ("sniff", sniff_as_nobody, 2),
     ("join", join_sigint, 0),
@@ -404,6 +536,7 @@ CASES: list[tuple[str, Callable[[Path], Outcome], int]] = [
     ("join", join_missing_priority, 2),
     ("join", join_unknown_interface, 2),
     ("join", join_no_root, 2),
+    ("join", join_dangling_symlink_db, 2),
     ("join", join_as_nobody, 2),
 ]
 

@@ -17,13 +17,14 @@ from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.pcap import CaptureError, iter_capture
 from vrrpwatch.store.db import (
     _TABLES,
+    LOCK_TIMEOUT_S,
     SCHEMA_VERSION,
     Store,
     StoreError,
-    fingerprint_key,
     open_db,
     write_join_event,
 )
+from vrrpwatch.store.keys import fingerprint_key
 from vrrpwatch.store.run import RunError, recorded_run
 from vrrpwatch.store.summary import summarize
 from vrrpwatch.watch.files import run_files
@@ -68,7 +69,9 @@ def test_schema_is_explicit(tmp_path: Path) -> None:
     open_db(tmp_path / "s.db").close()
     con = sqlite3.connect(tmp_path / "s.db")
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == set(_TABLES)
+    assert tables == set(_TABLES) | {"sqlite_sequence"}  # runs: AUTOINCREMENT, ids not reused
+    (runs_sql,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 'runs'").fetchone()
+    assert "AUTOINCREMENT" in runs_sql
     for name, (columns, _) in _TABLES.items():
         assert list(_columns(con, name)) == list(columns), name
     assert _columns(con, "runs")["started"] == "REAL"
@@ -277,7 +280,10 @@ def test_recorded_run_turns_a_database_error_into_a_store_error(tmp_path: Path) 
     with recorded_run(store, monitor, kind="analyze", source="x") as run:
         raise sqlite3.OperationalError("database is locked")
     assert isinstance(run.error, StoreError)
-    assert str(run.error) == f"{tmp_path / 's.db'}: cannot write the database (database is locked)"
+    assert str(run.error) == (
+        f"{tmp_path / 's.db'}: cannot write the database (database is locked: another process "
+        f"holds it; waited {LOCK_TIMEOUT_S:g} s)"
+    )
     assert _run_row(tmp_path / "s.db", run.run_id)[0] == f"error: {run.error}"
 
 

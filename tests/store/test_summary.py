@@ -14,7 +14,8 @@ import sqlite_utils
 from tests.conftest import CAPTURES
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.store import rows
-from vrrpwatch.store.db import Store, fingerprint_key, open_db
+from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.keys import fingerprint_key
 from vrrpwatch.store.run import recorded_run
 from vrrpwatch.store.summary import NoRun, fails_on, latest_run, summarize, worst_severity
 from vrrpwatch.watch.files import run_files

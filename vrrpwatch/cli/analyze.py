@@ -65,7 +65,11 @@ def analyze(
     from vrrpwatch.watch.files import capture_identity, run_files
 
     known = load_known_routers(known_routers)
+    if files.count("-") > 1:
+        raise InputError("- (standard input) can be read only once")
     for f in files:
+        if f == "":
+            raise InputError("'': an empty file name")
         if f != "-" and Path(f).is_dir():
             raise InputError(f"{f}: is a directory, not a capture file")
         if f != "-" and not Path(f).exists():
@@ -126,7 +130,12 @@ def _progress(files: tuple[str, ...]) -> tuple[Any, Any]:
 @cli.command()
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-@click.option("--run", "run_id", type=int, help="Run id (default: the latest run).")
+@click.option(
+    "--run",
+    "run_id",
+    type=click.IntRange(1, 2**63 - 1),
+    help="Run id (default: the latest run).",
+)
 @click.option(
     "--html",
     "html_path",
@@ -147,7 +156,9 @@ def report(
     reveal_secrets: bool,
     fail_on: str | None,
 ) -> None:
-    """Print the summary of a run from the database (works while sniff is writing it).
+    """Print the summary of a run from the database (works while sniff is writing it, and on
+    a read-only database; changes nothing). With --fail-on, a run that was interrupted or
+    ended in an error is an error (exit 2): its alerts cover part of the input only.
 
     \b
     Example:
@@ -156,11 +167,9 @@ def report(
         vrrpwatch report --db lan.db --html report.html
     """
     from vrrpwatch.store.db import open_db
-    from vrrpwatch.store.summary import NoRun, fails_on, latest_run, summarize
+    from vrrpwatch.store.summary import NoRun, check_complete, fails_on, latest_run, summarize
 
-    if not db_path.exists():
-        raise InputError(f"{db_path}: no such database")
-    db = open_db(db_path)
+    db = open_db(db_path, read_only=True)
     click.get_current_context().call_on_close(db.close)
     try:
         doc = summarize(db, run_id if run_id is not None else latest_run(db))
@@ -169,6 +178,8 @@ def report(
     except NoRun as exc:
         raise InputError(f"{db_path}: {exc}") from None
     _render(doc, as_json)
+    if fail_on is not None:
+        check_complete(doc)
     if fails_on(doc, fail_on):
         raise click.exceptions.Exit(EXIT_VERDICT)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class InputError(VrrpwatchError):
     """Bad input found by a command (a file, a flag's value): ``Error: ...``, exit 2."""
+
+
+class _Seconds(click.ParamType[float]):
+    """A positive, finite number of seconds (``nan`` and ``inf`` are refused)."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            seconds = value
+        else:
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value} is not a positive, finite number of seconds", param, ctx)
+        return seconds
+
+
+SECONDS = _Seconds()
 
 
 def db_option(f: F) -> F:
@@ -71,10 +95,12 @@ def load_known_routers(path: Path | None) -> Any:
 
 
 def open_monitor(db_path: Path, known: Any, reveal_secrets: bool) -> tuple[Any, Any, Any]:
-    """The database, a Monitor fingerprinting with the database's key, and a Store on it:
+    """The database, a Monitor fingerprinting with the database's key (kept beside it, see
+    store/keys.py), and a Store on it:
     what analyze and sniff both start from."""
     from vrrpwatch.fingerprints import fingerprint
-    from vrrpwatch.store.db import Store, fingerprint_key, open_db
+    from vrrpwatch.store.db import Store, open_db
+    from vrrpwatch.store.keys import fingerprint_key
     from vrrpwatch.watch.monitor import Monitor
 
     db = open_db(db_path)

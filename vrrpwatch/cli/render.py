@@ -17,7 +17,13 @@ def alert_line(a: dict[str, Any]) -> str:
     return f"{format_time(a['time'])} {a['severity'].upper():8} {a['kind']:22} {a['message']}"
 
 
+def run_line(run: dict[str, Any]) -> str:
+    """``run 3 (analyze a.pcap): complete``: which run, and whether it is whole."""
+    return f"run {run['id']} ({run['kind']} {run['source']}): {run['status']}"
+
+
 def render_summary(doc: dict[str, Any], console: Console) -> None:
+    console.print(run_line(doc["run"]), markup=False, highlight=False)
     console.print(
         f"{doc['packets']} packets, {doc['vrrp_adverts']} VRRP adverts, {doc['garps']} gratuitous "
         f"ARPs, {doc['nas']} neighbour advertisements, {doc['malformed']} malformed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,8 +13,17 @@ from typing import Any
 
 import click
 
+from vrrpwatch.pcap import CaptureError, PcapWriter  # stdlib only: --help stays fast
+
 from . import cli
-from .options import InputError, db_option, load_known_routers, monitor_options, open_monitor
+from .options import (
+    SECONDS,
+    InputError,
+    db_option,
+    load_known_routers,
+    monitor_options,
+    open_monitor,
+)
 
 _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WARNING, LOG_CRIT
 
@@ -39,7 +49,7 @@ _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WAR
 )
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0, min_open=True),
+    type=SECONDS,
     help="Stop after SECONDS (default: until Ctrl-C or SIGTERM).",
 )
 @click.option(
@@ -91,7 +101,6 @@ def sniff(
         vrrpwatch sniff eth0 --duration 60 --pcap-out vrrp.pcap
         vrrpwatch sniff eth0 --metrics 127.0.0.1:9567 --alertmanager http://127.0.0.1:9093
     """
-    from vrrpwatch.pcap import CaptureError, PcapWriter
     from vrrpwatch.store.run import recorded_run
     from vrrpwatch.watch.live import LiveError, PacketSocket, Sniffer, resolve_interfaces
 
@@ -100,7 +109,7 @@ def sniff(
     try:
         for name, index in resolve_interfaces(interfaces):
             sockets.append(PacketSocket(name, index))
-        pcap = PcapWriter(pcap_out, pcap_out_size << 20) if pcap_out is not None else None
+        pcap = _PcapOut(pcap_out, pcap_out_size << 20) if pcap_out is not None else None
     except (LiveError, CaptureError):
         for s in sockets:
             s.close()
@@ -226,6 +235,44 @@ def _start_ops(
     except OpsError as exc:
         sniffer.close()  # no run was begun yet; the database closes with the command
         raise InputError(str(exc)) from None
+
+
+class _PcapOut(PcapWriter):
+    """--pcap-out, where a write error (a full disk) is one CaptureError naming the file: it
+    stops the run, which ends ``error: ...`` with everything received committed (the run's
+    last flush). The writer then writes nothing more, so that flush and close go through."""
+
+    failed = False
+
+    def _fail(self, exc: OSError) -> CaptureError:
+        self.failed = True
+        with contextlib.suppress(OSError):
+            super().close()
+        return CaptureError(f"--pcap-out {self.files[-1]}: {exc.strerror or exc}")
+
+    def write(self, when: float, data: bytes) -> None:
+        if self.failed:
+            return
+        try:
+            super().write(when, data)
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def flush(self) -> None:
+        if self.failed:
+            return
+        try:
+            super().flush()
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def close(self) -> None:
+        if self.failed:
+            return
+        try:
+            super().close()
+        except OSError as exc:
+            raise self._fail(exc) from None
 
 
 class _Output:

@@ -10,7 +10,9 @@ Tables (``vlan`` is the VLAN ids joined with ".", outermost first, "" when untag
 columns hold JSON arrays):
 
 runs               one analyze or sniff run: kind, source, identity, started, stopped, status,
-                   packets, kernel_drops, first_time, last_time
+                   packets, kernel_drops, first_time, last_time, and its writer: pid,
+                   pid_start, host (writers.py); ids are never reused (AUTOINCREMENT, and the
+                   meta high-water mark for databases made before it)
 virtual_routers    per run and (vlan, family, vrid): version, master, master_since, priority,
                    interval_ms, vips, auth_type, advertisers, transitions, lost, last_seen
 advertisers        per run, router and address: mac, macs, priorities, last_priority,
@@ -24,15 +26,21 @@ alerts             kind, severity, vlan, family, vrid, source, time, frame, mess
 counters           per run: name, value (packets, vrrp_adverts, garps, findings, ...)
 join_events        vrrpwatch join's state changes: time, event, instance, interface, old_state,
                    new_state, cause, vrid, priority, message
-meta               key/value: schema_version, fingerprint_key
+meta               key/value: schema_version, last_run_id (the highest run id ever given)
+
+A file is ours when it has a ``meta`` table with a ``schema_version`` row (or is empty): any
+other SQLite file is refused before anything is written to it. The password fingerprints' key
+is kept outside the database (keys.py).
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
+import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +48,10 @@ from typing import Any
 import sqlite_utils
 
 from vrrpwatch.errors import VrrpwatchError
-from vrrpwatch.store import rows
+from vrrpwatch.store import rows, writers
 from vrrpwatch.watch.monitor import Monitor, RouterKey
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.pid, pid_start, host; the fingerprint key out of meta
 DEFAULT_DB = "vrrpwatch.db"
 LOCK_TIMEOUT_S = 10.0  # how long a write waits for another process's transaction
 
@@ -62,6 +70,9 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
             "kernel_drops": int,
             "first_time": float,
             "last_time": float,
+            "pid": int,
+            "pid_start": int,
+            "host": str,
         },
         {"pk": "id", "not_null": {"kind", "started"}},
     ),
@@ -187,6 +198,8 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
     ),
 }
 
+_META_KEYS = {"schema_version", "fingerprint_key", "last_run_id"}  # every key we ever wrote
+
 _INDEXES = [
     ("runs", ["identity"]),
     ("transitions", ["run_id", "vlan", "family", "vrid", "time"]),
@@ -202,28 +215,162 @@ class StoreError(VrrpwatchError):
     """The database cannot be opened or written; a one-line message."""
 
 
-def open_db(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating with mode 0600) the database at ``path`` in WAL mode, schema ensured."""
+def open_db(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Database:
+    """Open the database at ``path`` in WAL mode, schema ensured; a new file is created with
+    mode 0600. ``read_only`` (report): open it read-only, so a read-only file or directory
+    works; a database of an older schema is then upgraded if it can be written, else refused.
+
+    A file that is not ours (an SQLite file of another application, not SQLite at all), a
+    directory or a dangling symbolic link gives a one-line StoreError and is left untouched."""
     p = Path(path)
+    exists = _check_path(p)
+    if read_only and not exists:
+        raise StoreError(f"{p}: no such database")
+    if read_only:
+        db = _connect(p, read_only=True)
+        try:
+            state = _schema_state(db, p)
+        except BaseException:
+            db.close()
+            raise
+        if state == "current":
+            return db
+        db.close()
+        if state == "empty":
+            raise StoreError(f"{p}: the database holds no run yet")
     try:
-        if p.is_dir():
-            raise StoreError(f"{p}: is a directory")
-        if not p.exists():
-            fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        if not exists:
+            fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             os.close(fd)
-        conn = sqlite3.connect(
-            p, timeout=LOCK_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        db = sqlite_utils.Database(conn)
+    except FileExistsError:
+        pass  # made by another process meanwhile
+    except OSError as exc:
+        raise StoreError(f"{p}: cannot open database ({exc.strerror})") from None
+    db = _connect(p, read_only=False)
+    try:
+        state = _schema_state(db, p)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
-        ensure_schema(db)
-    except FileExistsError:
-        return open_db(path)
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"{p}: cannot open database ({exc})") from None
+        if state != "current":
+            with write_transaction(db):
+                ensure_schema(db)
+    except sqlite3.Error as exc:
+        db.close()
+        raise StoreError(f"{p}: cannot open database ({sqlite_message(exc)})") from None
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def _check_path(p: Path) -> bool:
+    """Whether the database file exists; StoreError for a directory, a dangling symbolic link
+    or a path that cannot be looked at."""
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        if os.path.islink(p):
+            raise StoreError(
+                f"{p}: a symbolic link to {os.readlink(p)}, which does not exist"
+            ) from None
+        return False
+    except OSError as exc:
+        raise StoreError(f"{p}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"{p}: is a directory")
+    return True
+
+
+def _connect(p: Path, *, read_only: bool) -> sqlite_utils.Database:
+    try:
+        if read_only:
+            # A WAL database needs its -shm file: in a read-only directory that cannot be made,
+            # and the file is read as immutable (a writer there would have to make one too).
+            for query in ("mode=ro", "mode=ro&immutable=1"):
+                conn = sqlite3.connect(
+                    f"{p.absolute().as_uri()}?{query}",
+                    uri=True,
+                    timeout=LOCK_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                try:
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                    break
+                except sqlite3.OperationalError:
+                    conn.close()
+                    if "immutable" in query:
+                        raise
+                except sqlite3.DatabaseError:
+                    conn.close()
+                    raise
+        else:
+            conn = sqlite3.connect(
+                p, timeout=LOCK_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+    except sqlite3.Error as exc:
+        raise StoreError(f"{p}: cannot open database ({exc})") from None
+    return sqlite_utils.Database(conn)
+
+
+def sqlite_message(exc: sqlite3.Error) -> str:
+    """SQLite's message; a lock says how long it was waited for."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"{text}: another process holds it; waited {LOCK_TIMEOUT_S:g} s"
+    return text
+
+
+def _schema_state(db: sqlite_utils.Database, p: Path) -> str:
+    """ "empty", "current" or "old" (ours, of an earlier version); StoreError if not ours.
+    Only reads."""
+    try:
+        kinds = dict(db.execute("SELECT name, type FROM sqlite_master").fetchall())
+        if not kinds:
+            return "empty"
+        ours = kinds.get("meta") == "table" and {"key", "value"} <= {
+            r[1] for r in db.execute("PRAGMA table_info(meta)")
+        }
+        if ours:  # schema 0 (0.1) had no schema_version: then only our keys, if any
+            keys = {r[0] for r in db.execute("SELECT key FROM meta")}
+            ours = "schema_version" in keys or keys <= _META_KEYS
+        if not ours:
+            raise StoreError(
+                f"{p}: not a vrrpwatch database (no meta table with a schema_version); "
+                "left unchanged"
+            )
+        clash = [n for n in _TABLES if n in kinds and kinds[n] != "table"]
+        if clash:
+            raise StoreError(f"{p}: not a vrrpwatch database ({clash[0]} is a {kinds[clash[0]]})")
+        return "current" if _schema_is_current(db) else "old"
+    except sqlite3.Error as exc:
+        raise StoreError(f"{p}: cannot open database ({sqlite_message(exc)})") from None
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """A write transaction that takes the write lock at once (BEGIN IMMEDIATE), so it waits
+    up to LOCK_TIMEOUT_S for another writer instead of failing when a read snapshot it holds
+    went stale. Nested in an open transaction: a savepoint."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    db.conn.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_S * 1000)}")
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
@@ -234,7 +381,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for name, (columns, opts) in _TABLES.items():
         table = db.table(name)
         if not table.exists():
-            db.create_table(name, columns, **opts)
+            if name == "runs":  # ids never reused, even after the latest run is deleted
+                db.execute(db.create_table_sql(name, columns, _autoincrement="id", **opts))
+            else:
+                db.create_table(name, columns, **opts)
             continue
         for col, kind in columns.items():
             if col not in table.columns_dict:
@@ -256,20 +406,6 @@ def _schema_is_current(db: sqlite_utils.Database) -> bool:
             return False
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return row is not None and row[0] == str(SCHEMA_VERSION)
-
-
-def fingerprint_key(db: sqlite_utils.Database) -> bytes:
-    """The database's own key for password fingerprints, made on first use."""
-    try:
-        try:
-            row = db.table("meta").get("fingerprint_key")
-            return bytes.fromhex(row["value"])
-        except sqlite_utils.db.NotFoundError:
-            key = secrets.token_bytes(32)
-            db.table("meta").insert({"key": "fingerprint_key", "value": key.hex()}, ignore=True)
-            return bytes.fromhex(db.table("meta").get("fingerprint_key")["value"])
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read or write the database's fingerprint key ({exc})") from None
 
 
 def write_join_event(db: sqlite_utils.Database, event: dict[str, Any]) -> None:
@@ -296,32 +432,54 @@ class Store:
 
     db: sqlite_utils.Database
     run_id: int = 0
+    identity: str | None = None
     _alerts_done: int = 0
     _events_done: int = 0
     _timelines_done: dict[RouterKey, int] = field(default_factory=dict)
 
     def begin_run(self, *, kind: str, source: str, identity: str | None = None) -> int:
         """Start a run. An analyze run of the same identity (same files) replaces the old one,
-        so analyzing a file twice does not duplicate rows."""
-        with self.db.atomic():
+        so analyzing a file twice does not duplicate rows; a run whose writer still runs is
+        never replaced (it is replaced when this run ends, if that writer is gone by then).
+        Run ids are never reused."""
+        self.identity = identity
+        with write_transaction(self.db):
             if identity is not None:
-                for row in self.db.query("SELECT id FROM runs WHERE identity = ?", [identity]):
-                    self._delete_run(row["id"])
-            self.run_id = int(
-                self.db.table("runs")  # type: ignore[arg-type]
-                .insert(
-                    {
-                        "kind": kind,
-                        "source": source,
-                        "identity": identity,
-                        "started": time.time(),
-                        "status": "running",
-                        "packets": 0,
-                    }
-                )
-                .last_pk
+                self._replace_runs(identity)
+            (top,) = self.db.execute(
+                "SELECT max(coalesce((SELECT max(id) FROM runs), 0),"
+                " coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+                " WHERE key = 'last_run_id'), 0))"
+            ).fetchone()
+            self.run_id = int(top) + 1
+            self.db.table("runs").insert(
+                {
+                    "id": self.run_id,
+                    "kind": kind,
+                    "source": source,
+                    "identity": identity,
+                    "started": time.time(),
+                    "status": writers.RUNNING,
+                    "packets": 0,
+                    **writers.this_writer(),
+                }
+            )
+            self.db.table("meta").upsert(
+                {"key": "last_run_id", "value": str(self.run_id)}, pk="key"
             )
         return self.run_id
+
+    def _replace_runs(self, identity: str) -> None:
+        """Delete the other runs of ``identity`` unless their writer is known to be alive."""
+        for row in list(
+            self.db.query(
+                "SELECT id, status, pid, pid_start, host FROM runs WHERE identity = ? AND id != ?",
+                [identity, self.run_id],
+            )
+        ):
+            if row["status"] == writers.RUNNING and writers.writer_alive(row):
+                continue
+            self._delete_run(row["id"])
 
     def _delete_run(self, run_id: int) -> None:
         for table in (
@@ -338,7 +496,7 @@ class Store:
     def flush(self, monitor: Monitor, *, kernel_drops: int | None = None) -> None:
         """Write everything the monitor changed since the last flush, in one transaction."""
         run = self.run_id
-        with self.db.atomic():
+        with write_transaction(self.db):
             vr_rows = []
             adv_rows = []
             dirty_keys = []
@@ -403,5 +561,7 @@ class Store:
             self.db.table("runs").update(run, update)
 
     def end_run(self, status: str = "complete") -> None:
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db.table("runs").update(self.run_id, {"stopped": time.time(), "status": status})
+            if self.identity is not None:
+                self._replace_runs(self.identity)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from vrrpwatch.errors import VrrpwatchError
-from vrrpwatch.store.db import Store, StoreError
+from vrrpwatch.store.db import Store, StoreError, sqlite_message
 from vrrpwatch.watch.monitor import Event, Monitor
 
 
@@ -49,7 +49,9 @@ class RunOutcome:
 
 
 def database_error(store: Store, exc: sqlite3.Error) -> StoreError:
-    return StoreError(f"{_db_file(store) or 'database'}: cannot write the database ({exc})")
+    return StoreError(
+        f"{_db_file(store) or 'database'}: cannot write the database ({sqlite_message(exc)})"
+    )
 
 
 @contextmanager

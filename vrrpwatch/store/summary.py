@@ -13,7 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from vrrpwatch.errors import VrrpwatchError
-from vrrpwatch.store import rows
+from vrrpwatch.store import rows, writers
 from vrrpwatch.store.db import StoreError
 from vrrpwatch.watch.monitor import Severity
 
@@ -32,9 +32,19 @@ def latest_run(db: sqlite_utils.Database) -> int:
 
 
 def summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
-    """The run's document (README "JSON"). Raises NoRun, or StoreError when it cannot be read."""
+    """The run's document (README "JSON"). Raises NoRun, or StoreError when it cannot be read.
+
+    Read in one transaction: while another process writes the run, the document is one
+    consistent snapshot (its packets never lag its adverts). ``run.status`` is
+    ``interrupted`` for a ``running`` run whose writer is gone (writers.py)."""
     try:
-        return _summarize(db, run_id)
+        if db.conn.in_transaction:
+            return _summarize(db, run_id)
+        db.execute("BEGIN")
+        try:
+            return _summarize(db, run_id)
+        finally:
+            db.execute("ROLLBACK")
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read run {run_id} from the database ({exc})") from None
 
@@ -44,6 +54,7 @@ def _summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     if not found:
         raise NoRun(f"no run {run_id} in the database")
     run_row = found[0]
+    run_row["status"] = writers.shown_status(run_row)
     counters = {
         r["name"]: r["value"]
         for r in db.query("SELECT name, value FROM counters WHERE run_id = ?", [run_id])
@@ -91,6 +102,24 @@ def _summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
 def worst_severity(doc: dict[str, Any]) -> Severity | None:
     sev = [Severity.parse(a["severity"]) for a in doc["alerts"]]
     return max(sev) if sev else None
+
+
+class IncompleteRun(VrrpwatchError):
+    """``--fail-on`` on a run that did not end complete: no verdict can be given."""
+
+
+def check_complete(doc: dict[str, Any]) -> None:
+    """Raise IncompleteRun when the run was interrupted or ended in an error: its alerts are
+    those of part of the input only. A ``running`` run (sniff still writing) passes."""
+    run = doc["run"]
+    status = run["status"] or ""
+    if status == writers.INTERRUPTED:
+        raise IncompleteRun(
+            f"run {run['id']} was interrupted (its process is gone without ending it): "
+            "no verdict on a partial run"
+        )
+    if status.startswith("error"):
+        raise IncompleteRun(f"run {run['id']} ended in {status}: no verdict on a partial run")
 
 
 def fails_on(doc: dict[str, Any], fail_on: str | None) -> bool:
