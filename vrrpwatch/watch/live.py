@@ -25,15 +25,13 @@ import struct
 import time as _time
 from collections.abc import Callable, Sequence
 
-from dissectors.common import DecodeError
-from dissectors.frame import format_mac
+from dissectors import ours
 from dissectors.packet import Decoded
 from dissectors.vrrp import VrrpV2, VrrpV3
 from vrrpwatch import netif
 from vrrpwatch.pcap import PcapWriter
 from vrrpwatch.rfc import master_down_interval
-from vrrpwatch.store.db import Store
-from vrrpwatch.watch.files import CachedDecoder
+from vrrpwatch.watch.feed import Feed, RunSink
 from vrrpwatch.watch.monitor import EXPIRE_SLACK_S, Alert, Event, Monitor, RouterKey, Severity
 
 FLUSH_EVERY_S = 0.5  # the issue asks for at least every second
@@ -67,49 +65,71 @@ BPF_JEQ_K = 0x15  # pc += (A == k) ? jt : jf
 BPF_RET_K = 0x06
 
 Insn = tuple[int, int, int, int]  # code, jt, jf, k
+_Src = tuple[str | None, int, int, str | None, str | None]  # label, code, k, jt label, jf label
 
 
-def _assemble(src: Sequence[tuple[str | None, int, object, str | None, str | None]]) -> list[Insn]:
+def _assemble(src: Sequence[_Src]) -> list[Insn]:
     """(label, code, k, jt label, jf label) -> struct sock_filter tuples with relative jumps."""
     where = {label: i for i, (label, *_rest) in enumerate(src) if label}
     out: list[Insn] = []
     for i, (_label, code, k, jt, jf) in enumerate(src):
         rel_t = where[jt] - i - 1 if jt else 0
         rel_f = where[jf] - i - 1 if jf else 0
-        assert isinstance(k, int) and 0 <= rel_t < 256 and 0 <= rel_f < 256
+        assert 0 <= rel_t < 256 and 0 <= rel_f < 256
         out.append((code, rel_t, rel_f, k))
     return out
 
 
-# Offsets from the start of the Ethernet frame as the filter sees it: EtherType at 12; IPv4
-# protocol at 14 + 9 = 23 (fixed whatever the IHL, RFC 791); IPv6 next header at 14 + 6 = 20
-# and, right after the 40-byte header, the ICMPv6 type at 54 (RFC 8200, RFC 4443). X holds 4
-# when one 802.1Q/802.1ad tag is still in the data (QinQ's inner tag, or an outgoing frame).
-VRRP_FILTER: list[Insn] = _assemble(
-    [
+def _jeq(label: str | None, cases: Sequence[tuple[int, str]], otherwise: str | None) -> list[_Src]:
+    """``jeq value, target`` for each case in turn; the last one falls to ``otherwise`` (or on,
+    for None). ``label`` names the first."""
+    return [
+        (
+            label if i == 0 else None,
+            BPF_JEQ_K,
+            v,
+            target,
+            otherwise if i == len(cases) - 1 else None,
+        )
+        for i, (v, target) in enumerate(cases)
+    ]
+
+
+def _filter_source() -> list[_Src]:
+    """The kernel filter, assembled from the "could this frame be ours" table.
+
+    Offsets count from the start of the Ethernet frame as the filter sees it: EtherType at 12;
+    IPv4 protocol at 14 + 9 = 23 (fixed whatever the IHL, RFC 791); IPv6 next header at
+    14 + 6 = 20 and, right after the 40-byte header, the ICMPv6 type at 54 (RFC 8200, RFC 4443).
+    X holds 4 when one tag (any TPID of the table) is still in the data: QinQ's inner tag, an
+    outer 0x9100/0x9200 tag the kernel leaves in place, or an outgoing frame's. It walks less
+    than the decoder, deliberately (a classic BPF program has no loops): no second tag in the
+    data, no 802.1ah, no IPv6 extension headers; tests/dissectors/test_ours.py documents it.
+    """
+    # What each EtherType of the table leads to (a new one must be taught to the filter).
+    targets = {ours.ETH_P_ARP: "accept", ours.ETH_P_IP: "ipv4", ours.ETH_P_IPV6: "ipv6"}
+    # VRRP and CARP (RFC 5798 sections 5.1.1.4, 5.1.2.3), AH around VRRPv2 (RFC 2338 5.3.6.3)
+    ours_ip = [(p, "accept") for p in sorted(ours.IP_PROTOCOLS)]
+    return [
         (None, BPF_LDX_IMM, 0, None, None),
         (None, BPF_LDH_ABS, 12, None, None),
-        (None, BPF_JEQ_K, 0x8100, "tag", None),
-        (None, BPF_JEQ_K, 0x88A8, "tag", None),
-        (None, BPF_JEQ_K, 0x9100, "tag", "ethertype"),
+        *_jeq(None, [(tpid, "tag") for tpid in sorted(ours.TAG_TPIDS)], "ethertype"),
         ("tag", BPF_LDX_IMM, 4, None, None),
         (None, BPF_LDH_ABS, 16, None, None),
-        ("ethertype", BPF_JEQ_K, 0x0806, "accept", None),  # ARP
-        (None, BPF_JEQ_K, 0x0800, "ipv4", None),
-        (None, BPF_JEQ_K, 0x86DD, "ipv6", "reject"),
+        *_jeq("ethertype", [(et, targets[et]) for et in sorted(ours.ETHERTYPES)], "reject"),
         ("ipv4", BPF_LDB_IND, 23, None, None),
-        (None, BPF_JEQ_K, 112, "accept", None),  # VRRP (RFC 5798 section 5.1.1.4), CARP
-        (None, BPF_JEQ_K, 51, "accept", "reject"),  # AH around VRRPv2 (RFC 2338 5.3.6.3)
+        *_jeq(None, ours_ip, "reject"),
         ("ipv6", BPF_LDB_IND, 20, None, None),
-        (None, BPF_JEQ_K, 112, "accept", None),  # VRRP (RFC 5798 section 5.1.2.3)
-        (None, BPF_JEQ_K, 51, "accept", None),
-        (None, BPF_JEQ_K, 58, "icmp6", "reject"),
+        *_jeq(None, [*ours_ip, (ours.IPPROTO_ICMPV6, "icmp6")], "reject"),
         ("icmp6", BPF_LDB_IND, 54, None, None),
-        (None, BPF_JEQ_K, 136, "accept", "reject"),  # Neighbor Advertisement (RFC 4861 4.4)
+        # Neighbor Advertisement (RFC 4861 section 4.4)
+        *_jeq(None, [(t, "accept") for t in sorted(ours.ICMPV6_TYPES)], "reject"),
         ("accept", BPF_RET_K, SNAPLEN, None, None),
         ("reject", BPF_RET_K, 0, None, None),
     ]
-)
+
+
+VRRP_FILTER: list[Insn] = _assemble(_filter_source())
 
 
 class LiveError(Exception):
@@ -235,7 +255,7 @@ class Sniffer:
         self,
         sockets: Sequence[PacketSocket],
         monitor: Monitor,
-        store: Store | None = None,
+        store: RunSink | None = None,
         *,
         pcap: PcapWriter | None = None,
         on_event: Callable[[Event], None] | None = None,
@@ -261,7 +281,8 @@ class Sniffer:
         self._keys: dict[int, tuple[Decoded, RouterKey]] = {}
         self._gone_drops = 0
         self._iface_warned: set[RouterKey] = set()
-        self._decode = CachedDecoder().decode
+        self._feed = Feed(monitor, on_event=on_event)
+        self._iface = ""  # the interface of the frames being fed
         self._sel = selectors.DefaultSelector()
         self._watchers: list[netif.LinkWatcher] = []
         for s in self.sockets:
@@ -309,47 +330,42 @@ class Sniffer:
                 self.on_tick(now)
 
     def _frames(self, frames: list[tuple[float, bytes]], iface: str) -> None:
-        monitor = self.monitor
-        decode = self._decode
+        first = self.frames
+        self.frames += len(frames)
         pcap = self.pcap
-        emit = self.on_event
-        several = len(self.sockets) > 1
-        keys = self._keys
-        iface_of = self._iface_of
-        for when, data in frames:
-            self.frames += 1
-            frame = self.frames
-            if pcap is not None:
+        if pcap is not None:
+            for when, data in frames:
                 pcap.write(when, data)
-            try:
-                decoded = decode(data, 1)
-            except DecodeError as exc:
-                src = format_mac(data[6:12]) if len(data) >= 12 else None
-                events = monitor.malformed(frame, when, str(exc), src)
-            else:
-                if decoded is None:
-                    continue
-                events = monitor.observe(frame, when, decoded)
-                msg = decoded.message
-                if isinstance(msg, VrrpV2 | VrrpV3):
-                    hit = keys.get(id(decoded))
-                    if hit is not None and hit[0] is decoded:
-                        key = hit[1]
-                    else:
-                        assert decoded.ip is not None
-                        key = RouterKey(decoded.link.vlans, decoded.ip.family, msg.vrid)
-                        if len(keys) > 4096:
-                            keys.clear()
-                        keys[id(decoded)] = (decoded, key)
-                    first = iface_of.setdefault(key, iface)
-                    if several and first != iface:
-                        self._two_interfaces(key, first, iface, when)
-            if events and emit is not None:
-                for e in events:
-                    emit(e)
-        monitor.counters.packets = self.frames
+        self._iface = iface
+        self._feed.run(
+            [(first + i, when, 1, data) for i, (when, data) in enumerate(frames, 1)],
+            on_decoded=self._seen_on,
+        )
+        self.monitor.counters.packets = self.frames
 
-    def _two_interfaces(self, key: RouterKey, first: str, iface: str, when: float) -> None:
+    def _seen_on(self, frame: int, when: float, decoded: Decoded) -> None:
+        """Which interface each router was first seen on (for link-down blindness), and a
+        warning when it shows up on a second one."""
+        msg = decoded.message
+        if not isinstance(msg, VrrpV2 | VrrpV3):
+            return
+        keys = self._keys
+        hit = keys.get(id(decoded))
+        if hit is not None and hit[0] is decoded:
+            key = hit[1]
+        else:
+            assert decoded.ip is not None
+            key = RouterKey(decoded.link.vlans, decoded.ip.family, msg.vrid)
+            if len(keys) > 4096:
+                keys.clear()
+            keys[id(decoded)] = (decoded, key)
+        first = self._iface_of.setdefault(key, self._iface)
+        if first != self._iface:
+            self._two_interfaces(key, first, self._iface, when, frame)
+
+    def _two_interfaces(
+        self, key: RouterKey, first: str, iface: str, when: float, frame: int
+    ) -> None:
         """Routers are keyed by (VLAN ids, family, VRID) as in analyze, whatever the interface:
         the same key on two interfaces (two segments both using VRID 1, say) would be followed
         as one router. Say so once per key."""
@@ -359,7 +375,7 @@ class Sniffer:
                 "router-on-two-interfaces", Severity.WARNING, iface, when,
                 f"{key.label()} is seen on {first} and {iface}: both are followed as one "
                 "router; sniff the two segments in separate runs",
-                key=key,
+                key=key, frame=frame,
             )  # fmt: skip
 
     def _expire(self, now: float) -> None:
@@ -435,9 +451,11 @@ class Sniffer:
         msg: str,
         *,
         key: RouterKey | None = None,
+        frame: int | None = None,
     ) -> None:
         alert = Alert(
-            kind=kind, severity=severity, key=key, source=source, time=now, frame=self.frames,
+            kind=kind, severity=severity, key=key, source=source, time=now,
+            frame=self.frames if frame is None else frame,
             message=msg,
         )  # fmt: skip
         self.monitor.alerts.append(alert)
