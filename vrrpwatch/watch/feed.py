@@ -21,6 +21,7 @@ from vrrpwatch.watch.monitor import Event, Monitor
 # (frame number, epoch time, pcap link type, frame bytes): what CaptureReader.records yields.
 Record = tuple[int, float, int, bytes]
 TICK_EVERY = 512  # records between two ``tick`` calls
+CacheKey = bytes | tuple[int, bytes]
 
 
 class RunSink(Protocol):
@@ -30,13 +31,15 @@ class RunSink(Protocol):
         """Commit what changed in ``monitor`` since the last flush."""
 
 
-def cache_key(data: bytes, linktype: int) -> bytes | tuple[int, bytes]:
+def cache_key(data: bytes, linktype: int) -> CacheKey:
     """What the decode cache files ``data`` under: the frame, or for IPv4 the frame without
     the identification and header checksum (RFC 791 section 3.1), which change with every
-    datagram of an otherwise identical advert, plus their one's-complement sum, which does not
-    (the checksum covers the identification) and with the rest decides ``checksum_ok``. The
-    IPv4 header is found with the "could this frame be ours" table's walker, behind any tags.
-    (``Feed.run`` has the untagged and single-tagged Ethernet cases inline.)"""
+    datagram of an otherwise identical advert, but with their sum. For a correct checksum that
+    sum is fixed by the rest of the header, up to the one's-complement carry, so an advert
+    takes at most two entries; and the sum with the rest decides ``checksum_ok``, so a
+    mangled header does not share an entry with a sound one. The IPv4 header is found with
+    the "could this frame be ours" table's walker, behind any tags. (``Feed.run`` has the
+    untagged and single-tagged Ethernet cases inline.)"""
     if linktype == 1 and data[12:14] == ETH_P_IP_BYTES:
         off = 14
     elif linktype == 1 and data[12:14] in TAG_TPID_BYTES and data[16:18] == ETH_P_IP_BYTES:
@@ -47,11 +50,10 @@ def cache_key(data: bytes, linktype: int) -> bytes | tuple[int, bytes]:
             return data
     if len(data) < off + 20:
         return data
-    s = (data[off + 4] << 8 | data[off + 5]) + (data[off + 10] << 8 | data[off + 11])
-    return (s & 0xFFFF) + (s >> 16), data[: off + 4] + data[off + 6 : off + 10] + data[off + 12 :]
+    ident_and_checksum = (data[off + 4] + data[off + 10]) * 256 + data[off + 5] + data[off + 11]
+    return ident_and_checksum, data[: off + 4] + data[off + 6 : off + 10] + data[off + 12 :]
 
 
-CacheKey = bytes | tuple[int, bytes]
 _MISS: object = object()
 
 
@@ -60,9 +62,10 @@ class CachedDecoder:
 
     A master sends the same advert again and again, so most VRRP frames in a capture are
     byte-identical to an earlier one except for the IPv4 identification and header checksum.
-    ``cache_key`` leaves those two out (keeping what decides the checksum's verdict), and a hit
-    returns the very same ``Decoded`` object, which also lets the monitor take its fast path;
-    its ``ip.identification`` is the first frame's (nothing downstream reads it). Malformed
+    ``cache_key`` leaves those two out (but for their sum, which decides the checksum's
+    verdict), and a hit returns the very same ``Decoded`` object, which also lets the monitor
+    take its fast path; its ``ip.identification`` is the first frame's (nothing downstream
+    reads it). Malformed
     frames are not cached: each one is decoded and reported. ``size`` 0 caches nothing.
     """
 
@@ -131,6 +134,7 @@ class Feed:
         emit = self.on_event
         ip_bytes = ETH_P_IP_BYTES
         tag_bytes = TAG_TPID_BYTES
+        missing = _MISS
         known_linktype = -1
         n = 0
         try:
@@ -147,15 +151,15 @@ class Feed:
                 if linktype != 1:
                     key = cache_key(data, linktype)
                 elif et == ip_bytes and len(data) >= 34:
-                    s = (data[18] << 8 | data[19]) + (data[24] << 8 | data[25])
-                    key = (s & 0xFFFF) + (s >> 16), data[:18] + data[20:24] + data[26:]
+                    sums = (data[18] + data[24]) * 256 + data[19] + data[25]
+                    key = sums, data[:18] + data[20:24] + data[26:]
                 elif et in tag_bytes and data[16:18] == ip_bytes and len(data) >= 38:
-                    s = (data[22] << 8 | data[23]) + (data[28] << 8 | data[29])
-                    key = (s & 0xFFFF) + (s >> 16), data[:22] + data[24:28] + data[30:]
+                    sums = (data[22] + data[28]) * 256 + data[23] + data[29]
+                    key = sums, data[:22] + data[24:28] + data[30:]
                 else:
                     key = cache_key(data, linktype)
-                decoded = get(key, _MISS)
-                if decoded is _MISS:
+                decoded = get(key, missing)
+                if decoded is missing:
                     try:
                         decoded = miss(key, data, linktype)
                     except DecodeError as exc:
