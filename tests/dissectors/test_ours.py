@@ -132,13 +132,27 @@ def _cases() -> list[Case]:
         # AH around something else: the table passes IP protocol 51 and leaves opening it to
         # the decoder.
         table = is_ours
-        for tags in ((), (0x8100,), (0x88A8,), (0x9100,), (0x9200,), (0x88A8, 0x8100)):
+        for tags in (
+            (),
+            (0x8100,),
+            (0x88A8,),
+            (0x9100,),
+            (0x9200,),
+            (0x88A8, 0x8100),
+            (0x9100, 0x8100),
+        ):
             tag_name = "+".join(f"{t:#06x}" for t in tags) or "untagged"
             kernel = is_ours
             out.append(Case(f"{label}-{tag_name}", eth(et, payload, tags), is_ours, table, kernel))
-        # Three tags, and 802.1ah: the decoder walks them, the kernel filter does not.
+        # Three tags: the kernel takes the outer one off, the filter walks two in the data;
+        # two behind an outer tag the kernel leaves (0x9100) too. Four tags, and 802.1ah: the
+        # decoder walks them, the kernel filter does not.
         deep = eth(et, payload, (0x88A8, 0x8100, 0x8100))
-        out.append(Case(f"{label}-three-tags", deep, is_ours, table, False))
+        out.append(Case(f"{label}-three-tags", deep, is_ours, table, is_ours))
+        deep = eth(et, payload, (0x9100, 0x8100, 0x8100))
+        out.append(Case(f"{label}-0x9100-three-tags", deep, is_ours, table, False))
+        deep = eth(et, payload, (0x88A8, 0x9200, 0x8100, 0x8100))
+        out.append(Case(f"{label}-four-tags", deep, is_ours, table, False))
         out.append(Case(f"{label}-802.1ah", eth(et, payload, pbb=True), is_ours, table, False))
         out.append(
             Case(
@@ -482,7 +496,7 @@ def test_cached_decoder_and_feed_decode_as_the_decoder() -> None:
 @pytest.mark.parametrize("case", CASES, ids=ID)
 def test_kernel_filter_agrees_with_the_table_where_it_walks(case: Case) -> None:
     """The filter accepts what the table accepts, received (outer tag moved to metadata) or
-    sent (tag in the data), except where it deliberately walks less: 802.1ah, a second tag
+    sent (tags in the data), except where it deliberately walks less: 802.1ah, a third tag
     left in the data, IPv6 extension headers before VRRP or ICMPv6. Those frames are ours to
     analyze from a file, but sniff does not see them."""
     accepted = run_bpf(VRRP_FILTER, kernel_view(case.frame)) > 0
@@ -490,7 +504,7 @@ def test_kernel_filter_agrees_with_the_table_where_it_walks(case: Case) -> None:
     tags = 0
     while case.frame[12 + 4 * tags : 14 + 4 * tags] in ours.TAG_TPID_BYTES:
         tags += 1
-    if tags <= 1:  # an outgoing frame keeps its tag in the data
+    if tags <= 2:  # an outgoing frame keeps its tags in the data
         assert (run_bpf(VRRP_FILTER, case.frame) > 0) is case.kernel
 
 

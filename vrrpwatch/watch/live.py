@@ -4,7 +4,7 @@ One AF_PACKET socket per interface, each with a classic BPF program attached in 
 (``VRRP_FILTER``) so only VRRP/CARP (IP protocol 112, also inside AH, protocol 51), ARP and
 ICMPv6 neighbour advertisements ever reach Python. The kernel moves a received frame's outer
 802.1Q/802.1ad tag out of the frame into the socket buffer's metadata before packet sockets
-see it, so the filter looks at the untagged frame (one more tag left in the data is walked),
+see it, so the filter looks at the untagged frame (two more tags left in the data are walked),
 and ``PacketSocket`` puts the tag back from PACKET_AUXDATA: a router keeps its VLAN in its key.
 
 ``Sniffer`` is the loop: a ``selectors`` wait over the sockets and a netlink link watcher per
@@ -101,21 +101,26 @@ def _filter_source() -> list[_Src]:
     Offsets count from the start of the Ethernet frame as the filter sees it: EtherType at 12;
     IPv4 protocol at 14 + 9 = 23 (fixed whatever the IHL, RFC 791); IPv6 next header at
     14 + 6 = 20 and, right after the 40-byte header, the ICMPv6 type at 54 (RFC 8200, RFC 4443).
-    X holds 4 when one tag (any TPID of the table) is still in the data: QinQ's inner tag, an
-    outer 0x9100/0x9200 tag the kernel leaves in place, or an outgoing frame's. It walks less
-    than the decoder, deliberately (a classic BPF program has no loops): no second tag in the
-    data, no 802.1ah, no IPv6 extension headers; tests/dissectors/test_ours.py documents it.
+    X holds 4 or 8 when one or two tags (any TPID of the table) are still in the data: QinQ's
+    inner tag, an outer 0x9100/0x9200 tag the kernel leaves in place (it takes only 802.1Q and
+    802.1ad tags off), an outgoing frame's. It walks less than the decoder, deliberately (a
+    classic BPF program has no loops): no third tag in the data, no 802.1ah, no IPv6 extension
+    headers; tests/dissectors/test_ours.py documents each case.
     """
     # What each EtherType of the table leads to (a new one must be taught to the filter).
     targets = {ours.ETH_P_ARP: "accept", ours.ETH_P_IP: "ipv4", ours.ETH_P_IPV6: "ipv6"}
     # VRRP and CARP (RFC 5798 sections 5.1.1.4, 5.1.2.3), AH around VRRPv2 (RFC 2338 5.3.6.3)
     ours_ip = [(p, "accept") for p in sorted(ours.IP_PROTOCOLS)]
+    tpids = sorted(ours.TAG_TPIDS)
     return [
         (None, BPF_LDX_IMM, 0, None, None),
         (None, BPF_LDH_ABS, 12, None, None),
-        *_jeq(None, [(tpid, "tag") for tpid in sorted(ours.TAG_TPIDS)], "ethertype"),
+        *_jeq(None, [(tpid, "tag") for tpid in tpids], "ethertype"),
         ("tag", BPF_LDX_IMM, 4, None, None),
         (None, BPF_LDH_ABS, 16, None, None),
+        *_jeq(None, [(tpid, "tag2") for tpid in tpids], "ethertype"),
+        ("tag2", BPF_LDX_IMM, 8, None, None),
+        (None, BPF_LDH_ABS, 20, None, None),
         *_jeq("ethertype", [(et, targets[et]) for et in sorted(ours.ETHERTYPES)], "reject"),
         ("ipv4", BPF_LDB_IND, 23, None, None),
         *_jeq(None, ours_ip, "reject"),
