@@ -21,7 +21,7 @@ from vrrpwatch.watch.monitor import Event, Monitor
 # (frame number, epoch time, pcap link type, frame bytes): what CaptureReader.records yields.
 Record = tuple[int, float, int, bytes]
 TICK_EVERY = 512  # records between two ``tick`` calls
-CacheKey = bytes | tuple[int, bytes]
+CacheKey = bytes | tuple[int, bytes, bytes, bytes]
 
 
 class RunSink(Protocol):
@@ -51,7 +51,7 @@ def cache_key(data: bytes, linktype: int) -> CacheKey:
     if len(data) < off + 20:
         return data
     ident_and_checksum = (data[off + 4] + data[off + 10]) * 256 + data[off + 5] + data[off + 11]
-    return ident_and_checksum, data[: off + 4] + data[off + 6 : off + 10] + data[off + 12 :]
+    return ident_and_checksum, data[: off + 4], data[off + 6 : off + 10], data[off + 12 :]
 
 
 _MISS: object = object()
@@ -152,10 +152,10 @@ class Feed:
                     key = cache_key(data, linktype)
                 elif et == ip_bytes and len(data) >= 34:
                     sums = (data[18] + data[24]) * 256 + data[19] + data[25]
-                    key = sums, data[:18] + data[20:24] + data[26:]
+                    key = sums, data[:18], data[20:24], data[26:]
                 elif et in tag_bytes and data[16:18] == ip_bytes and len(data) >= 38:
                     sums = (data[22] + data[28]) * 256 + data[23] + data[29]
-                    key = sums, data[:22] + data[24:28] + data[30:]
+                    key = sums, data[:22], data[24:28], data[30:]
                 else:
                     key = cache_key(data, linktype)
                 decoded = get(key, missing)
