@@ -342,6 +342,7 @@ class Sniffer:
             for when, data in frames:
                 pcap.write(when, data)
         self._iface = iface
+        self._feed.on_event = self.on_event
         self._feed.run(
             [(first + i, when, 1, data) for i, (when, data) in enumerate(frames, 1)],
             on_decoded=self._seen_on,
