@@ -515,3 +515,18 @@ def test_kernel_filter_is_built_from_the_table() -> None:
     assert constants - ours.TAG_TPIDS - ours.ETHERTYPES - ours.IP_PROTOCOLS - ours.ICMPV6_TYPES == {
         ours.IPPROTO_ICMPV6
     }
+
+
+def test_the_table_imports_nothing() -> None:
+    """The bottom of dissectors/: frame.py, ip.py and packet.py import it, it imports none."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(ours.__file__).read_text())
+    imported = [
+        n.module if isinstance(n, ast.ImportFrom) else a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import | ast.ImportFrom)
+        for a in n.names
+    ]
+    assert set(imported) == {"__future__"}
