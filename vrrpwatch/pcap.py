@@ -173,14 +173,17 @@ class CaptureReader:
                         if et == et4:
                             if p4 not in protos:
                                 continue
+                        elif et in tags:
+                            if et_in == et4:
+                                if p4_q not in protos:
+                                    continue
+                            elif (et_in == et6 and nh6_q not in v6_first) or not candidate(
+                                buf, start, stop
+                            ):
+                                continue
                         elif et == et6:
                             if nh6 not in v6_first or not candidate(buf, start, stop):
                                 continue
-                        elif et in tags and et_in == et4:
-                            if p4_q not in protos:
-                                continue
-                        elif et in tags and et_in == et6 and nh6_q not in v6_first:
-                            continue
                         elif not candidate(buf, start, stop):
                             continue
                     elif not candidate(buf, start, stop):

@@ -77,6 +77,7 @@ class CachedDecoder:
 
     @property
     def hits(self) -> int:
+        """Hits of ``decode`` (``Feed.run`` looks entries up itself and counts only misses)."""
         return self.lookups - self.misses
 
     def decode(self, data: bytes, linktype: int) -> Decoded | None:
@@ -136,50 +137,48 @@ class Feed:
         tag_bytes = TAG_TPID_BYTES
         missing = _MISS
         known_linktype = -1
-        n = 0
-        try:
-            for n, (frame, when, linktype, data) in enumerate(records, 1):  # noqa: B007
-                if linktype != known_linktype:
-                    if linktype not in SUPPORTED_LINKTYPES:
-                        raise CaptureError(
-                            f"{name}: unsupported link type {linktype} (frame {frame})"
-                        )
-                    known_linktype = linktype
-                # cache_key, with its two commonest cases inline (the per-advert hot path).
-                key: CacheKey
-                et = data[12:14]
-                if linktype != 1:
-                    key = cache_key(data, linktype)
-                elif et == ip_bytes and len(data) >= 34:
-                    sums = (data[18] + data[24]) * 256 + data[19] + data[25]
-                    key = sums, data[:18], data[20:24], data[26:]
-                elif et in tag_bytes and data[16:18] == ip_bytes and len(data) >= 38:
-                    sums = (data[22] + data[28]) * 256 + data[23] + data[29]
-                    key = sums, data[:22], data[24:28], data[30:]
-                else:
-                    key = cache_key(data, linktype)
-                decoded = get(key, missing)
-                if decoded is missing:
-                    try:
-                        decoded = miss(key, data, linktype)
-                    except DecodeError as exc:
-                        src = format_mac(data[6:12]) if linktype == 1 and len(data) >= 12 else None
-                        events = monitor.malformed(frame, when, str(exc), src)
-                        if events and emit is not None:
-                            for e in events:
-                                emit(e)
-                        continue
-                if decoded is not None:
-                    events = observe(frame, when, decoded)  # type: ignore[arg-type]
-                    if on_decoded is not None:
-                        on_decoded(frame, when, decoded)  # type: ignore[arg-type]
+        countdown = TICK_EVERY
+        for frame, when, linktype, data in records:
+            if linktype != known_linktype:
+                if linktype not in SUPPORTED_LINKTYPES:
+                    raise CaptureError(f"{name}: unsupported link type {linktype} (frame {frame})")
+                known_linktype = linktype
+            # cache_key, with its two commonest cases inline (the per-advert hot path).
+            key: CacheKey
+            et = data[12:14]
+            if linktype != 1:
+                key = cache_key(data, linktype)
+            elif et == ip_bytes and len(data) >= 34:
+                sums = (data[18] + data[24]) * 256 + data[19] + data[25]
+                key = sums, data[:18], data[20:24], data[26:]
+            elif et in tag_bytes and data[16:18] == ip_bytes and len(data) >= 38:
+                sums = (data[22] + data[28]) * 256 + data[23] + data[29]
+                key = sums, data[:22], data[24:28], data[30:]
+            else:
+                key = cache_key(data, linktype)
+            decoded = get(key, missing)
+            if decoded is missing:
+                try:
+                    decoded = miss(key, data, linktype)
+                except DecodeError as exc:
+                    src = format_mac(data[6:12]) if linktype == 1 and len(data) >= 12 else None
+                    events = monitor.malformed(frame, when, str(exc), src)
                     if events and emit is not None:
                         for e in events:
                             emit(e)
-                if tick is not None and not n % TICK_EVERY:
+                    continue
+            if decoded is not None:
+                events = observe(frame, when, decoded)  # type: ignore[arg-type]
+                if on_decoded is not None:
+                    on_decoded(frame, when, decoded)  # type: ignore[arg-type]
+                if events and emit is not None:
+                    for e in events:
+                        emit(e)
+            if tick is not None:
+                countdown -= 1
+                if not countdown:
+                    countdown = TICK_EVERY
                     tick()
-        finally:
-            cache.lookups += n
 
 
 __all__ = ["CachedDecoder", "Feed", "Record", "RunSink", "cache_key"]
