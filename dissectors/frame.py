@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from .common import DecodeError, Truncated, need
+from .ours import ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_P_PBB, PBB_ITAG_LEN, TAG_TPIDS
 
 
 class LinkType(enum.IntEnum):
@@ -29,12 +30,8 @@ class LinkType(enum.IntEnum):
     LINUX_SLL2 = 276
 
 
-ETH_P_IP = 0x0800
-ETH_P_ARP = 0x0806
-ETH_P_IPV6 = 0x86DD
-# IEEE 802.1Q C-tag, 802.1ad S-tag, and the pre-standard QinQ outer tags some switches use.
-VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100, 0x9200))
-ETH_P_PBB = 0x88E7  # IEEE 802.1ah I-TAG: 4 bytes, then the customer's destination and source MAC
+# The tags and 802.1ah I-TAG walked here are the ones in the "could this frame be ours" table.
+VLAN_TPIDS = TAG_TPIDS
 
 BROADCAST_MAC = b"\xff" * 6
 
@@ -71,11 +68,10 @@ def parse_mac(text: str) -> bytes:
     return bytes(int(p, 16) for p in parts)
 
 
-def _ethernet(data: bytes, off: int, vlans: list[int]) -> tuple[bytes, bytes, int, int]:
-    """Ethernet II from ``off``: returns (dst, src, ethertype, payload offset)."""
-    need(data, off + _ETH.size, "Ethernet header")
-    dst, src, ethertype = _ETH.unpack_from(data, off)
-    off += _ETH.size
+def _tags(
+    data: bytes, off: int, ethertype: int, vlans: list[int], dst: bytes | None, src: bytes | None
+) -> tuple[bytes | None, bytes | None, int, int]:
+    """Walk 802.1Q/802.1ad tags and 802.1ah from ``ethertype`` (payload at ``off``)."""
     while True:
         if ethertype in VLAN_TPIDS:
             need(data, off + _TAG.size, "802.1Q tag")
@@ -85,9 +81,9 @@ def _ethernet(data: bytes, off: int, vlans: list[int]) -> tuple[bytes, bytes, in
         elif ethertype == ETH_P_PBB:
             # 802.1ah: I-TAG (4 bytes), then the encapsulated customer frame; its MACs are the
             # ones VRRP rules apply to.
-            need(data, off + 4 + _ETH.size, "802.1ah I-TAG")
-            dst, src, ethertype = _ETH.unpack_from(data, off + 4)
-            off += 4 + _ETH.size
+            need(data, off + PBB_ITAG_LEN + _ETH.size, "802.1ah I-TAG")
+            dst, src, ethertype = _ETH.unpack_from(data, off + PBB_ITAG_LEN)
+            off += PBB_ITAG_LEN + _ETH.size
         else:
             return dst, src, ethertype, off
 
@@ -102,7 +98,9 @@ def parse_link(data: bytes, linktype: int) -> tuple[LinkHeader, int]:
     src: bytes | None
     dst: bytes | None = None
     if linktype == LinkType.ETHERNET:
-        dst, src, ethertype, off = _ethernet(data, 0, vlans)
+        need(data, _ETH.size, "Ethernet header")
+        dst, src, ethertype = _ETH.unpack_from(data, 0)
+        dst, src, ethertype, off = _tags(data, _ETH.size, ethertype, vlans, dst, src)
     elif linktype in (LinkType.LINUX_SLL, LinkType.LINUX_SLL2):
         if linktype == LinkType.LINUX_SLL:
             need(data, _SLL.size, "Linux cooked header")
@@ -114,11 +112,7 @@ def parse_link(data: bytes, linktype: int) -> tuple[LinkHeader, int]:
             off = _SLL2.size
         # The address is the sender's link-layer address for every packet type.
         src = addr[:6] if alen == 6 else None
-        while ethertype in VLAN_TPIDS:
-            need(data, off + _TAG.size, "802.1Q tag")
-            tci, ethertype = _TAG.unpack_from(data, off)
-            vlans.append(tci & 0x0FFF)
-            off += _TAG.size
+        dst, src, ethertype, off = _tags(data, off, ethertype, vlans, None, src)
     elif linktype in (LinkType.RAW, LinkType.IPV4, LinkType.IPV6):
         need(data, 1, "raw IP")
         version = data[0] >> 4
@@ -173,6 +167,8 @@ def build_ethernet(
 
 __all__ = [
     "BROADCAST_MAC",
+    "ETH_P_PBB",
+    "VLAN_TPIDS",
     "ETH_P_ARP",
     "ETH_P_IP",
     "ETH_P_IPV6",

@@ -13,19 +13,22 @@ import struct
 from dataclasses import dataclass, field
 
 from .common import DecodeError, IPAddress, inet_checksum, ipv4_address, ipv6_address, need
+from .ours import (
+    IPPROTO_AH,
+    IPPROTO_DSTOPTS,
+    IPPROTO_FRAGMENT,
+    IPPROTO_HOPOPTS,
+    IPPROTO_ICMPV6,
+    IPPROTO_ROUTING,
+    IPPROTO_VRRP,
+    IPV6_EXTENSIONS,
+)
 
-IPPROTO_HOPOPTS = 0
 IPPROTO_UDP = 17
-IPPROTO_ROUTING = 43
-IPPROTO_FRAGMENT = 44
 IPPROTO_ESP = 50
-IPPROTO_AH = 51
-IPPROTO_ICMPV6 = 58
 IPPROTO_NONE = 59
-IPPROTO_DSTOPTS = 60
-IPPROTO_VRRP = 112
-# RFC 8200 section 4 plus RFC 7045's list: headers with the generic (next, length) layout.
-_V6_EXTENSIONS = frozenset((IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, 135, 139, 140))
+# The extension headers walked (RFC 8200 section 4, RFC 7045): the "could this be ours" table's.
+_V6_EXTENSIONS = IPV6_EXTENSIONS
 
 # RFC 791 section 3.1: version/IHL, TOS, total length, identification, flags/fragment offset,
 # TTL, protocol, header checksum, source, destination.
@@ -325,6 +328,13 @@ def pseudo_header(
 
 
 __all__ = [
+    "IPPROTO_AH",
+    "IPPROTO_DSTOPTS",
+    "IPPROTO_FRAGMENT",
+    "IPPROTO_HOPOPTS",
+    "IPPROTO_ICMPV6",
+    "IPPROTO_ROUTING",
+    "IPPROTO_VRRP",
     "AuthHeader",
     "IPHeader",
     "IPv4Header",

@@ -2,10 +2,10 @@
 
 ``decode_packet(data, linktype)`` is the entry point for the monitor, the analyzer and
 ``vrrpwatch decode``. It returns None for the (vast) majority of frames that are none of ours,
-deciding from a few bytes before any object is built, because the analyzer reads captures of
-millions of frames. A frame that is ours (IP protocol 112, possibly behind VLAN tags, 802.1ah
-or AH; ARP; ICMPv6 type 136) but cannot be decoded raises a ``DecodeError``; nothing else is
-ever raised.
+deciding from a few bytes before any object is built (``dissectors.ours``, the one "could this
+frame be ours" table), because the analyzer reads captures of millions of frames. A frame that
+is ours (IP protocol 112, possibly behind VLAN tags, 802.1ah or AH; ARP; ICMPv6 type 136) but
+cannot be decoded raises a ``DecodeError``; nothing else is ever raised.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .ip import (
     parse_ipv6,
 )
 from .nd import ICMPV6_NEIGHBOR_ADVERT, NeighborAdvert, parse_na
+from .ours import may_be_ours, network_may_be_ours
 from .vrrp import (
     VRRP_MCAST_V4,
     VRRP_MCAST_V6,
@@ -65,50 +66,11 @@ class Decoded:
     findings: tuple[Finding, ...] = ()
 
 
-# Fast reject (Ethernet II, Linux cooked v1/v2, raw IP): the EtherType, after any 802.1Q or
-# 802.1ad tags (4 bytes each); then the IPv4 protocol at +9 or the IPv6 next header at +6 and
-# the ICMPv6 type at +40, counted from the start of the IP header.
-_ET_IPV4 = b"\x08\x00"
-_ET_IPV6 = b"\x86\xdd"
-_ET_ARP = b"\x08\x06"
-_ET_PBB = b"\x88\xe7"
-_ET_TAGS = frozenset((b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x92\x00"))
-_V4_OURS = frozenset((IPPROTO_VRRP, IPPROTO_AH))
-_RAW_IP = frozenset((LinkType.RAW, LinkType.IPV4, LinkType.IPV6))
-# IPv6 next headers worth a closer look: ours, AH, and extension headers that may precede them.
-_V6_MAYBE = frozenset((IPPROTO_VRRP, IPPROTO_AH, IPPROTO_ICMPV6, 0, 43, 44, 60))
-
-
 def decode_packet(data: bytes, linktype: int) -> Decoded | None:
     """Decode ``data`` (a captured frame of pcap link type ``linktype``) if it is ours."""
-    # Where the EtherType and the network header are, per link type, without building anything.
-    if linktype == 1:  # Ethernet II
-        et, ip = data[12:14], 14
-    elif linktype == 113:  # Linux cooked v1: protocol at 14
-        et, ip = data[14:16], 16
-    elif linktype == 276:  # Linux cooked v2: protocol at 0, header 20 bytes
-        et, ip = data[0:2], 20
-    elif linktype in _RAW_IP:
-        version = data[0] >> 4 if data else 0
-        et, ip = (_ET_IPV4 if version == 4 else _ET_IPV6 if version == 6 else b""), 0
-    elif linktype in SUPPORTED_LINKTYPES:
-        return _decode(data, linktype)
-    else:
-        return None
-    while et in _ET_TAGS:
-        ip += 4
-        et = data[ip - 2 : ip]
-    n = len(data)
-    if et == _ET_IPV4:
-        if n < ip + 20 or data[ip + 9] not in _V4_OURS:
-            return None
-    elif et == _ET_IPV6:
-        if n < ip + 40:
-            return None
-        nh = data[ip + 6]
-        if nh not in _V6_MAYBE or (nh == IPPROTO_ICMPV6 and (n <= ip + 40 or data[ip + 40] != 136)):
-            return None
-    elif et != _ET_ARP and et != _ET_PBB:
+    # The fast reject: where the EtherType and the network header are, per link type, without
+    # building anything, judged by the one table (dissectors.ours).
+    if linktype not in SUPPORTED_LINKTYPES or not may_be_ours(data, linktype):
         return None
     return _decode(data, linktype)
 
@@ -119,19 +81,19 @@ def _decode(data: bytes, linktype: int) -> Decoded | None:
     except DecodeError:
         return None  # a runt or unknown framing: nothing says it is ours
     et = link.ethertype
+    # The same table decides once the link layer is peeled (the only decision for link types
+    # whose EtherType the fast reject cannot see: loopback, Frame Relay).
+    if not network_may_be_ours(data, et, off, len(data)):
+        return None
     if et == ETH_P_IP:
-        if len(data) < off + 20 or data[off + 9] not in _V4_OURS or data[off] >> 4 != 4:
+        if data[off] >> 4 != 4:
             return None
         ip4, payload = parse_ipv4(data, off)
         return _upper(link, ip4, ip4.protocol, payload)
     if et == ETH_P_IPV6:
-        if len(data) < off + 40 or data[off] >> 4 != 6:
+        if data[off] >> 4 != 6:
             return None
         nh = data[off + 6]
-        if nh not in _V6_MAYBE:
-            return None
-        if nh == IPPROTO_ICMPV6 and (len(data) <= off + 40 or data[off + 40] != 136):
-            return None
         try:
             ip6, payload = parse_ipv6(data, off)
         except DecodeError:

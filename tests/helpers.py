@@ -140,6 +140,24 @@ class Feed:
         return [(t.old, t.new, t.cause) for t in self.m.routers[KEY].transitions]
 
 
+def summary_of(monitor: Monitor) -> dict[str, Any]:
+    """What the store keeps of ``monitor`` and the summary shows (analyze --json), passwords
+    included when the monitor kept them; without the wall-clock time the run started."""
+    import sqlite_utils
+
+    from vrrpwatch.store.db import Store, ensure_schema
+    from vrrpwatch.store.summary import summarize
+
+    db = sqlite_utils.Database(memory=True)
+    ensure_schema(db)
+    store = Store(db)
+    run = store.begin_run(kind="analyze", source="test")
+    store.flush(monitor)
+    doc = summarize(db, run)
+    del doc["run"]["started"]
+    return doc
+
+
 # -- join: a clock, a transport, a pair of routers --------------------------------------------
 
 

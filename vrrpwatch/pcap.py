@@ -2,10 +2,12 @@
 
 The analyzer's throughput depends on this module, so it does not build an object per packet:
 it walks the record headers inside a large buffer and looks at a few bytes of each frame to
-decide whether it could be VRRP, CARP, ARP or an IPv6 neighbour advertisement. Only those
-candidates are sliced out and handed to ``dissectors.packet.decode_packet``, which makes the
-real decision. The prefilter is a superset: it may pass a frame the decoder then ignores, never
-the other way round (tests/test_capture.py checks this on real captures).
+decide whether it could be VRRP, CARP, ARP or an IPv6 neighbour advertisement: the "could this
+frame be ours" table of ``dissectors.ours`` (``ethernet_may_be_ours``, and an inline peek at fixed
+offsets that reads the same sets). Only those candidates are sliced out and handed to the decoder,
+which makes the real decision. The prefilter is a superset: it may pass a frame the decoder then
+ignores, never the other way round (tests/test_pcap.py checks this on real captures,
+tests/dissectors/test_ours.py on generated ones).
 
 Memory stays flat whatever the file size: at most one chunk plus one record is buffered, so a
 pipe (``-``) works as well as a file.
@@ -24,6 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from dissectors.ours import (
+    ETH_P_IP,
+    ETH_P_IPV6,
+    IP_PROTOCOLS,
+    IPV6_FIRST,
+    TAG_TPIDS,
+    ethernet_may_be_ours,
+)
 from vrrpwatch.errors import VrrpwatchError
 
 CHUNK_SIZE = 1 << 20
@@ -39,19 +49,6 @@ _PCAP_MAGICS = {
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _PCAPNG_BOM = 0x1A2B3C4D
 
-# A frame's first bytes at these offsets decide whether it may be ours (Ethernet II):
-# 12-13 ethertype; for IPv4, 23 = protocol (14 + 9); for IPv6, 20 = next header (14 + 6) and
-# 54 = ICMPv6 type (14 + 40).
-_ETH_IPV4 = b"\x08\x00"
-_ETH_IPV6 = b"\x86\xdd"
-_ETH_ARP = b"\x08\x06"
-_IP_PROTOS = frozenset((112, 51))  # VRRP/CARP, and AH wrapping VRRPv2 (RFC 2338 section 5.3.6)
-_ICMPV6 = 58
-_ND_ADVERT = 136
-# Tags (802.1Q, 802.1ad, the old 0x9100 QinQ) and the 802.1ah I-TAG: the decoder walks them.
-_ETH_TAGGED = frozenset((b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x88\xe7"))
-
-
 Record = tuple[int, float, int, bytes]
 
 
@@ -65,36 +62,6 @@ class RawPacket:
     time: float  # epoch seconds
     linktype: int
     data: bytes
-
-
-def ethernet_candidate(buf: bytes, off: int, caplen: int) -> bool:
-    """Could the Ethernet frame at ``buf[off:off+caplen]`` be VRRP, CARP, ARP or an NA?"""
-    if caplen < 14:
-        return caplen > 0  # let the decoder report a runt
-    end = off + caplen
-    et_at = off + 12
-    et = buf[et_at : et_at + 2]
-    tags = 0
-    while et in _ETH_TAGGED:
-        tags += 1
-        if et == b"\x88\xe7" or tags > 4:
-            return True  # 802.1ah or a deep stack: the decoder walks it
-        et_at += 4
-        if et_at + 2 > end:
-            return True
-        et = buf[et_at : et_at + 2]
-    l3 = et_at + 2
-    if et == _ETH_IPV4:
-        return l3 + 10 > end or buf[l3 + 9] in _IP_PROTOS
-    if et == _ETH_IPV6:
-        if l3 + 7 > end:
-            return True
-        nh = buf[l3 + 6]
-        if nh == _ICMPV6:
-            return l3 + 41 > end or buf[l3 + 40] == _ND_ADVERT
-        # 0/43/44/60 are extension headers the decoder walks; 112 and 51 are ours.
-        return nh in _IP_PROTOS or nh in (0, 43, 44, 60)
-    return et == _ETH_ARP
 
 
 class CaptureReader:
@@ -130,7 +97,8 @@ class CaptureReader:
         return self.read(candidates_only=False)
 
     def candidates(self) -> Iterator[RawPacket]:
-        """Only the packets that may be ours (see ``ethernet_candidate``); all are counted."""
+        """Only the packets that may be ours (``ethernet_may_be_ours`` for Ethernet; other link
+        types all pass, for the decoder's own fast reject); all are counted."""
         return self.read(candidates_only=True)
 
     def read(self, *, candidates_only: bool) -> Iterator[RawPacket]:
@@ -164,17 +132,23 @@ class CaptureReader:
         rec_size = record.size
         unpack_from = record.unpack_from
         # Record header plus the bytes that decide most Ethernet frames in one unpack: the
-        # ethertype (frame bytes 12-13), the IPv6 next header (20) and IPv4 protocol (23), and
-        # the same behind one 802.1Q tag (ethertype 16-17, next header 24, protocol 27).
-        # Ethertypes are read in file order and compared with constants in file order.
+        # EtherType (frame bytes 12-13), the IPv6 next header (20) and IPv4 protocol (23), and
+        # the same behind one tag (EtherType 16-17, next header 24, protocol 27). EtherTypes are
+        # read in file order and compared with the table's values in file order. The peek only
+        # settles what ``ethernet_may_be_ours`` would settle the same way from those bytes
+        # (tests/dissectors/test_ours.py holds it to that); anything else goes to it.
         peek = struct.Struct(order + "IIII12xH2xH2xB2xBB2xB")
         peek_size = peek.size
         peek_from = peek.unpack_from
-        et4, et6, etq = (
-            struct.unpack(order + "H", et)[0] for et in (_ETH_IPV4, _ETH_IPV6, b"\x81\x00")
-        )
-        protos = _IP_PROTOS
-        tcp_udp = (6, 17)
+
+        def file_order(value: int) -> int:
+            return int(struct.unpack(order + "H", value.to_bytes(2, "big"))[0])
+
+        et4, et6 = file_order(ETH_P_IP), file_order(ETH_P_IPV6)
+        tags = frozenset(file_order(t) for t in TAG_TPIDS)
+        protos = IP_PROTOCOLS
+        v6_first = IPV6_FIRST
+        candidate = ethernet_may_be_ours
         eth = linktype == LINKTYPE_ETHERNET and candidates_only
         frame = 0
         buf = head[24:]
@@ -197,20 +171,26 @@ class CaptureReader:
                         break
                     frame += 1
                     off = stop
-                    if caplen >= 28:
+                    # 38 bytes: a whole IPv4 header behind one tag, so an IPv4 verdict here is
+                    # the one ethernet_may_be_ours gives.
+                    if caplen >= 38:
                         if et == et4:
                             if p4 not in protos:
                                 continue
-                        elif et == etq and et_in == et4:
-                            if p4_q not in protos:
+                        elif et in tags:
+                            if et_in == et4:
+                                if p4_q not in protos:
+                                    continue
+                            elif (et_in == et6 and nh6_q not in v6_first) or not candidate(
+                                buf, start, stop
+                            ):
                                 continue
-                        elif (et == et6 and nh6 in tcp_udp) or (
-                            et == etq and et_in == et6 and nh6_q in tcp_udp
-                        ):
+                        elif et == et6:
+                            if nh6 not in v6_first or not candidate(buf, start, stop):
+                                continue
+                        elif not candidate(buf, start, stop):
                             continue
-                        elif not ethernet_candidate(buf, start, caplen):
-                            continue
-                    elif not ethernet_candidate(buf, start, caplen):
+                    elif not candidate(buf, start, stop):
                         continue
                     yield (frame, sec + frac / per_sec, linktype, buf[start:stop])
                     continue
@@ -225,7 +205,7 @@ class CaptureReader:
                     break
                 frame += 1
                 off = start + caplen
-                if eth and not ethernet_candidate(buf, start, caplen):
+                if eth and not candidate(buf, start, off):
                     continue
                 yield (frame, sec + frac / per_sec, linktype, buf[start:off])
             self.packets = frame
@@ -299,7 +279,7 @@ class CaptureReader:
                 if not (
                     candidates_only
                     and linktype == LINKTYPE_ETHERNET
-                    and not ethernet_candidate(data, 0, caplen)
+                    and not ethernet_may_be_ours(data, 0, caplen)
                 ):
                     # integer split first, so times round as the pcap reader's do
                     secs, frac = divmod((ts_hi << 32) | ts_lo, per_sec)
@@ -314,7 +294,7 @@ class CaptureReader:
                 if not (
                     candidates_only
                     and linktype == LINKTYPE_ETHERNET
-                    and not ethernet_candidate(data, 0, len(data))
+                    and not ethernet_may_be_ours(data, 0, len(data))
                 ):
                     yield (frame, 0.0, linktype, data)
             self.packets = frame

@@ -10,7 +10,10 @@ SQLite included, and the reference
     tshark -r FILE -Y 'vrrp or arp' -T fields -e frame.number -e vrrp.virt_rtr_id -e vrrp.prio
 
 and prints packets/s, the ratio to tshark and peak RSS (from wait4 for each child), plus the
-memory growth between 1x and 3x (and a run reading the capture from a pipe). Targets (issue 4):
+memory growth between 1x and 3x (and a run reading the capture from a pipe). The ratio is given
+twice: by wall time, and by CPU time (user + system, from wait4), which a busy machine disturbs
+less. To compare two trees in one session, run this script with the other tree as the working
+directory: ``python -m vrrpwatch`` runs the tree it starts in. Targets (issue 4):
 >= 15x tshark on mixed, >= 4x on all-adverts, peak RSS < 100 MB and within 10 % from 1x to 3x.
 """
 
@@ -33,8 +36,8 @@ VRRPWATCH = [sys.executable, "-m", "vrrpwatch"]
 TSHARK = "tshark -r {f} -Y 'vrrp or arp' -T fields -e frame.number -e vrrp.virt_rtr_id -e vrrp.prio"
 
 
-def measure(cmd: str) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one shell command, output discarded."""
+def measure(cmd: str) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (bytes) and CPU seconds of one shell command, output discarded."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         ["bash", "-c", f"exec {cmd}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -45,10 +48,10 @@ def measure(cmd: str) -> tuple[float, int]:
     if proc.returncode not in (0, 1):
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"failed ({proc.returncode}): {cmd}\n{err}")
-    return elapsed, usage.ru_maxrss * 1024
+    return elapsed, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
-def ours(capture: Path, db: Path, pipe: bool = False) -> tuple[float, int]:
+def ours(capture: Path, db: Path, pipe: bool = False) -> tuple[float, int, float]:
     for p in db.parent.glob(db.name + "*"):
         p.unlink()
     exe = " ".join(VRRPWATCH)
@@ -77,29 +80,30 @@ def main() -> None:
             write(kind, count, path)
     db = args.out / "bench.db"
 
-    def best(fn: object, *a: object) -> tuple[float, int]:
+    def best(fn: object, *a: object) -> tuple[float, int, float]:
         runs = [fn(*a) for _ in range(args.repeat)]  # type: ignore[operator]
-        return min(r[0] for r in runs), max(r[1] for r in runs)
+        return min(r[0] for r in runs), max(r[1] for r in runs), min(r[2] for r in runs)
 
     print(f"{'capture':<10} {'packets':>9} {'vrrpwatch pkt/s':>16} {'tshark pkt/s':>13} "
-          f"{'ratio':>6} {'RSS MB':>7} {'tshark RSS MB':>13}")  # fmt: skip
+          f"{'ratio':>6} {'CPU ratio':>9} {'RSS MB':>7} {'tshark RSS MB':>13}")  # fmt: skip
     results = {}
     for name in ("mixed", "adverts"):
         path, _, count = files[name]
-        t_ours, rss = best(ours, path, db)
-        t_shark, rss_shark = best(measure, TSHARK.format(f=path))
+        t_ours, rss, cpu_ours = best(ours, path, db)
+        t_shark, rss_shark, cpu_shark = best(measure, TSHARK.format(f=path))
         results[name] = (t_ours, rss)
         print(
             f"{name:<10} {count:>9} {count / t_ours:>16,.0f} {count / t_shark:>13,.0f} "
-            f"{t_shark / t_ours:>5.1f}x {rss / 2**20:>7.1f} {rss_shark / 2**20:>13.1f}",
+            f"{t_shark / t_ours:>5.1f}x {cpu_shark / cpu_ours:>8.1f}x {rss / 2**20:>7.1f} "
+            f"{rss_shark / 2**20:>13.1f}",
             flush=True,
         )
     path3, _, count3 = files["mixed-3x"]
-    t3, rss3 = best(ours, path3, db)
+    t3, rss3, _ = best(ours, path3, db)
     _, rss1 = results["mixed"]
     print(f"mixed-3x   {count3:>9} {count3 / t3:>16,.0f}  peak RSS {rss3 / 2**20:.1f} MB, "
           f"{(rss3 / rss1 - 1) * 100:+.1f} % against 1x")  # fmt: skip
-    t_pipe, rss_pipe = ours(files["mixed"][0], db, pipe=True)
+    t_pipe, rss_pipe, _ = ours(files["mixed"][0], db, pipe=True)
     print(f"mixed from a pipe: {n / t_pipe:,.0f} pkt/s, peak RSS {rss_pipe / 2**20:.1f} MB")
 
 

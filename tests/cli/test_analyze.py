@@ -310,9 +310,10 @@ def test_a_database_error_during_the_run_is_one_line(
     """The database refuses a batch mid-run (another writer held the lock): the run stops with
     one Error line, exit 2; what was read up to then is committed, the run closed as an error."""
     from vrrpwatch.store.db import LOCK_TIMEOUT_S, Store
-    from vrrpwatch.watch import files
+    from vrrpwatch.watch import feed, files
 
-    monkeypatch.setattr(files, "FLUSH_EVERY_S", 0.0)  # a batch every 512 packets
+    monkeypatch.setattr(files, "FLUSH_EVERY_S", 0.0)  # a batch at every tick of the feed,
+    monkeypatch.setattr(feed, "TICK_EVERY", 1)  # and a tick after every packet
     real_flush = Store.flush
     calls: list[int] = []
 

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlite_utils
 
 from dissectors.common import DecodeError
 from dissectors.ip import IPv4Header
 from tests.conftest import CAPTURES, PUBLIC_CAPTURES
+from tests.helpers import summary_of
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.pcap import CaptureError
-from vrrpwatch.store.db import Store, ensure_schema
-from vrrpwatch.store.summary import summarize
+from vrrpwatch.watch.feed import Feed
 from vrrpwatch.watch.files import CachedDecoder, run_files
 from vrrpwatch.watch.monitor import Monitor, Severity
 
@@ -201,23 +200,16 @@ ALL_CAPTURES = sorted(CAPTURES.glob("*.pcap")) + [
 def test_cache_and_fast_path_change_nothing(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The decode cache and the monitor's fast path for repeated adverts are optimisations
     only: without them the monitor ends in the same state with the same alerts."""
-    from dissectors.packet import decode_packet
 
     def state() -> object:
         # what the store keeps and the summary shows (analyze's --json), passwords included
         m = Monitor(fingerprint=lambda pw: fingerprint(pw, b"test key"), reveal_secrets=True)
         run_files([str(path)], m)
         m.finish()
-        db = sqlite_utils.Database(memory=True)
-        ensure_schema(db)
-        store = Store(db)
-        run = store.begin_run(kind="analyze", source=path.name)
-        store.flush(m)
-        doc = summarize(db, run)
-        del doc["run"]["started"]
+        doc = summary_of(m)
         return doc, m.counters
 
     fast = state()
-    monkeypatch.setattr(CachedDecoder, "decode", lambda self, d, lt: decode_packet(d, lt))
+    monkeypatch.setattr(Feed, "CACHE_SIZE", 0)  # every frame decoded afresh: no fast path
     slow = state()
     assert fast == slow

@@ -17,6 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from dissectors import ours
 from dissectors.common import DecodeError
 from dissectors.packet import decode_packet
 from tests.conftest import CAPTURES, PUBLIC_CAPTURES, ROOT, lab_unavailable
@@ -152,22 +153,26 @@ def test_filter_passes_every_frame_the_decoder_keeps(path: Path) -> None:
         passed += accepted
         if _ours(p.data) and _simple(p.data):
             assert accepted, f"frame {p.frame} dropped by the kernel filter"
+        if not ours.may_be_ours(p.data, 1):
+            assert not accepted, f"frame {p.frame} (none of ours) passed the kernel filter"
     assert path.name in FILTER_COUNTS, "a new capture: add its counts (check them with tshark)"
     assert (seen, passed) == FILTER_COUNTS[path.name]
 
 
 def _simple(frame: bytes) -> bool:
     """Frames the filter is meant for: at most two tags, no IPv6 extension header before
-    VRRP, no 802.1ah; the decoder also walks those (capture files), sniff does not."""
+    VRRP, no 802.1ah; the decoder also walks those (capture files), sniff does not
+    (tests/dissectors/test_ours.py shows each case on generated frames)."""
     off = 12
     tags = 0
-    while frame[off : off + 2] in (b"\x81\x00", b"\x88\xa8", b"\x91\x00", b"\x92\x00"):
+    while frame[off : off + 2] in ours.TAG_TPID_BYTES:
         off += 4
         tags += 1
     et = frame[off : off + 2]
-    if tags > 2 or et == b"\x88\xe7":
+    if tags > 2 or int.from_bytes(et, "big") == ours.ETH_P_PBB:
         return False
-    return not (et == b"\x86\xdd" and frame[off + 8] not in (112, 51, 58))
+    direct = ours.IP_PROTOCOLS | {ours.IPPROTO_ICMPV6}
+    return not (et == ours.ETH_P_IPV6_BYTES and frame[off + 8] not in direct)
 
 
 def test_filter_rejects_other_traffic() -> None:

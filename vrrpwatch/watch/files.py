@@ -1,6 +1,6 @@
-"""``analyze`` as a library: capture files -> monitor -> store.
+"""``analyze`` as a library: capture files -> the feed (decode cache, monitor) -> a run sink.
 
-The native engine reads pcap/pcapng itself (``capture.py``). The ``tshark`` engine lets tshark
+The native engine reads pcap/pcapng itself (``vrrpwatch.pcap``). The ``tshark`` engine lets tshark
 read whatever Wireshark can (pcap.gz, snoop, ERF, ...) and hand it over as pcapng on a pipe;
 the same decoder and monitor then run on the same bytes, so both engines agree by construction
 on the frames they share.
@@ -18,11 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from dissectors.common import DecodeError
-from dissectors.frame import format_mac
-from dissectors.packet import SUPPORTED_LINKTYPES, Decoded, decode_packet
 from vrrpwatch.pcap import CaptureError, CaptureReader, open_capture
-from vrrpwatch.store.db import Store
+from vrrpwatch.watch.feed import CachedDecoder, Feed, RunSink
 from vrrpwatch.watch.monitor import Event, Monitor
 
 FLUSH_EVERY_S = 1.0
@@ -93,7 +90,7 @@ def _open(path: str, engine: str) -> Iterator[tuple[IO[bytes], str]]:
 def run_files(
     paths: Sequence[str],
     monitor: Monitor,
-    store: Store | None = None,
+    store: RunSink | None = None,
     *,
     engine: str = "native",
     on_event: Callable[[Event], None] | None = None,
@@ -102,9 +99,8 @@ def run_files(
     """Feed every candidate packet of ``paths`` (in order) to ``monitor``, flushing ``store``
     at least every second. Raises CaptureError where a file stops making sense; everything
     before it has been fed (the caller calls ``monitor.finish()`` and flushes either way)."""
-    last_flush = _time.monotonic()
-    emit = on_event
-    decode = CachedDecoder().decode
+    last_flush = [_time.monotonic()]
+    feed = Feed(monitor, on_event=on_event)
     for path in paths:
         with _open(path, engine) as (stream, name):
             monitor.source = name
@@ -114,71 +110,22 @@ def run_files(
                 progress = FileProgress(name, size)
                 reader.on_chunk = lambda n, p=progress: on_progress(p, n)
             base = monitor.counters.packets
+            tick = None
+            if store is not None:
+
+                def tick(
+                    reader: CaptureReader = reader, base: int = base, sink: RunSink = store
+                ) -> None:
+                    now = _time.monotonic()
+                    if now - last_flush[0] >= FLUSH_EVERY_S:
+                        monitor.counters.packets = base + reader.packets
+                        sink.flush(monitor)
+                        last_flush[0] = now
+
             try:
-                supported = SUPPORTED_LINKTYPES
-                for n, (frame, when, linktype, data) in enumerate(
-                    reader.records(candidates_only=True)
-                ):
-                    if linktype not in supported:
-                        raise CaptureError(
-                            f"{name}: unsupported link type {linktype} (frame {frame})"
-                        )
-                    try:
-                        decoded = decode(data, linktype)
-                    except DecodeError as exc:
-                        src = format_mac(data[6:12]) if linktype == 1 and len(data) >= 12 else None
-                        events = monitor.malformed(frame, when, str(exc), src)
-                    else:
-                        if decoded is None:
-                            continue
-                        events = monitor.observe(frame, when, decoded)
-                    if emit is not None:
-                        for e in events:
-                            emit(e)
-                    if store is not None and n % 512 == 0:
-                        now = _time.monotonic()
-                        if now - last_flush >= FLUSH_EVERY_S:
-                            monitor.counters.packets = base + reader.packets
-                            store.flush(monitor)
-                            last_flush = now
+                feed.run(reader.records(candidates_only=True), name=name, tick=tick)
             finally:
                 monitor.counters.packets = base + reader.packets
 
 
-class CachedDecoder:
-    """``decode_packet`` with a cache of recent distinct frames.
-
-    A master sends the same advert again and again, so most VRRP frames in a capture are
-    byte-identical to an earlier one except for the IPv4 identification and header checksum.
-    The cache key leaves those two fields out (the decoded result does not use them), and a
-    hit returns the very same ``Decoded`` object, which also lets the monitor take its fast
-    path. Malformed frames are not cached: each one is decoded and reported.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self._cache: dict[bytes, Decoded | None] = {}
-        self._size = size
-        self.hits = 0
-
-    def decode(self, data: bytes, linktype: int) -> Decoded | None:
-        if linktype == 1 and len(data) > 38:
-            off = 18 if data.startswith(b"\x81\x00", 12) else 14
-            if data.startswith(b"\x08\x00", off - 2):
-                # IPv4 identification (bytes 4-5) and header checksum (10-11), RFC 791.
-                key = data[: off + 4] + data[off + 6 : off + 10] + data[off + 12 :]
-            else:
-                key = data
-        else:
-            key = data
-        try:
-            hit = self._cache[key]
-        except KeyError:
-            pass
-        else:
-            self.hits += 1
-            return hit
-        decoded = decode_packet(data, linktype)
-        if len(self._cache) >= self._size:
-            self._cache.clear()
-        self._cache[key] = decoded
-        return decoded
+__all__ = ["CachedDecoder", "FileProgress", "capture_identity", "run_files"]

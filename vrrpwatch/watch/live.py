@@ -4,7 +4,7 @@ One AF_PACKET socket per interface, each with a classic BPF program attached in 
 (``VRRP_FILTER``) so only VRRP/CARP (IP protocol 112, also inside AH, protocol 51), ARP and
 ICMPv6 neighbour advertisements ever reach Python. The kernel moves a received frame's outer
 802.1Q/802.1ad tag out of the frame into the socket buffer's metadata before packet sockets
-see it, so the filter looks at the untagged frame (one more tag left in the data is walked),
+see it, so the filter looks at the untagged frame (two more tags left in the data are walked),
 and ``PacketSocket`` puts the tag back from PACKET_AUXDATA: a router keeps its VLAN in its key.
 
 ``Sniffer`` is the loop: a ``selectors`` wait over the sockets and a netlink link watcher per
@@ -23,15 +23,13 @@ import selectors
 import socket
 import struct
 import time as _time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from dissectors.common import DecodeError
-from dissectors.frame import format_mac
+from dissectors import ours
 from vrrpwatch import netif
 from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.pcap import PcapWriter
-from vrrpwatch.store.db import Store
-from vrrpwatch.watch.files import CachedDecoder
+from vrrpwatch.watch.feed import Feed, Record, RunSink
 from vrrpwatch.watch.monitor import Event, Monitor
 
 FLUSH_EVERY_S = 0.5  # the issue asks for at least every second
@@ -65,49 +63,76 @@ BPF_JEQ_K = 0x15  # pc += (A == k) ? jt : jf
 BPF_RET_K = 0x06
 
 Insn = tuple[int, int, int, int]  # code, jt, jf, k
+_Src = tuple[str | None, int, int, str | None, str | None]  # label, code, k, jt label, jf label
 
 
-def _assemble(src: Sequence[tuple[str | None, int, object, str | None, str | None]]) -> list[Insn]:
+def _assemble(src: Sequence[_Src]) -> list[Insn]:
     """(label, code, k, jt label, jf label) -> struct sock_filter tuples with relative jumps."""
     where = {label: i for i, (label, *_rest) in enumerate(src) if label}
     out: list[Insn] = []
     for i, (_label, code, k, jt, jf) in enumerate(src):
         rel_t = where[jt] - i - 1 if jt else 0
         rel_f = where[jf] - i - 1 if jf else 0
-        assert isinstance(k, int) and 0 <= rel_t < 256 and 0 <= rel_f < 256
+        assert 0 <= rel_t < 256 and 0 <= rel_f < 256
         out.append((code, rel_t, rel_f, k))
     return out
 
 
-# Offsets from the start of the Ethernet frame as the filter sees it: EtherType at 12; IPv4
-# protocol at 14 + 9 = 23 (fixed whatever the IHL, RFC 791); IPv6 next header at 14 + 6 = 20
-# and, right after the 40-byte header, the ICMPv6 type at 54 (RFC 8200, RFC 4443). X holds 4
-# when one 802.1Q/802.1ad tag is still in the data (QinQ's inner tag, or an outgoing frame).
-VRRP_FILTER: list[Insn] = _assemble(
-    [
+def _jeq(label: str | None, cases: Sequence[tuple[int, str]], otherwise: str | None) -> list[_Src]:
+    """``jeq value, target`` for each case in turn; the last one falls to ``otherwise`` (or on,
+    for None). ``label`` names the first."""
+    return [
+        (
+            label if i == 0 else None,
+            BPF_JEQ_K,
+            v,
+            target,
+            otherwise if i == len(cases) - 1 else None,
+        )
+        for i, (v, target) in enumerate(cases)
+    ]
+
+
+def _filter_source() -> list[_Src]:
+    """The kernel filter, assembled from the "could this frame be ours" table.
+
+    Offsets count from the start of the Ethernet frame as the filter sees it: EtherType at 12;
+    IPv4 protocol at 14 + 9 = 23 (fixed whatever the IHL, RFC 791); IPv6 next header at
+    14 + 6 = 20 and, right after the 40-byte header, the ICMPv6 type at 54 (RFC 8200, RFC 4443).
+    X holds 4 or 8 when one or two tags (any TPID of the table) are still in the data: QinQ's
+    inner tag, an outer 0x9100/0x9200 tag the kernel leaves in place (it takes only 802.1Q and
+    802.1ad tags off), an outgoing frame's. It walks less than the decoder, deliberately (a
+    classic BPF program has no loops): no third tag in the data, no 802.1ah, no IPv6 extension
+    headers; tests/dissectors/test_ours.py documents each case.
+    """
+    # What each EtherType of the table leads to (a new one must be taught to the filter).
+    targets = {ours.ETH_P_ARP: "accept", ours.ETH_P_IP: "ipv4", ours.ETH_P_IPV6: "ipv6"}
+    # VRRP and CARP (RFC 5798 sections 5.1.1.4, 5.1.2.3), AH around VRRPv2 (RFC 2338 5.3.6.3)
+    ours_ip = [(p, "accept") for p in sorted(ours.IP_PROTOCOLS)]
+    tpids = sorted(ours.TAG_TPIDS)
+    return [
         (None, BPF_LDX_IMM, 0, None, None),
         (None, BPF_LDH_ABS, 12, None, None),
-        (None, BPF_JEQ_K, 0x8100, "tag", None),
-        (None, BPF_JEQ_K, 0x88A8, "tag", None),
-        (None, BPF_JEQ_K, 0x9100, "tag", "ethertype"),
+        *_jeq(None, [(tpid, "tag") for tpid in tpids], "ethertype"),
         ("tag", BPF_LDX_IMM, 4, None, None),
         (None, BPF_LDH_ABS, 16, None, None),
-        ("ethertype", BPF_JEQ_K, 0x0806, "accept", None),  # ARP
-        (None, BPF_JEQ_K, 0x0800, "ipv4", None),
-        (None, BPF_JEQ_K, 0x86DD, "ipv6", "reject"),
+        *_jeq(None, [(tpid, "tag2") for tpid in tpids], "ethertype"),
+        ("tag2", BPF_LDX_IMM, 8, None, None),
+        (None, BPF_LDH_ABS, 20, None, None),
+        *_jeq("ethertype", [(et, targets[et]) for et in sorted(ours.ETHERTYPES)], "reject"),
         ("ipv4", BPF_LDB_IND, 23, None, None),
-        (None, BPF_JEQ_K, 112, "accept", None),  # VRRP (RFC 5798 section 5.1.1.4), CARP
-        (None, BPF_JEQ_K, 51, "accept", "reject"),  # AH around VRRPv2 (RFC 2338 5.3.6.3)
+        *_jeq(None, ours_ip, "reject"),
         ("ipv6", BPF_LDB_IND, 20, None, None),
-        (None, BPF_JEQ_K, 112, "accept", None),  # VRRP (RFC 5798 section 5.1.2.3)
-        (None, BPF_JEQ_K, 51, "accept", None),
-        (None, BPF_JEQ_K, 58, "icmp6", "reject"),
+        *_jeq(None, [*ours_ip, (ours.IPPROTO_ICMPV6, "icmp6")], "reject"),
         ("icmp6", BPF_LDB_IND, 54, None, None),
-        (None, BPF_JEQ_K, 136, "accept", "reject"),  # Neighbor Advertisement (RFC 4861 4.4)
+        # Neighbor Advertisement (RFC 4861 section 4.4)
+        *_jeq(None, [(t, "accept") for t in sorted(ours.ICMPV6_TYPES)], "reject"),
         ("accept", BPF_RET_K, SNAPLEN, None, None),
         ("reject", BPF_RET_K, 0, None, None),
     ]
-)
+
+
+VRRP_FILTER: list[Insn] = _assemble(_filter_source())
 
 
 class LiveError(VrrpwatchError):
@@ -233,7 +258,7 @@ class Sniffer:
         self,
         sockets: Sequence[PacketSocket],
         monitor: Monitor,
-        store: Store | None = None,
+        store: RunSink | None = None,
         *,
         pcap: PcapWriter | None = None,
         on_event: Callable[[Event], None] | None = None,
@@ -255,7 +280,7 @@ class Sniffer:
         self.frames_by_interface: dict[str, int] = {s.name: 0 for s in self.sockets}
         self.malformed_by_interface: dict[str, int] = {s.name: 0 for s in self.sockets}
         self._gone_drops = 0
-        self._decode = CachedDecoder().decode
+        self._feed = Feed(monitor, on_event=on_event)
         self._sel = selectors.DefaultSelector()
         self._watchers: list[netif.LinkWatcher] = []
         for s in self.sockets:
@@ -304,30 +329,27 @@ class Sniffer:
 
     def _frames(self, frames: list[tuple[float, bytes]], iface: str) -> None:
         monitor = self.monitor
-        decode = self._decode
-        pcap = self.pcap
-        emit = self.on_event
+        malformed = monitor.counters.malformed
         self.frames_by_interface[iface] = self.frames_by_interface.get(iface, 0) + len(frames)
+        self._feed.on_event = self.on_event
+        try:
+            self._feed.run(self._records(frames), iface=iface)
+        finally:
+            bad = monitor.counters.malformed - malformed
+            if bad:
+                by_iface = self.malformed_by_interface
+                by_iface[iface] = by_iface.get(iface, 0) + bad
+            monitor.counters.packets = self.frames
+
+    def _records(self, frames: list[tuple[float, bytes]]) -> Iterator[Record]:
+        """Number the frames (from 1 across all interfaces) and write each to --pcap-out just
+        before the feed decodes it, so a write error stops the run at that frame."""
+        pcap = self.pcap
         for when, data in frames:
             self.frames += 1
-            frame = self.frames
             if pcap is not None:
                 pcap.write(when, data)
-            try:
-                decoded = decode(data, 1)
-            except DecodeError as exc:
-                bad = self.malformed_by_interface
-                bad[iface] = bad.get(iface, 0) + 1
-                src = format_mac(data[6:12]) if len(data) >= 12 else None
-                events = monitor.malformed(frame, when, str(exc), src)
-            else:
-                if decoded is None:
-                    continue
-                events = monitor.observe(frame, when, decoded, iface)
-            if events and emit is not None:
-                for e in events:
-                    emit(e)
-        monitor.counters.packets = self.frames
+            yield self.frames, when, 1, data
 
     def _link(self, sock: PacketSocket, watcher: netif.LinkWatcher, up: bool | None) -> None:
         if up is None:
