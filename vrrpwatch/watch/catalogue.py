@@ -15,7 +15,7 @@ defined here, once, so the words and the rules cannot drift apart.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Severity(enum.IntEnum):
@@ -81,8 +81,9 @@ class Ends(enum.Enum):
     INTERFACE_UP = "interface-up"  # the interface is up again
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Entry:
+class Entry(NamedTuple):
+    """One alert of the catalogue (a named tuple: immutable, and cheap to define at start-up)."""
+
     kind: AlertKind
     severity: Severity  # the default; ``severities`` lists every one the rule may choose
     description: str

@@ -14,7 +14,7 @@ event, and an alert is raised at most once per (kind, router, source) in a run.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from vrrpwatch.rfc import master_down_interval
 from vrrpwatch.watch.catalogue import CATALOGUE, AlertKind, Ends, Severity
@@ -23,8 +23,7 @@ from vrrpwatch.watch.model import Advertiser, Alert, AlertResolved, Event, Obser
 EpisodeId = tuple[str, RouterKey | None, str | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Episode:
+class Episode(NamedTuple):
     alert: Alert  # the alert that opened it
     ident: EpisodeId
     peer: str | None = None  # split-brain: the other master

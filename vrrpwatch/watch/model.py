@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from dissectors.packet import Decoded
 from vrrpwatch.text import vlan_label
@@ -51,10 +52,10 @@ class Alert:
     file: str | None = None  # the capture file ``frame`` counts in (analyze)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlertResolved:
+class AlertResolved(NamedTuple):
     """The episode an alert opened is over (its catalogue entry says when): ``alert`` is the
-    alert that opened it, ``time`` when it ended."""
+    alert that opened it, ``time`` when it ended. (Immutable like the other events; a named
+    tuple is cheaper to define at start-up than a frozen dataclass.)"""
 
     alert: Alert
     time: float
@@ -90,7 +91,8 @@ class AddressEvent:
 Event = Alert | AlertResolved | Transition | AddressEvent
 
 
-@dataclass(slots=True)
+# The mutable state objects compare by identity (eq=False): one object per advertiser/router.
+@dataclass(slots=True, eq=False)
 class Advertiser:
     address: str
     first_seen: float
@@ -142,7 +144,7 @@ class Advertiser:
         )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ObservedRouter:
     """One virtual router as the wire shows it (the join side's ``VirtualRouter`` is a router
     we run; this one we only watch)."""
