@@ -70,8 +70,6 @@ __all__ = [
     "TRANSITIONS",
     "VirtualRouter",
     "discard_reason",
-    "master_down_interval",
-    "skew_time",
 ]
 
 
