@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from tests.helpers import ME, VIP, FakeClock, FakeTransport
 from vrrpwatch.join.settings import JoinError
-from vrrpwatch.join.statefile import InstanceLock, StateFile, remove_stale_addresses
+from vrrpwatch.join.statefile import InstanceLock, StateFile, lock_name, remove_stale_addresses
 
 A = ipaddress.ip_address
 OTHER = A("198.51.100.7")
@@ -131,8 +132,13 @@ def test_writes_go_through_a_fresh_name_never_a_symlink(tmp_path: Path) -> None:
     assert n == 1
 
 
-def test_a_second_join_on_the_same_instance_is_refused(tmp_path: Path) -> None:
-    lock_path = tmp_path / "run" / "join.lock"
+def _unique_lock() -> str:
+    # an abstract name of its own per test (a real join in this namespace has another)
+    return lock_name(f"test{os.getpid()}x{time.monotonic_ns()}", 1, 4)
+
+
+def test_a_second_join_on_the_same_instance_is_refused() -> None:
+    lock_path = _unique_lock()
     first = InstanceLock(lock_path, "eth0 VRID 1 IPv4")
     with pytest.raises(JoinError) as info:
         InstanceLock(lock_path, "eth0 VRID 1 IPv4")
@@ -143,12 +149,12 @@ def test_a_second_join_on_the_same_instance_is_refused(tmp_path: Path) -> None:
     InstanceLock(lock_path, "eth0 VRID 1 IPv4").close()
 
 
-def test_the_lock_goes_with_its_process_even_on_sigkill(tmp_path: Path) -> None:
-    lock_path = tmp_path / "join.lock"
+def test_the_lock_goes_with_its_process_even_on_sigkill() -> None:
+    lock_path = _unique_lock()
     code = (
-        "import sys, time; from pathlib import Path; "
+        "import sys, time; "
         "from vrrpwatch.join.statefile import InstanceLock; "
-        f"InstanceLock(Path({str(lock_path)!r}), 'x'); print('held', flush=True); time.sleep(60)"
+        f"held = InstanceLock({lock_path!r}, 'x'); print('held', flush=True); time.sleep(60)"
     )
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:

@@ -181,8 +181,8 @@ class _Reload:
             return
         try:
             known = load_known_routers(self.path)
-        except click.ClickException as exc:
-            click.echo(f"Warning: {exc.message}; keeping the previous list", err=True)
+        except InputError as exc:
+            click.echo(f"Warning: {exc}; keeping the previous list", err=True)
             return
         self.monitor.set_known_routers(known)
         click.echo(f"--known-routers {self.path}: re-read ({len(known.routers)} routers)", err=True)

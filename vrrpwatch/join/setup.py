@@ -33,7 +33,7 @@ from vrrpwatch.join.log import EventSink
 from vrrpwatch.join.loop import Runtime
 from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
 from vrrpwatch.join.settings import JoinError, JoinOptions
-from vrrpwatch.join.statefile import InstanceLock, remove_stale_addresses
+from vrrpwatch.join.statefile import InstanceLock, lock_name, remove_stale_addresses
 from vrrpwatch.join.transport import RawTransport, Received, Transport
 
 __all__ = [
@@ -302,7 +302,7 @@ def _join(
         # One live join per interface, VRID and family (whatever its --state-file): a second
         # would take the first one's VIPs for a killed run's. Released when the process ends.
         what = f"{iface.name} VRID {config.vrid} IPv{config.family}"
-        stop.lock = InstanceLock(default.with_suffix(".lock"), what)
+        stop.lock = InstanceLock(lock_name(iface.name, config.vrid, config.family), what)
         remove_stale_addresses(
             state_file,
             transport,

@@ -14,20 +14,21 @@ its own group's virtual addresses, never its primary address: a planted file can
 delete the interface's own address. A file of another owner or mode is ignored (and replaced
 when this run holds an address); one of the wrong shape is an error, so an operator looks.
 
-``InstanceLock`` (``fcntl.flock`` on a lock file, released by the kernel when the process ends,
-even by SIGKILL) keeps a second join off the interface, VRID and family a live one holds: it
-would take the first one's VIPs for a killed run's.
+``InstanceLock`` (an abstract Unix socket name, freed by the kernel when the process ends, even
+by SIGKILL) keeps a second join off the interface, VRID and family a live one holds: it would
+take the first one's VIPs for a killed run's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import ipaddress
 import json
 import os
+import socket
 import stat
+import struct
 import tempfile
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -190,29 +191,50 @@ def remove_stale_addresses(
 
 
 class InstanceLock:
-    """An exclusive ``flock`` on ``path`` while this join runs; ``JoinError`` when another live
-    process holds it (its pid, as written in the file, is in the message)."""
+    """One live join per interface, VRID and family: a listening Unix socket bound to an
+    abstract name (``@vrrpwatch-join-IFACE-vridN-ipvF``); ``JoinError`` when another process
+    holds it (its pid, read with SO_PEERCRED, is in the message).
 
-    def __init__(self, path: Path, what: str) -> None:
-        self.path = path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    Abstract socket names belong to the network namespace, as interface names do, and the
+    kernel frees the name when the process ends, even by SIGKILL. There is no file, so it needs
+    no writable directory: it works for an unprivileged join and under systemd's DynamicUser
+    and ProtectSystem=strict (unix(7), "Abstract sockets")."""
+
+    def __init__(self, name: str, what: str) -> None:
+        self.name = name
+        self.sock: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.fd: int | None = os.open(path, flags, _MODE)
+            self.sock.bind("\0" + name)
+            self.sock.listen(8)
         except OSError as exc:
-            raise JoinError(f"lock file {path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(self.fd, 32).decode(errors="replace").strip() or "unknown"
             self.close()
+            if exc.errno != errno.EADDRINUSE:
+                raise JoinError(f"lock @{name}: {exc.strerror}") from None
             raise JoinError(
-                f"another join (pid {holder}) is running on {what}; stop it first"
+                f"another join (pid {_holder(name)}) is running on {what}; stop it first"
             ) from None
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
 
     def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def lock_name(iface: str, vrid: int, family: int) -> str:
+    """The abstract socket name of the join on ``iface``, ``vrid``, ``family``."""
+    return f"vrrpwatch-join-{iface}-vrid{vrid}-ipv{family}"
+
+
+def _holder(name: str) -> str:
+    """The pid of the process listening on the abstract name (SO_PEERCRED), or "unknown"."""
+    creds = struct.Struct("=iII")  # struct ucred: pid, uid, gid
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            probe.connect("\0" + name)
+            pid, _, _ = creds.unpack(
+                probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, creds.size)
+            )
+    except OSError:
+        return "unknown"
+    return str(pid)
