@@ -131,11 +131,14 @@ class _Timeline:
 
     def update(self, routers: Sequence[ObservedRouter], now: float) -> None:
         for vr in routers:
-            timeline = vr.transitions
-            done = min(self.done.get(vr.key, 0), len(timeline))
-            n = len(timeline)
+            # Absolute positions: retention drops the oldest transitions (``trimmed``), a
+            # settling takeover may pop the newest. What was trimmed uncounted is skipped.
+            log = vr.transitions
+            off, timeline = log.trimmed, list(log)  # one log, copied at once
+            n = off + len(timeline)
+            done = max(off, min(self.done.get(vr.key, 0), n))
             while done < n:
-                t = timeline[done]
+                t = timeline[done - off]
                 if done == n - 1:
                     cur = vr.advertisers.get(t.new)
                     settle = (cur.interval_s if cur is not None else 1.0) + SETTLE_SLACK_S
@@ -296,8 +299,8 @@ class SniffCollector(Collector):
 
     def _alert_families(self) -> Iterator[Metric]:
         alerts = self.monitor.alerts
-        new = alerts[self._alerts_done :]
-        self._alerts_done += len(new)
+        new = alerts.since(self._alerts_done)
+        self._alerts_done = alerts.total
         for a in new:
             k = (str(a.kind), str(a.severity))
             self._alerts[k] = self._alerts.get(k, 0) + 1
