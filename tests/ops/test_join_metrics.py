@@ -188,3 +188,52 @@ def test_join_rejects_a_bad_listen_address(bad: str, tmp_path: Any) -> None:
     assert result.exit_code == 2
     assert "Invalid value for '--metrics'" in result.output
     assert not (tmp_path / "x.db").exists()
+
+
+KEEPALIVED_CONF = """\
+vrrp_instance edge-gw {
+    interface eth0
+    virtual_router_id 7
+    priority 80
+    virtual_ipaddress { 192.0.2.7/24 }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "instance"),
+    [(["--config", "{conf}"], "edge-gw"), (["--vrid", "7", "--priority", "80"], "VI_7")],
+)
+def test_join_cli_serves_the_instance_it_runs(
+    args: list[str], instance: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # setup.join replaced: the CLI's hooks start the server once the checks pass and hand it
+    # the runtime; the scrape runs while "join" runs, the server closes with the command.
+    from vrrpwatch.join import setup
+    from vrrpwatch.ops.server import parse_listen
+
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(KEEPALIVED_CONF)
+    probe = JoinMetrics("127.0.0.1:0", "probe")
+    port = probe.server.port  # a free port
+    probe.close()
+    seen: list[Samples] = []
+
+    def fake_join(opts: Any, sink: Any, before_start: Any = None, on_runtime: Any = None) -> int:
+        before_start()
+        rt, _tr = runtime([])
+        on_runtime(rt)
+        seen.append(scrape(port))
+        return 0
+
+    monkeypatch.setattr(setup, "join", fake_join)
+    argv = [a.format(conf=conf) for a in args]
+    listen = f"127.0.0.1:{port}"
+    assert parse_listen(listen) == ("127.0.0.1", port)
+    result = CliRunner().invoke(
+        cli, ["join", *argv, "--metrics", listen, "--db", str(tmp_path / "j.db")]
+    )
+    assert result.exit_code == 0, result.output
+    assert value(seen[0], "vrrpwatch_join_state", instance=instance, state="initialize") == 1
+    with pytest.raises(OSError):
+        scrape(port)  # closed with the command

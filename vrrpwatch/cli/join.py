@@ -243,10 +243,13 @@ def join(
         sink = _Sink(as_json, db_path)
         ctx = click.get_current_context()
         ctx.call_on_close(sink.close)
-        serve = _Metrics(metrics, opts.vrid, settings.instance if settings else None, ctx)
-        code = setup.join(
-            opts, sink, before_start=serve.then(sink.open_db), on_runtime=serve.attach
-        )
+        if metrics is None:
+            code = setup.join(opts, sink, before_start=sink.open_db)
+        else:
+            serve = _Metrics(metrics, opts.vrid, settings.instance if settings else None, ctx)
+            code = setup.join(
+                opts, sink, before_start=serve.then(sink.open_db), on_runtime=serve.attach
+            )
     except VrrpwatchError as exc:
         raise InputError(str(exc)) from None
     except OSError as exc:
@@ -270,7 +273,7 @@ class _Metrics:
     once it exists, closed with the command."""
 
     def __init__(
-        self, listen: str | None, vrid: int, config_instance: str | None, ctx: click.Context
+        self, listen: str, vrid: int, config_instance: str | None, ctx: click.Context
     ) -> None:
         self.listen = listen
         self.vrid = vrid
@@ -286,8 +289,6 @@ class _Metrics:
         return before_start
 
     def start(self) -> None:
-        if self.listen is None:
-            return
         from vrrpwatch.join.settings import JoinError
         from vrrpwatch.ops.join import JoinMetrics, instance_label
         from vrrpwatch.ops.server import MetricsError
@@ -299,5 +300,4 @@ class _Metrics:
         self.ctx.call_on_close(self.ops.close)
 
     def attach(self, runtime: Any) -> None:
-        if self.ops is not None:
-            self.ops.attach(runtime)
+        self.ops.attach(runtime)
