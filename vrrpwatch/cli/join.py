@@ -143,6 +143,12 @@ class _Sink:
 @click.option("--state-file", type=click.Path(dir_okay=False), help="Where VIPs held are noted.")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
+@click.option(
+    "--metrics",
+    metavar="ADDR:PORT",
+    callback=lambda ctx, param, value: _check_listen(value),
+    help="Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9568).",
+)
 def join(
     config_path: str | None,
     instance: str | None,
@@ -166,6 +172,7 @@ def join(
     state_file: str | None,
     db_path: Path,
     as_json: bool,
+    metrics: str | None,
 ) -> None:
     """Join a VRRP group as a real router (backup unless we have the highest priority).
 
@@ -181,6 +188,7 @@ def join(
         vrrpwatch join --vrid 1 --priority 50
         vrrpwatch join --vrid 5 --priority 120 --vip 192.0.2.5/24 --version 3 --advert-int 0.1
         vrrpwatch join --config /etc/keepalived/keepalived.conf --instance VI_1 --priority 50
+        vrrpwatch join --vrid 1 --priority 50 --metrics 127.0.0.1:9568
     """
     from vrrpwatch.errors import VrrpwatchError
     from vrrpwatch.join import settings as join_settings
@@ -233,10 +241,63 @@ def join(
     try:
         opts = join_settings.resolve_options(given, settings)
         sink = _Sink(as_json, db_path)
-        click.get_current_context().call_on_close(sink.close)
-        code = setup.join(opts, sink, before_start=sink.open_db)
+        ctx = click.get_current_context()
+        ctx.call_on_close(sink.close)
+        if metrics is None:
+            code = setup.join(opts, sink, before_start=sink.open_db)
+        else:
+            serve = _Metrics(metrics, opts.vrid, settings.instance if settings else None, ctx)
+            code = setup.join(
+                opts, sink, before_start=serve.then(sink.open_db), on_runtime=serve.attach
+            )
     except VrrpwatchError as exc:
         raise InputError(str(exc)) from None
     except OSError as exc:
         raise InputError(f"network error: {exc}") from None
     sys.exit(code)
+
+
+def _check_listen(value: str | None) -> str | None:
+    from vrrpwatch.ops.server import MetricsError, parse_listen
+
+    if value is not None:
+        try:
+            parse_listen(value)
+        except MetricsError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+class _Metrics:
+    """--metrics (vrrpwatch.ops.join): listening once join's checks pass, reading the runtime
+    once it exists, closed with the command."""
+
+    def __init__(
+        self, listen: str, vrid: int, config_instance: str | None, ctx: click.Context
+    ) -> None:
+        self.listen = listen
+        self.vrid = vrid
+        self.config_instance = config_instance
+        self.ctx = ctx
+        self.ops: Any = None
+
+    def then(self, first: Any) -> Any:
+        def before_start() -> None:
+            first()
+            self.start()
+
+        return before_start
+
+    def start(self) -> None:
+        from vrrpwatch.join.settings import JoinError
+        from vrrpwatch.ops.join import JoinMetrics, instance_label
+        from vrrpwatch.ops.server import MetricsError
+
+        try:
+            self.ops = JoinMetrics(self.listen, instance_label(self.vrid, self.config_instance))
+        except MetricsError as exc:
+            raise JoinError(str(exc)) from None
+        self.ctx.call_on_close(self.ops.close)
+
+    def attach(self, runtime: Any) -> None:
+        self.ops.attach(runtime)

@@ -53,6 +53,13 @@ _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WAR
     help="Stop after SECONDS (default: until Ctrl-C or SIGTERM).",
 )
 @click.option(
+    "--retain",
+    "retain_days",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="DAYS",
+    help="Drop transitions, alerts and address events older than DAYS (checked every minute).",
+)
+@click.option(
     "--metrics",
     metavar="ADDR:PORT",
     callback=lambda ctx, param, value: _check_ops(_listen, value),
@@ -84,6 +91,7 @@ def sniff(
     pcap_out: Path | None,
     pcap_out_size: int,
     duration: float | None,
+    retain_days: float | None,
     metrics: str | None,
     alertmanagers: tuple[str, ...],
     alertmanager_severity: str,
@@ -99,6 +107,7 @@ def sniff(
         vrrpwatch sniff eth0 eth1 --db lan.db
         vrrpwatch sniff eth0 --json --quiet | jq -r .message
         vrrpwatch sniff eth0 --duration 60 --pcap-out vrrp.pcap
+        vrrpwatch sniff eth0 --retain 30 --db /var/lib/vrrpwatch/lan.db
         vrrpwatch sniff eth0 --metrics 127.0.0.1:9567 --alertmanager http://127.0.0.1:9093
     """
     from vrrpwatch.store.run import recorded_run
@@ -118,7 +127,11 @@ def sniff(
     names = [s.name for s in sockets]
     out = _Output(monitor, as_json=as_json, quiet=quiet, to_syslog=to_syslog)
     reload = _Reload(known_routers, monitor, then=out.tick)
-    sniffer = Sniffer(sockets, monitor, store, pcap=pcap, on_event=out.event, on_tick=reload.tick)
+    retain_s = retain_days * 86400 if retain_days is not None else None
+    sniffer = Sniffer(
+        sockets, monitor, store, pcap=pcap, on_event=out.event, on_tick=reload.tick,
+        retain_s=retain_s,
+    )  # fmt: skip
     out.stop = sniffer.stop
     ops = _start_ops(monitor, sniffer, metrics, alertmanagers, alertmanager_severity)
 

@@ -57,7 +57,10 @@ class Runtime:
     state_file: Path | None = None
     # Log a discard reason at most this often (then one summary line per interval).
     discard_log_interval_s: float = 10.0
+    # Counters for ``join --metrics`` (plain ints, read from the metrics server's thread).
     sent_adverts: int = field(default=0, init=False)
+    received_adverts: int = field(default=0, init=False)  # every VRRP packet for our group
+    became_master: int = field(default=0, init=False)
     _stop: bool = field(default=False, init=False)
     # The latest time given to the router (its inputs must not go back in time).
     _now: float = field(default=float("-inf"), init=False)
@@ -136,6 +139,7 @@ class Runtime:
         # The packet's arrival time, not the time a busy loop got to it: Master_Down_Interval
         # is judged by when adverts arrived (RFC 5798 section 6.4.2). What fell due before it
         # arrived runs first.
+        self.received_adverts += 1
         now = self._at(item.at if item.at is not None else self.clock())
         deadline = self.router.get_timer()
         if deadline is not None and deadline <= now:
@@ -225,6 +229,8 @@ class Runtime:
 
     def _state_changed(self, act: StateChanged) -> None:
         cfg = self.router.config
+        if act.new is State.MASTER:
+            self.became_master += 1
         self._log.state_changed(act, cfg, dry_run=self.dry_run)
         if self._notifier is not None and act.new is not State.INITIALIZE:
             try:

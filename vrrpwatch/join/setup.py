@@ -217,11 +217,13 @@ def join(
     emit: EventSink,
     *,
     before_start: Callable[[], None] | None = None,
+    on_runtime: Callable[[Runtime], None] | None = None,
 ) -> int:
     """Set up and run ``vrrpwatch join``; returns the exit status.
 
     ``before_start`` runs once the arguments, root and the interface are checked (the CLI opens
-    its database there, so a bad invocation leaves no file behind).
+    its database there, so a bad invocation leaves no file behind); ``on_runtime`` gets the
+    runtime before it runs (``--metrics`` reads it).
     """
     check_options(opts)
     if not netif.is_root():
@@ -246,7 +248,7 @@ def join(
     old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     old_wakeup = signal.set_wakeup_fd(transport.wake_fd, warn_on_full_buffer=False)
     try:
-        return _join(opts, emit, iface, transport, want_family, stop)
+        return _join(opts, emit, iface, transport, want_family, stop, on_runtime)
     finally:
         signal.set_wakeup_fd(old_wakeup)
         for sig, handler in old_handlers.items():
@@ -263,6 +265,7 @@ def _join(
     transport: RawTransport,
     want_family: int | None,
     stop: _Stop,
+    on_runtime: Callable[[Runtime], None] | None = None,
 ) -> int:
     if not transport.socks:
         raise JoinError(f"interface {iface.name} has no address to run VRRP from")
@@ -326,6 +329,8 @@ def _join(
         state_file=state_file,
     )
     stop.runtime = runtime
+    if on_runtime is not None:
+        on_runtime(runtime)
     if stop.requested:
         runtime.request_stop()
     return runtime.run()

@@ -5,7 +5,8 @@ opens an episode, what ends it; ``watch.episodes.AlertBook`` applies it, ``Monit
 ends the ones that end with time). ``EpisodeBook`` follows that from another thread, without
 the packet loop doing anything for it: each ``advance(now)`` copies the monitor's open
 episodes (an atomic ``list`` of a dict's values) and the alerts raised since the last call
-(``Monitor.alerts`` is append-only, read from a cursor as the store does). An episode that was
+(``Monitor.alerts`` is append-only but for retention's trims, read from an absolute cursor
+as the store does). An episode that was
 open and is not any more ended by ``now``; an alert whose episode opened and ended between two
 calls (an event-like kind) is reported ended at once.
 """
@@ -54,8 +55,9 @@ class EpisodeBook:
         """Take the episodes opened and ended since the last call."""
         with self._lock:
             m = self.monitor
-            new = m.alerts[self._cursor :]
-            self._cursor += len(new)
+            alerts = m.alerts  # one log: a trim replaces it (watch.model.EventLog)
+            new = alerts.since(self._cursor)
+            self._cursor = alerts.total
             current = {
                 ep.ident: ep for ep in (Episode(e.alert, e.alert.time) for e in m.open_episodes())
             }

@@ -26,10 +26,17 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.registry import Collector
 
-from vrrpwatch import __version__
 from vrrpwatch.ops.episodes import EpisodeBook
+
+# MetricsServer, parse_listen and registry_for are shared with join --metrics (ops.server);
+# they stay importable from here.
+from vrrpwatch.ops.server import MetricsError as MetricsError
+from vrrpwatch.ops.server import MetricsServer as MetricsServer
+from vrrpwatch.ops.server import build_info
+from vrrpwatch.ops.server import parse_listen as parse_listen
+from vrrpwatch.ops.server import registry_for as registry_for
 from vrrpwatch.store.rows import vlan_column as vlan_text
 from vrrpwatch.watch.catalogue import AlertKind
 from vrrpwatch.watch.model import ObservedRouter, RouterKey, TransitionCause
@@ -124,11 +131,14 @@ class _Timeline:
 
     def update(self, routers: Sequence[ObservedRouter], now: float) -> None:
         for vr in routers:
-            timeline = vr.transitions
-            done = min(self.done.get(vr.key, 0), len(timeline))
-            n = len(timeline)
+            # Absolute positions: retention drops the oldest transitions (``trimmed``), a
+            # settling takeover may pop the newest. What was trimmed uncounted is skipped.
+            log = vr.transitions
+            off, timeline = log.trimmed, list(log)  # one log, copied at once
+            n = off + len(timeline)
+            done = max(off, min(self.done.get(vr.key, 0), n))
             while done < n:
-                t = timeline[done]
+                t = timeline[done - off]
                 if done == n - 1:
                     cur = vr.advertisers.get(t.new)
                     settle = (cur.interval_s if cur is not None else 1.0) + SETTLE_SLACK_S
@@ -174,11 +184,7 @@ class SniffCollector(Collector):
             yield from self._collect(self.clock())
 
     def _collect(self, now: float) -> Iterator[Metric]:
-        info = GaugeMetricFamily(
-            "vrrpwatch_build_info", "vrrpwatch's version; always 1.", labels=["version"]
-        )
-        info.add_metric([__version__], 1)
-        yield info
+        yield build_info()
         routers = [vr for _k, vr in sorted(list(self.monitor.routers.items()))]
         self.book.advance(now)
         yield from self._routers(routers, now)
@@ -293,8 +299,8 @@ class SniffCollector(Collector):
 
     def _alert_families(self) -> Iterator[Metric]:
         alerts = self.monitor.alerts
-        new = alerts[self._alerts_done :]
-        self._alerts_done += len(new)
+        new = alerts.since(self._alerts_done)
+        self._alerts_done = alerts.total
         for a in new:
             k = (str(a.kind), str(a.severity))
             self._alerts[k] = self._alerts.get(k, 0) + 1
@@ -336,58 +342,3 @@ class SniffCollector(Collector):
             malformed.add_metric([name], n_bad)
             up.add_metric([name], 1 if is_up else 0)
         yield from (packets, drops, malformed, up)
-
-
-def registry_for(collector: Collector) -> CollectorRegistry:
-    """A registry of our collector alone plus the process metrics (RSS, CPU, open fds)."""
-    from prometheus_client import ProcessCollector
-
-    reg = CollectorRegistry(auto_describe=False)
-    reg.register(collector)
-    ProcessCollector(registry=reg)
-    return reg
-
-
-class MetricsError(Exception):
-    """The metrics endpoint cannot be served; a one-line message."""
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """``ADDR:PORT`` (``[v6]:PORT`` for IPv6) -> (address, port)."""
-    import ipaddress
-
-    host, sep, port = text.rpartition(":")
-    if not sep or not host:
-        raise MetricsError(f"{text!r}: expected ADDR:PORT, e.g. 127.0.0.1:9567")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise MetricsError(f"{text!r}: {host!r} is not an IP address") from None
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise MetricsError(f"{text!r}: bad port {port!r}")
-    return host, int(port)
-
-
-class MetricsServer:
-    """prometheus-client's HTTP server on ADDR:PORT for ``registry``, in a daemon thread."""
-
-    def __init__(self, listen: str, registry: CollectorRegistry) -> None:
-        from prometheus_client import start_http_server
-
-        host, port = parse_listen(listen)
-        try:
-            self._httpd, self._thread = start_http_server(port, addr=host, registry=registry)
-        except OSError as exc:
-            raise MetricsError(f"{listen}: cannot listen: {exc.strerror or exc}") from None
-        self.address: tuple[str, int] = self._httpd.server_address[:2]  # type: ignore[assignment]
-
-    @property
-    def port(self) -> int:
-        return self.address[1]
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)

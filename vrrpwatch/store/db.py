@@ -537,12 +537,15 @@ class Store:
                 self.db.table("transitions").insert_all(
                     rows.transition_row(run, k, t) for t in monitor.routers[k].transitions
                 )
-            new_alerts = monitor.alerts[self._alerts_done :]
-            self._alerts_done = len(monitor.alerts)
+            # Absolute cursors: retention (Monitor.trim) drops the oldest events.
+            alerts = monitor.alerts
+            new_alerts = alerts.since(self._alerts_done)
+            self._alerts_done = alerts.total
             if new_alerts:
                 self.db.table("alerts").insert_all(rows.alert_row(run, a) for a in new_alerts)
-            new_events = monitor.address_events[self._events_done :]
-            self._events_done = len(monitor.address_events)
+            events = monitor.address_events
+            new_events = events.since(self._events_done)
+            self._events_done = events.total
             if new_events:
                 self.db.table("address_events").insert_all(
                     rows.address_event_row(run, e) for e in new_events
@@ -559,6 +562,13 @@ class Store:
             if kernel_drops is not None:
                 update["kernel_drops"] = kernel_drops
             self.db.table("runs").update(run, update)
+
+    def prune(self, cutoff: float) -> int:
+        """``sniff --retain``: sniff runs' event rows from before ``cutoff`` (Unix time), in
+        small transactions (``retention.prune_events``); returns how many rows went."""
+        from vrrpwatch.store.retention import prune_events
+
+        return prune_events(self.db, cutoff)
 
     def end_run(self, status: str = "complete") -> None:
         with write_transaction(self.db):

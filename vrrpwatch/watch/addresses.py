@@ -24,7 +24,7 @@ from vrrpwatch.watch.catalogue import GARP_GRACE_S, AlertKind
 from vrrpwatch.watch.consistency import priority_255
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
-from vrrpwatch.watch.model import AddressEvent, Event, ObservedRouter, RouterKey
+from vrrpwatch.watch.model import AddressEvent, Event, EventLog, ObservedRouter, RouterKey
 from vrrpwatch.watch.timeline import master_at
 
 
@@ -33,7 +33,7 @@ class Announcements:
 
     def __init__(self, book: AlertBook) -> None:
         self._book = book
-        self.events: list[AddressEvent] = []
+        self.events: EventLog[AddressEvent] = EventLog()
         self.pending: deque[tuple[AddressEvent, RouterKey]] = deque()
 
     def announce(

@@ -18,7 +18,15 @@ from typing import NamedTuple
 
 from vrrpwatch.rfc import master_down_interval
 from vrrpwatch.watch.catalogue import CATALOGUE, AlertKind, Ends, Severity
-from vrrpwatch.watch.model import Advertiser, Alert, AlertResolved, Event, ObservedRouter, RouterKey
+from vrrpwatch.watch.model import (
+    Advertiser,
+    Alert,
+    AlertResolved,
+    Event,
+    EventLog,
+    ObservedRouter,
+    RouterKey,
+)
 
 EpisodeId = tuple[str, RouterKey | None, str | None]
 
@@ -33,7 +41,7 @@ class AlertBook:
     """Every alert of a run (``alerts``, in order) and the episodes still open."""
 
     def __init__(self) -> None:
-        self.alerts: list[Alert] = []
+        self.alerts: EventLog[Alert] = EventLog()
         self.source: str | None = None  # the capture file being read (analyze)
         self._open: dict[EpisodeId, Episode] = {}
         self._serial = 0

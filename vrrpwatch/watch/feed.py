@@ -30,6 +30,9 @@ class RunSink(Protocol):
     def flush(self, monitor: Monitor, *, kernel_drops: int | None = None) -> None:
         """Commit what changed in ``monitor`` since the last flush."""
 
+    def prune(self, cutoff: float) -> int:
+        """Drop the event rows from before ``cutoff`` (sniff --retain); how many went."""
+
 
 def cache_key(data: bytes, linktype: int) -> CacheKey:
     """What the decode cache files ``data`` under: the frame, or for IPv4 the frame without

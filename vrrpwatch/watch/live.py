@@ -33,6 +33,7 @@ from vrrpwatch.watch.feed import Feed, Record, RunSink
 from vrrpwatch.watch.monitor import Event, Monitor
 
 FLUSH_EVERY_S = 0.5  # the issue asks for at least every second
+RETAIN_EVERY_S = 60.0  # --retain: how often old events are dropped (memory and database)
 EXPIRE_EVERY_S = 0.1
 TICK_S = 0.1
 BATCH = 256
@@ -265,8 +266,10 @@ class Sniffer:
         on_tick: Callable[[float], None] | None = None,
         watch_links: bool = True,
         clock: Callable[[], float] = _time.time,
+        retain_s: float | None = None,
     ) -> None:
         self.sockets = list(sockets)
+        self.retain_s = retain_s  # --retain: keep events this long
         self.monitor = monitor
         self.store = store
         self.pcap = pcap
@@ -303,6 +306,7 @@ class Sniffer:
         deadline = start + duration_s if duration_s is not None else None
         next_flush = start + FLUSH_EVERY_S
         next_expire = start + EXPIRE_EVERY_S
+        next_retain = start  # at once: an existing database may hold old rows
         select = self._sel.select
         while not self.stopping:
             now = self.clock()
@@ -324,6 +328,9 @@ class Sniffer:
             if now >= next_flush:
                 next_flush = now + FLUSH_EVERY_S
                 self.flush()
+            if self.retain_s is not None and now >= next_retain:
+                next_retain = now + RETAIN_EVERY_S
+                self.retain(now - self.retain_s)
             if self.on_tick is not None:
                 self.on_tick(now)
 
@@ -401,6 +408,15 @@ class Sniffer:
             self.pcap.flush()
         if self.store is not None:
             self.store.flush(self.monitor, kernel_drops=self.kernel_drops)
+
+    def retain(self, cutoff: float) -> None:
+        """--retain: drop the events from before ``cutoff`` from the monitor and the database.
+        What is due is written first, so nothing is dropped unwritten; the next flush rewrites
+        the shortened timelines."""
+        self.flush()
+        self.monitor.trim(cutoff)
+        if self.store is not None:
+            self.store.prune(cutoff)
 
     def close(self) -> None:
         for w in self._watchers:

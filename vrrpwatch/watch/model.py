@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from dissectors.packet import Decoded
 from vrrpwatch.text import vlan_label
@@ -19,6 +20,37 @@ from vrrpwatch.watch.catalogue import AlertKind, Severity
 
 # A master is "silent" once it has missed this many of its own intervals.
 SILENCE_FACTOR = 1.5
+
+_T = TypeVar("_T")
+
+
+class EventLog(list[_T]):
+    """An append-only list of events whose oldest ones retention may drop (``sniff --retain``).
+
+    ``trimmed`` counts the events dropped so far, so item ``i`` of the run is ``log[i -
+    trimmed]`` and readers keep absolute cursors (counters stay monotonic). A trim never
+    changes a log in place: the owner replaces it with a new, shorter log (``after``), so a
+    reader on another thread that took the log once sees one consistent list and offset.
+    """
+
+    __slots__ = ("trimmed",)
+
+    def __init__(self, items: Iterable[_T] = (), trimmed: int = 0) -> None:
+        super().__init__(items)
+        self.trimmed = trimmed
+
+    @property
+    def total(self) -> int:
+        """Events ever logged: the absolute index of the next one."""
+        return self.trimmed + len(self)
+
+    def since(self, cursor: int) -> list[_T]:
+        """The events from absolute index ``cursor`` on (those trimmed meanwhile are gone)."""
+        return self[max(0, cursor - self.trimmed) :]
+
+    def after(self, n: int) -> EventLog[_T]:
+        """A new log without the first ``n`` events."""
+        return EventLog(self[n:], self.trimmed + n)
 
 
 class TransitionCause(enum.StrEnum):
@@ -154,7 +186,7 @@ class ObservedRouter:
     master: str | None = None
     master_since: float = 0.0
     resigned: bool = False  # the master's latest advert had priority 0
-    transitions: list[Transition] = field(default_factory=list)
+    transitions: EventLog[Transition] = field(default_factory=EventLog)
     reference: tuple[int, int, str | None, frozenset[str], int] | None = None
     recent_transitions: deque[float] = field(default_factory=deque)
     lost: bool = False  # master-lost episode open (sniff)

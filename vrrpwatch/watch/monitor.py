@@ -47,6 +47,7 @@ from vrrpwatch.watch.model import (
     AlertResolved,
     Counters,
     Event,
+    EventLog,
     ObservedRouter,
     RouterKey,
     Transition,
@@ -68,6 +69,7 @@ __all__ = [
     "Counters",
     "Episode",
     "Event",
+    "EventLog",
     "KnownRouter",
     "KnownRouters",
     "Monitor",
@@ -102,12 +104,12 @@ class Monitor:
         self._seen: dict[int, tuple[Decoded, ObservedRouter, Advertiser]] = {}
 
     @property
-    def alerts(self) -> list[Alert]:
-        """Every alert of the run, in order."""
+    def alerts(self) -> EventLog[Alert]:
+        """Every alert of the run, in order (but those ``trim`` dropped)."""
         return self.book.alerts
 
     @property
-    def address_events(self) -> list[AddressEvent]:
+    def address_events(self) -> EventLog[AddressEvent]:
         return self.announcements.events
 
     @property
@@ -263,6 +265,37 @@ class Monitor:
             for a in vr.advertisers.values():
                 a.last_decoded = None
                 a.checked_version = -1
+
+    def trim(self, cutoff: float) -> int:
+        """Retention (``sniff --retain``): drop the alerts, address events and transitions from
+        before ``cutoff``, oldest first, and return how many. A router keeps its latest
+        transition (who is master now; a takeover may still be settled). Each log is replaced,
+        not changed (``EventLog``), its ``trimmed`` offset grown: cursors stay valid. A router
+        whose timeline shrank is dirty, so the store rewrites it without the old rows."""
+
+        def older(log: EventLog[Alert] | EventLog[AddressEvent] | EventLog[Transition]) -> int:
+            n = 0
+            for e in log:
+                if e.time >= cutoff:
+                    break
+                n += 1
+            return n
+
+        book, ann = self.book, self.announcements
+        dropped = n = older(book.alerts)
+        if n:
+            book.alerts = book.alerts.after(n)
+        dropped += (n := older(ann.events))
+        if n:
+            ann.events = ann.events.after(n)
+        for vr in self.routers.values():
+            n = min(older(vr.transitions), len(vr.transitions) - 1)
+            if n > 0:
+                vr.transitions = vr.transitions.after(n)
+                vr.timeline_version += 1
+                vr.dirty = True
+                dropped += n
+        return dropped
 
     def finish(self) -> list[Event]:
         events: list[Event] = []
