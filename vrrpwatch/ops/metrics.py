@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import threading
 import time as _time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from wsgiref.types import WSGIApplication
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -371,9 +372,17 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 class MetricsServer:
-    """prometheus-client's HTTP server on ADDR:PORT for ``registry``, in a daemon thread."""
+    """prometheus-client's HTTP server on ADDR:PORT for ``registry``, in a daemon thread.
+    ``routes``: other WSGI apps by exact path (sniff's page on ``/``, ``ops.page``); every
+    other path is prometheus-client's, as before."""
 
-    def __init__(self, listen: str, registry: CollectorRegistry) -> None:
+    def __init__(
+        self,
+        listen: str,
+        registry: CollectorRegistry,
+        *,
+        routes: Mapping[str, WSGIApplication] | None = None,
+    ) -> None:
         from prometheus_client import start_http_server
 
         host, port = parse_listen(listen)
@@ -381,6 +390,8 @@ class MetricsServer:
             self._httpd, self._thread = start_http_server(port, addr=host, registry=registry)
         except OSError as exc:
             raise MetricsError(f"{listen}: cannot listen: {exc.strerror or exc}") from None
+        if routes and (metrics_app := self._httpd.get_app()) is not None:
+            self._httpd.set_app(_routed(dict(routes), metrics_app))
         self.address: tuple[str, int] = self._httpd.server_address[:2]  # type: ignore[assignment]
 
     @property
@@ -391,3 +402,10 @@ class MetricsServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+def _routed(routes: dict[str, WSGIApplication], default: WSGIApplication) -> WSGIApplication:
+    def app(environ: Any, start_response: Any) -> Any:
+        return routes.get(environ.get("PATH_INFO", ""), default)(environ, start_response)
+
+    return app
