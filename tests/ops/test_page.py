@@ -189,3 +189,48 @@ def test_a_broken_database_answers_503_in_one_line(tmp_path: Path) -> None:
     )
     assert seen[0][0].startswith("503") and body.decode().count("\n") == 1
     assert b"no such database" in body
+
+
+def test_served_page_in_a_browser_reloads_itself_and_fetches_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headless chromium with every request but the loopback page's own sent to a dead proxy."""
+    from tests.report import conftest as rc
+
+    # the file tests' flags, but the page's own server (an IP literal, which the resolver rule
+    # would map too) reachable
+    keep = [f for f in rc.FLAGS if not f.startswith(("--proxy-bypass-list", "--host-resolver"))]
+    loopback = [
+        "--proxy-bypass-list=127.0.0.1",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ]
+    monkeypatch.setattr(rc, "FLAGS", [*keep, *loopback])
+    exe = rc.chromium_path()
+    s = Sniff(tmp_path)
+    s.page.refresh_s = 2
+    browser = rc.Browser(exe)
+    try:
+        s.begin()
+        s.feed(FAILOVER)
+        url = s.base + "/"
+        res = browser.open(url, expression=CHARTS_JS)  # read well before the reload
+        later = browser.open(url, settle_s=s.page.refresh_s + 0.8)
+    finally:
+        browser.close()
+        s.close()
+    assert res.errors() == [] and later.errors() == []
+    assert res.requests == [url]
+    assert set(later.requests) == {url} and len(later.requests) >= 2, later.requests  # reloaded
+    got = json.loads(res.value)
+    groups = {
+        (".".join(map(str, r["vlan"])) or "-", r["family"], r["vrid"]) for r in TRUTH["routers"]
+    }
+    assert {tuple(c) for c in got["charts"]} == groups
+    assert got["failovers"] == len(TRUTH["failovers"])
+
+
+CHARTS_JS = """JSON.stringify({
+  charts: [...document.querySelectorAll('svg.chart')].map(
+    s => [s.dataset.vlan, +s.dataset.family, +s.dataset.vrid]),
+  failovers: document.querySelectorAll('svg.chart a.fo').length,
+})"""
