@@ -234,3 +234,57 @@ CHARTS_JS = """JSON.stringify({
     s => [s.dataset.vlan, +s.dataset.family, +s.dataset.vrid]),
   failovers: document.querySelectorAll('svg.chart a.fo').length,
 })"""
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_sniff_serves_the_live_page_beside_keepalived(tmp_path: Path) -> None:
+    """The real command in the namespace lab: / follows r1's resignation within a refresh,
+    /metrics beside it still parses."""
+    import secrets
+    import signal
+
+    from tests.conftest import lab_unavailable
+    from tests.lab import Lab, missing_prerequisites
+    from tests.ops.labtools import Sniff as LabSniff
+    from tests.ops.labtools import free_port, http_get, scrape, value, wait_until
+
+    missing = missing_prerequisites()
+    if missing:
+        lab_unavailable("; ".join(missing))
+    lab = Lab(prefix=f"vwp{secrets.token_hex(2)}", workdir=tmp_path / "lab")
+    try:
+        lan = lab.segment()
+        r1 = lab.host("r1", lan, addr4="192.0.2.253/24")
+        r2 = lab.host("r2", lan, addr4="192.0.2.254/24")
+        mon = lab.host("mon", lan, ipv6=False)
+        group = {"vrid": 9, "vips": ["192.0.2.1/24"], "version": 3, "advert_int": 0.5}
+        k1 = r1.keepalived(priority=200, **group)
+        r2.keepalived(priority=100, **group)
+        r1.wait_for_address("192.0.2.1", timeout=10)
+        port = free_port(mon)
+        sniff = LabSniff(lab, mon, "eth0", "--quiet", "--db", str(tmp_path / "p.db"),
+                         "--metrics", f"127.0.0.1:{port}")  # fmt: skip
+        url = f"http://127.0.0.1:{port}/"
+
+        def page(probe):  # type: ignore[no-untyped-def]
+            text = http_get(mon, url)
+            return text if text is not None and probe(text) else None
+
+        first = wait_until(
+            "a chart with r1 master",
+            lambda: page(lambda t: _charts(t) == 1 and "192.0.2.253" in t),
+            timeout=15,
+        )
+        assert _failovers(first) == 0 and '<meta http-equiv="refresh" content="5">' in first
+        k1.stop()  # resigns: r2 takes over after Skew_Time; the next page shows it
+        later = wait_until(
+            "the takeover on the page", lambda: page(lambda t: _failovers(t) == 1), timeout=15
+        )
+        assert _charts(later) == 1 and "resigned" in later
+        s = scrape(mon, port)
+        assert s is not None and value(s, "vrrpwatch_build_info") == 1
+        rc, err = sniff.finish(signal.SIGTERM)
+        assert rc == 0, err
+    finally:
+        lab.close()
