@@ -139,9 +139,9 @@ class Browser:
             self._events.append(self._read(max(0.1, deadline - time.monotonic())))
 
     def open(
-        self, path: Path, *, expression: str | None = None, settle_s: float = 0.3
+        self, path: Path | str, *, expression: str | None = None, settle_s: float = 0.3
     ) -> PageResult:
-        url = path.resolve().as_uri()
+        url = path if isinstance(path, str) else path.resolve().as_uri()  # str: a URL
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"

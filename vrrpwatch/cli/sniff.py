@@ -63,7 +63,8 @@ _SYSLOG_PRIORITY = {"info": 6, "warning": 4, "critical": 2}  # LOG_INFO, LOG_WAR
     "--metrics",
     metavar="ADDR:PORT",
     callback=lambda ctx, param, value: _check_ops(_listen, value),
-    help="Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9567).",
+    help="Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9567), "
+    "and the run's report page, reloading itself, on /.",
 )
 @click.option(
     "--alertmanager",
@@ -133,7 +134,7 @@ def sniff(
         retain_s=retain_s,
     )  # fmt: skip
     out.stop = sniffer.stop
-    ops = _start_ops(monitor, sniffer, metrics, alertmanagers, alertmanager_severity)
+    ops = _start_ops(monitor, sniffer, metrics, alertmanagers, alertmanager_severity, db_path)
 
     def _stop(signum: int, frame: Any) -> None:
         sniffer.stop()
@@ -150,6 +151,8 @@ def sniff(
             flush=sniffer.flush,
             on_event=out.event,
         ) as run:
+            if ops is not None:
+                ops.serve_run(run.run_id)
             out.start(names)
             try:
                 sniffer.run(duration)
@@ -231,6 +234,7 @@ def _start_ops(
     metrics: str | None,
     alertmanagers: tuple[str, ...],
     severity: str,
+    db_path: Path | None = None,
 ) -> Any:
     """--metrics and --alertmanager (vrrpwatch.ops); None without them."""
     if metrics is None and not alertmanagers:
@@ -243,7 +247,7 @@ def _start_ops(
     try:
         return SniffOps(
             monitor, sniffer, metrics=metrics, alertmanagers=alertmanagers,
-            min_severity=severity, sensor=sensor,
+            min_severity=severity, sensor=sensor, db_file=db_path,
         )  # fmt: skip
     except OpsError as exc:
         sniffer.close()  # no run was begun yet; the database closes with the command

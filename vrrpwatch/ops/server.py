@@ -7,6 +7,10 @@ metric work and never wait on the server.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+from wsgiref.types import WSGIApplication
+
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -55,9 +59,17 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 class MetricsServer:
-    """prometheus-client's HTTP server on ADDR:PORT for ``registry``, in a daemon thread."""
+    """prometheus-client's HTTP server on ADDR:PORT for ``registry``, in a daemon thread.
+    ``routes``: other WSGI apps by exact path (sniff's page on ``/``, ``ops.page``); every
+    other path is prometheus-client's, as before."""
 
-    def __init__(self, listen: str, registry: CollectorRegistry) -> None:
+    def __init__(
+        self,
+        listen: str,
+        registry: CollectorRegistry,
+        *,
+        routes: Mapping[str, WSGIApplication] | None = None,
+    ) -> None:
         from prometheus_client import start_http_server
 
         host, port = parse_listen(listen)
@@ -65,6 +77,8 @@ class MetricsServer:
             self._httpd, self._thread = start_http_server(port, addr=host, registry=registry)
         except OSError as exc:
             raise MetricsError(f"{listen}: cannot listen: {exc.strerror or exc}") from None
+        if routes and (metrics_app := self._httpd.get_app()) is not None:
+            self._httpd.set_app(_routed(dict(routes), metrics_app))
         self.address: tuple[str, int] = self._httpd.server_address[:2]  # type: ignore[assignment]
 
     @property
@@ -75,3 +89,10 @@ class MetricsServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+def _routed(routes: dict[str, WSGIApplication], default: WSGIApplication) -> WSGIApplication:
+    def app(environ: Any, start_response: Any) -> Any:
+        return routes.get(environ.get("PATH_INFO", ""), default)(environ, start_response)
+
+    return app

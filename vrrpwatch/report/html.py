@@ -183,8 +183,11 @@ def _asset(name: str) -> str:
     return resources.files("vrrpwatch.report").joinpath(name).read_text(encoding="utf-8")
 
 
-def render_html(data: dict[str, Any], *, reveal_secrets: bool = False) -> str:
-    """The page for one run's report data (``store.timeline.report_data``)."""
+def render_html(
+    data: dict[str, Any], *, reveal_secrets: bool = False, refresh_s: int | None = None
+) -> str:
+    """The page for one run's report data (``store.timeline.report_data``); ``refresh_s``
+    (sniff's live page, ``ops.page``): the page reloads itself every that many seconds."""
     run = data["run"]
     scale = Scale.for_span(run["first_time"], run["last_time"])
     files = Files(
@@ -224,6 +227,7 @@ def render_html(data: dict[str, Any], *, reveal_secrets: bool = False) -> str:
             css=css,
             script=script,
             csp=csp,
+            refresh_s=refresh_s,
             version=__version__,
         )
     )
