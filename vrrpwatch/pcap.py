@@ -49,6 +49,17 @@ _PCAP_MAGICS = {
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _PCAPNG_BOM = 0x1A2B3C4D
 
+# The fixed fields each pcapng block body must hold (pcapng spec, sections 4.2-4.4 and
+# appendix A): IDB link type, reserved, snaplen; EPB and the obsolete PB interface, timestamp
+# and two lengths; SPB the original length.
+_PCAPNG_MIN_BODY = {1: 8, 6: 20, 2: 20, 3: 4}
+_PCAPNG_NAMES = {
+    1: "interface description block",
+    6: "enhanced packet block",
+    2: "packet block",
+    3: "simple packet block",
+}
+
 Record = tuple[int, float, int, bytes]
 
 
@@ -81,11 +92,21 @@ class CaptureReader:
         # Called with ``bytes_read`` after each chunk (progress bars).
         self.on_chunk: Callable[[int], None] | None = None
 
+    def _read(self) -> bytes:
+        """One chunk; a read error (EIO, ...) becomes a one-line CaptureError."""
+        try:
+            return self._stream.read(CHUNK_SIZE)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise CaptureError(
+                f"{self.name}: read error at byte {self.bytes_read} ({why})"
+            ) from None
+
     def _chunks(self, first: bytes) -> Iterator[bytes]:
         if first:
             yield first
         while True:
-            chunk = self._stream.read(CHUNK_SIZE)
+            chunk = self._read()
             if not chunk:
                 return
             self.bytes_read += len(chunk)
@@ -107,7 +128,8 @@ class CaptureReader:
     def records(self, *, candidates_only: bool) -> Iterator[Record]:
         """Like ``read`` but plain ``(frame, time, linktype, data)`` tuples: the analyzer's
         hot loop saves an object per packet."""
-        head = self._stream.read(CHUNK_SIZE)
+        self.bytes_read = 0
+        head = self._read()
         self.bytes_read = len(head)
         if len(head) < 4:
             raise CaptureError(f"{self.name}: not a pcap or pcapng file (too short)")
@@ -263,6 +285,13 @@ class CaptureReader:
                     )
                 buf += more
             body = buf[8 : blen - 4]
+            need = _PCAPNG_MIN_BODY.get(btype, 0)
+            if len(body) < need:
+                self.packets = frame
+                raise CaptureError(
+                    f"{self.name}: corrupt pcapng {_PCAPNG_NAMES[btype]} at byte {pos}: "
+                    f"body of {len(body)} bytes, shorter than its {need} bytes of fields"
+                )
             if btype == 1:  # Interface Description Block
                 linktype = struct.unpack_from(order + "H", body, 0)[0]
                 interfaces.append((linktype, _if_tsresol(body[8:], order)))
@@ -272,6 +301,7 @@ class CaptureReader:
                 else:
                     ifid, _, ts_hi, ts_lo, caplen, _ = struct.unpack_from(order + "HHIIII", body, 0)
                 if ifid >= len(interfaces) or 20 + caplen > len(body):
+                    self.packets = frame
                     raise CaptureError(f"{self.name}: corrupt packet block at byte {pos}")
                 frame += 1
                 linktype, per_sec = interfaces[ifid]
@@ -286,6 +316,7 @@ class CaptureReader:
                     yield (frame, secs + frac / per_sec, linktype, data)
             elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
                 if not interfaces:
+                    self.packets = frame
                     raise CaptureError(f"{self.name}: packet before any interface at byte {pos}")
                 frame += 1
                 linktype, _ = interfaces[0]

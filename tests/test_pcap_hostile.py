@@ -1,0 +1,144 @@
+"""Hostile capture input (issue 11): short pcapng blocks, times outside datetime's range, read
+errors, huge block lengths on a pipe. Each test builds its input."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import CAPTURES
+from vrrpwatch.cli import cli
+from vrrpwatch.pcap import CaptureError, CaptureReader, iter_capture
+
+FAILOVER = CAPTURES / "v2-failover.pcap"
+
+
+def block(btype: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    n = len(body) + 12
+    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+
+
+SHB = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+
+
+def idb(tsresol: int | None = None) -> bytes:
+    opt = b""
+    if tsresol is not None:
+        opt = struct.pack("<HHB3x", 9, 1, tsresol) + struct.pack("<HH", 0, 0)
+    return block(1, struct.pack("<HHI", 1, 0, 65535) + opt)
+
+
+def epb(ticks: int, frame: bytes) -> bytes:
+    hi, lo = ticks >> 32, ticks & 0xFFFFFFFF
+    return block(6, struct.pack("<IIIII", 0, hi, lo, len(frame), len(frame)) + frame)
+
+
+def pcapng_of(pcap: Path, repeat: int = 1) -> tuple[bytes, int]:
+    """The packets of a (microsecond, little-endian) pcap as pcapng EPBs, ``repeat`` times."""
+    data = pcap.read_bytes()
+    out, n = [], 0
+    for _ in range(repeat):
+        for p in iter_capture(pcap):
+            out.append(epb(round(p.time * 1e6), p.data))
+            n += 1
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    return SHB + idb() + b"".join(out), n
+
+
+def cli_run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def one_error(output: str) -> str:
+    assert "Traceback" not in output
+    errors = [ln for ln in output.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, output
+    return errors[0]
+
+
+# -- short pcapng blocks -----------------------------------------------------------------------
+
+SHORT = {
+    "interface description block": block(1, b""),
+    "enhanced packet block": block(6, struct.pack("<III", 0, 0, 0)),
+    "packet block": block(2, struct.pack("<HHII", 0, 0, 0, 0)),
+    "simple packet block": block(3, b""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHORT))
+def test_short_pcapng_block_is_a_capture_error(name: str) -> None:
+    good = epb(1_000_000, b"\x01" * 20)
+    data = SHB + idb() + good + SHORT[name]
+    reader = CaptureReader(io.BytesIO(data), name="x.pcapng")
+    offset = len(SHB) + len(idb()) + len(good)
+    with pytest.raises(CaptureError, match=f"{name} at byte {offset}"):
+        for _ in reader:
+            pass
+    assert reader.packets == 1
+
+
+def test_analyze_short_block_after_good_packets_is_an_error_run(tmp_path: Path) -> None:
+    data, n = pcapng_of(FAILOVER, repeat=1000 // 15 + 1)
+    assert n >= 1000
+    path = tmp_path / "short.pcapng"
+    path.write_bytes(data + block(1, b""))
+    db = tmp_path / "x.db"
+    r = cli_run("analyze", str(path), "--db", str(db))
+    assert r.exit_code == 2, r.output
+    line = one_error(r.output)
+    assert f"interface description block at byte {len(data)}" in line
+    status, packets = sqlite3.connect(db).execute("SELECT status, packets FROM runs").fetchone()
+    assert status.startswith("error: ") and "interface description block" in status
+    assert packets == n
+
+
+@pytest.mark.parametrize("name", sorted(SHORT))
+def test_decode_short_block_exit_2(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "short.pcapng"
+    path.write_bytes(SHB + idb() + SHORT[name])
+    r = cli_run("decode", str(path))
+    assert r.exit_code == 2, r.output
+    assert name in one_error(r.output)
+
+
+# -- read errors --------------------------------------------------------------------------------
+
+
+class _FailingStream(io.BytesIO):
+    """Gives its bytes in one chunk, then EIO, as a failing disk does."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.calls = 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        self.calls += 1
+        if self.calls > 1:
+            raise OSError(5, "Input/output error")
+        return super().read(n)
+
+
+def test_read_error_midway_is_a_capture_error() -> None:
+    data, n = pcapng_of(FAILOVER)
+    reader = CaptureReader(_FailingStream(data), name="disk.pcapng")
+    with pytest.raises(CaptureError, match=r"disk.pcapng: read error at byte \d+ \(Input/output"):
+        for _ in reader:
+            pass
+    assert reader.packets == n
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="no /proc/self/mem")
+@pytest.mark.parametrize("command", ["analyze", "decode"])
+def test_eio_on_first_read_is_one_line(tmp_path: Path, command: str) -> None:
+    extra = ["--db", str(tmp_path / "x.db")] if command == "analyze" else []
+    r = cli_run(command, "/proc/self/mem", *extra)
+    assert r.exit_code == 2, r.output
+    assert "read error" in one_error(r.output)
