@@ -142,3 +142,48 @@ def test_eio_on_first_read_is_one_line(tmp_path: Path, command: str) -> None:
     r = cli_run(command, "/proc/self/mem", *extra)
     assert r.exit_code == 2, r.output
     assert "read error" in one_error(r.output)
+
+
+# -- times outside datetime's range ---------------------------------------------------------------
+
+
+def _adverts(tsresol: int | None, ticks: Any) -> bytes:
+    """The failover capture's frames as EPBs with the given interface resolution and times."""
+    frames = [p.data for p in iter_capture(FAILOVER)]
+    body = b"".join(epb(ticks(i), f) for i, f in enumerate(frames))
+    return SHB + idb(tsresol) + body + epb((1 << 64) - 1, frames[-1])  # and one all-ones
+
+
+@pytest.mark.parametrize(
+    ("tsresol", "ticks"),
+    [
+        (None, lambda i: (1 << 64) - 1 - 10**9 + i * 10**6),  # near all-ones, microseconds
+        (0, lambda i: 10**12 + i),  # if_tsresol 10^0: seconds, year ~33,700
+    ],
+    ids=["all-ones", "tsresol-10^0"],
+)
+def test_far_times_render_as_epoch_seconds(tmp_path: Path, tsresol: int | None, ticks: Any) -> None:
+    path = tmp_path / "far.pcapng"
+    path.write_bytes(_adverts(tsresol, ticks))
+    db = str(tmp_path / "x.db")
+    r = cli_run("decode", str(path))
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    r = cli_run("analyze", str(path), "--db", db)
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output
+    for args in (["report"], ["report", "--json"]):
+        r = cli_run(*args, "--db", db)
+        assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    status = sqlite3.connect(db).execute("SELECT status FROM runs").fetchone()[0]
+    assert status == "complete"
+
+
+def test_format_time_outside_datetime() -> None:
+    from vrrpwatch.times import format_time
+
+    t = float((1 << 64) - 1) / 1e6
+    assert format_time(t) == f"{t:.3f}"
+    assert format_time(t, "us") == f"{t:.6f}"
+    assert format_time(t, "iso") == f"{t:.6f}"
+    assert format_time(1e12, "syslog") == "1000000000000.000"
+    assert format_time(0.0) == "1970-01-01 00:00:00.000"
