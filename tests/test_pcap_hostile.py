@@ -187,3 +187,46 @@ def test_format_time_outside_datetime() -> None:
     assert format_time(t, "iso") == f"{t:.6f}"
     assert format_time(1e12, "syslog") == "1000000000000.000"
     assert format_time(0.0) == "1970-01-01 00:00:00.000"
+
+
+# -- huge block lengths on a pipe ----------------------------------------------------------------
+
+
+class _Pipe(io.RawIOBase):
+    """``head`` then ``zeros`` bytes of zeros, handed out a read at a time like a pipe."""
+
+    def __init__(self, head: bytes, zeros: int) -> None:
+        self.head, self.zeros, self.given = head, zeros, 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        n = 1 << 20 if n is None or n < 0 else n
+        if self.head:
+            out, self.head = self.head[:n], self.head[n:]
+        else:
+            out = b"\0" * min(n, self.zeros)
+            self.zeros -= len(out)
+        self.given += len(out)
+        return out
+
+
+def test_huge_pcapng_block_length_is_refused_before_buffering() -> None:
+    huge = struct.pack("<II", 6, 0xFFFFFFF0)
+    head = SHB + idb() + epb(1, b"\x01" * 20)
+    pipe = _Pipe(head + huge, zeros=80 << 20)
+    reader = CaptureReader(pipe, name="<stdin>")  # type: ignore[arg-type]
+    with pytest.raises(CaptureError, match=f"block at byte {len(head)} \\(length 4294967280\\)"):
+        for _ in reader:
+            pass
+    assert reader.packets == 1
+    assert pipe.given <= 2 << 20  # nothing past the first chunk was read
+
+
+def test_large_block_across_many_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vrrpwatch.pcap as capture
+
+    monkeypatch.setattr(capture, "CHUNK_SIZE", 4096)
+    big = bytes(range(256)) * (3 << 12)  # 3 MiB frame in 768 chunks
+    data = SHB + idb() + epb(1, b"\x01" * 20) + epb(2_000_000, big) + epb(3, b"\x02" * 30)
+    got = list(CaptureReader(io.BytesIO(data)))
+    assert [(p.frame, len(p.data)) for p in got] == [(1, 20), (2, len(big)), (3, 30)]
+    assert got[1].data == big and got[1].time == 2.0
