@@ -40,10 +40,14 @@ def epb(ticks: int, frame: bytes) -> bytes:
     return block(6, struct.pack("<IIIII", 0, hi, lo, len(frame), len(frame)) + frame)
 
 
-def pcapng_of(pcap: Path, repeat: int = 1) -> tuple[bytes, int]:
-    """The packets of a (microsecond, little-endian) pcap as pcapng EPBs, ``repeat`` times."""
+def pcapng_of(pcap: Path, repeat: int = 1, filler: int = 0) -> tuple[bytes, int]:
+    """The packets of a (microsecond, little-endian) pcap as pcapng EPBs, ``repeat`` times,
+    then ``filler`` 1000-byte frames that are not ours."""
     data = pcap.read_bytes()
     out, n = [], 0
+    pad = b"\x02" * 12 + b"\x88\xb5" + b"\0" * 986  # local experimental EtherType
+    out += [epb(2_000_000_000, pad)] * filler
+    n += filler
     for _ in range(repeat):
         for p in iter_capture(pcap):
             out.append(epb(round(p.time * 1e6), p.data))
@@ -230,3 +234,93 @@ def test_large_block_across_many_chunks(monkeypatch: pytest.MonkeyPatch) -> None
     got = list(CaptureReader(io.BytesIO(data)))
     assert [(p.frame, len(p.data)) for p in got] == [(1, 20), (2, len(big)), (3, 30)]
     assert got[1].data == big and got[1].time == 2.0
+
+
+# -- the run identity: by content, in one pass -----------------------------------------------------
+
+
+def _runs(db: Path) -> list[tuple[Any, ...]]:
+    return sqlite3.connect(db).execute("SELECT packets, status, identity FROM runs").fetchall()
+
+
+def _big_pcap(middle: int) -> bytes:
+    """The failover capture followed by ~4 MB of filler frames; ``middle`` is one byte halfway."""
+    data = FAILOVER.read_bytes()
+    filler = b"\x02" * 12 + b"\x88\xb5" + b"\0" * 986  # local experimental EtherType
+    recs = [struct.pack("<IIII", 1000, 0, len(filler), len(filler)) + filler] * 4400
+    recs[2200] = recs[2200][:-1] + bytes([middle])
+    return data + b"".join(recs)
+
+
+def test_files_differing_only_in_the_middle_are_two_runs(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.pcap", tmp_path / "b.pcap"
+    a.write_bytes(_big_pcap(0))
+    b.write_bytes(_big_pcap(1))
+    assert a.stat().st_size == b.stat().st_size > 4 << 20
+    db = tmp_path / "x.db"
+    for p in (a, b):
+        assert cli_run("analyze", str(p), "--db", str(db)).exit_code == 0
+    runs = _runs(db)
+    assert len(runs) == 2 and runs[0][2] != runs[1][2] and None not in (runs[0][2], runs[1][2])
+    # the same content from another path is the same run
+    c = tmp_path / "copy.pcap"
+    c.write_bytes(a.read_bytes())
+    assert cli_run("analyze", str(c), "--db", str(db)).exit_code == 0
+    assert len(_runs(db)) == 2
+
+
+def _feed(path: str, data: bytes) -> Any:
+    import threading
+
+    def write() -> None:
+        with open(path, "wb") as f:
+            f.write(data)
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    return t
+
+
+def test_analyze_a_fifo_reads_it_once(tmp_path: Path) -> None:
+    import os
+
+    data, n = pcapng_of(FAILOVER, filler=1500)
+    assert len(data) > 1 << 20
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    writer = _feed(str(fifo), data)
+    db = tmp_path / "x.db"
+    r = cli_run("analyze", str(fifo), "--db", str(db))
+    writer.join(5)
+    assert r.exit_code == 0, r.output
+    (packets, status, identity), *_ = _runs(db)
+    assert (packets, status) == (n, "complete") and identity is not None
+    # and it is the identity of the same bytes in a regular file
+    f = tmp_path / "same.pcapng"
+    f.write_bytes(data)
+    assert cli_run("analyze", str(f), "--db", str(db)).exit_code == 0
+    assert _runs(db) == [(n, "complete", identity)]
+
+
+def test_analyze_a_process_substitution_loses_nothing(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    data, n = pcapng_of(FAILOVER, filler=1500)
+    assert len(data) > 1 << 20
+    rfd, wfd = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(wfd, "wb") as f:
+            f.write(data)
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    db = tmp_path / "x.db"
+    try:
+        r = cli_run("analyze", f"/dev/fd/{rfd}", "--db", str(db))
+    finally:
+        t.join(5)
+        os.close(rfd)
+    assert r.exit_code == 0, r.output
+    assert _runs(db)[0][:2] == (n, "complete")

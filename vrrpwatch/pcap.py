@@ -96,16 +96,21 @@ class CaptureReader:
         self.format = ""
         # Called with ``bytes_read`` after each chunk (progress bars).
         self.on_chunk: Callable[[int], None] | None = None
+        # Called with every chunk read, the first included (a content hash as it streams).
+        self.on_data: Callable[[bytes], None] | None = None
 
     def _read(self) -> bytes:
         """One chunk; a read error (EIO, ...) becomes a one-line CaptureError."""
         try:
-            return self._stream.read(CHUNK_SIZE)
+            chunk = self._stream.read(CHUNK_SIZE)
         except OSError as exc:
             why = exc.strerror or str(exc)
             raise CaptureError(
                 f"{self.name}: read error at byte {self.bytes_read} ({why})"
             ) from None
+        if chunk and self.on_data is not None:
+            self.on_data(chunk)
+        return chunk
 
     def _chunks(self, first: bytes) -> Iterator[bytes]:
         if first:
