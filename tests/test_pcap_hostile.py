@@ -324,3 +324,16 @@ def test_analyze_a_process_substitution_loses_nothing(tmp_path: Path) -> None:
         os.close(rfd)
     assert r.exit_code == 0, r.output
     assert _runs(db)[0][:2] == (n, "complete")
+
+
+def test_pcapng_prefilter_passes_what_the_pcap_prefilter_passes() -> None:
+    from tests.bench.gen import frames
+
+    pkts = list(frames("mixed", 20_000, seed=7))
+    pcap = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + b"".join(
+        struct.pack("<IIII", 0, 0, len(d), len(d)) + d for _, d in pkts
+    )
+    ng = SHB + idb() + b"".join(epb(0, d) for _, d in pkts)
+    a = [r[0] for r in CaptureReader(io.BytesIO(pcap)).records(candidates_only=True)]
+    b = [r[0] for r in CaptureReader(io.BytesIO(ng)).records(candidates_only=True)]
+    assert a == b and 0 < len(a) < len(pkts)

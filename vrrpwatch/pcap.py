@@ -273,6 +273,8 @@ class CaptureReader:
         interfaces: list[tuple[int, int]] = []
         chunks = self._chunks(b"")
         may_be_ours = ethernet_may_be_ours
+        peek = struct.Struct(">12xH2xH2xB2xBB2xB").unpack_from
+        protos, v6_first, tags = IP_PROTOCOLS, IPV6_FIRST, TAG_TPIDS
         while True:
             if end - off < 12:
                 more = next(chunks, b"")
@@ -344,12 +346,28 @@ class CaptureReader:
                 frame += 1
                 off += blen
                 linktype, per_sec = interfaces[ifid]
-                if (
-                    candidates_only
-                    and linktype == LINKTYPE_ETHERNET
-                    and not may_be_ours(buf, data_start, data_stop)
-                ):
-                    continue
+                if candidates_only and linktype == LINKTYPE_ETHERNET:
+                    # the pcap reader's peek (see _read_pcap), on the frame's network-order bytes
+                    if caplen >= 38:
+                        et, et_in, nh6, p4, nh6_q, p4_q = peek(buf, data_start)
+                        if et == ETH_P_IP:
+                            if p4 not in protos:
+                                continue
+                        elif et in tags:
+                            if et_in == ETH_P_IP:
+                                if p4_q not in protos:
+                                    continue
+                            elif (et_in == ETH_P_IPV6 and nh6_q not in v6_first) or not may_be_ours(
+                                buf, data_start, data_stop
+                            ):
+                                continue
+                        elif et == ETH_P_IPV6:
+                            if nh6 not in v6_first or not may_be_ours(buf, data_start, data_stop):
+                                continue
+                        elif not may_be_ours(buf, data_start, data_stop):
+                            continue
+                    elif not may_be_ours(buf, data_start, data_stop):
+                        continue
                 # integer split first, so times round as the pcap reader's do
                 secs, frac = divmod((ts_hi << 32) | ts_lo, per_sec)
                 self.packets = frame
