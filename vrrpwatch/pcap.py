@@ -49,6 +49,22 @@ _PCAP_MAGICS = {
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _PCAPNG_BOM = 0x1A2B3C4D
 
+# The fixed fields each pcapng block body must hold (pcapng spec, sections 4.2-4.4 and
+# appendix A): IDB link type, reserved, snaplen; EPB and the obsolete PB interface, timestamp
+# and two lengths; SPB the original length.
+_PCAPNG_MIN_BODY = {1: 8, 6: 20, 2: 20, 3: 4}
+_PCAPNG_NAMES = {
+    1: "interface description block",
+    6: "enhanced packet block",
+    2: "packet block",
+    3: "simple packet block",
+}
+
+# The largest record or block read: past it the length field is taken as corrupt (a pipe
+# would otherwise be buffered without bound). 64 MiB of packet, plus room for block headers.
+MAX_RECORD = 0x4000000
+_MAX_BLOCK = MAX_RECORD + 0x10000
+
 Record = tuple[int, float, int, bytes]
 
 
@@ -80,12 +96,27 @@ class CaptureReader:
         self.format = ""
         # Called with ``bytes_read`` after each chunk (progress bars).
         self.on_chunk: Callable[[int], None] | None = None
+        # Called with every chunk read, the first included (a content hash as it streams).
+        self.on_data: Callable[[bytes], None] | None = None
+
+    def _read(self) -> bytes:
+        """One chunk; a read error (EIO, ...) becomes a one-line CaptureError."""
+        try:
+            chunk = self._stream.read(CHUNK_SIZE)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise CaptureError(
+                f"{self.name}: read error at byte {self.bytes_read} ({why})"
+            ) from None
+        if chunk and self.on_data is not None:
+            self.on_data(chunk)
+        return chunk
 
     def _chunks(self, first: bytes) -> Iterator[bytes]:
         if first:
             yield first
         while True:
-            chunk = self._stream.read(CHUNK_SIZE)
+            chunk = self._read()
             if not chunk:
                 return
             self.bytes_read += len(chunk)
@@ -107,7 +138,8 @@ class CaptureReader:
     def records(self, *, candidates_only: bool) -> Iterator[Record]:
         """Like ``read`` but plain ``(frame, time, linktype, data)`` tuples: the analyzer's
         hot loop saves an object per packet."""
-        head = self._stream.read(CHUNK_SIZE)
+        self.bytes_read = 0
+        head = self._read()
         self.bytes_read = len(head)
         if len(head) < 4:
             raise CaptureError(f"{self.name}: not a pcap or pcapng file (too short)")
@@ -226,84 +258,147 @@ class CaptureReader:
     # -- pcapng -----------------------------------------------------------------------------
 
     def _read_pcapng(self, head: bytes, candidates_only: bool) -> Iterator[Record]:
+        # Blocks are walked by offset inside the buffer (no copy of the rest per block); a block
+        # that straddles chunks is gathered in a list and joined once, so buffering is linear.
         buf = head
-        pos = 0
+        off = 0  # start of the current block in buf
+        end = len(buf)
+        pos = 0  # file offset of buf[0]
         frame = 0
         order = "<"
+        u32 = struct.Struct(order + "I").unpack_from
+        hdr = struct.Struct(order + "II").unpack_from
+        epb_fields = struct.Struct(order + "IIIII").unpack_from
         # per section: interface id -> (linktype, timestamp units per second)
-        interfaces: list[tuple[int, float]] = []
+        interfaces: list[tuple[int, int]] = []
         chunks = self._chunks(b"")
+        may_be_ours = ethernet_may_be_ours
+        peek = struct.Struct(">12xH2xH2xB2xBB2xB").unpack_from
+        protos, v6_first, tags = IP_PROTOCOLS, IPV6_FIRST, TAG_TPIDS
         while True:
-            if len(buf) < 12:
+            if end - off < 12:
                 more = next(chunks, b"")
                 if not more:
                     break
-                buf += more
+                buf = buf[off:] + more
+                pos += off
+                off, end = 0, len(buf)
                 continue
-            btype_raw = buf[:4]
-            if btype_raw == _PCAPNG_SHB:
-                (bom,) = struct.unpack_from("<I", buf, 8)
+            if buf[off : off + 4] == _PCAPNG_SHB:
+                (bom,) = struct.unpack_from("<I", buf, off + 8)
                 if bom == _PCAPNG_BOM:
                     order = "<"
                 elif bom == struct.unpack("<I", struct.pack(">I", _PCAPNG_BOM))[0]:
                     order = ">"
                 else:
-                    raise CaptureError(f"{self.name}: bad pcapng byte-order magic at byte {pos}")
-                interfaces = []
-            btype, blen = struct.unpack_from(order + "II", buf, 0)
-            if blen < 12 or blen % 4:
-                raise CaptureError(f"{self.name}: corrupt pcapng block at byte {pos}")
-            while len(buf) < blen:
-                more = next(chunks, b"")
-                if not more:
-                    self.packets = frame
                     raise CaptureError(
-                        f"{self.name}: truncated capture: block at byte {pos} is cut short "
-                        f"after {frame} complete packets"
+                        f"{self.name}: bad pcapng byte-order magic at byte {pos + off}"
                     )
-                buf += more
-            body = buf[8 : blen - 4]
-            if btype == 1:  # Interface Description Block
-                linktype = struct.unpack_from(order + "H", body, 0)[0]
-                interfaces.append((linktype, _if_tsresol(body[8:], order)))
-            elif btype in (6, 2):  # Enhanced Packet Block, obsolete Packet Block
+                u32 = struct.Struct(order + "I").unpack_from
+                hdr = struct.Struct(order + "II").unpack_from
+                epb_fields = struct.Struct(order + "IIIII").unpack_from
+                interfaces = []
+            btype, blen = hdr(buf, off)
+            if blen < 12 or blen % 4:
+                raise CaptureError(f"{self.name}: corrupt pcapng block at byte {pos + off}")
+            if blen > _MAX_BLOCK:
+                self.packets = frame
+                raise CaptureError(
+                    f"{self.name}: corrupt pcapng block at byte {pos + off} (length {blen})"
+                )
+            if off + blen > end:
+                parts = [buf[off:]]
+                have = end - off
+                while have < blen:
+                    more = next(chunks, b"")
+                    if not more:
+                        self.packets = frame
+                        raise CaptureError(
+                            f"{self.name}: truncated capture: block at byte {pos + off} is cut "
+                            f"short after {frame} complete packets"
+                        )
+                    parts.append(more)
+                    have += len(more)
+                buf = b"".join(parts)
+                pos += off
+                off, end = 0, len(buf)
+            start = off + 8  # the body: buf[start:stop]
+            stop = off + blen - 4
+            need = _PCAPNG_MIN_BODY.get(btype, 0)
+            if stop - start < need:
+                self.packets = frame
+                raise CaptureError(
+                    f"{self.name}: corrupt pcapng {_PCAPNG_NAMES[btype]} at byte {pos + off}: "
+                    f"body of {stop - start} bytes, shorter than its {need} bytes of fields"
+                )
+            if btype == 6 or btype == 2:  # Enhanced Packet Block, obsolete Packet Block
                 if btype == 6:
-                    ifid, ts_hi, ts_lo, caplen, _ = struct.unpack_from(order + "IIIII", body, 0)
+                    ifid, ts_hi, ts_lo, caplen, _ = epb_fields(buf, start)
                 else:
-                    ifid, _, ts_hi, ts_lo, caplen, _ = struct.unpack_from(order + "HHIIII", body, 0)
-                if ifid >= len(interfaces) or 20 + caplen > len(body):
-                    raise CaptureError(f"{self.name}: corrupt packet block at byte {pos}")
+                    ifid, _, ts_hi, ts_lo, caplen, _ = struct.unpack_from(
+                        order + "HHIIII", buf, start
+                    )
+                data_start = start + 20
+                data_stop = data_start + caplen
+                if ifid >= len(interfaces) or data_stop > stop:
+                    self.packets = frame
+                    raise CaptureError(f"{self.name}: corrupt packet block at byte {pos + off}")
                 frame += 1
+                off += blen
                 linktype, per_sec = interfaces[ifid]
-                data = body[20 : 20 + caplen]
-                if not (
-                    candidates_only
-                    and linktype == LINKTYPE_ETHERNET
-                    and not ethernet_may_be_ours(data, 0, caplen)
-                ):
-                    # integer split first, so times round as the pcap reader's do
-                    secs, frac = divmod((ts_hi << 32) | ts_lo, per_sec)
-                    yield (frame, secs + frac / per_sec, linktype, data)
+                if candidates_only and linktype == LINKTYPE_ETHERNET:
+                    # the pcap reader's peek (see _read_pcap), on the frame's network-order bytes
+                    if caplen >= 38:
+                        et, et_in, nh6, p4, nh6_q, p4_q = peek(buf, data_start)
+                        if et == ETH_P_IP:
+                            if p4 not in protos:
+                                continue
+                        elif et in tags:
+                            if et_in == ETH_P_IP:
+                                if p4_q not in protos:
+                                    continue
+                            elif (et_in == ETH_P_IPV6 and nh6_q not in v6_first) or not may_be_ours(
+                                buf, data_start, data_stop
+                            ):
+                                continue
+                        elif et == ETH_P_IPV6:
+                            if nh6 not in v6_first or not may_be_ours(buf, data_start, data_stop):
+                                continue
+                        elif not may_be_ours(buf, data_start, data_stop):
+                            continue
+                    elif not may_be_ours(buf, data_start, data_stop):
+                        continue
+                # integer split first, so times round as the pcap reader's do
+                secs, frac = divmod((ts_hi << 32) | ts_lo, per_sec)
+                self.packets = frame
+                yield (frame, secs + frac / per_sec, linktype, buf[data_start:data_stop])
+                continue
+            if btype == 1:  # Interface Description Block
+                (linktype,) = struct.unpack_from(order + "H", buf, start)
+                interfaces.append((linktype, _if_tsresol(buf[start + 8 : stop], order)))
             elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
                 if not interfaces:
-                    raise CaptureError(f"{self.name}: packet before any interface at byte {pos}")
+                    self.packets = frame
+                    raise CaptureError(
+                        f"{self.name}: packet before any interface at byte {pos + off}"
+                    )
                 frame += 1
                 linktype, _ = interfaces[0]
-                (origlen,) = struct.unpack_from(order + "I", body, 0)
-                data = body[4 : 4 + origlen]
+                (origlen,) = u32(buf, start)
+                data_stop = min(start + 4 + origlen, stop)
                 if not (
                     candidates_only
                     and linktype == LINKTYPE_ETHERNET
-                    and not ethernet_may_be_ours(data, 0, len(data))
+                    and not may_be_ours(buf, start + 4, data_stop)
                 ):
-                    yield (frame, 0.0, linktype, data)
+                    self.packets = frame
+                    yield (frame, 0.0, linktype, buf[start + 4 : data_stop])
             self.packets = frame
-            pos += blen
-            buf = buf[blen:]
+            off += blen
         self.packets = frame
-        if buf:
+        if off < end:
             raise CaptureError(
-                f"{self.name}: truncated capture: block at byte {pos} is cut short "
+                f"{self.name}: truncated capture: block at byte {pos + off} is cut short "
                 f"after {frame} complete packets"
             )
 

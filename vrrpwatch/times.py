@@ -23,12 +23,16 @@ _FORMATS: dict[str, tuple[str, int]] = {
 def format_time(t: float | None, style: TimeStyle = "ms") -> str:
     """Epoch seconds as text: UTC to the millisecond ("ms") or microsecond ("us"), ISO 8601 in
     UTC ("iso", join's JSON lines), or keepalived's local-time log stamp ("syslog"); "-" for
-    no time."""
+    no time. A time datetime cannot represent is given as raw epoch seconds."""
     if t is None:
         return "-"
-    if style == "iso":
-        return datetime.datetime.fromtimestamp(t, datetime.UTC).isoformat()
-    fmt, cut = _FORMATS[style]
-    tz = None if style == "syslog" else datetime.UTC
-    text = datetime.datetime.fromtimestamp(t, tz).strftime(fmt)
+    try:
+        if style == "iso":
+            return datetime.datetime.fromtimestamp(t, datetime.UTC).isoformat()
+        fmt, cut = _FORMATS[style]
+        tz = None if style == "syslog" else datetime.UTC
+        text = datetime.datetime.fromtimestamp(t, tz).strftime(fmt)
+    except (OverflowError, ValueError, OSError):
+        # Outside datetime's years 1-9999 (a capture can claim any time): raw epoch seconds.
+        return f"{t:.3f}" if style in ("ms", "syslog") else f"{t:.6f}"
     return text[:-cut] if cut else text

@@ -275,3 +275,15 @@ def test_utc_matches_datetime_truncated_to_milliseconds(t: float) -> None:
 
     want = datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     assert utc(t) == want[:-3]
+
+
+def test_times_outside_the_calendar_are_raw_epoch_seconds() -> None:
+    """A capture's bogus timestamps (an all-ones pcapng EPB) must not crash the page: the
+    chart's ticks and labels fall back to format_time's raw epoch seconds."""
+    from vrrpwatch.report.chart import Scale, utc
+    from vrrpwatch.times import format_time
+
+    far = 1.8e19
+    assert utc(far) == format_time(far)
+    ticks = Scale.for_span(far, far + 10.0).ticks()
+    assert ticks and all(t.label for t in ticks)

@@ -62,7 +62,7 @@ def analyze(
     """
     from vrrpwatch.store.run import recorded_run
     from vrrpwatch.store.summary import fails_on, summarize
-    from vrrpwatch.watch.files import capture_identity, run_files
+    from vrrpwatch.watch.files import ContentIdentity, run_files
 
     known = load_known_routers(known_routers)
     if files.count("-") > 1:
@@ -75,15 +75,16 @@ def analyze(
         if f != "-" and not Path(f).exists():
             raise InputError(f"{f}: no such file")
     db, monitor, store = open_monitor(db_path, known, reveal_secrets)
-    identity = capture_identity(files)
+    identity = ContentIdentity(files, engine)
     progress_cb, finish_progress = _progress(files)
-    with recorded_run(
-        store, monitor, kind="analyze", source=" ".join(files), identity=identity
-    ) as run:
+    with recorded_run(store, monitor, kind="analyze", source=" ".join(files)) as run:
         try:
-            run_files(files, monitor, store, engine=engine, on_progress=progress_cb)
+            run_files(
+                files, monitor, store, engine=engine, on_progress=progress_cb, identity=identity
+            )
         finally:
             finish_progress()
+            run.identity = identity.hexdigest()  # known once read: set when the run ends
     doc = summarize(db, run.run_id)
     if html_path is not None:
         _write_html(db, run.run_id, html_path, reveal_secrets)

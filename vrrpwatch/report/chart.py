@@ -24,6 +24,8 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
+from vrrpwatch.times import format_time
+
 # The chart's coordinate system (the SVG viewBox); the page scales it to its width.
 WIDTH = 1000.0
 PLOT_X0 = 200.0
@@ -72,7 +74,8 @@ class Scale:
         return cls(first - pad, first + span + pad)
 
     def x(self, t: float) -> float:
-        frac = (t - self.t0) / (self.t1 - self.t0)
+        width = self.t1 - self.t0  # 0 where floats cannot tell the ends apart (t ~ 1e19 s)
+        frac = (t - self.t0) / width if width > 0 else 0.0
         return round(PLOT_X0 + min(max(frac, 0.0), 1.0) * (PLOT_X1 - PLOT_X0), 2)
 
     def ticks(self) -> list[Tick]:
@@ -84,7 +87,13 @@ class Scale:
         n = 0
         while (t := first + n * step) <= self.t1 and n < 100:
             n += 1
-            when = datetime.datetime.fromtimestamp(t, datetime.UTC)
+            try:
+                when = datetime.datetime.fromtimestamp(t, datetime.UTC)
+            except (OverflowError, OSError, ValueError):
+                # outside datetime's range (a capture's bogus timestamps): raw epoch seconds,
+                # as format_time writes them everywhere else
+                out.append(Tick(self.x(t), format_time(t), ""))
+                continue
             day = when.strftime("%Y-%m-%d")
             out.append(Tick(self.x(t), _tick_label(when, step), day if day != last_day else ""))
             last_day = day
@@ -110,7 +119,10 @@ def utc(t: float | None) -> str:
     us = round((t - sec) * 1e6)
     if us >= 1_000_000:
         sec, us = sec + 1, 0
-    return f"{_utc_second(sec)}.{us // 1000:03d}"
+    try:
+        return f"{_utc_second(sec)}.{us // 1000:03d}"
+    except (OverflowError, OSError, ValueError):
+        return format_time(t)  # outside the calendar's range: raw epoch seconds
 
 
 @lru_cache(maxsize=1 << 16)

@@ -570,8 +570,13 @@ class Store:
 
         return prune_events(self.db, cutoff)
 
-    def end_run(self, status: str = "complete") -> None:
+    def end_run(self, status: str = "complete", *, identity: str | None = None) -> None:
+        """End the run; an ``identity`` known only now (analyze hashes as it reads) is set here,
+        and the other runs of it are replaced as in ``begin_run``."""
         with write_transaction(self.db):
-            self.db.table("runs").update(self.run_id, {"stopped": time.time(), "status": status})
+            update: dict[str, Any] = {"stopped": time.time(), "status": status}
+            if identity is not None:
+                self.identity = update["identity"] = identity
+            self.db.table("runs").update(self.run_id, update)
             if self.identity is not None:
                 self._replace_runs(self.identity)

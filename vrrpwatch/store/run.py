@@ -29,6 +29,8 @@ class RunOutcome:
     db_file: str
     error: VrrpwatchError | None = None
     interrupted: bool = False
+    # set by the body when the identity is known only once the input is read (analyze)
+    identity: str | None = None
 
     @property
     def status(self) -> str:
@@ -95,7 +97,7 @@ def recorded_run(
     except VrrpwatchError as exc:
         outcome.error = outcome.error or exc
     try:
-        store.end_run(outcome.status)
+        store.end_run(outcome.status, identity=outcome.identity)
     except sqlite3.Error as exc:
         outcome.error = outcome.error or database_error(store, exc)
 

@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from vrrpwatch.pcap import CaptureError, CaptureReader, open_capture
 from vrrpwatch.watch.feed import CachedDecoder, Feed, RunSink
 from vrrpwatch.watch.monitor import Event, Monitor
 
 FLUSH_EVERY_S = 1.0
-_IDENTITY_SAMPLE = 1 << 20
 
 
 @dataclass
@@ -32,24 +31,33 @@ class FileProgress:
     size: int | None
 
 
-def capture_identity(paths: Sequence[str]) -> str | None:
-    """Content identity of a list of capture files (size and SHA-256 of the first and last MiB
-    of each), so re-analyzing the same files, from any path, replaces the earlier run."""
-    h = hashlib.sha256()
-    for p in paths:
-        if p == "-":
+class ContentIdentity:
+    """Content identity of the capture files of one run, computed while they are read: SHA-256
+    over the SHA-256 of each file's whole content (the bytes the reader consumed), so
+    re-analyzing the same files, from any path, replaces the earlier run. A run that reads
+    standard input has none."""
+
+    def __init__(self, paths: Sequence[str], engine: str = "native") -> None:
+        self._all = hashlib.sha256(f"vrrpwatch-capture-v2:{engine}:{len(paths)}:".encode())
+        self._stdin = "-" in paths
+        self._file: Any = None
+
+    def start_file(self) -> Callable[[bytes], None]:
+        self._end_file()
+        self._file = hashlib.sha256()
+        return self._file.update  # type: ignore[no-any-return]
+
+    def _end_file(self) -> None:
+        if self._file is not None:
+            self._all.update(self._file.digest())
+            self._file = None
+
+    def hexdigest(self) -> str | None:
+        """The identity of what was read so far (all of it once ``run_files`` returns)."""
+        if self._stdin:
             return None
-        try:
-            size = Path(p).stat().st_size
-            with open(p, "rb") as f:
-                h.update(f"{size}:".encode())
-                h.update(f.read(_IDENTITY_SAMPLE))
-                if size > 2 * _IDENTITY_SAMPLE:
-                    f.seek(-_IDENTITY_SAMPLE, 2)
-                    h.update(f.read())
-        except OSError:
-            return None  # open_capture reports it properly
-    return h.hexdigest()
+        self._end_file()
+        return self._all.hexdigest()
 
 
 @contextmanager
@@ -95,16 +103,20 @@ def run_files(
     engine: str = "native",
     on_event: Callable[[Event], None] | None = None,
     on_progress: Callable[[FileProgress, int], None] | None = None,
+    identity: ContentIdentity | None = None,
 ) -> None:
     """Feed every candidate packet of ``paths`` (in order) to ``monitor``, flushing ``store``
     at least every second. Raises CaptureError where a file stops making sense; everything
-    before it has been fed (the caller calls ``monitor.finish()`` and flushes either way)."""
+    before it has been fed (the caller calls ``monitor.finish()`` and flushes either way).
+    Each file is read once, in one pass: ``identity`` hashes its content as it streams."""
     last_flush = [_time.monotonic()]
     feed = Feed(monitor, on_event=on_event)
     for path in paths:
         with _open(path, engine) as (stream, name):
             monitor.source = name
             reader = CaptureReader(stream, name=name)
+            if identity is not None:
+                reader.on_data = identity.start_file()
             if on_progress is not None:
                 size = Path(path).stat().st_size if path != "-" and engine == "native" else None
                 progress = FileProgress(name, size)
@@ -128,4 +140,4 @@ def run_files(
                 monitor.counters.packets = base + reader.packets
 
 
-__all__ = ["CachedDecoder", "FileProgress", "capture_identity", "run_files"]
+__all__ = ["CachedDecoder", "ContentIdentity", "FileProgress", "run_files"]
