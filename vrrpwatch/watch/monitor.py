@@ -23,7 +23,7 @@ from dissectors.arp import ArpPacket
 from dissectors.frame import format_mac
 from dissectors.nd import NeighborAdvert
 from dissectors.packet import Decoded, Kind
-from dissectors.vrrp import VrrpV2, VrrpV3
+from dissectors.vrrp import VrrpV2, VrrpV3, discarded_by_receivers
 from vrrpwatch.watch.addresses import Announcements, CarpWatch
 from vrrpwatch.watch.catalogue import (
     CATALOGUE,
@@ -35,7 +35,12 @@ from vrrpwatch.watch.catalogue import (
     Ends,
     Severity,
 )
-from vrrpwatch.watch.consistency import consistency_alerts, packet_alerts, split_brain
+from vrrpwatch.watch.consistency import (
+    consistency_alerts,
+    discarded_advert,
+    packet_alerts,
+    split_brain,
+)
 from vrrpwatch.watch.episodes import AlertBook, Episode
 from vrrpwatch.watch.known import KnownRouter, KnownRouters
 from vrrpwatch.watch.links import Links
@@ -166,9 +171,9 @@ class Monitor:
         msg = pkt.message
         if isinstance(msg, VrrpV2 | VrrpV3):
             self.counters.vrrp_adverts += 1
-            vr = self._advert(frame, time, pkt, msg, events)
-            if iface is not None and vr.interface != iface:
-                self.links.heard_on(vr, iface, frame, time, events)
+            followed = self._advert(frame, time, pkt, msg, events)
+            if followed is not None and iface is not None and followed.interface != iface:
+                self.links.heard_on(followed, iface, frame, time, events)
         elif pkt.kind is Kind.CARP:
             self.counters.carp += 1
             self._carp.carp(frame, time, pkt, events)
@@ -273,17 +278,28 @@ class Monitor:
 
     def _advert(
         self, frame: int, time: float, pkt: Decoded, adv: VrrpV2 | VrrpV3, events: list[Event]
-    ) -> ObservedRouter:
+    ) -> ObservedRouter | None:
+        """Follow one advert; None when every receiver discards it (it is not followed)."""
         ip = pkt.ip
         assert ip is not None
         family = ip.family
         key = RouterKey(pkt.link.vlans, family, adv.vrid)
         self._carp.vrrp(pkt.link.vlans, events)
+        src = str(ip.src)
+        mac = format_mac(pkt.link.src_mac) if pkt.link.src_mac else None
+        discards = discarded_by_receivers(pkt.findings) if pkt.findings else ()
+        if discards:
+            # RFC 5798 / RFC 3768 section 7.1: every router drops it, so it is no advertiser
+            # of the router: it moves no master, adds no transition, makes no split brain.
+            self.book.heard_discarded(key, src, time)
+            discarded_advert(
+                self.book, key, src, ip.ttl, mac, adv.priority, discards, pkt, frame, time,
+                events,
+            )  # fmt: skip
+            return None
         vr = self.routers.get(key)
         if vr is None:
             vr = self.routers[key] = ObservedRouter(key)
-        src = str(ip.src)
-        mac = format_mac(pkt.link.src_mac) if pkt.link.src_mac else None
         a = vr.advertisers.get(src)
         if a is None:
             a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)

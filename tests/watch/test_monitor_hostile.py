@@ -1,0 +1,87 @@
+"""The monitor under hostile input (issue 11): adverts every router discards are reported, never
+followed."""
+
+from __future__ import annotations
+
+from dissectors.common import Finding
+from dissectors.vrrp import RECEIVER_DISCARDS
+from tests.helpers import KEY, MAC2, MAC3, R1, R2, R3, Feed, advert
+from vrrpwatch.watch.catalogue import EVENT_HOLD_S
+from vrrpwatch.watch.model import AlertResolved
+
+
+def _bad_checksum(frame: bytes) -> bytes:
+    # Ethernet 14 + IPv4 20: the VRRP checksum is bytes 6-7 of the advert
+    at = 14 + 20 + 6
+    return frame[:at] + bytes([frame[at] ^ 0xFF]) + frame[at + 1 :]
+
+
+def test_ttl_1_stranger_at_254_moves_no_master_and_makes_no_split_brain() -> None:
+    f = Feed()
+    for i in range(10):
+        f(float(i), advert(R1, 100))
+        f(i + 0.5, advert(R3, 254, mac=MAC3, ttl=1))
+    vr = f.m.routers[KEY]
+    assert vr.master == R1
+    assert f.timeline() == [(None, R1, "first-seen")]
+    assert R3 not in vr.advertisers
+    kinds = f.kinds()
+    assert "split-brain" not in kinds
+    assert "master-change" not in kinds
+    assert kinds.count("ttl-not-255") == 1
+    (spoofed,) = [a for a in f.m.alerts if a.kind == "spoofed-advert"]
+    assert spoofed.source == R3 and spoofed.key == KEY
+    assert "ttl-not-255" in spoofed.message and "254" in spoofed.message
+    assert f.m.counters.findings[Finding.TTL_NOT_255] == 10
+
+
+def test_ttl_64_priority_0_spoofed_from_the_master_is_no_resignation() -> None:
+    f = Feed()
+    f.every(0.0, 10.0, 1.0, advert(R2, 100, mac=MAC2))
+    f(0.5, advert(R1, 200))
+    for i in range(1, 10):
+        f(i + 0.5, advert(R1, 200))
+        f(i + 0.6, advert(R1, 0, ttl=64))
+    vr = f.m.routers[KEY]
+    assert vr.master == R1 and not vr.resigned
+    assert f.timeline() == [(None, R2, "first-seen"), (R2, R1, "preempted")]
+    assert vr.advertisers[R1].priorities == [200]
+    assert "master-resigned" not in f.kinds()
+    assert "spoofed-advert" in f.kinds()
+
+
+def test_bad_checksum_adverts_are_not_followed() -> None:
+    f = Feed()
+    for i in range(10):
+        f(float(i), advert(R1, 100))
+        f(i + 0.5, _bad_checksum(advert(R2, 254, mac=MAC2)))
+    vr = f.m.routers[KEY]
+    assert vr.master == R1
+    assert f.timeline() == [(None, R1, "first-seen")]
+    kinds = f.kinds()
+    assert "split-brain" not in kinds
+    assert kinds.count("bad-checksum") == 1 and kinds.count("spoofed-advert") == 1
+
+
+def test_a_discarded_stranger_alone_makes_no_router() -> None:
+    f = Feed()
+    f.every(0.0, 10.0, 1.0, advert(R3, 254, mac=MAC3, vrid=7, ttl=1))
+    assert f.m.routers == {}
+    assert "spoofed-advert" in f.kinds()
+
+
+def test_spoofed_advert_ends_when_its_source_falls_silent() -> None:
+    f = Feed()
+    f.every(0.0, 5.0, 1.0, advert(R1, 100))
+    f.every(0.5, 5.0, 1.0, advert(R3, 254, mac=MAC3, ttl=1))
+    ended = [e for e in f.m.expire(5.0) if isinstance(e, AlertResolved)]
+    assert [e.alert.kind for e in ended] == []  # heard 0.5 s ago: still open
+    later = f.m.expire(4.5 + EVENT_HOLD_S + 1)
+    kinds = sorted(e.alert.kind for e in later if isinstance(e, AlertResolved))
+    assert "spoofed-advert" in kinds and "ttl-not-255" in kinds
+
+
+def test_join_discards_for_exactly_the_receiver_discards() -> None:
+    from vrrpwatch.join.router import DISCARDED_FINDINGS
+
+    assert tuple(DISCARDED_FINDINGS) == RECEIVER_DISCARDS
