@@ -85,3 +85,39 @@ def test_join_discards_for_exactly_the_receiver_discards() -> None:
     from vrrpwatch.join.router import DISCARDED_FINDINGS
 
     assert tuple(DISCARDED_FINDINGS) == RECEIVER_DISCARDS
+
+
+R4, R5 = "192.0.2.14", "192.0.2.15"
+
+
+def _outage_then_five_backups(old_master_returns: bool) -> Feed:
+    # A 5 s outage of master R5 (priority 250), then the five backups' timers fire within
+    # 40 ms (RFC 5798 section 6.4.2); the best one (R4, 200) wins and keeps advertising.
+    f = Feed()
+    f.every(0.0, 3.0, 1.0, advert(R5, 250, mac=MAC3))
+    backups = [(R1, 100), (R2, 150), ("192.0.2.16", 120), ("192.0.2.17", 180), (R4, 200)]
+    for i, (src, prio) in enumerate(backups):
+        f(7.0 + i * 0.01, advert(src, prio, mac=MAC2))
+    if old_master_returns:
+        f.every(7.04, 10.0, 1.0, advert(R5, 250, mac=MAC3))
+    else:
+        f.every(8.0, 10.0, 1.0, advert(R4, 200, mac=MAC2))
+    f.m.finish()
+    return f
+
+
+def test_five_backups_after_an_outage_make_one_transition_and_one_alert() -> None:
+    f = _outage_then_five_backups(old_master_returns=False)
+    assert f.timeline() == [(None, R5, "first-seen"), (R5, R4, "silent")]
+    t = f.m.routers[KEY].transitions[1]
+    assert t.gap_ms == 5040.0  # last advert of R5 at 2.0, the winner's first at 7.04
+    (change,) = [a for a in f.m.alerts if a.kind == "master-change"]
+    assert change.source == R4 and f"{R5} -> {R4}" in change.message
+    assert "won over" in change.message
+
+
+def test_the_old_master_back_within_the_takeover_is_no_transition() -> None:
+    f = _outage_then_five_backups(old_master_returns=True)
+    assert f.timeline() == [(None, R5, "first-seen")]
+    assert f.m.routers[KEY].master == R5
+    assert "master-change" not in f.kinds()

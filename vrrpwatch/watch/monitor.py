@@ -57,7 +57,7 @@ from vrrpwatch.watch.model import (
     Transition,
     TransitionCause,
 )
-from vrrpwatch.watch.timeline import lost_cleared, master_lost, track_master
+from vrrpwatch.watch.timeline import lost_cleared, master_lost, settle, track_master
 
 __all__ = [
     "EXPIRE_SLACK_S",
@@ -153,6 +153,8 @@ class Monitor:
             a.last_frame = frame
             a.adverts += 1
             a.dirty = vr.dirty = True
+            if vr.unannounced is not None:
+                settle(self.book, vr, time, events)
             if vr.master != a.address or vr.resigned or a.last_priority == 0:
                 track_master(self.book, vr, a, a.last_priority, frame, time, events)
             if a.checked_version != vr.profile_version:
@@ -239,6 +241,8 @@ class Monitor:
         blind = self.links.blind(now)
         book = self.book
         for vr in self.routers.values():
+            if vr.unannounced is not None:
+                settle(book, vr, now, events)
             if blind and vr.interface in blind:
                 continue
             master_lost(book, vr, now, events)
@@ -271,6 +275,9 @@ class Monitor:
 
     def finish(self) -> list[Event]:
         events: list[Event] = []
+        for vr in self.routers.values():
+            if vr.unannounced is not None:
+                settle(self.book, vr, float("inf"), events)
         self.announcements.judge(self.routers, self.known, float("inf"), events)
         return events
 
@@ -346,6 +353,8 @@ class Monitor:
             vr.profile_version += 1
         consistency_alerts(book, self.known, vr, a, frame, time, events)
         a.checked_version = vr.profile_version
+        if vr.unannounced is not None:
+            settle(book, vr, time, events)
         track_master(book, vr, a, adv.priority, frame, time, events)
         split_brain(book, vr, a, frame, time, events)
         if vr.lost and vr.master is not None:
