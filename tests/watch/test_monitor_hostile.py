@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dissectors.common import Finding
 from dissectors.vrrp import RECEIVER_DISCARDS
-from tests.helpers import KEY, MAC2, MAC3, R1, R2, R3, Feed, advert
-from vrrpwatch.watch.catalogue import EVENT_HOLD_S
+from tests.helpers import KEY, MAC2, MAC3, R1, R2, R3, Feed, advert, garp
+from vrrpwatch.watch.catalogue import EVENT_HOLD_S, Severity
 from vrrpwatch.watch.model import AlertResolved
 
 
@@ -121,3 +121,35 @@ def test_the_old_master_back_within_the_takeover_is_no_transition() -> None:
     assert f.timeline() == [(None, R5, "first-seen")]
     assert f.m.routers[KEY].master == R5
     assert "master-change" not in f.kinds()
+
+
+OWNER = "192.0.2.10"  # the owner's primary address; the VIP 192.0.2.1 is a secondary
+
+
+def _owner_returns(garp_mac: bytes) -> Feed:
+    f = Feed()
+    f.every(0.0, 3.0, 1.0, advert(OWNER, 255, mac=MAC3))
+    # the owner goes away; the backup takes over and announces the VIP (RFC 5798 6.4.2)
+    f(6.0, advert(R2, 100, mac=MAC2))
+    f(6.01, garp(garp_mac))
+    f.every(7.0, 12.0, 1.0, advert(R2, 100, mac=MAC2))
+    f.every(12.5, 16.0, 1.0, advert(OWNER, 255, mac=MAC3))  # the owner is back
+    f.m.finish()
+    return f
+
+
+def test_owner_with_a_secondary_vip_returning_is_no_critical_alert() -> None:
+    f = _owner_returns(MAC2)
+    assert f.timeline()[-1] == (R2, OWNER, "preempted")
+    assert not [a for a in f.m.alerts if a.severity is Severity.CRITICAL], f.kinds()
+    assert "rogue-advertiser" not in f.kinds()
+    (p255,) = [a for a in f.m.alerts if a.kind == "priority-255"]
+    assert p255.severity is Severity.WARNING  # its address is not a virtual address
+
+
+def test_owner_returning_is_still_flagged_when_a_non_vrrp_mac_answered_for_the_vip() -> None:
+    stranger = bytes.fromhex("0200000000aa")
+    f = _owner_returns(stranger)
+    sev = {a.severity for a in f.m.alerts if a.kind == "priority-255"}
+    assert Severity.CRITICAL in sev
+    assert "rogue-advertiser" in f.kinds()

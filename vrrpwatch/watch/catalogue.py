@@ -134,7 +134,8 @@ _ENTRIES = (
         description="an advertiser that should not be there",
         opens="the source is not in `--known-routers`; without that list, an advertiser whose "
         "version, auth, VIP set or interval conflicts with the established (first) master's, or "
-        "a priority-255 advertiser taking over a VIP another MAC announced",
+        "a priority-255 advertiser taking over a VIP another MAC announced (not a VRRP router's "
+        "when the advertiser had been master and lost it: an owner returning)",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
@@ -147,7 +148,8 @@ _ENTRIES = (
         description="an advertiser claims address ownership and preempts everyone",
         opens="an advert has priority 255: info when its address is one of the VIPs, warning "
         "when it is not, critical with evidence it does not own them (another MAC announced the "
-        "VIP, or it is not a known router); each severity is its own episode",
+        "VIP, not counting the group's VRRP routers when it had been master and lost it; or it is "
+        "not a known router); each severity is its own episode",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,

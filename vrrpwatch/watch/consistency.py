@@ -140,11 +140,18 @@ def priority_255(
     owns = a.address in a.vips
     unknown = known is not None and not known.allows(a.address, a.mac, key.vrid)
     vmac = format_mac(virtual_mac(key.vrid, key.family))
+    # A MAC that announced a virtual address is evidence against the owner, except that of a
+    # VRRP router of the group when this advertiser was master and lost it (the owner returning:
+    # the backup that took over announced the VIPs, RFC 5798 section 6.4.2, from its own MAC
+    # when it has no virtual MAC). A MAC of no VRRP router is evidence either way.
+    returning = any(t.old == a.address for t in vr.transitions)
     foreign = [
         (vip, mac)
         for vip in a.vips
         for mac in sorted(vr.announcers.get(vip, ()))
-        if mac not in a.macs and mac != vmac
+        if mac not in a.macs
+        and mac != vmac
+        and not (returning and any(mac in o.macs for o in vr.advertisers.values()))
     ]
     if unknown or foreign:
         sev = Severity.CRITICAL
