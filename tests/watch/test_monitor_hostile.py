@@ -153,3 +153,30 @@ def test_owner_returning_is_still_flagged_when_a_non_vrrp_mac_answered_for_the_v
     sev = {a.severity for a in f.m.alerts if a.kind == "priority-255"}
     assert Severity.CRITICAL in sev
     assert "rogue-advertiser" in f.kinds()
+
+
+def _on_eth0(drops: list[tuple[float, int]]) -> list[object]:
+    from dissectors.packet import decode_packet
+    from vrrpwatch.fingerprints import fingerprint
+    from vrrpwatch.watch.monitor import Monitor
+
+    m = Monitor(fingerprint=lambda pw: fingerprint(pw, b"k"))
+    for i in range(3):
+        d = decode_packet(advert(R1, 100), 1)
+        assert d is not None
+        m.observe(i + 1, float(i), d, "eth0")
+    for at, count in drops:
+        m.kernel_drops("eth0", at, count)
+    # No backup has advertised: Master_Down_Interval 3.996 s + 0.25 s after the last advert
+    return [e for e in m.expire(6.3) if getattr(e, "kind", None) == "master-lost"]
+
+
+def test_no_master_lost_when_the_kernel_dropped_frames_since_the_last_advert() -> None:
+    assert _on_eth0([(1.5, 0), (4.0, 5000)]) == []
+
+
+def test_master_lost_says_no_frames_were_dropped() -> None:
+    (lost,) = _on_eth0([(1.5, 7), (4.0, 0)])  # drops before the master's last advert only
+    assert "dropped no frames on eth0" in lost.message  # type: ignore[attr-defined]
+    (plain,) = _on_eth0([])
+    assert "dropped" not in plain.message  # type: ignore[attr-defined]

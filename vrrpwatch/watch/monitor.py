@@ -230,22 +230,31 @@ class Monitor:
         self.links.interface_up(name, now, frame, self.routers, events)
         return events
 
+    def kernel_drops(self, name: str, now: float, count: int) -> None:
+        """Sniff: the kernel dropped ``count`` frames on interface ``name`` since its last
+        report, read at ``now`` (0: none, and the counters are read)."""
+        self.links.dropped(name, now, count)
+
     def expire(self, now: float) -> list[Event]:
         """Live monitoring, called periodically with the current time: master-lost for routers
         whose master went silent (``timeline.master_lost``), except those heard on an
         interface in its blind window (``links``), and the end of the episodes that end with
-        time."""
+        time. Nor for routers on an interface where the kernel dropped frames since their
+        master's last advert (``kernel_drops``)."""
         events: list[Event] = []
         if self.announcements.pending:
             self.announcements.judge(self.routers, self.known, now, events)
-        blind = self.links.blind(now)
+        links = self.links
+        blind = links.blind(now)
         book = self.book
         for vr in self.routers.values():
             if vr.unannounced is not None:
                 settle(book, vr, now, events)
             if blind and vr.interface in blind:
                 continue
-            master_lost(book, vr, now, events)
+            if links.drops_at and links.lost_to_drops(vr):
+                continue  # frames dropped since the master's last advert: no judgement
+            master_lost(book, vr, now, events, links.drop_note(vr) if links.drops else "")
         first = len(events)
         book.expire(now, self.routers, events)
         for e in events[first:]:

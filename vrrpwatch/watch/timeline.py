@@ -204,10 +204,12 @@ def _flap(
         recent.clear()
 
 
-def master_lost(book: AlertBook, vr: ObservedRouter, now: float, events: list[Event]) -> None:
+def master_lost(
+    book: AlertBook, vr: ObservedRouter, now: float, events: list[Event], note: str = ""
+) -> None:
     """Live monitoring: master-lost when the master has been silent beyond the
     Master_Down_Interval of its slowest backup (``slowest_backup``) plus EXPIRE_SLACK_S, with
-    nobody taking over."""
+    nobody taking over (``note`` ends the message: what the kernel's drop counters say)."""
     cur = vr.current
     if cur is None or vr.lost:
         return
@@ -219,7 +221,7 @@ def master_lost(book: AlertBook, vr: ObservedRouter, now: float, events: list[Ev
             events, AlertKind.MASTER_LOST, vr.key, cur.address, now, cur.last_frame,
             f"{vr.key.label()}: no advert from master {cur.address} for "
             f"{now - cur.last_seen:.1f} s (Master_Down_Interval {mdi:.2f} s), "
-            "and no backup took over",
+            f"and no backup took over{note}",
         )  # fmt: skip
 
 
