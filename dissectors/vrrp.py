@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .common import (
@@ -397,6 +398,28 @@ def virtual_mac(vrid: int, family: int) -> bytes:
     return bytes((0x00, 0x00, 0x5E, 0x00, 0x01 if family == 4 else 0x02, vrid & 0xFF))
 
 
+# RFC 5798 / RFC 3768 section 7.1: the findings for which every receiver discards an advert by
+# itself, whatever its own configuration (in this order: join reports the first). The others
+# are tolerated: a unicast or foreign destination (keepalived's and FRR's unicast peers), a
+# source MAC that is not the virtual MAC (keepalived without use_vmac), short VRRPv2 auth data.
+# join's router discards by them (``vrrpwatch.join.router.DISCARDED_FINDINGS`` maps each to its
+# reason) and the watcher does not follow an advert that has one.
+RECEIVER_DISCARDS: tuple[Finding, ...] = (
+    Finding.TTL_NOT_255,
+    Finding.BAD_CHECKSUM,
+    Finding.BAD_TYPE,
+    Finding.COUNT_MISMATCH,
+    Finding.FAMILY_MISMATCH,
+    Finding.INTERVAL_ZERO,
+)
+_RECEIVER_DISCARDS = frozenset(RECEIVER_DISCARDS)
+
+
+def discarded_by_receivers(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """The findings among ``findings`` for which every receiver discards the advert."""
+    return tuple(f for f in findings if f in _RECEIVER_DISCARDS)
+
+
 def validate_advert(
     adv: VrrpPacket,
     *,
@@ -413,8 +436,8 @@ def validate_advert(
     sends from the interface MAC, so this finding is informational).
 
     These are the section 7.1 receive checks a packet fails by itself, written once: the
-    watcher reports them, and join's router (and its learning) discards by them through its
-    policy table ``vrrpwatch.join.router.DISCARDED_FINDINGS``.
+    watcher reports them, and join's router (and its learning) and the watcher discard by
+    those in ``RECEIVER_DISCARDS``.
     """
     out = list(adv.findings())
     if ttl != 255:
@@ -435,6 +458,7 @@ def validate_advert(
 __all__ = [
     "AuthType",
     "CarpPacket",
+    "RECEIVER_DISCARDS",
     "ChecksumStatus",
     "DecodeError",
     "IPPROTO_VRRP",
@@ -447,6 +471,7 @@ __all__ = [
     "auth_type_label",
     "build_carp",
     "build_vrrp",
+    "discarded_by_receivers",
     "looks_like_carp",
     "parse_carp",
     "parse_vrrp",

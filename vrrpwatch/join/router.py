@@ -48,7 +48,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dissectors.common import Finding, IPAddress
-from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, VrrpV3, validate_advert
+from dissectors.vrrp import (
+    RECEIVER_DISCARDS,
+    AuthType,
+    VrrpPacket,
+    VrrpV2,
+    VrrpV3,
+    validate_advert,
+)
 from vrrpwatch.rfc import master_down_interval, outranks, skew_time
 
 __all__ = [
@@ -140,19 +147,12 @@ class DiscardReason(enum.StrEnum):
 
 # RFC 5798 / RFC 3768 section 7.1, the checks an advertisement fails by itself (with its IP
 # header): they are written once, as the decoder's findings (dissectors.vrrp.validate_advert),
-# which the watcher reports too. This table is the router's policy on them: the findings it
-# discards an advertisement for, with its reason. It tolerates the others: a unicast or
-# foreign destination (keepalived's and FRR's unicast peers), a source MAC that is not the
-# virtual MAC (keepalived without use_vmac), VRRPv2 without its 8 bytes of authentication
-# data (some senders omit it with auth type 0). The checks against our own configuration
-# (version, VRID, owner, family, authentication, interval, addresses) follow in ``_check``.
+# and the ones every receiver discards for once, as ``dissectors.vrrp.RECEIVER_DISCARDS`` (the
+# watcher follows no advert that has one). This table gives the router's reason for each. The
+# checks against our own configuration (version, VRID, owner, family, authentication, interval,
+# addresses) follow in ``_check``.
 DISCARDED_FINDINGS: dict[Finding, DiscardReason] = {
-    Finding.TTL_NOT_255: DiscardReason.TTL_NOT_255,
-    Finding.BAD_CHECKSUM: DiscardReason.BAD_CHECKSUM,
-    Finding.BAD_TYPE: DiscardReason.BAD_TYPE,
-    Finding.COUNT_MISMATCH: DiscardReason.COUNT_MISMATCH,
-    Finding.FAMILY_MISMATCH: DiscardReason.FAMILY_MISMATCH,
-    Finding.INTERVAL_ZERO: DiscardReason.INTERVAL_ZERO,
+    f: DiscardReason(f.value) for f in RECEIVER_DISCARDS
 }
 
 

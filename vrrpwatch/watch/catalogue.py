@@ -69,6 +69,7 @@ class AlertKind(enum.StrEnum):
     INTERFACE_DOWN = "interface-down"
     INTERFACE_UP = "interface-up"
     ROUTER_ON_TWO_INTERFACES = "router-on-two-interfaces"
+    SPOOFED_ADVERT = "spoofed-advert"
 
 
 class Ends(enum.Enum):
@@ -133,7 +134,8 @@ _ENTRIES = (
         description="an advertiser that should not be there",
         opens="the source is not in `--known-routers`; without that list, an advertiser whose "
         "version, auth, VIP set or interval conflicts with the established (first) master's, or "
-        "a priority-255 advertiser taking over a VIP another MAC announced",
+        "a priority-255 advertiser taking over a VIP another MAC announced (not a VRRP router's "
+        "when the advertiser had been master and lost it: an owner returning)",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
@@ -146,7 +148,8 @@ _ENTRIES = (
         description="an advertiser claims address ownership and preempts everyone",
         opens="an advert has priority 255: info when its address is one of the VIPs, warning "
         "when it is not, critical with evidence it does not own them (another MAC announced the "
-        "VIP, or it is not a known router); each severity is its own episode",
+        "VIP, not counting the group's VRRP routers when it had been master and lost it; or it is "
+        "not a known router); each severity is its own episode",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
@@ -201,6 +204,20 @@ _ENTRIES = (
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
         rfc="RFC 5798 5.2.8",
+    ),
+    # Warning, not critical: every router discards such an advert, so it moves no master and
+    # breaks no forwarding by itself; it is a forged, off-link or corrupted sender to look into.
+    Entry(
+        kind=AlertKind.SPOOFED_ADVERT,
+        severity=Severity.WARNING,
+        description="an advert every router discards, so the watcher does not follow it",
+        opens="an advert fails a receive check of RFC 5798 7.1 by itself (TTL/hop limit not 255, "
+        "bad checksum, type, address count, family or zero interval): its findings are raised, "
+        "and it moves no master, adds no transition and counts towards no split brain",
+        ends=Ends.SOURCE_SILENT,
+        hold_s=EVENT_HOLD_S,
+        ends_text=_SILENT,
+        rfc="RFC 5798 7.1, RFC 3768 7.1",
     ),
     Entry(
         kind=AlertKind.BAD_SOURCE_MAC,

@@ -1,11 +1,13 @@
 """Rules over one advert and over the advertisers of one router.
 
-``packet_alerts``: what one advert shows by itself (TTL, checksum, source MAC, layout, a
-plaintext password, priority 255, a source not in ``--known-routers``). ``consistency_alerts``:
-advertisers of one router that disagree (auth, VIPs, interval, version) and, without a known
-routers list, one that differs from the established router (rogue). ``split_brain``: two
-sources advertising beyond a Master_Down_Interval. ``priority_255``: the address owner's
-priority (RFC 5798 section 5.2.4), judged again when a GARP contradicts it.
+``packet_alerts`` (``finding_alerts``): what one advert shows by itself (TTL, checksum, source
+MAC, layout, a plaintext password, priority 255, a source not in ``--known-routers``).
+``discarded_advert``: an advert every receiver discards (RFC 5798 section 7.1), which the
+monitor does not follow. ``consistency_alerts``: advertisers of one router that disagree (auth,
+VIPs, interval, version) and, without a known routers list, one that differs from the
+established router (rogue). ``split_brain``: two sources advertising beyond a
+Master_Down_Interval. ``priority_255``: the address owner's priority (RFC 5798 section 5.2.4),
+judged again when a GARP contradicts it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from vrrpwatch.rfc import master_down_interval
 from vrrpwatch.watch.catalogue import AlertKind, Severity
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
-from vrrpwatch.watch.model import SILENCE_FACTOR, Advertiser, Event, ObservedRouter
+from vrrpwatch.watch.model import SILENCE_FACTOR, Advertiser, Event, ObservedRouter, RouterKey
 
 # Findings that mean the advert breaks the message layout: reported as "malformed".
 _LAYOUT_FINDINGS = frozenset(
@@ -42,32 +44,9 @@ def packet_alerts(
     time: float,
     events: list[Event],
 ) -> None:
+    finding_alerts(book, vr.key, a.address, a.ttls[-1], a.mac, pkt, frame, time, events)
     key = vr.key
     src = a.address
-    findings = set(pkt.findings)
-    if Finding.TTL_NOT_255 in findings:
-        book.raise_alert(
-            events, AlertKind.TTL_NOT_255, key, src, time, frame,
-            f"{key.label()}: advert from {src} with TTL/hop limit {a.ttls[-1]}, not 255 "
-            "(RFC 5798 section 7.1: receivers discard it; it did not originate on this link)",
-        )  # fmt: skip
-    if Finding.BAD_CHECKSUM in findings:
-        book.raise_alert(
-            events, AlertKind.BAD_CHECKSUM, key, src, time, frame,
-            f"{key.label()}: advert from {src} with a bad checksum",
-        )  # fmt: skip
-    if Finding.BAD_SOURCE_MAC in findings:
-        book.raise_alert(
-            events, AlertKind.BAD_SOURCE_MAC, key, src, time, frame,
-            f"{key.label()}: {src} advertises from {a.mac or '?'}, not the "
-            "virtual MAC (keepalived without use_vmac does this)",
-        )  # fmt: skip
-    layout = sorted(str(f) for f in findings & _LAYOUT_FINDINGS)
-    if layout:
-        book.raise_alert(
-            events, AlertKind.MALFORMED, key, src, time, frame,
-            f"{key.label()}: advert from {src} breaks the RFC layout: {', '.join(layout)}",
-        )  # fmt: skip
     if a.auth_type == 1:
         book.raise_alert(
             events, AlertKind.PLAINTEXT_AUTH, key, src, time, frame,
@@ -82,6 +61,68 @@ def packet_alerts(
             f"{key.label()}: {src} ({a.mac or '?'}) advertises but is not "
             "in the known routers list",
         )  # fmt: skip
+
+
+def finding_alerts(
+    book: AlertBook,
+    key: RouterKey,
+    src: str,
+    ttl: int,
+    mac: str | None,
+    pkt: Decoded,
+    frame: int,
+    time: float,
+    events: list[Event],
+) -> None:
+    """The alerts of an advert's own findings (followed or discarded)."""
+    findings = set(pkt.findings)
+    if Finding.TTL_NOT_255 in findings:
+        book.raise_alert(
+            events, AlertKind.TTL_NOT_255, key, src, time, frame,
+            f"{key.label()}: advert from {src} with TTL/hop limit {ttl}, not 255 "
+            "(RFC 5798 section 7.1: receivers discard it; it did not originate on this link)",
+        )  # fmt: skip
+    if Finding.BAD_CHECKSUM in findings:
+        book.raise_alert(
+            events, AlertKind.BAD_CHECKSUM, key, src, time, frame,
+            f"{key.label()}: advert from {src} with a bad checksum",
+        )  # fmt: skip
+    if Finding.BAD_SOURCE_MAC in findings:
+        book.raise_alert(
+            events, AlertKind.BAD_SOURCE_MAC, key, src, time, frame,
+            f"{key.label()}: {src} advertises from {mac or '?'}, not the "
+            "virtual MAC (keepalived without use_vmac does this)",
+        )  # fmt: skip
+    layout = sorted(str(f) for f in findings & _LAYOUT_FINDINGS)
+    if layout:
+        book.raise_alert(
+            events, AlertKind.MALFORMED, key, src, time, frame,
+            f"{key.label()}: advert from {src} breaks the RFC layout: {', '.join(layout)}",
+        )  # fmt: skip
+
+
+def discarded_advert(
+    book: AlertBook,
+    key: RouterKey,
+    src: str,
+    ttl: int,
+    mac: str | None,
+    priority: int,
+    discards: tuple[Finding, ...],
+    pkt: Decoded,
+    frame: int,
+    time: float,
+    events: list[Event],
+) -> None:
+    """An advert every receiver discards (RFC 5798 section 7.1): its findings and
+    ``spoofed-advert``; the caller follows it no further."""
+    finding_alerts(book, key, src, ttl, mac, pkt, frame, time, events)
+    book.raise_alert(
+        events, AlertKind.SPOOFED_ADVERT, key, src, time, frame,
+        f"{key.label()}: advert from {src} ({mac or '?'}) at priority {priority} is discarded "
+        f"by every router ({', '.join(str(f) for f in discards)}; RFC 5798 section 7.1): "
+        "not followed",
+    )  # fmt: skip
 
 
 def priority_255(
@@ -99,11 +140,18 @@ def priority_255(
     owns = a.address in a.vips
     unknown = known is not None and not known.allows(a.address, a.mac, key.vrid)
     vmac = format_mac(virtual_mac(key.vrid, key.family))
+    # A MAC that announced a virtual address is evidence against the owner, except that of a
+    # VRRP router of the group when this advertiser was master and lost it (the owner returning:
+    # the backup that took over announced the VIPs, RFC 5798 section 6.4.2, from its own MAC
+    # when it has no virtual MAC). A MAC of no VRRP router is evidence either way.
+    returning = any(t.old == a.address for t in vr.transitions)
     foreign = [
         (vip, mac)
         for vip in a.vips
         for mac in sorted(vr.announcers.get(vip, ()))
-        if mac not in a.macs and mac != vmac
+        if mac not in a.macs
+        and mac != vmac
+        and not (returning and any(mac in o.macs for o in vr.advertisers.values()))
     ]
     if unknown or foreign:
         sev = Severity.CRITICAL

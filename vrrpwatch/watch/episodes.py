@@ -28,6 +28,9 @@ from vrrpwatch.watch.model import (
     RouterKey,
 )
 
+# How many sources of discarded adverts the book remembers (their alerts' ends).
+DISCARDED_SOURCES = 4096
+
 EpisodeId = tuple[str, RouterKey | None, str | None]
 
 
@@ -45,6 +48,11 @@ class AlertBook:
         self.source: str | None = None  # the capture file being read (analyze)
         self._open: dict[EpisodeId, Episode] = {}
         self._serial = 0
+        # (router, source) -> when its latest discarded advert was seen (RFC 5798 section 7.1:
+        # every receiver drops it, so the source is no advertiser of the router); its alerts
+        # end when it has been silent as long as an advertiser's do. Bounded: a flood from
+        # distinct sources keeps at most DISCARDED_SOURCES (the oldest are forgotten).
+        self.discarded: dict[tuple[RouterKey, str], float] = {}
 
     def is_open(self, kind: AlertKind, key: RouterKey | None, source: str | None) -> bool:
         return (kind, key, source) in self._open
@@ -118,10 +126,18 @@ class AlertBook:
         self, now: float, routers: Mapping[RouterKey, ObservedRouter], events: list[Event]
     ) -> None:
         """End the episodes whose end is a matter of time (live monitoring)."""
-        ended = [ep for ep in self._open.values() if _over(ep, now, routers)]
+        ended = [ep for ep in self._open.values() if _over(ep, now, routers, self.discarded)]
         for ep in ended:
             del self._open[ep.ident]
             events.append(AlertResolved(alert=ep.alert, time=now))
+
+    def heard_discarded(self, key: RouterKey, source: str, time: float) -> None:
+        """A discarded advert from ``source`` for ``key`` (see ``discarded``)."""
+        table = self.discarded
+        table.pop((key, source), None)
+        table[(key, source)] = time
+        if len(table) > DISCARDED_SOURCES:
+            del table[next(iter(table))]
 
     def open_episodes(self) -> list[Episode]:
         return list(self._open.values())
@@ -135,7 +151,12 @@ def _silent_for_mdi(a: Advertiser | None, now: float) -> bool:
     return now - a.last_seen > master_down_interval(1, a.interval_s, a.version)
 
 
-def _over(ep: Episode, now: float, routers: Mapping[RouterKey, ObservedRouter]) -> bool:
+def _over(
+    ep: Episode,
+    now: float,
+    routers: Mapping[RouterKey, ObservedRouter],
+    discarded: Mapping[tuple[RouterKey, str], float],
+) -> bool:
     alert = ep.alert
     entry = CATALOGUE[alert.kind]
     if entry.ends is Ends.AFTER_HOLD:
@@ -143,11 +164,16 @@ def _over(ep: Episode, now: float, routers: Mapping[RouterKey, ObservedRouter]) 
         return now - alert.time >= entry.hold_s
     if entry.ends is Ends.SOURCE_SILENT:
         assert entry.hold_s is not None
-        vr = routers.get(alert.key) if alert.key is not None else None
-        if vr is None or alert.source is None:
+        if alert.key is None or alert.source is None:
             return False
-        a = vr.advertisers.get(alert.source)
-        return a is None or now - a.last_seen > entry.hold_s
+        heard = discarded.get((alert.key, alert.source))
+        vr = routers.get(alert.key)
+        a = vr.advertisers.get(alert.source) if vr is not None else None
+        if a is not None:
+            heard = a.last_seen if heard is None else max(heard, a.last_seen)
+        if heard is None:
+            return vr is not None
+        return now - heard > entry.hold_s
     if entry.ends is Ends.ONE_MASTER_LEFT:
         vr = routers.get(alert.key) if alert.key is not None else None
         if vr is None or alert.source is None or ep.peer is None:

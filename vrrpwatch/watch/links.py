@@ -7,6 +7,9 @@ analyze, whatever the interface, so they are followed as one); and the blind win
 interface is down, and for one Master_Down_Interval (at priority 1, the longest, plus
 ``EXPIRE_SLACK_S``) after it is up again, master-lost is not judged for the routers heard on
 it: adverts missed while we were blind are no silence of the master (RFC 5798 section 6.4.2).
+Likewise when the kernel reports drops on an interface (``dropped``) after a master's last
+advert: its silence may be our loss, so master-lost waits; when it fires, it says whether drops
+were counted on that interface.
 """
 
 from __future__ import annotations
@@ -25,6 +28,30 @@ class Links:
         self.down: set[str] = set()
         # Interface -> until when master-lost is not judged for the routers heard on it.
         self._blind_until: dict[str, float] = {}
+        # Interface -> when drops were last reported, and the drops counted on it so far
+        # (only interfaces whose drop counters are read, i.e. sniff).
+        self.drops_at: dict[str, float] = {}
+        self.drops: dict[str, int] = {}
+
+    def dropped(self, name: str, now: float, count: int) -> None:
+        """The kernel dropped ``count`` frames on ``name`` since the last report (read at
+        ``now``): they were lost at some time before ``now``."""
+        self.drops[name] = self.drops.get(name, 0) + count
+        if count > 0:
+            self.drops_at[name] = now
+
+    def lost_to_drops(self, vr: ObservedRouter) -> bool:
+        """Whether frames were dropped on ``vr``'s interface since its master's last advert."""
+        cur = vr.current
+        at = self.drops_at.get(vr.interface) if vr.interface is not None else None
+        return cur is not None and at is not None and at > cur.last_seen
+
+    def drop_note(self, vr: ObservedRouter) -> str:
+        """What master-lost says about drops on ``vr``'s interface ("" when not counted)."""
+        name = vr.interface
+        if name is None or name not in self.drops:
+            return ""
+        return f"; the kernel dropped no frames on {name} since its last advert"
 
     def heard_on(
         self, vr: ObservedRouter, iface: str, frame: int, time: float, events: list[Event]

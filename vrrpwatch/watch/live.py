@@ -324,6 +324,7 @@ class Sniffer:
             now = self.clock()
             if now >= next_expire:
                 next_expire = now + EXPIRE_EVERY_S
+                self._read_drops(now)
                 self._emit(self.monitor.expire(now))
             if now >= next_flush:
                 next_flush = now + FLUSH_EVERY_S
@@ -333,6 +334,16 @@ class Sniffer:
                 self.retain(now - self.retain_s)
             if self.on_tick is not None:
                 self.on_tick(now)
+
+    def _read_drops(self, now: float) -> None:
+        """The kernel's drops per interface since the last read, to the monitor."""
+        for s in self.sockets:
+            before = s.drops
+            try:
+                s.update_stats()
+            except OSError:
+                continue
+            self.monitor.kernel_drops(s.name, now, s.drops - before)
 
     def _frames(self, frames: list[tuple[float, bytes]], iface: str) -> None:
         monitor = self.monitor

@@ -196,6 +196,10 @@ class ObservedRouter:
     timeline_version: int = 0  # bumped whenever ``transitions`` changes (storage rewrites it)
     announcers: dict[str, set[str]] = field(default_factory=dict)  # VIP -> MACs of GARP/NA
     interface: str | None = None  # sniff: the interface it was first heard on
+    # A takeover whose master-change alert waits until it has settled (``timeline.settle``):
+    # the backups that advertised at once and lost to its new master.
+    unannounced: Transition | None = None
+    settled_over: list[str] = field(default_factory=list)
     dirty: bool = True
 
     @property

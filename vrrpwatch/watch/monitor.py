@@ -23,7 +23,7 @@ from dissectors.arp import ArpPacket
 from dissectors.frame import format_mac
 from dissectors.nd import NeighborAdvert
 from dissectors.packet import Decoded, Kind
-from dissectors.vrrp import VrrpV2, VrrpV3
+from dissectors.vrrp import VrrpV2, VrrpV3, discarded_by_receivers
 from vrrpwatch.watch.addresses import Announcements, CarpWatch
 from vrrpwatch.watch.catalogue import (
     CATALOGUE,
@@ -35,7 +35,12 @@ from vrrpwatch.watch.catalogue import (
     Ends,
     Severity,
 )
-from vrrpwatch.watch.consistency import consistency_alerts, packet_alerts, split_brain
+from vrrpwatch.watch.consistency import (
+    consistency_alerts,
+    discarded_advert,
+    packet_alerts,
+    split_brain,
+)
 from vrrpwatch.watch.episodes import AlertBook, Episode
 from vrrpwatch.watch.known import KnownRouter, KnownRouters
 from vrrpwatch.watch.links import Links
@@ -53,7 +58,7 @@ from vrrpwatch.watch.model import (
     Transition,
     TransitionCause,
 )
-from vrrpwatch.watch.timeline import lost_cleared, master_lost, track_master
+from vrrpwatch.watch.timeline import lost_cleared, master_lost, settle, track_master
 
 __all__ = [
     "EXPIRE_SLACK_S",
@@ -150,6 +155,8 @@ class Monitor:
             a.last_frame = frame
             a.adverts += 1
             a.dirty = vr.dirty = True
+            if vr.unannounced is not None:
+                settle(self.book, vr, time, events)
             if vr.master != a.address or vr.resigned or a.last_priority == 0:
                 track_master(self.book, vr, a, a.last_priority, frame, time, events)
             if a.checked_version != vr.profile_version:
@@ -168,9 +175,9 @@ class Monitor:
         msg = pkt.message
         if isinstance(msg, VrrpV2 | VrrpV3):
             self.counters.vrrp_adverts += 1
-            vr = self._advert(frame, time, pkt, msg, events)
-            if iface is not None and vr.interface != iface:
-                self.links.heard_on(vr, iface, frame, time, events)
+            followed = self._advert(frame, time, pkt, msg, events)
+            if followed is not None and iface is not None and followed.interface != iface:
+                self.links.heard_on(followed, iface, frame, time, events)
         elif pkt.kind is Kind.CARP:
             self.counters.carp += 1
             self._carp.carp(frame, time, pkt, events)
@@ -225,20 +232,31 @@ class Monitor:
         self.links.interface_up(name, now, frame, self.routers, events)
         return events
 
+    def kernel_drops(self, name: str, now: float, count: int) -> None:
+        """Sniff: the kernel dropped ``count`` frames on interface ``name`` since its last
+        report, read at ``now`` (0: none, and the counters are read)."""
+        self.links.dropped(name, now, count)
+
     def expire(self, now: float) -> list[Event]:
         """Live monitoring, called periodically with the current time: master-lost for routers
         whose master went silent (``timeline.master_lost``), except those heard on an
         interface in its blind window (``links``), and the end of the episodes that end with
-        time."""
+        time. Nor for routers on an interface where the kernel dropped frames since their
+        master's last advert (``kernel_drops``)."""
         events: list[Event] = []
         if self.announcements.pending:
             self.announcements.judge(self.routers, self.known, now, events)
-        blind = self.links.blind(now)
+        links = self.links
+        blind = links.blind(now)
         book = self.book
         for vr in self.routers.values():
+            if vr.unannounced is not None:
+                settle(book, vr, now, events)
             if blind and vr.interface in blind:
                 continue
-            master_lost(book, vr, now, events)
+            if links.drops_at and links.lost_to_drops(vr):
+                continue  # frames dropped since the master's last advert: no judgement
+            master_lost(book, vr, now, events, links.drop_note(vr) if links.drops else "")
         first = len(events)
         book.expire(now, self.routers, events)
         for e in events[first:]:
@@ -299,6 +317,9 @@ class Monitor:
 
     def finish(self) -> list[Event]:
         events: list[Event] = []
+        for vr in self.routers.values():
+            if vr.unannounced is not None:
+                settle(self.book, vr, float("inf"), events)
         self.announcements.judge(self.routers, self.known, float("inf"), events)
         return events
 
@@ -306,17 +327,28 @@ class Monitor:
 
     def _advert(
         self, frame: int, time: float, pkt: Decoded, adv: VrrpV2 | VrrpV3, events: list[Event]
-    ) -> ObservedRouter:
+    ) -> ObservedRouter | None:
+        """Follow one advert; None when every receiver discards it (it is not followed)."""
         ip = pkt.ip
         assert ip is not None
         family = ip.family
         key = RouterKey(pkt.link.vlans, family, adv.vrid)
         self._carp.vrrp(pkt.link.vlans, events)
+        src = str(ip.src)
+        mac = format_mac(pkt.link.src_mac) if pkt.link.src_mac else None
+        discards = discarded_by_receivers(pkt.findings) if pkt.findings else ()
+        if discards:
+            # RFC 5798 / RFC 3768 section 7.1: every router drops it, so it is no advertiser
+            # of the router: it moves no master, adds no transition, makes no split brain.
+            self.book.heard_discarded(key, src, time)
+            discarded_advert(
+                self.book, key, src, ip.ttl, mac, adv.priority, discards, pkt, frame, time,
+                events,
+            )  # fmt: skip
+            return None
         vr = self.routers.get(key)
         if vr is None:
             vr = self.routers[key] = ObservedRouter(key)
-        src = str(ip.src)
-        mac = format_mac(pkt.link.src_mac) if pkt.link.src_mac else None
         a = vr.advertisers.get(src)
         if a is None:
             a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)
@@ -363,6 +395,8 @@ class Monitor:
             vr.profile_version += 1
         consistency_alerts(book, self.known, vr, a, frame, time, events)
         a.checked_version = vr.profile_version
+        if vr.unannounced is not None:
+            settle(book, vr, time, events)
         track_master(book, vr, a, adv.priority, frame, time, events)
         split_brain(book, vr, a, frame, time, events)
         if vr.lost and vr.master is not None:

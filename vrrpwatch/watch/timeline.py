@@ -12,9 +12,11 @@ master is the advertiser whose adverts keep coming. When a different source adve
 * otherwise the newcomer is a contender (see ``consistency.split_brain``).
 
 Right after a takeover several backups may advertise briefly until the best one wins (the
-others receive its advert and return to Backup). Within one advert interval of a takeover, a
-better-ranked newcomer replaces the tentative new master in the same transition instead of
-adding a second one.
+others receive its advert and return to Backup; RFC 5798 section 6.4.2). Within one advert
+interval of a takeover, a better-ranked newcomer replaces the tentative new master in the same
+transition instead of adding a second one, and the old master returning within it (it
+outranks them all) undoes the takeover. So a takeover's ``master-change`` is raised once, when
+it has settled (``settle``): one interval later, or at the end of the input.
 
 Live monitoring adds silence without a takeover: ``master_lost`` (called with the current time)
 and its end when adverts resume (``lost_cleared``).
@@ -75,6 +77,18 @@ def track_master(
         # the takeover belongs to the winner.
         old = vr.transitions.pop()
         prev = vr.advertisers.get(old.old) if old.old else None
+        vr.settled_over.append(cur.address)
+        if prev is a:
+            # the old master is back and outranks them: there was no takeover
+            vr.unannounced = None
+            vr.settled_over.clear()
+            vr.timeline_version += 1
+            vr.profile_version += 1
+            vr.master = a.address
+            vr.master_since = time
+            vr.resigned = False
+            vr.dirty = True
+            return
         _transition(book, vr, a, prev, old.cause, frame, time, events, replacing=old)
         return
     if vr.resigned:
@@ -131,22 +145,47 @@ def _transition(
     vr.resigned = new.last_priority == 0
     vr.dirty = True
     events.append(t)
-    if old is not None:
-        book.raise_alert(
-            events,
-            AlertKind.MASTER_CHANGE,
-            vr.key,
-            new.address,
-            time,
-            frame,
-            f"{vr.key.label()}: master {old.address} -> {new.address} ({cause}"
-            + (f", gap {gap_ms:.0f} ms" if gap_ms is not None else "")
-            + (f", RFC {expected_ms:.0f} ms" if expected_ms is not None else "")
-            + (f", won over {replacing.new}" if replacing is not None else "")
-            + ")",
-        )
+    if old is None:
+        return
+    if cause in _TAKEOVER:
         if replacing is None:
-            _flap(book, vr, frame, time, events)
+            vr.settled_over.clear()
+        vr.unannounced = t  # raised once it has settled (``settle``)
+        return
+    _announce(book, vr, t, events)
+
+
+def settle(book: AlertBook, vr: ObservedRouter, now: float, events: list[Event]) -> None:
+    """Raise the ``master-change`` of a takeover once no better backup can still win it: one
+    advert interval of the new master after it (``now`` may be inf: the end of the input)."""
+    t = vr.unannounced
+    if t is None:
+        return
+    cur = vr.advertisers.get(t.new)
+    if cur is not None and now - t.time <= cur.interval_s:
+        return
+    vr.unannounced = None
+    _announce(book, vr, t, events)
+    vr.settled_over.clear()
+
+
+def _announce(book: AlertBook, vr: ObservedRouter, t: Transition, events: list[Event]) -> None:
+    over = vr.settled_over if t.cause in _TAKEOVER else []
+    book.raise_alert(
+        events,
+        AlertKind.MASTER_CHANGE,
+        vr.key,
+        t.new,
+        t.time,
+        t.frame,
+        f"{vr.key.label()}: master {t.old} -> {t.new} ({t.cause}"
+        + (f", gap {t.gap_ms:.0f} ms" if t.gap_ms is not None else "")
+        + (f", RFC {t.expected_ms:.0f} ms" if t.expected_ms is not None else "")
+        + (f", won over {', '.join(dict.fromkeys(over))}" if over else "")
+        + ")",
+        file=t.file,
+    )
+    _flap(book, vr, t.frame, t.time, events)
 
 
 def _flap(
@@ -165,10 +204,12 @@ def _flap(
         recent.clear()
 
 
-def master_lost(book: AlertBook, vr: ObservedRouter, now: float, events: list[Event]) -> None:
+def master_lost(
+    book: AlertBook, vr: ObservedRouter, now: float, events: list[Event], note: str = ""
+) -> None:
     """Live monitoring: master-lost when the master has been silent beyond the
     Master_Down_Interval of its slowest backup (``slowest_backup``) plus EXPIRE_SLACK_S, with
-    nobody taking over."""
+    nobody taking over (``note`` ends the message: what the kernel's drop counters say)."""
     cur = vr.current
     if cur is None or vr.lost:
         return
@@ -180,7 +221,7 @@ def master_lost(book: AlertBook, vr: ObservedRouter, now: float, events: list[Ev
             events, AlertKind.MASTER_LOST, vr.key, cur.address, now, cur.last_frame,
             f"{vr.key.label()}: no advert from master {cur.address} for "
             f"{now - cur.last_seen:.1f} s (Master_Down_Interval {mdi:.2f} s), "
-            "and no backup took over",
+            f"and no backup took over{note}",
         )  # fmt: skip
 
 
