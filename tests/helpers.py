@@ -18,7 +18,7 @@ import secrets
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +156,37 @@ def summary_of(monitor: Monitor) -> dict[str, Any]:
     doc = summarize(db, run)
     del doc["run"]["started"]
     return doc
+
+
+# -- a classic BPF interpreter for the opcodes the filter uses (<linux/filter.h>) -------------
+
+
+def run_bpf(program: Sequence[tuple[int, int, int, int]], frame: bytes) -> int:
+    """Run sniff's kernel filter (code, jt, jf, k) over ``frame``: what it returns."""
+    a = x = pc = 0
+    while True:
+        code, jt, jf, k = program[pc]
+        pc += 1
+        if code == 0x01:  # ldx #k
+            x = k
+        elif code in (0x28, 0x50):  # ldh [k], ldb [x + k]
+            off, size = (k, 2) if code == 0x28 else (x + k, 1)
+            if off + size > len(frame):
+                return 0  # the kernel ends the program, dropping the packet
+            a = int.from_bytes(frame[off : off + size], "big")
+        elif code == 0x15:  # jeq #k
+            pc += jt if a == k else jf
+        elif code == 0x06:  # ret #k
+            return k
+        else:
+            raise AssertionError(f"unexpected opcode {code:#x}")
+
+
+def kernel_view(frame: bytes) -> bytes:
+    """What a packet socket's filter sees: the receive path moves the outer tag to metadata."""
+    if frame[12:14] in (b"\x81\x00", b"\x88\xa8"):
+        return frame[:12] + frame[16:]
+    return frame
 
 
 # -- join: a clock, a transport, a pair of routers --------------------------------------------

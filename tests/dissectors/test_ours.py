@@ -29,10 +29,10 @@ from dissectors.ip import AuthHeader, IPv4Header, IPv6Header, build_ah, build_ip
 from dissectors.nd import ALL_NODES, build_na, unsolicited_na
 from dissectors.packet import Decoded, _decode, decode_packet
 from dissectors.vrrp import VRRP_MCAST_V4, VRRP_MCAST_V6, VrrpV2, VrrpV3, build_vrrp, virtual_mac
-from tests.helpers import summary_of
+from tests.helpers import kernel_view, run_bpf, summary_of
 from vrrpwatch.pcap import CaptureReader
 from vrrpwatch.watch.feed import CachedDecoder, Feed, cache_key
-from vrrpwatch.watch.live import VRRP_FILTER, Insn
+from vrrpwatch.watch.live import VRRP_FILTER
 from vrrpwatch.watch.monitor import Monitor
 
 # -- helpers: frame builders --------------------------------------------------------------
@@ -222,38 +222,6 @@ def decode_or_error(data: bytes, linktype: int = 1) -> Decoded | None | str:
         return decode_packet(data, linktype)
     except DecodeError as exc:
         return f"error: {exc}"
-
-
-# -- helpers: a classic BPF interpreter (a copy of tests/watch/test_live.py's; the two belong
-# in tests/helpers.py, which another change is creating) ---------------------------------------
-
-
-def run_bpf(program: Sequence[Insn], frame: bytes) -> int:
-    a = x = pc = 0
-    while True:
-        code, jt, jf, k = program[pc]
-        pc += 1
-        if code == 0x01:  # ldx #k
-            x = k
-        elif code in (0x28, 0x50):  # ldh [k], ldb [x + k]
-            off, size = (k, 2) if code == 0x28 else (x + k, 1)
-            if off + size > len(frame):
-                return 0  # the kernel ends the program, dropping the packet
-            a = int.from_bytes(frame[off : off + size], "big")
-        elif code == 0x15:  # jeq #k
-            pc += jt if a == k else jf
-        elif code == 0x06:  # ret #k
-            return k
-        else:
-            raise AssertionError(f"unexpected opcode {code:#x}")
-
-
-def kernel_view(frame: bytes) -> bytes:
-    """What a packet socket's filter sees of a received frame: the receive path moves an outer
-    802.1Q or 802.1ad tag (only those two TPIDs) to the socket buffer's metadata."""
-    if frame[12:14] in (b"\x81\x00", b"\x88\xa8"):
-        return frame[:12] + frame[16:]
-    return frame
 
 
 # -- the table and the decoder ------------------------------------------------------------

@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -21,7 +20,7 @@ from dissectors import ours
 from dissectors.common import DecodeError
 from dissectors.packet import decode_packet
 from tests.conftest import CAPTURES, PUBLIC_CAPTURES, ROOT, lab_unavailable
-from tests.helpers import MAC1, MAC2, R1, R2, advert
+from tests.helpers import MAC1, MAC2, R1, R2, advert, kernel_view, run_bpf
 from vrrpwatch.cli import cli
 from vrrpwatch.pcap import PcapWriter, iter_capture
 from vrrpwatch.store.db import Store, open_db
@@ -29,41 +28,10 @@ from vrrpwatch.watch.live import (
     TP_STATUS_VLAN_TPID_VALID,
     TP_STATUS_VLAN_VALID,
     VRRP_FILTER,
-    Insn,
     Sniffer,
     reinsert_vlan,
 )
 from vrrpwatch.watch.monitor import Monitor
-
-# -- a classic BPF interpreter for the opcodes the filter uses (<linux/filter.h>) -------------
-
-
-def run_bpf(program: Sequence[Insn], frame: bytes) -> int:
-    a = x = pc = 0
-    while True:
-        code, jt, jf, k = program[pc]
-        pc += 1
-        if code == 0x01:  # ldx #k
-            x = k
-        elif code in (0x28, 0x50):  # ldh [k], ldb [x + k]
-            off, size = (k, 2) if code == 0x28 else (x + k, 1)
-            if off + size > len(frame):
-                return 0  # the kernel ends the program, dropping the packet
-            a = int.from_bytes(frame[off : off + size], "big")
-        elif code == 0x15:  # jeq #k
-            pc += jt if a == k else jf
-        elif code == 0x06:  # ret #k
-            return k
-        else:
-            raise AssertionError(f"unexpected opcode {code:#x}")
-
-
-def kernel_view(frame: bytes) -> bytes:
-    """What a packet socket's filter sees: the receive path moves the outer tag to metadata."""
-    if frame[12:14] in (b"\x81\x00", b"\x88\xa8"):
-        return frame[:12] + frame[16:]
-    return frame
-
 
 CAPTURE_FILES = sorted(
     [p for p in PUBLIC_CAPTURES.glob("*") if p.suffix in (".pcap", ".pcapng", ".cap")]
