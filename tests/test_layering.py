@@ -122,9 +122,9 @@ STDLIB_PLUS = [
     # vrrpwatch.errors (the base of every library error) sits below every room.
     ("rfc imports only dissectors and the stdlib", ("vrrpwatch.rfc",), ("dissectors",)),
     (
-        "pcap imports only dissectors, the error base and the stdlib",
+        "pcap imports only dissectors, the error base, the text labels and the stdlib",
         ("vrrpwatch.pcap",),
-        ("dissectors", "vrrpwatch.errors"),
+        ("dissectors", "vrrpwatch.errors", "vrrpwatch.text"),
     ),
 ]
 

@@ -35,6 +35,7 @@ from dissectors.ours import (
     ethernet_may_be_ours,
 )
 from vrrpwatch.errors import VrrpwatchError
+from vrrpwatch.text import path_label
 
 CHUNK_SIZE = 1 << 20
 
@@ -422,16 +423,17 @@ def open_capture(path: str | Path) -> tuple[BinaryIO, str]:
     if str(path) == "-":
         return sys.stdin.buffer, "<stdin>"
     p = Path(path)
+    name = path_label(p)
     try:
         if p.is_dir():
-            raise CaptureError(f"{p}: is a directory, not a capture file")
-        return open(p, "rb"), str(p)  # noqa: SIM115 - closed by the caller
+            raise CaptureError(f"{name}: is a directory, not a capture file")
+        return open(p, "rb"), name  # noqa: SIM115 - closed by the caller
     except FileNotFoundError:
-        raise CaptureError(f"{p}: no such file") from None
+        raise CaptureError(f"{name}: no such file") from None
     except PermissionError:
-        raise CaptureError(f"{p}: permission denied") from None
+        raise CaptureError(f"{name}: permission denied") from None
     except OSError as exc:
-        raise CaptureError(f"{p}: cannot open ({exc.strerror})") from None
+        raise CaptureError(f"{name}: cannot open ({exc.strerror})") from None
 
 
 def iter_capture(path: str | Path, *, candidates_only: bool = False) -> Iterator[RawPacket]:

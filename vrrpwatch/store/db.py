@@ -49,6 +49,7 @@ import sqlite_utils
 
 from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.store import rows, writers
+from vrrpwatch.text import path_label
 from vrrpwatch.watch.monitor import Monitor, RouterKey
 
 SCHEMA_VERSION = 2  # 2: runs.pid, pid_start, host; the fingerprint key out of meta
@@ -223,6 +224,11 @@ def open_db(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Databa
     A file that is not ours (an SQLite file of another application, not SQLite at all), a
     directory or a dangling symbolic link gives a one-line StoreError and is left untouched."""
     p = Path(path)
+    try:
+        str(p).encode()
+    except UnicodeEncodeError:
+        # SQLite reports its file names as UTF-8 (PRAGMA database_list): refuse before creating.
+        raise StoreError(f"{path_label(p)}: not a UTF-8 file name, which SQLite needs") from None
     exists = _check_path(p)
     if read_only and not exists:
         raise StoreError(f"{p}: no such database")
