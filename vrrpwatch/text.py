@@ -14,7 +14,7 @@ def vlan_label(vlans: Sequence[int], *, untagged: str = "-") -> str:
 
 
 def path_label(path: object) -> str:
-    """A file name (a str or a Path) as text every output can hold: bytes that are not UTF-8 (which Python keeps
-    as lone surrogates, and SQLite, JSON and terminals refuse) as ``\\xff`` escapes."""
-    # Python keeps undecodable name bytes as surrogates (PEP 383; file names are UTF-8 here).
+    """A file name (a str or a Path) as text every output can hold: name bytes that are not
+    UTF-8, which Python keeps as lone surrogates (PEP 383) and SQLite, JSON and terminals
+    refuse, become ``\\xff`` escapes."""
     return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -511,6 +511,17 @@ class Store:
                     continue
                 vr.dirty = False
                 dirty_keys.append(vr.key)
+                if vr.forgotten_unstored:  # MAX_ADVERTISERS: the monitor forgot these
+                    k = vr.key
+                    self.db.conn.executemany(
+                        "DELETE FROM advertisers WHERE run_id = ? AND vlan = ? AND family = ?"
+                        " AND vrid = ? AND address = ?",
+                        [
+                            (run, rows.vlan_column(k.vlan), k.family, k.vrid, addr)
+                            for addr in vr.forgotten_unstored
+                        ],
+                    )
+                    vr.forgotten_unstored.clear()
                 vr_rows.append(rows.router_row(run, vr))
                 for a in vr.advertisers.values():
                     if a.dirty:

@@ -201,10 +201,26 @@ class ObservedRouter:
     unannounced: Transition | None = None
     settled_over: list[str] = field(default_factory=list)
     dirty: bool = True
+    # sources forgotten to keep at most MAX_ADVERTISERS (``forget_least_recent``): how many in
+    # all, and the addresses the store has yet to delete
+    forgotten: int = 0
+    forgotten_unstored: list[str] = field(default_factory=list)
 
     @property
     def current(self) -> Advertiser | None:
         return self.advertisers.get(self.master) if self.master else None
+
+    def forget_least_recent(self) -> Advertiser | None:
+        """Forget the advertiser heard least recently, never the master; the forgotten one."""
+        candidates = (a for a in self.advertisers.values() if a.address != self.master)
+        oldest = min(candidates, key=lambda a: a.last_seen, default=None)
+        if oldest is not None:
+            del self.advertisers[oldest.address]
+            self.forgotten += 1
+            self.forgotten_unstored.append(oldest.address)
+            self.profile_version += 1
+            self.dirty = True
+        return oldest
 
     def vips(self) -> set[str]:
         return {v for a in self.advertisers.values() for v in a.vips}
