@@ -42,7 +42,8 @@ def render_summary(doc: dict[str, Any], console: Console) -> None:
     console.print(
         f"{doc['packets']} packets, {doc['vrrp_adverts']} VRRP adverts, {doc['garps']} gratuitous "
         f"ARPs, {doc['nas']} neighbour advertisements, {doc['malformed']} malformed"
-        + (f", {doc['carp']} CARP" if doc["carp"] else ""),
+        + (f", {doc['carp']} CARP" if doc["carp"] else "")
+        + (f", {doc['hsrp']} HSRP" if doc["hsrp"] else ""),
         highlight=False,
     )
     table = Table(title="Virtual routers", show_lines=False)

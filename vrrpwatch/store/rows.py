@@ -246,6 +246,7 @@ def counter_rows(run_id: int, c: Counters) -> list[Row]:
         "packets": c.packets,
         "vrrp_adverts": c.vrrp_adverts,
         "carp": c.carp,
+        "hsrp": c.hsrp,
         "garps": c.garps,
         "arps": c.arps,
         "nas": c.nas,
@@ -264,6 +265,7 @@ def counters_doc(packets: int | None, counters: Mapping[str, int]) -> Doc:
         "nas": counters.get("nas", 0),
         "arps": counters.get("arps", 0),
         "carp": counters.get("carp", 0),
+        "hsrp": counters.get("hsrp", 0),
         "malformed": counters.get("malformed", 0),
         "findings": {
             k.split(":", 1)[1]: v for k, v in sorted(counters.items()) if k.startswith("finding:")

@@ -231,6 +231,7 @@ class Counters:
     packets: int = 0
     vrrp_adverts: int = 0
     carp: int = 0
+    hsrp: int = 0  # HSRP messages (v1 and v2), counted; following them is the watch's
     garps: int = 0
     arps: int = 0
     nas: int = 0

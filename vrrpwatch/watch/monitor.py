@@ -182,6 +182,8 @@ class Monitor:
         elif pkt.kind is Kind.CARP:
             self.counters.carp += 1
             self._carp.carp(frame, time, pkt, events)
+        elif pkt.kind is Kind.HSRP:
+            self.counters.hsrp += 1
         elif isinstance(msg, ArpPacket):
             if pkt.kind is Kind.GARP:
                 self.counters.garps += 1
