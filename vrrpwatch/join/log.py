@@ -301,3 +301,25 @@ class InstanceLog:
 
     def notify_failed(self, program: str, exc: OSError) -> None:
         self.line("notify-error", f"Cannot run notify command {program}: {exc}")
+
+
+# --- a sync group -------------------------------------------------------------------------------
+
+
+def group_state(group: str, old: str, new: str) -> Event:
+    """keepalived's line (vrrp_sync.c): ``VRRP_Group(G1) Syncing instances to MASTER state``."""
+    return _event(
+        "group-state",
+        f"VRRP_Group({group}) Syncing instances to {new} state",
+        group=group,
+        old=old,
+        new=new,
+    )
+
+
+def group_notify_failed(group: str, program: str, exc: OSError) -> Event:
+    return _event(
+        "notify-error",
+        f"VRRP_Group({group}) Cannot run notify command {program}: {exc}",
+        group=group,
+    )
