@@ -218,3 +218,23 @@ def test_notify_scripts_and_fifo_lines_as_keepalived_writes_them(tmp_path: Path)
         'GROUP "G1" STOP 0',
     ]
     assert not [e for e in events if e["event"] == "notify-error"]
+
+
+def test_metrics_have_one_series_per_instance() -> None:
+    from vrrpwatch.ops.join import JoinCollector
+
+    rt, _t, clock, _events = two_instances([(float(t), advert(1, VIP1)) for t in range(8)], [])
+    rt.run(until=lambda: clock.now >= 6.0)
+    families = {m.name: m for m in JoinCollector("VI_1", rt).collect()}
+    received = {
+        s.labels["instance"]: s.value
+        for s in families["vrrpwatch_join_adverts_received"].samples
+        if s.name.endswith("_total")
+    }
+    assert received == {"VI_1": 7.0, "VI_2": 0.0}
+    state = {
+        (s.labels["instance"], s.labels["state"])
+        for s in families["vrrpwatch_join_state"].samples
+        if s.value == 1
+    }
+    assert state == {("VI_1", "initialize"), ("VI_2", "initialize")}  # stopped by run()
