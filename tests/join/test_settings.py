@@ -47,7 +47,11 @@ def test_join_settings_v3_drops_auth_and_warns() -> None:
     assert ju.advert_int_cs == 25 and not ju.preempt
     assert [str(p) for p in ju.unicast_peers] == ["203.0.113.3", "203.0.113.4"]
     # Every keyword join does not act on is a warning (here vmac_xmit_base, next to use_vmac).
-    assert ju.warnings == ("use_vmac is ignored", "vmac_xmit_base is ignored")
+    assert ju.warnings == (
+        "use_vmac is ignored",
+        "unicast_src_ip is ignored: adverts go from the interface's primary address",
+        "vmac_xmit_base is ignored",
+    )
 
 
 def test_settings_values_are_join_options_fields() -> None:

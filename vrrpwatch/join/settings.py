@@ -202,6 +202,9 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         warnings.append("use_vmac is ignored")
     if inst.excluded_vips:
         warnings.append("virtual_ipaddress_excluded is ignored")
+    for kw, addr in (("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)):
+        if addr is not None:
+            warnings.append(f"{kw} is ignored: adverts go from the interface's primary address")
     warnings += [f"{kw} is ignored" for kw in inst.ignored]
     password = inst.auth_pass_wire
     return JoinSettings(
@@ -303,7 +306,8 @@ def load_join_config(path: str | Path, names: tuple[str, ...] = ()) -> JoinConfi
     for inst in selected:
         _check_name(inst)
     settings = tuple(join_settings(i) for i in selected)
-    warnings = [f"{s.instance}: {w}" for s in settings for w in s.warnings]
+    warnings = [f"{kw} is ignored" for kw in config.ignored]
+    warnings += [f"{s.instance}: {w}" for s in settings for w in s.warnings]
     groups, group_warnings = _group_plans(config, {s.instance for s in settings})
     return JoinConfig(
         settings=settings,

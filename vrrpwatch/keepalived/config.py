@@ -473,6 +473,35 @@ def _notify_fifo(stmt: _Stmt) -> str:
     return stmt.args[0].text
 
 
+# Top-level sections of the VRRP part that are not modelled (virtual_server and the other
+# LVS/BFD sections are not VRRP's: not listed).
+_IGNORED_VRRP_SECTIONS = frozenset(
+    {
+        "vrrp_script",
+        "vrrp_track_file",
+        "track_file",
+        "vrrp_track_process",
+        "track_process",
+        "static_ipaddress",
+        "static_routes",
+        "static_rules",
+        "garp_group",
+        "linkbeat_interfaces",
+    }
+)
+
+
+def _vrrp_global(keyword: str) -> bool:
+    """A global_defs keyword of the VRRP part (``vrrp_*``, the script settings)."""
+    return keyword.startswith("vrrp_") or keyword in (
+        "script_user",
+        "enable_script_security",
+        "notify_fifo_script",
+        "dynamic_interfaces",
+        "max_auto_priority",
+    )
+
+
 def _tracked(stmt: _Stmt) -> TrackedInterface:
     args = [a.text for a in stmt.args]
     weight = 0
@@ -514,6 +543,7 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
     router_id: str | None = None
     global_version = 2
     fifos: list[str] = []
+    ignored: list[str] = []
     # global_defs may come after the instances; read it first.
     for stmt in tree:
         if stmt.keyword.text != "global_defs":
@@ -528,6 +558,9 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
                 global_version = int(v.text)
             elif g.keyword.text in ("notify_fifo", "vrrp_notify_fifo"):
                 fifos.append(_notify_fifo(g))
+            elif _vrrp_global(g.keyword.text):
+                ignored.append(f"global_defs {g.keyword.text}")
+    ignored += [stmt.keyword.text for stmt in tree if stmt.keyword.text in _IGNORED_VRRP_SECTIONS]
     instances: list[VrrpInstance] = []
     seen: dict[str, Source] = {}
     for stmt in tree:
@@ -549,6 +582,7 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
         files=tuple(lexer.files),
         sync_groups=_sync_groups(tree),
         notify_fifos=tuple(dict.fromkeys(fifos)),
+        ignored=tuple(dict.fromkeys(ignored)),
     )
 
 

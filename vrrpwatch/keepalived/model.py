@@ -178,6 +178,8 @@ class KeepalivedConfig:
     sync_groups: tuple[SyncGroup, ...] = ()
     # global_defs notify_fifo / vrrp_notify_fifo: the FIFOs VRRP state lines are written to.
     notify_fifos: tuple[str, ...] = ()
+    # global_defs keywords of the VRRP part and top-level VRRP sections not modelled.
+    ignored: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
