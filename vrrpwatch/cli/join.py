@@ -145,7 +145,7 @@ class _Sink:
     help="Seconds until the second burst (0: none).",
 )
 @click.option("--dry-run", is_flag=True, help="Run the state machine but never send or add.")
-@click.option("--notify", metavar="CMD", help="Run CMD INSTANCE VI_1 STATE PRIORITY on changes.")
+@click.option("--notify", metavar="CMD", help="Run CMD INSTANCE NAME STATE PRIORITY on changes.")
 @click.option("--state-file", type=click.Path(dir_okay=False), help="Where VIPs held are noted.")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")

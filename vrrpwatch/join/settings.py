@@ -205,6 +205,8 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
     for kw, addr in (("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)):
         if addr is not None:
             warnings.append(f"{kw} is ignored: adverts go from the interface's primary address")
+    if inst.track_interface:
+        warnings.append("track_interface is ignored")
     warnings += [f"{kw} is ignored" for kw in inst.ignored]
     password = inst.auth_pass_wire
     return JoinSettings(
