@@ -238,3 +238,32 @@ def test_metrics_have_one_series_per_instance() -> None:
         if s.value == 1
     }
     assert state == {("VI_1", "initialize"), ("VI_2", "initialize")}  # stopped by run()
+
+
+def test_a_notify_script_runs_as_the_user_of_its_line() -> None:
+    import pwd
+    import shutil
+    import tempfile
+
+    import pytest
+
+    if os.geteuid() != 0 or not Path("/usr/bin/python3").exists():
+        pytest.skip("running a script as another user needs root (and /usr/bin/python3)")
+    where = Path(tempfile.mkdtemp(prefix="vw-notify-"))
+    try:
+        where.chmod(0o777)
+        out = where / "ids.txt"
+        ids = "repr((os.getuid(), os.getgid(), os.getgroups()))"
+        code = f"import os; open({str(out)!r}, 'w').write({ids})"
+        nobody = pwd.getpwnam("nobody")
+        script = Script(("/usr/bin/python3", "-c", code), "nobody")
+        n = Notifier(NotifyScripts(backup=script), "VI_1")
+        assert n.run(State.BACKUP, 50) == []
+        n.reap(wait=True)
+        # nobody's own group, no supplementary groups: never root's.
+        assert out.read_text() == repr((nobody.pw_uid, nobody.pw_gid, []))
+    finally:
+        shutil.rmtree(where)
+    bad = Notifier(NotifyScripts(backup=Script(("/bin/true",), "no-such-user-here")), "VI_1")
+    ((program, exc),) = bad.run(State.BACKUP, 50)
+    assert program == "/bin/true" and "no-such-user-here" in str(exc)

@@ -22,12 +22,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import pwd
 import shlex
 import stat
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vrrpwatch.join.router import State
 from vrrpwatch.join.settings import JoinError, Script
@@ -75,6 +77,17 @@ class NotifyScripts:
 
     def __bool__(self) -> bool:
         return any((self.master, self.backup, self.fault, self.stop, self.notify))
+
+
+def _as_user(script: Script) -> dict[str, Any]:
+    """Popen's user/group for ``username [groupname]``: the user's own group when none is
+    given and no supplementary groups (keepalived's set_script_uid_gid; never root's gid)."""
+    if script.user is None:
+        return {}
+    group: str | int | None = script.group
+    if group is None:
+        group = pwd.getpwnam(script.user).pw_gid
+    return {"user": script.user, "group": group, "extra_groups": []}
 
 
 class NotifyFifo:
@@ -151,11 +164,7 @@ class Notifier:
             try:
                 self._children.append(
                     subprocess.Popen(
-                        list(argv),
-                        stdin=subprocess.DEVNULL,
-                        user=script.user,
-                        group=script.group,
-                        close_fds=True,
+                        list(argv), stdin=subprocess.DEVNULL, close_fds=True, **_as_user(script)
                     )
                 )
             except (OSError, ValueError, KeyError) as exc:
