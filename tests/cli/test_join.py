@@ -281,7 +281,7 @@ def _captured_options(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int,
 
     seen: list[object] = []
 
-    def fake_join(opts: object, sink: object, before_start: object = None) -> int:
+    def fake_join(opts: object, sink: object, before_start: object = None, **_: object) -> int:
         seen.append(opts)
         return 0
 
@@ -378,7 +378,7 @@ def test_unopenable_database_is_one_error_line(
 ) -> None:
     from vrrpwatch.join import setup
 
-    def fake_join(opts: object, sink: object, before_start: Any = None) -> int:
+    def fake_join(opts: object, sink: object, before_start: Any = None, **_: object) -> int:
         before_start()
         return 0
 

@@ -267,3 +267,38 @@ def test_a_notify_script_runs_as_the_user_of_its_line() -> None:
     bad = Notifier(NotifyScripts(backup=Script(("/bin/true",), "no-such-user-here")), "VI_1")
     ((program, exc),) = bad.run(State.BACKUP, 50)
     assert program == "/bin/true" and "no-such-user-here" in str(exc)
+
+
+def test_a_reload_keeps_the_unchanged_stops_the_removed_and_starts_the_added() -> None:
+    """What SIGHUP does to the loop (setup._Reload decides which units): VI_1 goes on without
+    missing an advert, VI_2 leaves with its priority 0, VI_3 starts and takes over."""
+    rt, (t1, t2), clock, events = two_instances([], [], group=False)
+    t3 = FakeTransport(clock, [])
+    config = RouterConfig(vrid=3, priority=50, primary_address=ME, addresses=(VIP1,), version=2)
+    vi3 = Unit(
+        router=VirtualRouter(config), transport=t3, emit=events.append, clock=clock, instance="VI_3"
+    )
+
+    def reload(runtime: Runtime) -> None:
+        kept, removed = runtime.units
+        runtime.stop_units([removed])
+        runtime.reconfigure([kept, vi3], [], FakeMux(clock, [t1, t3]))
+
+    fired: list[float] = []
+
+    def once(runtime: Runtime) -> None:
+        fired.append(clock.now)
+        reload(runtime)
+
+    rt.reloader = once
+    rt.run(
+        until=lambda: (clock.now >= 10.0 and not fired and rt.request_reload()) or clock.now >= 20.0
+    )  # type: ignore[func-returns-value]
+    assert len(fired) == 1
+    sent1 = [t for t, a in t1.kinds("advert") if a.priority == 50]
+    gaps = [b - a for a, b in zip(sent1, sent1[1:], strict=False)]
+    assert sent1[0] == MDI and all(g == 1.0 for g in gaps) and sent1[-1] > 19.0
+    zero2 = [t for t, a in t2.kinds("advert") if a.priority == 0]
+    assert zero2 == [fired[0]] and t2.kinds("remove") == [(fired[0], "198.51.100.2/32")]
+    assert [t for t, _ in t3.kinds("add")] == [fired[0] + MDI]
+    assert states(events, "VI_3")[:2] == [("BACKUP", "startup"), ("MASTER", "master-down-timer")]

@@ -255,21 +255,44 @@ def join(
         else:
             plan = join_settings.resolve_options(given)
         first = plan if isinstance(plan, join_settings.JoinOptions) else plan.instances[0]
+        reread = None if config_path is None else _rereader(config_path, instances, given)
         sink = _Sink(as_json, db_path)
         ctx = click.get_current_context()
         ctx.call_on_close(sink.close)
         if metrics is None:
-            code = setup.join(plan, sink, before_start=sink.open_db)
+            code = setup.join(plan, sink, before_start=sink.open_db, reread=reread)
         else:
             serve = _Metrics(metrics, first.vrid, label, ctx)
             code = setup.join(
-                plan, sink, before_start=serve.then(sink.open_db), on_runtime=serve.attach
+                plan,
+                sink,
+                before_start=serve.then(sink.open_db),
+                on_runtime=serve.attach,
+                reread=reread,
             )
     except VrrpwatchError as exc:
         raise InputError(str(exc)) from None
     except OSError as exc:
         raise InputError(f"network error: {exc}") from None
     sys.exit(code)
+
+
+def _rereader(path: str, instances: tuple[str, ...], given: JoinValues) -> Any:
+    """SIGHUP: the config read again, its warnings printed, the options resolved as at start."""
+
+    def reread() -> Any:
+        from vrrpwatch.join import settings as join_settings
+
+        try:
+            config = join_settings.load_join_config(path, instances)
+        except OSError as exc:
+            raise join_settings.JoinError(f"{path}: {exc.strerror}") from None
+        for warning in config.warnings:
+            with contextlib.suppress(OSError):
+                click.echo(f"Warning: {path}: {warning}", err=True)
+        return join_settings.resolve_plan(given, config)
+
+    return reread
 
 
 def _check_listen(value: str | None) -> str | None:

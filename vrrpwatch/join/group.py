@@ -66,6 +66,17 @@ class SyncGroup:
             raise ValueError(f"sync group {self.name} needs two or more distinct members")
         self._states = dict.fromkeys(self.members, State.INITIALIZE)
 
+    def seed(self, states: dict[str, State]) -> None:
+        """A group made on a reload around members already running: their states, and the
+        group's (Master when they all are, Fault when one is, else Backup)."""
+        self._states.update((m, s) for m, s in states.items() if m in self._states)
+        running = [self._states[m] for m in self.members if self._states[m] is not State.INITIALIZE]
+        if running and all(s is State.MASTER for s in running):
+            self.state = State.MASTER
+        elif any(s is State.FAULT for s in running):
+            self.state = State.FAULT
+            self._own_fault |= {m for m in self.members if self._states[m] is State.FAULT}
+
     def member_state(self, member: str) -> State:
         return self._states[member]
 

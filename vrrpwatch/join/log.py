@@ -323,3 +323,15 @@ def group_notify_failed(group: str, program: str, exc: OSError) -> Event:
         f"VRRP_Group({group}) Cannot run notify command {program}: {exc}",
         group=group,
     )
+
+
+# --- SIGHUP -------------------------------------------------------------------------------------
+
+
+def reloading() -> Event:
+    """keepalived's line on SIGHUP."""
+    return _event("reload", "Reloading configuration file")
+
+
+def reload_failed(why: str) -> Event:
+    return _event("error", f"Reload failed: {why}; running as before")

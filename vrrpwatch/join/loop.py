@@ -91,18 +91,25 @@ class Runtime:
         self.units = list(units)
         self.mux = mux
         self.groups = list(groups)
+        names = {u.instance for u in self.units}
+        for g in self.groups:
+            for m in g.group.members:
+                if m not in names:
+                    raise ValueError(f"sync group {g.group.name}: no instance {m}")
+        self._stop = False
+        # SIGHUP (join --config): ``reloader`` re-reads the config and calls ``stop_units``
+        # and ``reconfigure``; asked for from a signal handler, done at the next wake-up.
+        self.reloader: Callable[[Runtime], None] | None = None
+        self._reload = False
+        self._index()
+
+    def _index(self) -> None:
         self._by_name = {u.instance: u for u in self.units}
         self._group_of = groups_of([g.group for g in self.groups])
         self._runs = {g.group.name: g for g in self.groups}
-        for g in self.groups:
-            for m in g.group.members:
-                if m not in self._by_name:
-                    raise ValueError(f"sync group {g.group.name}: no instance {m}")
         for unit in self.units:
             grp = self._group_of.get(unit.instance)
-            if grp is not None:
-                unit.hold = self._holder(grp, unit.instance)
-        self._stop = False
+            unit.hold = self._holder(grp, unit.instance) if grp is not None else None
 
     # -- the single instance's view (tests, metrics) ------------------------------------------
 
@@ -156,6 +163,43 @@ class Runtime:
         for unit in self.units:
             unit.transport.wake()
 
+    def request_reload(self) -> None:
+        """Safe from a signal handler (SIGHUP): the config is re-read at the next wake-up."""
+        self._reload = True
+        for unit in self.units:
+            unit.transport.wake()
+
+    def stop_units(self, units: Sequence[Unit]) -> None:
+        """Stop these units as at shutdown (a Master sends its priority-0 advert and drops its
+        addresses, the STOP notifies run); they leave the loop."""
+        for unit in units:
+            self._after(unit, unit.execute(unit.router.shutdown(unit.at(self.clock()))))
+            unit.flush(self.clock(), final=True)
+        gone = set(map(id, units))
+        self.units = [u for u in self.units if id(u) not in gone]
+
+    def reconfigure(
+        self, units: Sequence[Unit], groups: Sequence[GroupRun], mux: Mux | None
+    ) -> None:
+        """Run ``units`` from now on (those already running keep their state and timers; the
+        new ones start), with ``groups``: a group of the same name and members as before is
+        kept as it is, a new one learns its running members' states."""
+        old_runs = {g.group.name: g for g in self.groups}
+        running = {u.instance: u.router.state for u in units if u in self.units}
+        kept: list[GroupRun] = []
+        for g in groups:
+            before = old_runs.get(g.group.name)
+            if before is not None and before.group.members == g.group.members:
+                kept.append(GroupRun(before.group, g.notifier))
+            else:
+                g.group.seed(running)
+                kept.append(g)
+        started = [u for u in units if u not in self.units]
+        self.units, self.groups, self.mux = list(units), kept, mux
+        self._index()
+        for unit in started:
+            self._after(unit, unit.execute(unit.router.start(unit.at(self.clock()))))
+
     def run(self, *, until: Callable[[], bool] | None = None) -> int:
         """Run until ``request_stop()`` (or ``until()`` is true); return the exit status."""
         for unit in self.units:
@@ -178,6 +222,13 @@ class Runtime:
     def step(self) -> None:
         """Sleep until the next deadline or input (not at all while packets are queued), then
         process one batch of what happened and the deadlines that are due."""
+        if self._reload:
+            self._reload = False
+            if self.reloader is not None:
+                self.reloader(self)
+            if not self.units:
+                self._stop = True
+                return
         timers = [t for t in (u.router.get_timer() for u in self.units) if t is not None]
         now = self.clock()
         if any(u.transport.backlog for u in self.units):

@@ -20,6 +20,7 @@ from pathlib import Path
 from dissectors.common import DecodeError, IPAddress
 from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, parse_vrrp, validate_advert
 from vrrpwatch import netif
+from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.join import log
 from vrrpwatch.join.checks import (
     check_options,
@@ -206,7 +207,7 @@ class _Stop:
         self.requested = False
         self.transports = transports
         self.runtime: Runtime | None = None
-        self.locks: list[InstanceLock] = []
+        self.locks: dict[str, InstanceLock] = {}  # by instance
         self.fifos: list[NotifyFifo] = []
 
     def __call__(self, *_: object) -> None:
@@ -217,8 +218,12 @@ class _Stop:
             for t in self.transports:
                 t.wake()
 
+    def hup(self, *_: object) -> None:
+        if self.runtime is not None:
+            self.runtime.request_reload()
+
     def close(self) -> None:
-        for lock in self.locks:
+        for lock in self.locks.values():
             lock.close()
         for fifo in self.fifos:
             fifo.close()
@@ -230,13 +235,15 @@ def join(
     *,
     before_start: Callable[[], None] | None = None,
     on_runtime: Callable[[Runtime], None] | None = None,
+    reread: Callable[[], JoinOptions | JoinPlan] | None = None,
 ) -> int:
     """Set up and run ``vrrpwatch join``: one instance (``JoinOptions``) or several and their
     sync groups (``JoinPlan``), all in one loop; returns the exit status.
 
     ``before_start`` runs once the arguments, root and the interfaces are checked (the CLI
     opens its database there, so a bad invocation leaves no file behind); ``on_runtime`` gets
-    the runtime before it runs (``--metrics`` reads it).
+    the runtime before it runs (``--metrics`` reads it). With ``reread`` (``--config``),
+    SIGHUP re-reads the configuration as keepalived does (``_Reload``).
     """
     plan = opts if isinstance(opts, JoinPlan) else JoinPlan(instances=(opts,))
     if not plan.instances:
@@ -264,9 +271,13 @@ def join(
                 RawTransport(iface, families=(fam,) if fam else (4, 6), unicast_peers=peers)
             )
         old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        if reread is not None:
+            old_handlers[signal.SIGHUP] = signal.signal(signal.SIGHUP, stop.hup)
         old_wakeup = signal.set_wakeup_fd(transports[0].wake_fd, warn_on_full_buffer=False)
         try:
-            return _join(plan, instances, ifaces, transports, families, emit, stop, on_runtime)
+            return _join(
+                plan, instances, ifaces, transports, families, emit, stop, on_runtime, reread
+            )
         finally:
             signal.set_wakeup_fd(old_wakeup)
             for sig, handler in old_handlers.items():
@@ -294,6 +305,7 @@ def _join(
     emit: EventSink,
     stop: _Stop,
     on_runtime: Callable[[Runtime], None] | None = None,
+    reread: Callable[[], JoinOptions | JoinPlan] | None = None,
 ) -> int:
     fifo_paths = plan.notify_fifos or (instances[0].notify_fifos if len(instances) == 1 else ())
     stop.fifos = [NotifyFifo(p) for p in fifo_paths]
@@ -314,6 +326,12 @@ def _join(
     mux = TransportMux(transports) if len(transports) > 1 else None
     try:
         runtime = Runtime(units=units, groups=groups, mux=mux)
+        if reread is not None:
+            running = {
+                o.instance: _Running(o, u, t)
+                for o, u, t in zip(plan.instances, units, transports, strict=True)
+            }
+            runtime.reloader = _Reload(reread, emit, stop, running, transports)
         stop.runtime = runtime
         if on_runtime is not None:
             on_runtime(runtime)
@@ -323,6 +341,104 @@ def _join(
     finally:
         if mux is not None:
             mux.close()
+
+
+@dataclass
+class _Running:
+    planned: JoinOptions  # as the plan gave it: a reload compares the new plan's with it
+    unit: Unit
+    transport: RawTransport
+
+
+class _Reload:
+    """SIGHUP with ``--config``, as keepalived reloads: the file is read again; an instance
+    whose options are unchanged keeps running (its state, timers and addresses: not one advert
+    lost); a removed one stops as at shutdown (a Master's priority-0 advert); a changed one
+    stops and starts again; an added one starts. Instances start without waiting to learn
+    their group (the other instances must not wait), so the config must give their VIPs. A
+    config that cannot be read is one error line, and everything goes on as it was."""
+
+    def __init__(
+        self,
+        reread: Callable[[], JoinOptions | JoinPlan],
+        emit: EventSink,
+        stop: _Stop,
+        running: dict[str, _Running],
+        transports: list[RawTransport],
+    ) -> None:
+        self.reread = reread
+        self.emit = emit
+        self.stop = stop
+        self.running = running
+        self.transports = transports  # join() closes what is left in it at the end
+
+    def __call__(self, runtime: Runtime) -> None:
+        self.emit(log.reloading())
+        try:
+            new = self.reread()
+            plan = new if isinstance(new, JoinPlan) else JoinPlan(instances=(new,))
+            for o in plan.instances:
+                check_options(o)
+        except VrrpwatchError as exc:
+            self.emit(log.reload_failed(str(exc)))
+            return
+        wanted = {o.instance: o for o in plan.instances}
+        gone = [r for name, r in self.running.items() if wanted.get(name) != r.planned]
+        runtime.stop_units([r.unit for r in gone])
+        for r in gone:
+            del self.running[r.unit.instance]
+            self.transports.remove(r.transport)
+            r.transport.close()
+            lock = self.stop.locks.pop(r.unit.instance, None)
+            if lock is not None:
+                lock.close()
+        for o in plan.instances:
+            if o.instance in self.running:
+                continue
+            try:
+                self.running[o.instance] = self._start(o)
+            except (VrrpwatchError, OSError) as exc:
+                self.emit(log.reload_failed(f"{o.instance}: {exc}"))
+        units = [
+            self.running[o.instance].unit for o in plan.instances if o.instance in self.running
+        ]
+        groups = [
+            GroupRun(
+                SyncGroup(g.name, g.members),
+                _notifier(dict(g.notify_scripts), g.name, "GROUP", self.stop.fifos),
+            )
+            for g in plan.groups
+            if all(m in self.running for m in g.members)
+        ]
+        transports = [self.running[u.instance].transport for u in units]
+        old_mux = runtime.mux
+        mux = TransportMux(transports) if len(transports) > 1 else None
+        runtime.reconfigure(units, groups, mux)
+        if isinstance(old_mux, TransportMux):
+            old_mux.close()
+        if transports:
+            signal.set_wakeup_fd(transports[0].wake_fd, warn_on_full_buffer=False)
+
+    def _start(self, planned: JoinOptions) -> _Running:
+        opts = dataclasses.replace(with_password_file(planned), learn_timeout_s=0.0)
+        if not opts.vips:
+            raise JoinError("a reload starts an instance only with its virtual addresses")
+        try:
+            iface = netif.get_interface(opts.interface or netif.default_interface())
+        except netif.NetifError as exc:
+            raise JoinError(str(exc)) from None
+        fam = _family(opts)
+        peers = tuple(parse_peer(p) for p in opts.unicast_peers)
+        transport = RawTransport(iface, families=(fam,) if fam else (4, 6), unicast_peers=peers)
+        try:
+            unit = _prepare(opts, self.emit, iface, transport, fam, self.stop)
+            if unit is None:
+                raise JoinError("stopping")
+        except BaseException:
+            transport.close()
+            raise
+        self.transports.append(transport)
+        return _Running(planned, unit, transport)
 
 
 def _notifier(
@@ -387,7 +503,8 @@ def _prepare(
         # One live join per interface, VRID and family (whatever its --state-file): a second
         # would take the first one's VIPs for a killed run's. Released when the process ends.
         what = f"{iface.name} VRID {config.vrid} IPv{config.family}"
-        stop.locks.append(InstanceLock(lock_name(iface.name, config.vrid, config.family), what))
+        lock = InstanceLock(lock_name(iface.name, config.vrid, config.family), what)
+        stop.locks[opts.instance] = lock
         remove_stale_addresses(
             state_file,
             transport,
