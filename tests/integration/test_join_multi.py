@@ -201,3 +201,95 @@ def test_a_notify_script_gets_a_hostile_instance_name_as_one_argument(mlab: Lab)
     )
     assert not pwned.exists()
     assert fifo.is_fifo()
+
+
+RELOAD_CONF = """\
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 1
+    priority 100
+    advert_int 1
+    virtual_ipaddress { 192.0.2.1/24 dev eth0 }
+}
+"""
+RELOAD_VI_2 = """\
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 2
+    priority 100
+    advert_int 1
+    virtual_ipaddress { 192.0.2.2/24 dev eth0 }
+}
+"""
+
+
+def test_sighup_keeps_unchanged_instances_and_stops_removed_ones(mlab: Lab) -> None:
+    """keepalived's reload: unchanged instances lose no advert, a removed one sends its
+    priority 0, an added one starts, a changed one restarts."""
+    from tests.lab import read_adverts
+
+    _r1, r2, mon = classic(mlab)
+    conf = r2.workdir / "keepalived.conf"
+    conf.write_text(RELOAD_CONF + RELOAD_VI_2)
+    j = ConfigJoin(r2, "--config", str(conf), "--learn-timeout", "0")
+    r2.wait_for_address("192.0.2.1", timeout=8)
+    r2.wait_for_address("192.0.2.2", timeout=8)
+    pcap = mon.workdir / "reload.pcap"
+    dump = mon.tcpdump(pcap)
+    time.sleep(1.5)
+    # Unchanged: both instances go on, not one advert lost.
+    j.proc.send_signal(signal.SIGHUP)
+    j.wait_for(lambda e: e["event"] == "reload", 5)
+    time.sleep(2.5)
+    # VI_2 removed: its priority-0 advert, its VIP gone; VI_1 goes on.
+    conf.write_text(RELOAD_CONF)
+    hup2 = time.time()
+    j.proc.send_signal(signal.SIGHUP)
+    r2.wait_for_address("192.0.2.2", timeout=5, present=False)
+    time.sleep(2.5)
+    # VI_3 added: it starts (backup, then master after its Master_Down_Interval).
+    conf.write_text(RELOAD_CONF + RELOAD_VI_2.replace("VI_2", "VI_3").replace("_id 2", "_id 3")
+                    .replace("192.0.2.2/", "192.0.2.3/"))  # fmt: skip
+    j.proc.send_signal(signal.SIGHUP)
+    r2.wait_for_address("192.0.2.3", timeout=8)
+    # VI_1 changed (priority 90): it stops (priority 0) and starts again.
+    conf.write_text(
+        conf.read_text().replace(
+            "priority 100\n    advert_int 1\n    virtual_ipaddress { 192.0.2.1",
+            "priority 90\n    advert_int 1\n    virtual_ipaddress { 192.0.2.1",
+        )
+    )
+    changed = time.time()
+    j.proc.send_signal(signal.SIGHUP)
+    j.wait_for(
+        lambda e: (
+            e["event"] == "state"
+            and e.get("instance") == "VI_1"
+            and e["priority"] == 90
+            and e["new"] == "MASTER"
+        ),
+        8,
+    )
+    dump.stop()
+    assert r2.has_address("192.0.2.1")
+    assert j.signal(signal.SIGTERM) == 0
+    assert j.states_of("VI_3") == ["BACKUP", "MASTER", "INIT"]
+    adverts = [a for a in read_adverts(pcap) if a.src == "192.0.2.254"]
+    vi1 = [
+        a.time
+        for a in adverts
+        if a.packet.vrid == 1 and a.packet.priority == 100 and a.time < changed
+    ]
+    assert [a.packet.priority for a in adverts if a.packet.vrid == 1 and a.time > changed][:2] == [
+        0, 90
+    ]  # fmt: skip
+    vi2 = [a for a in adverts if a.packet.vrid == 2]
+    gaps = [b - a for a, b in zip(vi1, vi1[1:], strict=False)]
+    assert len(vi1) >= 9 and max(gaps) < 1.1, gaps
+    print(f"VI_1 through three reloads: {len(vi1)} adverts, largest gap {max(gaps):.3f} s")
+    assert [a.packet.priority for a in vi2][-1] == 0
+    before = [a.time for a in vi2 if a.packet.priority == 100 and a.time < hup2]
+    assert len(before) >= 3 and max(b - a for a, b in zip(before, before[1:], strict=False)) < 1.1
+    assert j.states_of("VI_2") == ["BACKUP", "MASTER", "INIT"]
+    # One run through the first three reloads, then the restart with priority 90.
+    assert j.states_of("VI_1") == ["BACKUP", "MASTER", "INIT", "BACKUP", "MASTER", "INIT"]
