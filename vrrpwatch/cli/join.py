@@ -255,12 +255,15 @@ def join(
         else:
             plan = join_settings.resolve_options(given)
         first = plan if isinstance(plan, join_settings.JoinOptions) else plan.instances[0]
-        reread = None if config_path is None else _rereader(config_path, instances, given)
+        # SIGHUP re-reads --config (passed only then).
+        extra: dict[str, Any] = {}
+        if config_path is not None:
+            extra["reread"] = _rereader(config_path, instances, given)
         sink = _Sink(as_json, db_path)
         ctx = click.get_current_context()
         ctx.call_on_close(sink.close)
         if metrics is None:
-            code = setup.join(plan, sink, before_start=sink.open_db, reread=reread)
+            code = setup.join(plan, sink, before_start=sink.open_db, **extra)
         else:
             serve = _Metrics(metrics, first.vrid, label, ctx)
             code = setup.join(
@@ -268,7 +271,7 @@ def join(
                 sink,
                 before_start=serve.then(sink.open_db),
                 on_runtime=serve.attach,
-                reread=reread,
+                **extra,
             )
     except VrrpwatchError as exc:
         raise InputError(str(exc)) from None
