@@ -135,6 +135,14 @@ def test_a_sync_group_waits_for_every_member_then_all_take_over_together() -> No
     assert t2.kinds("add") == [(takeover, "198.51.100.2/32")]
     assert states(events, "VI_2")[:2] == [("BACKUP", "startup"), ("MASTER", "master-down-timer")]
     assert states(events, "VI_1")[:2] == [("BACKUP", "startup"), ("MASTER", "sync-group")]
+    # Said once while VI_1 waited (its timer restarted at 3 + 2 MDI too), not per restart.
+    waits = [e for e in events if e["event"] == "sync-wait"]
+    assert [(e["instance"], e["time"] > 0) for e in waits[:1]] == [("VI_1", True)]
+    assert waits[0]["message"] == (
+        "(VI_1) Master down, staying BACKUP until the other members of sync group G1 want "
+        "MASTER too"
+    )
+    assert len([e for e in waits if e["instance"] == "VI_1"]) == 1
     # At 15 s VI_1 hears a higher priority: both go back to backup, VI_2 with it.
     assert t1.kinds("remove")[0] == (15.0, "192.0.2.1/32")
     assert t2.kinds("remove")[0] == (15.0, "198.51.100.2/32")

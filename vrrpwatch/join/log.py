@@ -299,6 +299,14 @@ class InstanceLog:
         self._io_error_logged[what] = now
         self.line("error", f"{what} failed: {exc}", operation=what)
 
+    def held_by_group(self, group: str) -> None:
+        self.line(
+            "sync-wait",
+            f"Master down, staying BACKUP until the other members of sync group {group} "
+            "want MASTER too",
+            group=group,
+        )
+
     def notify_failed(self, program: str, exc: OSError) -> None:
         self.line("notify-error", f"Cannot run notify command {program}: {exc}")
 

@@ -101,6 +101,7 @@ class Runtime:
         # and ``reconfigure``; asked for from a signal handler, done at the next wake-up.
         self.reloader: Callable[[Runtime], None] | None = None
         self._reload = False
+        self._held: set[str] = set()  # members told they wait for their sync group
         self._index()
 
     def _index(self) -> None:
@@ -253,6 +254,7 @@ class Runtime:
             grp = self._group_of.get(unit.instance)
             if heard and grp is not None:
                 grp.master_heard(unit.instance)
+                self._held.discard(unit.instance)
             self._after(unit, changes)
         now = self.clock()
         for index, unit in enumerate(self.units):
@@ -276,7 +278,12 @@ class Runtime:
 
     def _holder(self, grp: SyncGroup, member: str) -> Callable[[float], bool]:
         def hold(now: float) -> bool:
-            return not grp.may_become_master(member)
+            held = not grp.may_become_master(member)
+            if held and member not in self._held:
+                # Said once per wait (the timer restarts every Master_Down_Interval).
+                self._held.add(member)
+                self._by_name[member]._log.held_by_group(grp.name)
+            return held
 
         return hold
 
@@ -286,6 +293,8 @@ class Runtime:
         grp = self._group_of.get(unit.instance)
         if grp is None:
             return
+        if changes:
+            self._held.discard(unit.instance)
         for change in changes:
             syncs, group_changes = grp.changed(unit.instance, change.old, change.new, change.cause)
             for sync in syncs:
