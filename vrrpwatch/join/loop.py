@@ -38,6 +38,7 @@ from vrrpwatch.join.router import (
     VirtualRouter,
 )
 from vrrpwatch.join.statefile import StateFile
+from vrrpwatch.join.trackers import Trackers
 from vrrpwatch.join.transport import LinkChange, Received, Transport
 
 __all__ = ["Runtime"]
@@ -57,6 +58,9 @@ class Runtime:
     state_file: Path | None = None
     # Log a discard reason at most this often (then one summary line per interval).
     discard_log_interval_s: float = 10.0
+    # track_interface / track_script / track_file (join.trackers): the loop wakes at its
+    # deadline() and carries out the router actions its poll() returns.
+    trackers: Trackers | None = None
     # Counters for ``join --metrics`` (plain ints, read from the metrics server's thread).
     sent_adverts: int = field(default=0, init=False)
     received_adverts: int = field(default=0, init=False)  # every VRRP packet for our group
@@ -78,6 +82,8 @@ class Runtime:
             self._notifier = Notifier(self.notify, self.instance)
         if self.state_file is not None and not self.dry_run:
             self._state_file = StateFile(self.state_file, self.interface)
+        if self.trackers is not None:
+            self.trackers.log = self._log.line
 
     # -- control ------------------------------------------------------------------------------
 
@@ -88,12 +94,18 @@ class Runtime:
 
     def run(self, *, until: Callable[[], bool] | None = None) -> int:
         """Run until ``request_stop()`` (or ``until()`` is true); return the exit status."""
+        if self.trackers is not None:
+            # Tracked interfaces and files are read before the router starts (keepalived's
+            # initialise_tracking_priorities): one that is down starts it in FAULT.
+            self._execute(self.trackers.start(self._at(self.clock()), self.router))
         self._execute(self.router.start(self._at(self.clock())))
         while not self._stop and not (until is not None and until()):
             self.step()
         now = self._at(self.clock())
         self._execute(self.router.shutdown(now))
         self._log.flush_discards(now, self.router.discards, final=True)
+        if self.trackers is not None:
+            self.trackers.stop()
         if self._notifier is not None:
             self._notifier.reap(wait=True)
         return 0
@@ -102,6 +114,10 @@ class Runtime:
         """Sleep until the next deadline or input (not at all while packets are queued), then
         process one batch of what happened and the deadlines that are due."""
         deadline = self.router.get_timer()
+        if self.trackers is not None:
+            tracked = self.trackers.deadline()
+            if tracked is not None:
+                deadline = tracked if deadline is None else min(deadline, tracked)
         now = self.clock()
         if self.transport.backlog:
             timeout: float | None = 0.0
@@ -118,6 +134,8 @@ class Runtime:
                 continue
             received = True
             self._receive(item)
+        if self.trackers is not None and not self._stop:
+            self._execute(self.trackers.poll(self._at(self.clock()), self.router))
         deadline = self.router.get_timer()
         now = self.clock()
         # Due by the clock. A Backup that has just read packets first looks at what came in

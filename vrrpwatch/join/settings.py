@@ -11,6 +11,7 @@ command line only says which options the user gave, as a ``JoinValues`` dict.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from dissectors.common import IPAddress
 from vrrpwatch.errors import VrrpwatchError
 
 if TYPE_CHECKING:
+    from vrrpwatch.join.trackers import TrackingSetup
     from vrrpwatch.keepalived.config import VrrpInstance
 
 __all__ = [
@@ -70,6 +72,7 @@ class JoinOptions:
     garp_repeat: int = DEFAULT_GARP_REPEAT
     garp_delay_s: float = DEFAULT_GARP_DELAY_S
     instance: str = "VI_1"
+    tracking: TrackingSetup | None = None  # --config's track_* lines (join.trackers)
 
 
 class JoinValues(TypedDict, total=False):
@@ -94,6 +97,7 @@ class JoinValues(TypedDict, total=False):
     garp_repeat: int
     garp_delay_s: float
     instance: str
+    tracking: TrackingSetup | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +122,7 @@ class JoinSettings:
     preempt_delay_s: float
     state: str
     warnings: tuple[str, ...] = field(default=())
+    tracking: TrackingSetup | None = None
 
     @property
     def advert_int_s(self) -> float:
@@ -125,7 +130,7 @@ class JoinSettings:
 
     def values(self) -> JoinValues:
         """The settings as ``JoinOptions`` fields."""
-        return JoinValues(
+        values = JoinValues(
             instance=self.instance,
             vrid=self.vrid,
             priority=self.priority,
@@ -138,6 +143,9 @@ class JoinSettings:
             preempt=self.preempt,
             preempt_delay_s=self.preempt_delay_s,
         )
+        if self.tracking is not None:
+            values["tracking"] = self.tracking
+        return values
 
 
 def join_settings(inst: VrrpInstance) -> JoinSettings:
@@ -174,16 +182,22 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
 def load_join_settings(path: str | Path, instance: str | None = None) -> JoinSettings:
     """``join --config PATH [--instance NAME]`` in one call; ``KaConfError`` on failure
     (unreadable or unparsable file, no such instance, several instances and no name)."""
+    from vrrpwatch.join.trackers import tracking_setup
     from vrrpwatch.keepalived.config import KaConfError, parse_config
 
-    inst = parse_config(path).instance(instance)
+    config = parse_config(path)
+    inst = config.instance(instance)
     if not inst.name.isprintable():
         # The name prefixes join's log lines and goes into its database: a control character
         # would reach the terminal, a byte that is not UTF-8 would fail to encode mid-run.
         raise KaConfError(
             inst.source.path, inst.source.line, f"vrrp_instance name {inst.name!r} is not text"
         )
-    return join_settings(inst)
+    settings = join_settings(inst)
+    tracking, warnings = tracking_setup(config, inst)
+    return dataclasses.replace(
+        settings, tracking=tracking, warnings=settings.warnings + tuple(warnings)
+    )
 
 
 def resolve_options(given: JoinValues, settings: JoinSettings | None = None) -> JoinOptions:

@@ -34,6 +34,7 @@ from vrrpwatch.join.loop import Runtime
 from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
 from vrrpwatch.join.settings import JoinError, JoinOptions
 from vrrpwatch.join.statefile import InstanceLock, lock_name, remove_stale_addresses
+from vrrpwatch.join.trackers import Trackers
 from vrrpwatch.join.transport import RawTransport, Received, Transport
 
 __all__ = [
@@ -317,6 +318,9 @@ def _join(
     router = VirtualRouter(config)
     if not iface.up:
         router.link_down(time.monotonic())
+    trackers = None
+    if opts.tracking is not None:
+        trackers = Trackers(setup=opts.tracking, base_priority=config.priority)
     runtime = Runtime(
         router=router,
         transport=transport,
@@ -327,6 +331,7 @@ def _join(
         dry_run=opts.dry_run,
         notify=opts.notify,
         state_file=state_file,
+        trackers=trackers,
     )
     stop.runtime = runtime
     if on_runtime is not None:

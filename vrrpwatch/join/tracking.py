@@ -172,6 +172,11 @@ class Tracking:
             raise ValueError(f"priority must be 1..255, not {self.base_priority}")
 
     @property
+    def states(self) -> dict[tuple[Kind, str], bool | int]:
+        """The last known state of each tracker (absent: not known yet)."""
+        return dict(self._states)
+
+    @property
     def priority(self) -> int:
         delta = 0
         for item in self.items:
