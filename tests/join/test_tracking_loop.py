@@ -165,3 +165,16 @@ def test_tracking_setup_from_config(tmp_path: Path) -> None:
     )
     assert setup.files == (("tf", "/run/prio"),)
     assert warnings == ["track script missing not found (or has no script): ignored"]
+
+
+def test_join_options_carry_the_tracking(tmp_path: Path) -> None:
+    from vrrpwatch.join.settings import load_join_settings, resolve_options
+
+    path = tmp_path / "keepalived.conf"
+    path.write_text(CONF)
+    settings = load_join_settings(path)
+    assert "track script missing not found (or has no script): ignored" in settings.warnings
+    opts = resolve_options({"priority": 120}, settings)
+    assert opts.tracking is not None and opts.tracking == settings.tracking
+    assert [i.name for i in opts.tracking.items] == ["eth1", "chk", "tf"]
+    assert opts.priority == 120  # the flag still overrides: the base the weights apply to
