@@ -232,6 +232,7 @@ WATCH_EDGES = {"vrrpwatch.watch.live", "vrrpwatch.watch.files", "vrrpwatch.watch
 def pure_modules() -> list[str]:
     out = [m for m in modules() if _in(m, ("dissectors",))]
     out += ["vrrpwatch.rfc", "vrrpwatch.join.router", "vrrpwatch.join.group"]
+    out += ["vrrpwatch.join.tracking"]
     out += [m for m in modules() if _in(m, (WATCH,)) and m not in WATCH_EDGES]
     assert "vrrpwatch.watch.monitor" in out and "vrrpwatch.join.router" in modules()
     return out

@@ -102,13 +102,15 @@ def test_audit_still_reads_a_config_with_sync_groups(tmp_path: Path) -> None:
 def test_vrrp_globals_and_sections_join_does_not_act_on_are_listed(tmp_path: Path) -> None:
     text = (
         "global_defs {\n  router_id r1\n  vrrp_garp_master_delay 2\n  smtp_server 192.0.2.9\n"
-        "  script_user nobody\n}\nvrrp_script chk { script /bin/true }\n"
+        "  script_user nobody\n  max_auto_priority 10\n}\nvrrp_script chk { script /bin/true }\n"
+        "vrrp_track_process p { process x }\n"
         "virtual_server 192.0.2.1 80 { }\n" + CONF.split("}\n", 5)[-1]
     )
     cfg = parse_config(write(tmp_path, text))
-    # smtp_server and virtual_server are not VRRP's: not listed.
+    # smtp_server and virtual_server are not VRRP's: not listed; script_user and vrrp_script
+    # join acts on (join.trackers).
     assert cfg.ignored == (
         "global_defs vrrp_garp_master_delay",
-        "global_defs script_user",
-        "vrrp_script",
+        "global_defs max_auto_priority",
+        "vrrp_track_process",
     )

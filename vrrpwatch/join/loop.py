@@ -26,6 +26,7 @@ from vrrpwatch.join.group import GroupChanged, SyncGroup, groups_of
 from vrrpwatch.join.log import EventSink, InstanceLog
 from vrrpwatch.join.notify import Notifier
 from vrrpwatch.join.router import Action, Cause, State, StateChanged, VirtualRouter
+from vrrpwatch.join.trackers import Trackers
 from vrrpwatch.join.transport import LinkChange, Received, Transport
 from vrrpwatch.join.unit import Unit
 
@@ -61,6 +62,7 @@ class Runtime:
         notify: str | Notifier | None = None,
         state_file: Path | None = None,
         discard_log_interval_s: float = 10.0,
+        trackers: Trackers | None = None,
         units: Sequence[Unit] = (),
         groups: Sequence[GroupRun] = (),
         mux: Mux | None = None,
@@ -82,6 +84,7 @@ class Runtime:
                     notify=notify,
                     state_file=state_file,
                     discard_log_interval_s=discard_log_interval_s,
+                    trackers=trackers,
                 )
             ]
         if not units:
@@ -204,6 +207,11 @@ class Runtime:
     def run(self, *, until: Callable[[], bool] | None = None) -> int:
         """Run until ``request_stop()`` (or ``until()`` is true); return the exit status."""
         for unit in self.units:
+            if unit.trackers is not None:
+                # Tracked interfaces and files are read before the router starts (keepalived's
+                # initialise_tracking_priorities): one that is down starts it in FAULT.
+                now = unit.at(self.clock())
+                self._after(unit, unit.execute(unit.trackers.start(now, unit.router)))
             self._after(unit, unit.execute(unit.router.start(unit.at(self.clock()))))
         while not self._stop and not (until is not None and until()):
             self.step()
@@ -215,6 +223,8 @@ class Runtime:
         now = self.clock()
         for unit in self.units:
             unit.flush(now, final=True)
+            if unit.trackers is not None:
+                unit.trackers.stop()
         for run in self.groups:
             if run.notifier is not None:
                 run.notifier.reap(wait=True)
@@ -231,6 +241,8 @@ class Runtime:
                 self._stop = True
                 return
         timers = [t for t in (u.router.get_timer() for u in self.units) if t is not None]
+        # track_interface / track_script / track_file (join.trackers): wake at their deadline
+        timers += [t for u in self.units if u.trackers and (t := u.trackers.deadline()) is not None]
         now = self.clock()
         if any(u.transport.backlog for u in self.units):
             timeout: float | None = 0.0
@@ -256,6 +268,11 @@ class Runtime:
                 grp.master_heard(unit.instance)
                 self._held.discard(unit.instance)
             self._after(unit, changes)
+        if not self._stop:
+            for unit in self.units:
+                if unit.trackers is not None:
+                    now = unit.at(self.clock())
+                    self._after(unit, unit.execute(unit.trackers.poll(now, unit.router)))
         now = self.clock()
         for index, unit in enumerate(self.units):
             # Due by the clock. A Backup that has just read packets first looks at what came

@@ -25,9 +25,14 @@ The machine follows RFC 5798 section 6.4 (and RFC 3768 section 6.4, which has th
 * ``shutdown`` as Master sends an advertisement with priority 0 (6.4.3) so a backup takes over
   after Skew_Time instead of Master_Down_Interval.
 
-``Fault`` is not in the RFC: it is keepalived's state for "our own interface is down". The
-router leaves Master (no advertisements, addresses removed) and goes back to Backup when the
-link returns.
+``Fault`` is not in the RFC: it is keepalived's state for "our own interface is down" and for
+a tracker (track_interface, track_script with weight 0, ...) that failed (``set_track_fault``).
+The router leaves Master (addresses removed; after a tracker fault also a priority-0
+advertisement, as keepalived's ``vrrp_state_leave_master`` sends on entering FAULT) and goes back
+to Backup when every fault has cleared. ``set_priority`` changes the effective priority a
+tracker's weight gives (keepalived's ``vrrp_set_effective_priority``): a Master advertises it
+from its next advertisement on, a Backup moves its running Master_Down_Timer by the change in
+Skew_Time, as keepalived moves its down timer.
 
 Every state change is checked against ``TRANSITIONS``. A misbehaving peer never raises: its
 packet yields ``AdvertisementDiscarded`` with a reason (RFC 5798 section 7.1 receive checks; the
@@ -45,7 +50,7 @@ import enum
 import ipaddress
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dissectors.common import Finding, IPAddress
 from dissectors.vrrp import (
@@ -104,22 +109,24 @@ class Cause(enum.StrEnum):
     LINK_UP = "link-up"
     # keepalived's vrrp_sync_group (vrrp_sync.c): a member follows another's change.
     SYNC_GROUP = "sync-group"
+    TRACK_FAULT = "tracking-fault"
+    TRACK_RECOVERED = "tracking-recovered"
 
 
 # Legal transitions: (old, new) -> the causes that may produce them.
 TRANSITIONS: dict[tuple[State, State], frozenset[Cause]] = {
     (State.INITIALIZE, State.BACKUP): frozenset({Cause.STARTUP}),
     (State.INITIALIZE, State.MASTER): frozenset({Cause.OWNER_STARTUP}),
-    (State.INITIALIZE, State.FAULT): frozenset({Cause.LINK_DOWN}),
+    (State.INITIALIZE, State.FAULT): frozenset({Cause.LINK_DOWN, Cause.TRACK_FAULT}),
     (State.BACKUP, State.MASTER): frozenset({Cause.MASTER_DOWN}),
     (State.BACKUP, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
-    (State.BACKUP, State.FAULT): frozenset({Cause.LINK_DOWN}),
+    (State.BACKUP, State.FAULT): frozenset({Cause.LINK_DOWN, Cause.TRACK_FAULT}),
     (State.MASTER, State.BACKUP): frozenset(
         {Cause.HIGHER_PRIORITY, Cause.EQUAL_PRIORITY_HIGHER_ADDRESS}
     ),
     (State.MASTER, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
-    (State.MASTER, State.FAULT): frozenset({Cause.LINK_DOWN}),
-    (State.FAULT, State.BACKUP): frozenset({Cause.LINK_UP}),
+    (State.MASTER, State.FAULT): frozenset({Cause.LINK_DOWN, Cause.TRACK_FAULT}),
+    (State.FAULT, State.BACKUP): frozenset({Cause.LINK_UP, Cause.TRACK_RECOVERED}),
     (State.FAULT, State.MASTER): frozenset({Cause.OWNER_STARTUP}),
     (State.FAULT, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
 }
@@ -316,6 +323,7 @@ class VirtualRouter:
     _started_at: float = field(default=0.0, init=False)
     _last_now: float = field(default=float("-inf"), init=False)
     _link_up: bool = field(default=True, init=False)
+    _track_fault: bool = field(default=False, init=False)
     _running: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -350,6 +358,8 @@ class VirtualRouter:
         self._started_at = now
         if not self._link_up:
             return self._set_state(State.FAULT, Cause.LINK_DOWN)
+        if self._track_fault:
+            return self._set_state(State.FAULT, Cause.TRACK_FAULT)
         return self._leave_initialize(now, Cause.STARTUP)
 
     def shutdown(self, now: float) -> list[Action]:
@@ -367,7 +377,8 @@ class VirtualRouter:
         return out
 
     def link_down(self, now: float) -> list[Action]:
-        """Our interface lost its carrier or was set down (keepalived's FAULT state)."""
+        """Our interface lost its carrier or was set down (keepalived's FAULT state); as Master
+        no advertisement is tried (the link is down)."""
         self._tick(now)
         self._link_up = False
         if not self._running or self.state is State.FAULT:
@@ -382,10 +393,56 @@ class VirtualRouter:
     def link_up(self, now: float) -> list[Action]:
         self._tick(now)
         self._link_up = True
-        if not self._running or self.state is not State.FAULT:
+        if not self._running or self.state is not State.FAULT or self._track_fault:
             return []
         self.master_adver_interval_cs = self.config.advertisement_interval_cs
         return self._leave_initialize(now, Cause.LINK_UP)
+
+    def set_track_fault(self, now: float, faulted: bool) -> list[Action]:
+        """A tracker's verdict (keepalived's ``down_instance`` / ``try_up_instance``): while
+        ``faulted`` the router stays in Fault. Leaving Master for it, the addresses go and a
+        priority-0 advertisement tells the backups to take over after Skew_Time (keepalived's
+        ``vrrp_state_leave_master`` with wantstate FAULT sends VRRP_PRIO_STOP)."""
+        self._tick(now)
+        if faulted == self._track_fault:
+            return []
+        self._track_fault = faulted
+        if not self._running:
+            return []
+        if not faulted:
+            if self.state is not State.FAULT or not self._link_up:
+                return []
+            self.master_adver_interval_cs = self.config.advertisement_interval_cs
+            return self._leave_initialize(now, Cause.TRACK_RECOVERED)
+        if self.state is State.FAULT:
+            return []
+        was_master = self.state is State.MASTER
+        self._cancel_timers()
+        out: list[Action] = []
+        if was_master:
+            out.append(RemoveAddresses(addresses=self.config.addresses))
+            out.append(SendAdvertisement(advertisement=self._advertisement(priority=0)))
+        return out + self._set_state(State.FAULT, Cause.TRACK_FAULT)
+
+    def set_priority(self, now: float, priority: int) -> list[Action]:
+        """The effective priority a tracker's weight gives (1..254; keepalived's
+        ``vrrp_set_effective_priority``, which never changes an address owner's 255).
+
+        A Master advertises it from its next advertisement on; a Backup's running
+        Master_Down_Timer moves by the change of Master_Down_Interval (its Skew_Time), as
+        keepalived moves ``sands`` by the change of ``ms_down_timer``."""
+        self._tick(now)
+        if self.is_owner:
+            raise ProtocolError("the address owner's priority (255) never changes")
+        if not 1 <= priority <= 254:
+            raise ProtocolError(f"effective priority must be 1..254, not {priority}")
+        if priority == self.config.priority:
+            return []
+        old_down = self.master_down_interval
+        self.config = replace(self.config, priority=priority)
+        if self.state is State.BACKUP and self._master_down_at is not None:
+            self._master_down_at += self.master_down_interval - old_down
+        return []
 
     def get_timer(self) -> float | None:
         """The earliest pending deadline (absolute, in the caller's clock), or None."""

@@ -11,6 +11,7 @@ command line only says which options the user gave, as a ``JoinValues`` dict.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from dissectors.common import IPAddress
 from vrrpwatch.errors import VrrpwatchError
 
 if TYPE_CHECKING:
+    from vrrpwatch.join.trackers import TrackingSetup
     from vrrpwatch.keepalived.config import KeepalivedConfig, NotifyLine, VrrpInstance
 
 __all__ = [
@@ -111,6 +113,7 @@ class JoinOptions:
     # replaces the generic one.
     notify_scripts: tuple[tuple[str, Script], ...] = ()
     notify_fifos: tuple[str, ...] = ()
+    tracking: TrackingSetup | None = None  # --config's track_* lines (join.trackers)
 
     def __post_init__(self) -> None:
         if not self.instance:
@@ -141,6 +144,7 @@ class JoinValues(TypedDict, total=False):
     instance: str
     notify_scripts: tuple[tuple[str, Script], ...]
     notify_fifos: tuple[str, ...]
+    tracking: TrackingSetup | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,6 +170,7 @@ class JoinSettings:
     state: str
     warnings: tuple[str, ...] = field(default=())
     notify_scripts: tuple[tuple[str, Script], ...] = ()
+    tracking: TrackingSetup | None = None
 
     @property
     def advert_int_s(self) -> float:
@@ -188,6 +193,8 @@ class JoinSettings:
         )
         if self.notify_scripts:
             values["notify_scripts"] = self.notify_scripts
+        if self.tracking is not None:
+            values["tracking"] = self.tracking
         return values
 
 
@@ -205,8 +212,6 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
     for kw, addr in (("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)):
         if addr is not None:
             warnings.append(f"{kw} is ignored: adverts go from the interface's primary address")
-    if inst.track_interface:
-        warnings.append("track_interface is ignored")
     warnings += [f"{kw} is ignored" for kw in inst.ignored]
     password = inst.auth_pass_wire
     return JoinSettings(
@@ -234,9 +239,21 @@ def load_join_settings(path: str | Path, instance: str | None = None) -> JoinSet
     (unreadable or unparsable file, no such instance, several instances and no name)."""
     from vrrpwatch.keepalived.config import parse_config
 
-    inst = parse_config(path).instance(instance)
+    config = parse_config(path)
+    inst = config.instance(instance)
     _check_name(inst)
-    return join_settings(inst)
+    return _tracked(config, inst)
+
+
+def _tracked(config: KeepalivedConfig, inst: VrrpInstance) -> JoinSettings:
+    """The instance's settings with its track_* lines (join.trackers) and their warnings."""
+    from vrrpwatch.join.trackers import tracking_setup
+
+    settings = join_settings(inst)
+    tracking, warnings = tracking_setup(config, inst)
+    return dataclasses.replace(
+        settings, tracking=tracking, warnings=settings.warnings + tuple(warnings)
+    )
 
 
 def _check_name(inst: VrrpInstance) -> None:
@@ -307,7 +324,7 @@ def load_join_config(path: str | Path, names: tuple[str, ...] = ()) -> JoinConfi
     selected = config.select(names)
     for inst in selected:
         _check_name(inst)
-    settings = tuple(join_settings(i) for i in selected)
+    settings = tuple(_tracked(config, i) for i in selected)
     warnings = [f"{kw} is ignored" for kw in config.ignored]
     warnings += [f"{s.instance}: {w}" for s in settings for w in s.warnings]
     groups, group_warnings = _group_plans(config, {s.instance for s in settings})

@@ -38,6 +38,7 @@ from vrrpwatch.join.notify import Notifier, NotifyFifo, NotifyScripts, split_com
 from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
 from vrrpwatch.join.settings import JoinError, JoinOptions, JoinPlan, Script
 from vrrpwatch.join.statefile import InstanceLock, lock_name, remove_stale_addresses
+from vrrpwatch.join.trackers import Trackers
 from vrrpwatch.join.transport import RawTransport, Received, Transport
 from vrrpwatch.join.unit import Unit
 
@@ -516,6 +517,9 @@ def _prepare(
     router = VirtualRouter(config)
     if not iface.up:
         router.link_down(time.monotonic())
+    trackers = None
+    if opts.tracking is not None:
+        trackers = Trackers(setup=opts.tracking, base_priority=config.priority)
     scripts = dict(opts.notify_scripts)
     if opts.notify is not None:
         scripts["notify"] = split_command(opts.notify)  # --notify replaces the config's
@@ -529,4 +533,5 @@ def _prepare(
         dry_run=opts.dry_run,
         notify=_notifier(scripts, opts.instance, "INSTANCE", stop.fifos),
         state_file=state_file,
+        trackers=trackers,
     )

@@ -35,6 +35,7 @@ from vrrpwatch.join.router import (
     VirtualRouter,
 )
 from vrrpwatch.join.statefile import StateFile
+from vrrpwatch.join.trackers import Trackers
 from vrrpwatch.join.transport import Received, Transport
 
 __all__ = ["Unit"]
@@ -58,6 +59,9 @@ class Unit:
     # Asked when Master_Down_Timer runs out: True keeps the router Backup (a sync group whose
     # other members do not want to be Master yet, join/group.py).
     hold: Callable[[float], bool] | None = None
+    # track_interface / track_script / track_file (join.trackers): the loop wakes at its
+    # deadline() and carries out the router actions its poll() returns.
+    trackers: Trackers | None = None
     # Counters for ``join --metrics`` (plain ints, read from the metrics server's thread).
     sent_adverts: int = field(default=0, init=False)
     received_adverts: int = field(default=0, init=False)  # every VRRP packet for our group
@@ -80,6 +84,8 @@ class Unit:
             self._notifier = Notifier(self.notify, self.instance)
         if self.state_file is not None and not self.dry_run:
             self._state_file = StateFile(self.state_file, self.interface)
+        if self.trackers is not None:
+            self.trackers.log = self._log.line
 
     def set_emit(self, emit: EventSink) -> None:
         self.emit = emit

@@ -13,7 +13,10 @@ Grammar above the lines, as keepalived 2.x reads it (keepalived.conf(5), "DESCRI
 * ``vrrp_instance NAME { ... }``: the keywords modelled by :class:`VrrpInstance`; every other
   keyword is recorded in ``VrrpInstance.ignored``; ``vrrp_sync_group NAME { group { ... } }``
   with its notify scripts is a :class:`SyncGroup`; every other top-level section
-  (``virtual_server``, ``vrrp_script``, ...) is skipped.
+  (``virtual_server``, ...) is skipped.
+* ``vrrp_script NAME { ... }`` and ``vrrp_track_file NAME { ... }``: what an instance's
+  ``track_script`` / ``track_file`` lines refer to; ``global_defs`` ``script_user`` and
+  ``enable_script_security`` say how scripts run.
 
 Values follow keepalived's own normalisation (see ``model``); priorities and VRIDs are kept as
 written, even out of range, so that ``vrrpwatch audit`` can report them; anything that is not a
@@ -39,11 +42,16 @@ from vrrpwatch.keepalived.model import IPInterface as IPInterface
 from vrrpwatch.keepalived.model import KaConfError as KaConfError
 from vrrpwatch.keepalived.model import KeepalivedConfig as KeepalivedConfig
 from vrrpwatch.keepalived.model import NotifyLine as NotifyLine
+from vrrpwatch.keepalived.model import ScriptSecurity as ScriptSecurity
 from vrrpwatch.keepalived.model import Source as Source
 from vrrpwatch.keepalived.model import SyncGroup as SyncGroup
+from vrrpwatch.keepalived.model import TrackedFile as TrackedFile
 from vrrpwatch.keepalived.model import TrackedInterface as TrackedInterface
+from vrrpwatch.keepalived.model import TrackedScript as TrackedScript
 from vrrpwatch.keepalived.model import VirtualAddress as VirtualAddress
 from vrrpwatch.keepalived.model import VrrpInstance as VrrpInstance
+from vrrpwatch.keepalived.model import VrrpScript as VrrpScript
+from vrrpwatch.keepalived.model import VrrpTrackFile as VrrpTrackFile
 
 # --------------------------------------------------------------------------------------------
 # Tree: tokens -> statements (keyword, args, optional block).
@@ -257,6 +265,8 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
     tracked: list[TrackedInterface] = []
     notify: list[NotifyLine] = []
     ignored: list[str] = []
+    scripts_tracked: list[TrackedScript] = []
+    files_tracked: list[TrackedFile] = []
     for s in body:
         kw = s.keyword.text
         if kw == "state":
@@ -334,7 +344,13 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
                 tracked.append(_tracked(t))
         elif kw == "native_ipv6":
             native_ipv6 = True
-        elif kw in ("track_script", "track_file", "track_process", "track_bfd"):
+        elif kw == "track_script":
+            scripts_tracked.extend(_tracked_scripts(s))
+            tracks_other = tracks_other or bool(s.block)
+        elif kw == "track_file":
+            files_tracked.extend(_tracked_files(s))
+            tracks_other = tracks_other or bool(s.block)
+        elif kw in ("track_process", "track_bfd"):
             tracks_other = tracks_other or bool(s.block)
             ignored.append(kw)
         elif kw in NOTIFY_KEYWORDS:
@@ -377,6 +393,8 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
         use_vmac=use_vmac,
         vmac_interface=vmac_interface,
         track_interface=tuple(tracked),
+        track_script=tuple(scripts_tracked),
+        track_file=tuple(files_tracked),
         dynamic_priority=tracks_other or any(t.weight for t in tracked),
         notify=tuple(notify),
         ignored=tuple(dict.fromkeys(ignored)),
@@ -477,9 +495,6 @@ def _notify_fifo(stmt: _Stmt) -> str:
 # LVS/BFD sections are not VRRP's: not listed).
 _IGNORED_VRRP_SECTIONS = frozenset(
     {
-        "vrrp_script",
-        "vrrp_track_file",
-        "track_file",
         "vrrp_track_process",
         "track_process",
         "static_ipaddress",
@@ -492,10 +507,9 @@ _IGNORED_VRRP_SECTIONS = frozenset(
 
 
 def _vrrp_global(keyword: str) -> bool:
-    """A global_defs keyword of the VRRP part (``vrrp_*``, the script settings)."""
+    """A global_defs keyword of the VRRP part (``vrrp_*``, the script settings) join does not
+    act on (``script_user`` and ``enable_script_security`` it does: ``_parse_tracking``)."""
     return keyword.startswith("vrrp_") or keyword in (
-        "script_user",
-        "enable_script_security",
         "notify_fifo_script",
         "dynamic_interfaces",
         "max_auto_priority",
@@ -516,6 +530,136 @@ def _tracked(stmt: _Stmt) -> TrackedInterface:
     if args and args not in (["reverse"], ["noreverse"], ["no_reverse"]):
         raise _err(stmt.keyword, f"unexpected {_shown(' '.join(args))} in track_interface")
     return TrackedInterface(name=stmt.keyword.text, weight=weight, reverse=reverse)
+
+
+# --------------------------------------------------------------------------------------------
+# Tracking: vrrp_script, vrrp_track_file, global_defs script_user / enable_script_security, and
+# an instance's track_script / track_file lines (keepalived's vrrp_parser.c, vrrp_track.c).
+
+
+def _weight(stmt: _Stmt, words: tuple[Token, ...], what: str) -> tuple[int, bool | None]:
+    """``N [reverse|noreverse]`` (vrrp_track.c: -253..253, +/-254 set to +/-253)."""
+    if not words:
+        raise _err(stmt.keyword, f"{what} weight needs a value")
+    weight = _int(words[0], f"{what} weight")
+    if not -254 <= weight <= 254:
+        raise _err(words[0], f"{what} weight must be between -253 and 253")
+    weight = max(-253, min(253, weight))
+    reverse: bool | None = None
+    if len(words) >= 2:
+        if words[1].text not in ("reverse", "noreverse") or len(words) > 2:
+            raise _err(words[1], f"unexpected {_shown(words[1].text)} in {what}")
+        reverse = words[1].text == "reverse"
+    return weight, reverse
+
+
+def _line_weight(stmt: _Stmt, what: str) -> tuple[int | None, bool | None]:
+    """A track line's ``NAME [weight N [reverse|noreverse]]``."""
+    if not stmt.args:
+        return None, None
+    if stmt.args[0].text != "weight":
+        raise _err(stmt.args[0], f"unexpected {_shown(stmt.args[0].text)} in {what}")
+    return _weight(stmt, stmt.args[1:], what)
+
+
+def _tracked_scripts(stmt: _Stmt) -> list[TrackedScript]:
+    out = []
+    for t in _need_block(stmt):
+        _no_block(t)
+        weight, reverse = _line_weight(t, "track_script")
+        out.append(TrackedScript(name=t.keyword.text, weight=weight, reverse=reverse))
+    return out
+
+
+def _tracked_files(stmt: _Stmt) -> list[TrackedFile]:
+    out = []
+    for t in _need_block(stmt):
+        _no_block(t)
+        weight, _ = _line_weight(t, "track_file")
+        out.append(TrackedFile(name=t.keyword.text, weight=weight))
+    return out
+
+
+def _count(stmt: _Stmt, what: str, low: int) -> int:
+    value = _int(_one_arg(stmt), what)
+    if value < low:
+        raise _err(stmt.args[0], f"{what} must be at least {low}")
+    return value
+
+
+def _parse_vrrp_script(stmt: _Stmt) -> VrrpScript:
+    if len(stmt.args) != 1:
+        raise _err(stmt.keyword, "vrrp_script needs exactly one name")
+    values: dict[str, object] = {}
+    for s in _need_block(stmt):
+        _no_block(s)
+        kw = s.keyword.text
+        if kw == "script":
+            if not s.args:
+                raise _err(s.keyword, "script needs a value")
+            # vrrp_parser.c: only the first word (quoted when it holds arguments) is the
+            # script; it is split into arguments when run.
+            values["script"] = s.args[0].text
+        elif kw in ("interval", "timeout"):
+            # keepalived: whole seconds; 0 is "set to 1".
+            values[f"{kw}_s"] = max(1, _count(s, f"vrrp_script {kw}", 0))
+        elif kw == "weight":
+            weight, reverse = _weight(s, s.args, "vrrp_script")
+            values["weight"], values["reverse"] = weight, bool(reverse)
+        elif kw in ("rise", "fall"):
+            values[kw] = _count(s, f"vrrp_script {kw}", 1)
+        elif kw == "user":
+            if not 1 <= len(s.args) <= 2:
+                raise _err(s.keyword, "user takes a user name and an optional group")
+            values["user"] = s.args[0].text
+            values["group"] = s.args[1].text if len(s.args) == 2 else None
+        elif kw == "init_fail":
+            values["init_fail"] = True
+        # Other keywords of newer keepalived versions are not modelled.
+    return VrrpScript(name=stmt.args[0].text, source=stmt.src, **values)  # type: ignore[arg-type]
+
+
+def _parse_track_file(stmt: _Stmt) -> VrrpTrackFile:
+    if len(stmt.args) != 1:
+        raise _err(stmt.keyword, "vrrp_track_file needs exactly one name")
+    path: str | None = None
+    weight = 1
+    for s in _need_block(stmt):
+        _no_block(s)
+        if s.keyword.text == "file":
+            path = _one_arg(s).text
+        elif s.keyword.text == "weight":
+            weight = _weight(s, s.args, "vrrp_track_file")[0]
+    return VrrpTrackFile(name=stmt.args[0].text, path=path, weight=weight, source=stmt.src)
+
+
+def _parse_tracking(
+    tree: tuple[_Stmt, ...],
+) -> tuple[tuple[VrrpScript, ...], tuple[VrrpTrackFile, ...], ScriptSecurity]:
+    scripts: dict[str, VrrpScript] = {}
+    files: dict[str, VrrpTrackFile] = {}
+    user: str | None = None
+    group: str | None = None
+    enabled = False
+    for stmt in tree:
+        kw = stmt.keyword.text
+        if kw == "vrrp_script":
+            script = _parse_vrrp_script(stmt)
+            scripts[script.name] = script  # a later block of the same name wins
+        elif kw == "vrrp_track_file":
+            tfile = _parse_track_file(stmt)
+            files[tfile.name] = tfile
+        elif kw == "global_defs":
+            for g in _need_block(stmt):
+                if g.keyword.text == "script_user":
+                    if not 1 <= len(g.args) <= 2:
+                        raise _err(g.keyword, "script_user takes a user name and an optional group")
+                    user = g.args[0].text
+                    group = g.args[1].text if len(g.args) == 2 else None
+                elif g.keyword.text == "enable_script_security":
+                    enabled = True
+    security = ScriptSecurity(user=user, group=group, enabled=enabled)
+    return tuple(scripts.values()), tuple(files.values()), security
 
 
 def _normalise_advert(configured_s: Decimal | None, version: int) -> int:
@@ -561,6 +705,7 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
             elif _vrrp_global(g.keyword.text):
                 ignored.append(f"global_defs {g.keyword.text}")
     ignored += [stmt.keyword.text for stmt in tree if stmt.keyword.text in _IGNORED_VRRP_SECTIONS]
+    scripts, track_files, security = _parse_tracking(tree)
     instances: list[VrrpInstance] = []
     seen: dict[str, Source] = {}
     for stmt in tree:
@@ -583,6 +728,9 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
         sync_groups=_sync_groups(tree),
         notify_fifos=tuple(dict.fromkeys(fifos)),
         ignored=tuple(dict.fromkeys(ignored)),
+        scripts=scripts,
+        track_files=track_files,
+        script_security=security,
     )
 
 
@@ -602,10 +750,15 @@ __all__ = [
     "KeepalivedConfig",
     "NOTIFY_KEYWORDS",
     "NotifyLine",
+    "ScriptSecurity",
     "Source",
     "SyncGroup",
+    "TrackedFile",
     "TrackedInterface",
+    "TrackedScript",
     "VirtualAddress",
     "VrrpInstance",
+    "VrrpScript",
+    "VrrpTrackFile",
     "parse_config",
 ]

@@ -114,6 +114,66 @@ class SyncGroup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TrackedScript:
+    """One line of an instance's ``track_script`` block; None: the vrrp_script's own value."""
+
+    name: str
+    weight: int | None = None
+    reverse: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackedFile:
+    """One line of an instance's ``track_file`` block; None: the vrrp_track_file's weight."""
+
+    name: str
+    weight: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpScript:
+    """A ``vrrp_script`` block, with keepalived's defaults (vrrp_data.c ``alloc_vrrp_script``:
+    interval 1 s, timeout 0 = the interval, weight 0, rise 1, fall 1)."""
+
+    name: str
+    script: str | None = None  # the script text: one word, quoted when it holds several
+    interval_s: int = 1
+    timeout_s: int | None = None
+    weight: int = 0
+    reverse: bool = False
+    rise: int = 1
+    fall: int = 1
+    user: str | None = None
+    group: str | None = None
+    init_fail: bool = False
+    source: Source
+
+    @property
+    def effective_timeout_s(self) -> int:
+        """vrrp_scheduler.c: a script without a timeout is given its interval."""
+        return self.timeout_s or self.interval_s
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpTrackFile:
+    """A ``vrrp_track_file`` block (default weight 1, vrrp_data.c ``alloc_vrrp_file``)."""
+
+    name: str
+    path: str | None = None
+    weight: int = 1
+    source: Source
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScriptSecurity:
+    """global_defs ``script_user USER [GROUP]`` and ``enable_script_security``."""
+
+    user: str | None = None
+    group: str | None = None
+    enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VrrpInstance:
     """A ``vrrp_instance`` block, with keepalived's defaults and normalisation applied."""
 
@@ -136,6 +196,8 @@ class VrrpInstance:
     use_vmac: bool = False
     vmac_interface: str | None = None
     track_interface: tuple[TrackedInterface, ...] = ()
+    track_script: tuple[TrackedScript, ...] = ()
+    track_file: tuple[TrackedFile, ...] = ()
     # The running priority may differ from ``priority``: weighted track_interface entries, or
     # track_script / track_file / track_process / track_bfd blocks (keepalived.conf(5)).
     dynamic_priority: bool = False
@@ -180,6 +242,15 @@ class KeepalivedConfig:
     notify_fifos: tuple[str, ...] = ()
     # global_defs keywords of the VRRP part and top-level VRRP sections not modelled.
     ignored: tuple[str, ...] = ()
+    scripts: tuple[VrrpScript, ...] = ()  # vrrp_script blocks
+    track_files: tuple[VrrpTrackFile, ...] = ()  # vrrp_track_file blocks
+    script_security: ScriptSecurity = ScriptSecurity()
+
+    def script(self, name: str) -> VrrpScript | None:
+        return next((s for s in self.scripts if s.name == name), None)
+
+    def track_file(self, name: str) -> VrrpTrackFile | None:
+        return next((f for f in self.track_files if f.name == name), None)
 
     @property
     def label(self) -> str:
@@ -227,8 +298,14 @@ __all__ = [
     "NotifyLine",
     "Source",
     "SyncGroup",
+    "ScriptSecurity",
+    "Source",
+    "TrackedFile",
     "TrackedInterface",
+    "TrackedScript",
     "VirtualAddress",
     "VrrpInstance",
+    "VrrpScript",
+    "VrrpTrackFile",
     "printable",
 ]
