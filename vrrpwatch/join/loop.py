@@ -153,7 +153,7 @@ class Runtime:
             )
             self._execute([discarded])
             return
-        header = IpHeader(src=item.src, dst=item.dst, ttl=item.ttl)
+        header = IpHeader(src=item.src, dst=item.dst, ttl=item.ttl, ah=item.ah)
         self._execute(self.router.receive_advertisement(adv, ip=header, now=now))
 
     # -- actions -----------------------------------------------------------------------------
@@ -202,7 +202,10 @@ class Runtime:
             return
         if adv.priority == 0:
             self._log.releasing()
-        self._io("advert", self.transport.send_advertisement, adv)
+        if act.ah_sequence is None:
+            self._io("advert", self.transport.send_advertisement, adv)
+        else:
+            self._io("advert", self.transport.send_advertisement, adv, act.ah_sequence)
         self.sent_adverts += 1
 
     def _add_addresses(self, act: AddAddresses) -> None:

@@ -59,6 +59,9 @@ class JoinOptions:
     advert_int_s: float | None = None
     auth_pass: str | None = None
     auth_pass_file: str | None = None
+    # "pass" or "ah" (keepalived's auth_type AH, key from auth_pass); None: PASS when a
+    # password is given, else learnt.
+    auth_type: str | None = None
     unicast_peers: tuple[str, ...] = ()
     preempt: bool = True
     preempt_delay_s: float = DEFAULT_PREEMPT_DELAY_S
@@ -83,6 +86,7 @@ class JoinValues(TypedDict, total=False):
     advert_int_s: float | None
     auth_pass: str | None
     auth_pass_file: str | None
+    auth_type: str | None
     unicast_peers: tuple[str, ...]
     preempt: bool
     preempt_delay_s: float
@@ -111,13 +115,15 @@ class JoinSettings:
     family: int
     advert_int_cs: int
     vips: tuple[IPInterface, ...]
-    auth_pass: str | None  # simple password (VRRPv2 PASS only), the first 8 characters
+    # VRRPv2's simple password (PASS), its first 8 characters; with auth_type "ah" the key.
+    auth_pass: str | None
     unicast_src_ip: IPAddress | None
     unicast_peers: tuple[IPAddress, ...]
     preempt: bool
     preempt_delay_s: float
     state: str
     warnings: tuple[str, ...] = field(default=())
+    auth_type: str | None = None  # "pass" or "ah" (VRRPv2), with auth_pass as the AH key
 
     @property
     def advert_int_s(self) -> float:
@@ -125,7 +131,7 @@ class JoinSettings:
 
     def values(self) -> JoinValues:
         """The settings as ``JoinOptions`` fields."""
-        return JoinValues(
+        values = JoinValues(
             instance=self.instance,
             vrid=self.vrid,
             priority=self.priority,
@@ -138,13 +144,14 @@ class JoinSettings:
             preempt=self.preempt,
             preempt_delay_s=self.preempt_delay_s,
         )
+        if self.auth_type is not None:
+            values["auth_type"] = self.auth_type
+        return values
 
 
 def join_settings(inst: VrrpInstance) -> JoinSettings:
     """Map an instance to ``join`` settings. ``warnings`` lists what join cannot reproduce."""
     warnings: list[str] = []
-    if inst.auth_type == "AH":
-        warnings.append("auth_type AH is not supported; joining without authentication")
     if inst.auth_type is not None and inst.version == 3:
         warnings.append("authentication is ignored with VRRPv3")
     if inst.use_vmac:
@@ -152,6 +159,11 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
     if inst.excluded_vips:
         warnings.append("virtual_ipaddress_excluded is ignored")
     password = inst.auth_pass_wire
+    auth_type = None
+    if inst.auth_type == "AH" and inst.version == 2:
+        # The AH key is auth_pass, cut to 8 bytes where it is made (dissectors.ah.ah_key).
+        auth_type = "ah"
+        password = None if inst.auth_pass is None else inst.auth_pass.encode()
     return JoinSettings(
         instance=inst.name,
         vrid=inst.vrid,
@@ -168,6 +180,7 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         preempt_delay_s=inst.preempt_delay_s,
         state=inst.state,
         warnings=tuple(warnings),
+        auth_type=auth_type,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dissectors.ah import AhCheck, ah_key, check_ah
 from dissectors.common import DecodeError, IPAddress
 from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, parse_vrrp, validate_advert
 from vrrpwatch import netif
@@ -61,9 +62,12 @@ def learn_group(
     family: int | None = None,
     clock: Callable[[], float] = time.monotonic,
     stop: Callable[[], bool] = lambda: False,
+    ah: bytes | None = None,
+    ah_zero_ttl: bool = False,
 ) -> Learnt | None:
     """Wait for the current master's advertisement for ``vrid``; None after ``timeout_s``
-    (or as soon as ``stop()`` is true)."""
+    (or as soon as ``stop()`` is true). With an AH key (``ah``), only from an advert whose
+    AH ICV and SPI verify."""
     end = clock() + timeout_s
     while True:
         left = end - clock()
@@ -73,6 +77,10 @@ def learn_group(
             if not isinstance(item, Received):
                 continue
             if family is not None and item.src.version != family:
+                continue
+            if item.ah is not None and (
+                ah is None or check_ah(ah, item.ah, zero_ttl=ah_zero_ttl) is not AhCheck.OK
+            ):
                 continue
             try:
                 adv = parse_vrrp(item.payload, src=item.src, dst=item.dst)
@@ -130,15 +138,21 @@ def build_config(
     else:
         interval_cs = 100
     auth: bytes | None = None
-    if opts.auth_pass is not None:
+    key = ah_key_of(opts)
+    if key is not None:
+        if version != 2:
+            raise JoinError("AH authentication (--auth-type ah) is VRRPv2 only")
+    elif opts.auth_pass is not None:
         auth = opts.auth_pass.encode()
+    elif opts.auth_type == "pass":
+        raise JoinError("--auth-type pass needs --auth-pass-file (or --auth-pass)")
     elif isinstance(adv, VrrpV2) and version == 2:
         if adv.auth_type == AuthType.SIMPLE:
             auth = adv.password
         elif adv.auth_type != AuthType.NONE:
             raise JoinError(
-                f"the master uses VRRPv2 auth type {adv.auth_type}; only simple password "
-                "(PASS) authentication is supported"
+                f"the master uses VRRPv2 auth type {adv.auth_type}; join supports simple "
+                "password (PASS) and keepalived's AH (--auth-type ah with --auth-pass-file)"
             )
     primary = iface.primary(family, exclude=vips)
     if primary is None:
@@ -161,12 +175,26 @@ def build_config(
             preempt_delay_s=opts.preempt_delay_s,
             accept_mode=opts.accept_mode or opts.priority == 255,
             auth_pass=auth,
+            ah_key=key,
+            ah_zero_ttl=key is not None and bool(opts.unicast_peers),
             garp_repeat=opts.garp_repeat,
             garp_delay_s=opts.garp_delay_s,
         )
     except ValueError as exc:
         raise JoinError(str(exc)) from None
     return config, prefixes
+
+
+def ah_key_of(opts: JoinOptions) -> bytes | None:
+    """The HMAC key of ``--auth-type ah`` (keepalived's: auth_pass cut to 8 bytes), or None
+    without AH. ``JoinError`` when AH has no password."""
+    if opts.auth_type not in (None, "pass", "ah"):
+        raise JoinError(f"auth type {opts.auth_type!r}: must be pass or ah")
+    if opts.auth_type != "ah":
+        return None
+    if opts.auth_pass is None:
+        raise JoinError("--auth-type ah needs --auth-pass-file (or --auth-pass, or --config)")
+    return ah_key(opts.auth_pass.encode())
 
 
 def default_state_file(iface: str, vrid: int, family: int) -> Path:
@@ -242,8 +270,13 @@ def join(
         want_family = peers[0].version
     if before_start is not None:
         before_start()
+    key = ah_key_of(opts)
+    if key is not None:
+        if want_family == 6:
+            raise JoinError("AH authentication (--auth-type ah) is IPv4 (VRRPv2) only")
+        want_family = 4
     families = (want_family,) if want_family else (4, 6)
-    transport = RawTransport(iface, families=families, unicast_peers=peers)
+    transport = RawTransport(iface, families=families, unicast_peers=peers, ah_key=key)
     stop = _Stop(transport)
     old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     old_wakeup = signal.set_wakeup_fd(transport.wake_fd, warn_on_full_buffer=False)
@@ -278,6 +311,8 @@ def _join(
         opts.learn_timeout_s,
         family=want_family,
         stop=lambda: stop.requested,
+        ah=transport.ah_key,
+        ah_zero_ttl=bool(opts.unicast_peers),
     )
     if stop.requested:
         emit(log.stopped_before_joining())
