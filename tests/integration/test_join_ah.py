@@ -59,7 +59,10 @@ def test_join_backup_takes_over_from_keepalived_ah_master_and_gives_back(
     r1.wait_for_address(VIP, timeout=10)
     conf = r2.workdir / "keepalived.conf"
     conf.write_text(AH_CONF.format(priority=50, key=KEY))
-    j = Join(r2, "--config", str(conf), "--learn-timeout", "0")
+    j = Join(r2, "--config", str(conf))
+    # It learns from keepalived's AH advert (one that verifies), then runs as backup.
+    learnt = j.wait_for(lambda e: e["event"] == "learnt", 5)
+    assert learnt["master"] == "192.0.2.253" and learnt["addresses"] == [VIP]
     j.wait_state("BACKUP", 5)
     time.sleep(2.5)  # two of keepalived's adverts at least: each must verify
     assert j.states() == ["BACKUP"], j.text()[-2000:]
