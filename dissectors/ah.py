@@ -82,7 +82,10 @@ def split_ah(datagram: bytes) -> AhProtected:
     if datagram[9] != IPPROTO_AH:
         raise DecodeError(f"AH: IP protocol {datagram[9]}, not {IPPROTO_AH}")
     total = int.from_bytes(datagram[2:4], "big")
-    body = datagram[ihl : max(total, ihl)] if total else datagram[ihl:]
+    if total < ihl:
+        raise DecodeError(f"AH: IPv4 total length {total} below header length {ihl}")
+    need(datagram, total, "IPv4 datagram")
+    body = datagram[ihl:total]
     ah, message = parse_ah(body)
     return AhProtected(
         ip_header=bytes(datagram[:ihl]),

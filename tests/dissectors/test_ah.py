@@ -9,6 +9,8 @@ import ipaddress
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dissectors.ah import (
     AH_HEADER_LEN,
@@ -177,3 +179,26 @@ def test_sequence_bounds() -> None:
         _advert(0)
     with pytest.raises(ValueError, match="sequence"):
         _advert(1 << 32)
+
+
+def test_every_strict_prefix_is_truncated() -> None:
+    from dissectors.common import Truncated
+
+    datagram = _advert()
+    for n in range(len(datagram)):
+        if n >= 20:
+            # The header says how long the datagram is: a shorter capture is cut off.
+            with pytest.raises(Truncated):
+                split_ah(datagram[:n])
+        else:
+            with pytest.raises(DecodeError):
+                split_ah(datagram[:n])
+
+
+@given(st.binary(max_size=80))
+def test_arbitrary_bytes_raise_only_decode_errors(data: bytes) -> None:
+    try:
+        sealed = split_ah(data)
+    except DecodeError:
+        return
+    check_ah(b"k3y", sealed)  # never raises either

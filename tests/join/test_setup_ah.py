@@ -96,3 +96,35 @@ def test_learning_takes_only_an_ah_advert_that_verifies() -> None:
     clock = FakeClock()
     script = [(0.1, _sealed_rx(b"k3y", 1))]
     assert learn_group(FakeTransport(clock, script), 1, 1.0, clock=clock) is None
+
+
+def test_the_loop_hands_ah_parts_to_the_router_and_sequences_to_the_transport() -> None:
+    """A backup hears the master's AH adverts (41, 42): the loop passes their raw parts to
+    the router, which accepts them; after the master goes quiet our adverts go out with 43,
+    44, ... (the transport seals them)."""
+    from vrrpwatch.join.loop import Runtime
+    from vrrpwatch.join.router import RouterConfig, State, VirtualRouter
+
+    config = RouterConfig(
+        vrid=1, priority=50, primary_address=ipaddress.IPv4Address("192.0.2.254"),
+        addresses=(VIP,), version=2, ah_key=b"k3y", garp_repeat=0,
+    )  # fmt: skip
+    clock = FakeClock()
+    script: list[tuple[float, Received | LinkChange]] = [
+        (0.5, _sealed_rx(b"k3y", 41)),
+        (1.5, _sealed_rx(b"k3y", 42)),
+        (2.0, _sealed_rx(b"wrong", 43)),
+    ]
+    transport = FakeTransport(clock, script)
+    events: list[dict[str, object]] = []
+    rt = Runtime(router=VirtualRouter(config), transport=transport, emit=events.append, clock=clock)
+    rt.run(until=lambda: clock.now >= 8.0)
+    assert rt.router.state is State.INITIALIZE  # stopped, after a takeover
+    # Master_Down_Interval after 42 at 1.5 s is 3 + 206/256 s: adverts at 5.3, 6.3, 7.3 and
+    # 8.3 s (the loop stops after that step), then the priority-0 one on stopping.
+    adverts = [(t, adv.priority) for t, kind, adv in transport.log if kind == "advert"]
+    assert [p for _, p in adverts] == [50, 50, 50, 50, 0]
+    assert adverts[0][0] == 1.5 + 3 + 206 / 256
+    assert transport.ah_sequences == [43, 44, 45, 46, 47]
+    (discard,) = [e for e in events if e["event"] == "discard"]
+    assert discard["reason"] == "auth-failure" and "AH ICV" in str(discard["detail"])
