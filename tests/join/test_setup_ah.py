@@ -128,3 +128,13 @@ def test_the_loop_hands_ah_parts_to_the_router_and_sequences_to_the_transport() 
     assert transport.ah_sequences == [43, 44, 45, 46, 47]
     (discard,) = [e for e in events if e["event"] == "discard"]
     assert discard["reason"] == "auth-failure" and "AH ICV" in str(discard["detail"])
+
+
+def test_ah_without_a_password_runs_unauthenticated_as_keepalived(tmp_path: Path) -> None:
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(AH_CONF.replace("        auth_pass ahsecret-and-more\n", ""))
+    settings = load_join_settings(conf)
+    assert settings.auth_type is None and settings.auth_pass is None
+    assert settings.warnings == (
+        "auth_type AH with no auth_pass: no authentication, as keepalived",
+    )

@@ -161,9 +161,14 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
     password = inst.auth_pass_wire
     auth_type = None
     if inst.auth_type == "AH" and inst.version == 2:
-        # The AH key is auth_pass, cut to 8 bytes where it is made (dissectors.ah.ah_key).
-        auth_type = "ah"
-        password = None if inst.auth_pass is None else inst.auth_pass.encode()
+        # keepalived (vrrp_complete_instance) runs an AH instance without a password, or of
+        # IPv6, without authentication. The key is auth_pass, cut to 8 bytes where it is made
+        # (dissectors.ah.ah_key).
+        if not inst.auth_pass or inst.family != 4:
+            why = "IPv6" if inst.auth_pass else "no auth_pass"
+            warnings.append(f"auth_type AH with {why}: no authentication, as keepalived")
+        else:
+            auth_type, password = "ah", inst.auth_pass.encode()
     return JoinSettings(
         instance=inst.name,
         vrid=inst.vrid,
