@@ -138,3 +138,37 @@ def test_a_wrong_ah_key_is_discarded_and_counted(alab: Lab, tmp_path: Path) -> N
     counted = max(int(str(e.get("count", 0))) for e in fails + summaries)
     assert counted >= 3, j.text()[-2000:]  # one a second for ~4 s, counted
     ka.wait_for_log(KA_AH_INVALID, timeout=3)  # and keepalived drops ours likewise
+
+
+def test_ah_over_unicast_peers_leaves_the_ttl_out(alab: Lab, tmp_path: Path) -> None:
+    """keepalived with unicast_peer zeroes the TTL in the ICV (routers may lower it): join
+    with --unicast-peer does the same, both ways."""
+    r1, r2, _ = classic(alab)
+    keyfile = tmp_path / "ah.key"
+    keyfile.write_text(KEY + "\n")
+    ka = r1.keepalived(
+        vrid=3, priority=100, state="BACKUP", vips=[f"{VIP}/24"], auth_type="AH",
+        auth_pass=KEY, unicast_src="192.0.2.253", unicast_peers=["192.0.2.254"],
+    )  # fmt: skip
+    r1.wait_for_address(VIP, timeout=10)
+    j = Join(
+        r2, "--vrid", "3", "--priority", "50", "--vip", f"{VIP}/24", "--version", "2",
+        "--auth-type", "ah", "--auth-pass-file", str(keyfile), "--unicast-peer", "192.0.2.253",
+    )  # fmt: skip
+    j.wait_for(lambda e: e["event"] == "learnt", 5)  # keepalived's unicast AH advert verified
+    j.wait_state("BACKUP", 5)
+    time.sleep(2.5)
+    assert j.states() == ["BACKUP"] and [e for e in j.events() if e["event"] == "discard"] == []
+    # keepalived stops: its priority 0 verifies, join takes over at once (Skew_Time 0.8 s) ...
+    ka.stop()
+    r2.wait_for_address(VIP, timeout=3)
+    # ... and a keepalived restarted as backup accepts join's unicast AH adverts.
+    ka2 = r1.keepalived(
+        vrid=3, priority=40, state="BACKUP", vips=[f"{VIP}/24"], auth_type="AH",
+        auth_pass=KEY, unicast_src="192.0.2.253", unicast_peers=["192.0.2.254"],
+    )  # fmt: skip
+    time.sleep(4.5)
+    assert "Entering MASTER STATE" not in ka2.log, ka2.log[-2000:]
+    assert KA_AH_INVALID not in ka2.log, ka2.log[-2000:]
+    assert j.signal(signal.SIGTERM) == 0
+    r1.wait_for_address(VIP, timeout=3)  # our unicast priority 0 verified too
