@@ -303,6 +303,7 @@ class FakeTransport:
         self.batch = batch
         self.cost_s = cost_s
         self.backlog = False
+        self.ah_sequences: list[int] = []  # the AH sequence number of each advert sent
 
     def wait(self, timeout: float | None) -> list[Received | LinkChange]:
         nxt = self.script[0][0] if self.script else None
@@ -323,8 +324,10 @@ class FakeTransport:
         self.backlog = False
         return []
 
-    def send_advertisement(self, adv: VrrpPacket) -> None:
+    def send_advertisement(self, adv: VrrpPacket, ah_sequence: int | None = None) -> None:
         self.log.append((self.clock.now, "advert", adv))
+        if ah_sequence is not None:
+            self.ah_sequences.append(ah_sequence)
 
     def send_gratuitous_arp(self, vip: ipaddress.IPv4Address) -> None:
         self.log.append((self.clock.now, "garp", vip))

@@ -13,7 +13,7 @@ import pytest
 from dissectors.ip import IPv4Header, IPv6Header, build_ipv4, build_ipv6
 from dissectors.vrrp import VrrpPacket, VrrpV2, VrrpV3, build_vrrp
 from vrrpwatch import netif
-from vrrpwatch.join.transport import BATCH, Insn, RawTransport, vrrp_filter
+from vrrpwatch.join.transport import BATCH, Insn, RawTransport, Received, vrrp_filter
 
 
 def _newlink(index: int, flags: int, mtype: int = netif.RTM_NEWLINK) -> bytes:
@@ -256,3 +256,60 @@ def test_select_until_zero_polls_what_is_ready() -> None:
         b.send(b"x")
         assert [key.data for key, _ in select_until(sel, 0.0)] == ["a"]
         assert [key.data for key, _ in select_until(sel, 1.0)] == ["a"]
+
+
+# -- keepalived's AH (IP protocol 51): the filter looks past the AH header ---------------------
+
+
+def _ah_packet(payload: bytes, *, seq: int = 1, key: bytes = b"k3y") -> bytes:
+    from dissectors.ah import seal_ipv4
+
+    src, dst = ipaddress.IPv4Address("192.0.2.253"), ipaddress.IPv4Address("224.0.0.18")
+    hdr = IPv4Header(src=src, dst=dst, protocol=112, ttl=255, identification=1)
+    return seal_ipv4(hdr, payload, key=key, sequence=seq)
+
+
+def test_the_ah_kernel_filter_finds_vrrp_after_the_ah_header() -> None:
+    ok, drop = 0xFFFF, 0
+    learn = vrrp_filter(4, 7, ah=True)
+    assert run_bpf(learn, _ah_packet(_advert(2, 7))) == ok
+    assert run_bpf(learn, _ah_packet(_advert(2, 8))) == drop
+    # Without ``ah`` the AH header's first bytes are read as VRRP: nothing passes.
+    assert run_bpf(vrrp_filter(4, 7), _ah_packet(_advert(2, 7))) == drop
+    two = _advert(2, 7)
+    prog = vrrp_filter(4, 7, 2, length=len(two), ah=True)
+    assert run_bpf(prog, _ah_packet(two)) == ok
+    for at in (2, 6, len(two) - 1):
+        assert run_bpf(prog, _ah_packet(_corrupt(two, at))) == drop, at
+    assert run_bpf(prog, _ah_packet(_corrupt(two) + bytes(4))) == ok  # another length
+    with pytest.raises(ValueError, match="IPv4"):
+        vrrp_filter(6, 7, ah=True)
+
+
+class _OneShotSocket:
+    def __init__(self, *packets: bytes) -> None:
+        self.packets = list(packets)
+
+    def recvmsg(self, *_: object) -> tuple[bytes, list[Any], int, Any]:
+        if not self.packets:
+            raise BlockingIOError
+        return self.packets.pop(0), [], 0, None
+
+
+def test_an_ah_advert_is_handed_on_with_its_raw_parts() -> None:
+    """The router verifies (it holds the sequence counter): the transport hands it the VRRP
+    message as the payload and the raw header parts; AH around another protocol is dropped."""
+    from dissectors.ah import split_ah
+
+    transport = object.__new__(RawTransport)
+    transport.src = {4: ipaddress.ip_address("192.0.2.254")}
+    transport._backlog = False
+    good = _ah_packet(_advert(2, 7), seq=9)
+    other = bytearray(_ah_packet(_advert(2, 7)))
+    other[20] = 17  # AH next header: UDP
+    got = transport._recv4(_OneShotSocket(good, bytes(other)), 0.0)  # type: ignore[arg-type]
+    assert len(got) == 1
+    (item,) = got
+    assert isinstance(item, Received)
+    assert item.payload == _advert(2, 7) and item.ah == split_ah(good)
+    assert item.ah is not None and item.ah.ah.sequence == 9

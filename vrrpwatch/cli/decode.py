@@ -12,6 +12,7 @@ from vrrpwatch.text import path_label, vlan_label
 from vrrpwatch.times import format_time
 
 from . import EXIT_ERROR, cli
+from .options import InputError
 
 
 def render_line(rec: dict[str, Any]) -> str:
@@ -31,6 +32,8 @@ def render_line(rec: dict[str, Any]) -> str:
             auth = f"{auth} password {rec['password']!r}"
         elif "password_fingerprint" in rec:
             auth = f"{auth} password {rec['password_fingerprint']}"
+        if "ah_icv" in rec:
+            auth = f"{auth} seq {rec['ah_sequence']} icv {rec['ah_icv']}"
         parts.append(
             f"VRRPv{rec['version']} vrid {rec['vrid']} prio {rec['priority']} int {iv} "
             f"auth {auth} ttl {rec['ttl']} [{', '.join(rec['addresses'])}]"
@@ -69,7 +72,15 @@ def render_line(rec: dict[str, Any]) -> str:
     is_flag=True,
     help="Show VRRPv2 plaintext passwords instead of only a fingerprint.",
 )
-def decode(files: tuple[str, ...], as_json: bool, reveal_secrets: bool) -> None:
+@click.option(
+    "--auth-pass-file",
+    type=click.Path(dir_okay=False),
+    help="Check the ICV of VRRPv2 AH adverts (keepalived auth_type AH) with the auth_pass on "
+    "this file's first line.",
+)
+def decode(
+    files: tuple[str, ...], as_json: bool, reveal_secrets: bool, auth_pass_file: str | None
+) -> None:
     """Print every VRRP, CARP, ARP/GARP and Neighbor Advertisement packet in pcap/pcapng FILES.
 
     One line per packet: frame number, time (UTC), VLANs, source → destination, the protocol's
@@ -79,18 +90,32 @@ def decode(files: tuple[str, ...], as_json: bool, reveal_secrets: bool) -> None:
     \b
     Example:
         vrrpwatch decode --json captures/v2-failover.pcap | jq 'select(.kind == "vrrp")'
+        vrrpwatch decode --auth-pass-file ah.key captures/v2-ah.pcap
     """
     from vrrpwatch.fingerprints import session_key
     from vrrpwatch.pcap import CaptureError
     from vrrpwatch.store.decode_doc import decode_file
 
     key = session_key()
+    ah_key = None
+    if auth_pass_file is not None:
+        from dissectors.ah import ah_key as make_ah_key
+        from vrrpwatch.join.checks import read_auth_pass
+        from vrrpwatch.join.settings import JoinError
+
+        try:
+            ah_key = make_ah_key(read_auth_pass(auth_pass_file).encode())
+        except JoinError as exc:
+            raise InputError(str(exc)) from None
     failed = False
     for path in files:
         if len(files) > 1 and not as_json:
             click.echo(f"# {path_label(path)}")
         try:
-            for rec in decode_file(path, reveal_secrets=reveal_secrets, key=key, warn=_warn):
+            records = decode_file(
+                path, reveal_secrets=reveal_secrets, key=key, warn=_warn, ah_key=ah_key
+            )
+            for rec in records:
                 if as_json:
                     if len(files) > 1:
                         rec = {"file": path_label(path)} | rec

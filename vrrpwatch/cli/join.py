@@ -109,7 +109,13 @@ class _Sink:
 @click.option(
     "--auth-pass-file",
     type=click.Path(dir_okay=False),
-    help="Read the VRRPv2 simple password from the first line of this file.",
+    help="Read the VRRPv2 simple password (or AH key) from the first line of this file.",
+)
+@click.option(
+    "--auth-type",
+    type=click.Choice(["pass", "ah"], case_sensitive=False),
+    help="VRRPv2 authentication: pass (simple password) or ah (keepalived's IPsec AH, "
+    "HMAC-MD5-96 keyed with --auth-pass-file); default: pass with a password, else learnt.",
 )
 @click.option(
     "--unicast-peer",
@@ -166,6 +172,7 @@ def join(
     advert_int: float | None,
     auth_pass: str | None,
     auth_pass_file: str | None,
+    auth_type: str | None,
     unicast_peers: tuple[str, ...],
     no_preempt: bool,
     preempt_delay: float | None,
@@ -198,6 +205,7 @@ def join(
         vrrpwatch join --config /etc/keepalived/keepalived.conf --instance VI_1 --priority 50
         vrrpwatch join --config /etc/keepalived/keepalived.conf
         vrrpwatch join --vrid 1 --priority 50 --metrics 127.0.0.1:9568
+        vrrpwatch join --vrid 3 --priority 50 --auth-type ah --auth-pass-file /etc/vrrp.key
     """
     from vrrpwatch.errors import VrrpwatchError
     from vrrpwatch.join import settings as join_settings
@@ -214,6 +222,7 @@ def join(
         "advert_int_s": advert_int,
         "auth_pass": auth_pass,
         "auth_pass_file": auth_pass_file,
+        "auth_type": auth_type.lower() if auth_type else None,
         "unicast_peers": unicast_peers or None,
         "preempt": False if no_preempt else None,
         "preempt_delay_s": preempt_delay,

@@ -52,6 +52,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from dissectors.ah import SEQUENCE_MAX, AhCheck, AhProtected, check_ah
 from dissectors.common import Finding, IPAddress
 from dissectors.vrrp import (
     RECEIVER_DISCARDS,
@@ -194,6 +195,8 @@ class IpHeader:
     src: IPAddress
     dst: IPAddress
     ttl: int
+    # The raw header, AH header and message of an advert that came inside IPsec AH.
+    ah: AhProtected | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,6 +211,10 @@ class RouterConfig:
     preempt_delay_s: float = 0.0
     accept_mode: bool = False
     auth_pass: bytes | None = None
+    # keepalived's auth_type AH: the HMAC key (dissectors.ah.ah_key), and whether the TTL is
+    # left out of the ICV (keepalived does so with unicast peers).
+    ah_key: bytes | None = None
+    ah_zero_ttl: bool = False
     # keepalived's garp_master_repeat / garp_master_delay: a burst when becoming Master, and
     # a second burst this many seconds later (0 disables the second burst).
     garp_repeat: int = 5
@@ -238,6 +245,13 @@ class RouterConfig:
             raise ValueError("authentication exists only in VRRPv2")
         if self.auth_pass is not None and len(self.auth_pass) > 8:
             raise ValueError("a VRRPv2 password has at most 8 characters")
+        if self.ah_key is not None:
+            if self.version != 2:
+                raise ValueError("AH authentication exists only in VRRPv2")
+            if self.auth_pass is not None:
+                raise ValueError("authentication is either a simple password or AH")
+            if not self.ah_key:
+                raise ValueError("AH authentication needs a key (auth_pass)")
 
     @property
     def family(self) -> int:
@@ -254,6 +268,8 @@ class RouterConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendAdvertisement:
     advertisement: VrrpPacket
+    # With AH authentication: the AH sequence number to send it with.
+    ah_sequence: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,6 +333,8 @@ class VirtualRouter:
     # Master_Adver_Interval (VRRPv3 learns it from the Master; VRRPv2 uses its own interval).
     master_adver_interval_cs: int = field(default=0, init=False)
     discards: Counter[DiscardReason] = field(default_factory=Counter, init=False)
+    # keepalived's AH sequence number counter: one for sending and receiving (dissectors.ah).
+    ah_sequence: int = field(default=0, init=False)
     _master_down_at: float | None = field(default=None, init=False)
     _adver_at: float | None = field(default=None, init=False)
     _garp_at: float | None = field(default=None, init=False)
@@ -371,7 +389,7 @@ class VirtualRouter:
         out: list[Action] = []
         if self.state is State.MASTER:
             out.append(RemoveAddresses(addresses=self.config.addresses))
-            out.append(SendAdvertisement(advertisement=self._advertisement(priority=0)))
+            out.append(self._send_advertisement(priority=0))
         self._cancel_timers()
         out += self._set_state(State.INITIALIZE, Cause.SHUTDOWN)
         return out
@@ -462,7 +480,7 @@ class VirtualRouter:
         if self._adver_at is not None and now >= self._adver_at:
             # RFC 5798 section 6.4.3: Adver_Timer fires -> advertise, restart the timer. The
             # next deadline follows the previous one so a late wake-up does not drift.
-            out.append(SendAdvertisement(advertisement=self._advertisement()))
+            out.append(self._send_advertisement())
             nxt = self._adver_at + self.config.advertisement_interval_s
             self._adver_at = nxt if nxt > now else now + self.config.advertisement_interval_s
         if self._garp_at is not None and now >= self._garp_at:
@@ -539,7 +557,7 @@ class VirtualRouter:
         # RFC 5798 section 6.4.1/6.4.2 order: advertise first, then announce the addresses
         # (which must be on the interface by the time the gratuitous ARPs go out).
         out: list[Action] = self._set_state(State.MASTER, cause)
-        out.append(SendAdvertisement(advertisement=self._advertisement()))
+        out.append(self._send_advertisement())
         out.append(AddAddresses(addresses=cfg.addresses, accept_mode=cfg.accept_mode))
         out += self._announce()
         self._adver_at = now + cfg.advertisement_interval_s
@@ -548,7 +566,7 @@ class VirtualRouter:
 
     def _advertise_now(self, now: float) -> list[Action]:
         self._adver_at = now + self.config.advertisement_interval_s
-        return [SendAdvertisement(advertisement=self._advertisement())]
+        return [self._send_advertisement()]
 
     def _announce(self) -> list[Action]:
         # RFC 5798 section 6.4.1/6.4.2: gratuitous ARP (IPv4) or unsolicited Neighbor
@@ -562,6 +580,15 @@ class VirtualRouter:
             return [SendGratuitousArp(addresses=v4, count=cfg.garp_repeat)]
         return [SendNeighborAdvertisement(addresses=v6, count=cfg.garp_repeat)]
 
+    def _send_advertisement(self, priority: int | None = None) -> SendAdvertisement:
+        adv = self._advertisement(priority)
+        if self.config.ah_key is None:
+            return SendAdvertisement(advertisement=adv)
+        # keepalived's vrrp_update_pkt: the counter goes up before each advert (it stops at
+        # the top: 2^32 adverts at 1 s are 136 years).
+        self.ah_sequence = min(self.ah_sequence + 1, SEQUENCE_MAX)
+        return SendAdvertisement(advertisement=adv, ah_sequence=self.ah_sequence)
+
     def _advertisement(self, priority: int | None = None) -> VrrpPacket:
         cfg = self.config
         prio = cfg.priority if priority is None else priority
@@ -572,7 +599,7 @@ class VirtualRouter:
                 vrid=cfg.vrid,
                 priority=prio,
                 count_ip_addrs=len(v4),
-                auth_type=AuthType.NONE if pw is None else AuthType.SIMPLE,
+                auth_type=self._auth_type,
                 adver_int_s=cfg.advertisement_interval_cs // 100,
                 addresses=v4,
                 auth_data=(pw or b"").ljust(8, b"\x00"),
@@ -617,8 +644,15 @@ class VirtualRouter:
             return DISCARDED_FINDINGS[Finding.INTERVAL_ZERO], ""
         if isinstance(adv, VrrpV2):
             # RFC 3768 section 7.1: the Auth Type must match ours, and with simple text
-            # authentication the password too (section 5.3.10).
-            want = AuthType.NONE if cfg.auth_pass is None else AuthType.SIMPLE
+            # authentication the password too (section 5.3.10); with AH (keepalived) the
+            # advert must come inside AH, and AH only with it.
+            want = self._auth_type
+            if (ip.ah is not None) != (want is AuthType.AH):
+                return DiscardReason.AUTH_TYPE_MISMATCH, (
+                    "AH header, but our auth type is not AH"
+                    if ip.ah is not None
+                    else "no AH header, but our auth type is AH"
+                )
             if adv.auth_type != want:
                 return DiscardReason.AUTH_TYPE_MISMATCH, (
                     f"auth type {adv.auth_type}, ours {int(want)}"
@@ -627,6 +661,10 @@ class VirtualRouter:
                 8, b"\x00"
             ):
                 return DiscardReason.AUTH_FAILURE, "password does not match"
+            if ip.ah is not None:
+                failed = self._check_ah(ip.ah)
+                if failed:
+                    return DiscardReason.AUTH_FAILURE, failed
             # RFC 3768 section 7.1: the Adver Interval must be ours.
             if adv.interval_cs != cfg.advertisement_interval_cs:
                 return DiscardReason.INTERVAL_MISMATCH, (
@@ -637,6 +675,29 @@ class VirtualRouter:
             theirs = ",".join(str(a) for a in adv.addresses)
             return DiscardReason.ADDRESS_LIST_MISMATCH, f"addresses {theirs}"
         return None, ""
+
+    @property
+    def _auth_type(self) -> AuthType:
+        cfg = self.config
+        if cfg.ah_key is not None:
+            return AuthType.AH
+        return AuthType.NONE if cfg.auth_pass is None else AuthType.SIMPLE
+
+    def _check_ah(self, sealed: AhProtected) -> str:
+        """keepalived's vrrp_in_chk_ipsecah: the ICV, the SPI, then the sequence number,
+        which must be above the counter and then sets it. Empty: accepted."""
+        assert self.config.ah_key is not None
+        verdict = check_ah(self.config.ah_key, sealed, zero_ttl=self.config.ah_zero_ttl)
+        if verdict is AhCheck.NOT_VRRP:
+            return f"AH around IP protocol {sealed.ah.next_header}, not VRRP"
+        if verdict is AhCheck.BAD_ICV:
+            return "AH ICV does not match (wrong key, or a covered field changed on the way)"
+        if verdict is AhCheck.BAD_SPI:
+            return f"AH SPI {sealed.ah.spi:#010x} is not the source address"
+        if sealed.ah.sequence <= self.ah_sequence:
+            return f"AH sequence number {sealed.ah.sequence} already seen (ours {self.ah_sequence})"
+        self.ah_sequence = sealed.ah.sequence
+        return ""
 
     # -- helpers ------------------------------------------------------------------------------
 

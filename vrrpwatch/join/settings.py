@@ -97,6 +97,9 @@ class JoinOptions:
     advert_int_s: float | None = None
     auth_pass: str | None = None
     auth_pass_file: str | None = None
+    # "pass" or "ah" (keepalived's auth_type AH, key from auth_pass); None: PASS when a
+    # password is given, else learnt.
+    auth_type: str | None = None
     unicast_peers: tuple[str, ...] = ()
     preempt: bool = True
     preempt_delay_s: float = DEFAULT_PREEMPT_DELAY_S
@@ -131,6 +134,7 @@ class JoinValues(TypedDict, total=False):
     advert_int_s: float | None
     auth_pass: str | None
     auth_pass_file: str | None
+    auth_type: str | None
     unicast_peers: tuple[str, ...]
     preempt: bool
     preempt_delay_s: float
@@ -162,7 +166,8 @@ class JoinSettings:
     family: int
     advert_int_cs: int
     vips: tuple[IPInterface, ...]
-    auth_pass: str | None  # simple password (VRRPv2 PASS only), the first 8 characters
+    # VRRPv2's simple password (PASS), its first 8 characters; with auth_type "ah" the key.
+    auth_pass: str | None
     unicast_src_ip: IPAddress | None
     unicast_peers: tuple[IPAddress, ...]
     preempt: bool
@@ -171,6 +176,7 @@ class JoinSettings:
     warnings: tuple[str, ...] = field(default=())
     notify_scripts: tuple[tuple[str, Script], ...] = ()
     tracking: TrackingSetup | None = None
+    auth_type: str | None = None  # "pass" or "ah" (VRRPv2), with auth_pass as the AH key
 
     @property
     def advert_int_s(self) -> float:
@@ -195,14 +201,14 @@ class JoinSettings:
             values["notify_scripts"] = self.notify_scripts
         if self.tracking is not None:
             values["tracking"] = self.tracking
+        if self.auth_type is not None:
+            values["auth_type"] = self.auth_type
         return values
 
 
 def join_settings(inst: VrrpInstance) -> JoinSettings:
     """Map an instance to ``join`` settings. ``warnings`` lists what join cannot reproduce."""
     warnings: list[str] = []
-    if inst.auth_type == "AH":
-        warnings.append("auth_type AH is not supported; joining without authentication")
     if inst.auth_type is not None and inst.version == 3:
         warnings.append("authentication is ignored with VRRPv3")
     if inst.use_vmac:
@@ -214,6 +220,16 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
             warnings.append(f"{kw} is ignored: adverts go from the interface's primary address")
     warnings += [f"{kw} is ignored" for kw in inst.ignored]
     password = inst.auth_pass_wire
+    auth_type = None
+    if inst.auth_type == "AH" and inst.version == 2:
+        # keepalived (vrrp_complete_instance) runs an AH instance without a password, or of
+        # IPv6, without authentication. The key is auth_pass, cut to 8 bytes where it is made
+        # (dissectors.ah.ah_key).
+        if not inst.auth_pass or inst.family != 4:
+            why = "IPv6" if inst.auth_pass else "no auth_pass"
+            warnings.append(f"auth_type AH with {why}: no authentication, as keepalived")
+        else:
+            auth_type, password = "ah", inst.auth_pass.encode()
     return JoinSettings(
         instance=inst.name,
         vrid=inst.vrid,
@@ -231,6 +247,7 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         state=inst.state,
         warnings=tuple(warnings),
         notify_scripts=_scripts(inst.notify),
+        auth_type=auth_type,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dissectors.ah import AhCheck, ah_key, check_ah
 from dissectors.common import DecodeError, IPAddress
 from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, parse_vrrp, validate_advert
 from vrrpwatch import netif
@@ -67,9 +68,12 @@ def learn_group(
     family: int | None = None,
     clock: Callable[[], float] = time.monotonic,
     stop: Callable[[], bool] = lambda: False,
+    ah: bytes | None = None,
+    ah_zero_ttl: bool = False,
 ) -> Learnt | None:
     """Wait for the current master's advertisement for ``vrid``; None after ``timeout_s``
-    (or as soon as ``stop()`` is true)."""
+    (or as soon as ``stop()`` is true). With an AH key (``ah``), only from an advert whose
+    AH ICV and SPI verify."""
     end = clock() + timeout_s
     while True:
         left = end - clock()
@@ -79,6 +83,10 @@ def learn_group(
             if not isinstance(item, Received):
                 continue
             if family is not None and item.src.version != family:
+                continue
+            if item.ah is not None and (
+                ah is None or check_ah(ah, item.ah, zero_ttl=ah_zero_ttl) is not AhCheck.OK
+            ):
                 continue
             try:
                 adv = parse_vrrp(item.payload, src=item.src, dst=item.dst)
@@ -136,15 +144,21 @@ def build_config(
     else:
         interval_cs = 100
     auth: bytes | None = None
-    if opts.auth_pass is not None:
+    key = ah_key_of(opts)
+    if key is not None:
+        if version != 2:
+            raise JoinError("AH authentication (--auth-type ah) is VRRPv2 only")
+    elif opts.auth_pass is not None:
         auth = opts.auth_pass.encode()
+    elif opts.auth_type == "pass":
+        raise JoinError("--auth-type pass needs --auth-pass-file (or --auth-pass)")
     elif isinstance(adv, VrrpV2) and version == 2:
         if adv.auth_type == AuthType.SIMPLE:
             auth = adv.password
         elif adv.auth_type != AuthType.NONE:
             raise JoinError(
-                f"the master uses VRRPv2 auth type {adv.auth_type}; only simple password "
-                "(PASS) authentication is supported"
+                f"the master uses VRRPv2 auth type {adv.auth_type}; join supports simple "
+                "password (PASS) and keepalived's AH (--auth-type ah with --auth-pass-file)"
             )
     primary = iface.primary(family, exclude=vips)
     if primary is None:
@@ -167,12 +181,26 @@ def build_config(
             preempt_delay_s=opts.preempt_delay_s,
             accept_mode=opts.accept_mode or opts.priority == 255,
             auth_pass=auth,
+            ah_key=key,
+            ah_zero_ttl=key is not None and bool(opts.unicast_peers),
             garp_repeat=opts.garp_repeat,
             garp_delay_s=opts.garp_delay_s,
         )
     except ValueError as exc:
         raise JoinError(str(exc)) from None
     return config, prefixes
+
+
+def ah_key_of(opts: JoinOptions) -> bytes | None:
+    """The HMAC key of ``--auth-type ah`` (keepalived's: auth_pass cut to 8 bytes), or None
+    without AH. ``JoinError`` when AH has no password."""
+    if opts.auth_type not in (None, "pass", "ah"):
+        raise JoinError(f"auth type {opts.auth_type!r}: must be pass or ah")
+    if opts.auth_type != "ah":
+        return None
+    if opts.auth_pass is None:
+        raise JoinError("--auth-type ah needs --auth-pass-file (or --auth-pass, or --config)")
+    return ah_key(opts.auth_pass.encode())
 
 
 def default_state_file(iface: str, vrid: int, family: int) -> Path:
@@ -266,11 +294,9 @@ def join(
     transports: list[RawTransport] = []
     stop = _Stop(transports)
     try:
-        for o, iface, fam in zip(instances, ifaces, families, strict=True):
-            peers = tuple(parse_peer(p) for p in o.unicast_peers)
-            transports.append(
-                RawTransport(iface, families=(fam,) if fam else (4, 6), unicast_peers=peers)
-            )
+        for i, (o, iface) in enumerate(zip(instances, ifaces, strict=True)):
+            transport, families[i] = _open_transport(o, iface, families[i])
+            transports.append(transport)
         old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         if reread is not None:
             old_handlers[signal.SIGHUP] = signal.signal(signal.SIGHUP, stop.hup)
@@ -287,6 +313,20 @@ def join(
         for t in transports:
             t.close()
         stop.close()
+
+
+def _open_transport(
+    opts: JoinOptions, iface: netif.Interface, family: int | None
+) -> tuple[RawTransport, int | None]:
+    """The instance's raw sockets, and its address family (AH makes it IPv4)."""
+    key = ah_key_of(opts)
+    if key is not None:
+        if family == 6:
+            raise JoinError("AH authentication (--auth-type ah) is IPv4 (VRRPv2) only")
+        family = 4
+    peers = tuple(parse_peer(p) for p in opts.unicast_peers)
+    families = (family,) if family else (4, 6)
+    return RawTransport(iface, families=families, unicast_peers=peers, ah_key=key), family
 
 
 def _family(opts: JoinOptions) -> int | None:
@@ -428,9 +468,7 @@ class _Reload:
             iface = netif.get_interface(opts.interface or netif.default_interface())
         except netif.NetifError as exc:
             raise JoinError(str(exc)) from None
-        fam = _family(opts)
-        peers = tuple(parse_peer(p) for p in opts.unicast_peers)
-        transport = RawTransport(iface, families=(fam,) if fam else (4, 6), unicast_peers=peers)
+        transport, fam = _open_transport(opts, iface, _family(opts))
         try:
             unit = _prepare(opts, self.emit, iface, transport, fam, self.stop)
             if unit is None:
@@ -478,6 +516,8 @@ def _prepare(
         opts.learn_timeout_s,
         family=want_family,
         stop=lambda: stop.requested,
+        ah=transport.ah_key,
+        ah_zero_ttl=bool(opts.unicast_peers),
     )
     if stop.requested:
         return None

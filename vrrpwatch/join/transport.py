@@ -3,7 +3,10 @@ drives, and ``RawTransport``, the real one on one interface.
 
 RawTransport: raw IP protocol 112 sockets (IPv4 with IP_HDRINCL so the source is always the
 primary address, IPv6 with IPV6_PKTINFO), TTL / hop limit 255 on 224.0.0.18 / ff02::12
-(RFC 5798 section 5.1.1.3 and 5.1.2.3); AF_PACKET for gratuitous ARP and unsolicited NA;
+(RFC 5798 section 5.1.1.3 and 5.1.2.3); with keepalived's AH authentication (``ah_key``) a
+raw IP protocol 51 socket instead, whose adverts it seals (``dissectors.ah``) and whose
+received AH headers it hands on, raw, for the router to verify; AF_PACKET for gratuitous ARP
+and unsolicited NA;
 netlink for the virtual addresses and link-state changes. Its ``wait`` is the selectors loop's
 sleep: until a deadline, a packet, a link change or a wake-up (a signal).
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import ipaddress
 import math
 import selectors
@@ -29,10 +33,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from dissectors.ah import AH_HEADER_LEN, AhProtected, seal_ipv4, split_ah
 from dissectors.arp import build_arp, gratuitous_arp
 from dissectors.common import DecodeError, IPAddress
 from dissectors.frame import BROADCAST_MAC, ETH_P_ARP, ETH_P_IPV6, build_ethernet
-from dissectors.ip import IPPROTO_ICMPV6, IPv4Header, IPv6Header, build_ipv4, build_ipv6, parse_ipv4
+from dissectors.ip import (
+    IPPROTO_AH,
+    IPPROTO_ICMPV6,
+    IPv4Header,
+    IPv6Header,
+    build_ipv4,
+    build_ipv6,
+    parse_ipv4,
+)
 from dissectors.nd import ALL_NODES, build_na, unsolicited_na
 from dissectors.vrrp import (
     IPPROTO_VRRP,
@@ -59,14 +72,16 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """One IP protocol 112 payload with the IP header facts the router checks, and when it
-    arrived (the loop's monotonic clock; None: now)."""
+    """One IP protocol 112 payload (the VRRP message) with the IP header facts the router
+    checks, and when it arrived (the loop's monotonic clock; None: now). ``ah``: the raw
+    parts of an advert that came inside AH, for the router's check."""
 
     payload: bytes
     src: IPAddress
     dst: IPAddress
     ttl: int
     at: float | None = None
+    ah: AhProtected | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +96,8 @@ class Transport(Protocol):
     @property
     def backlog(self) -> bool: ...
 
-    def send_advertisement(self, adv: VrrpPacket) -> None: ...
+    # ``ah_sequence``: with AH authentication, the sequence number to seal it with.
+    def send_advertisement(self, adv: VrrpPacket, ah_sequence: int | None = None) -> None: ...
 
     def send_gratuitous_arp(self, vip: ipaddress.IPv4Address) -> None: ...
 
@@ -125,7 +141,12 @@ _ADVERT_BYTE = {2: 0x21, 3: 0x31}
 
 
 def vrrp_filter(
-    family: int, vrid: int, version: int | None = None, *, length: int | None = None
+    family: int,
+    vrid: int,
+    version: int | None = None,
+    *,
+    length: int | None = None,
+    ah: bool = False,
 ) -> list[Insn]:
     """A program for join's raw socket of ``family``: pass adverts of ``vrid`` and ``version``
     (either when None, while the group is being learnt), drop everything else. With the
@@ -135,11 +156,18 @@ def vrrp_filter(
     counts and logs them (a different address list, an owner's).
 
     A raw IPv4 socket's filter sees the packet from its IP header (VRRP after IHL words); a raw
-    IPv6 socket's sees the payload only (the VRRP message at offset 0)."""
+    IPv6 socket's sees the payload only (the VRRP message at offset 0). With ``ah`` (an
+    IPv4 protocol 51 socket, keepalived's auth_type AH) the VRRP message follows a 24-byte AH
+    header (``dissectors.ah``), and only a 20-byte IPv4 header is checksummed."""
     if not 1 <= vrid <= 255:
         raise ValueError(f"VRID must be 1..255, not {vrid}")
+    if ah and family != 4:
+        raise ValueError("AH authentication is IPv4 (VRRPv2) only")
     versions = (2, 3) if version is None else (version,)
     prog: list[Insn] = [(_BPF_LDX_MSH, 0, 0, 0) if family == 4 else (_BPF_LDX_IMM, 0, 0, 0)]
+    if ah:
+        # X <- IHL + the AH header: the VRRP message's offset.
+        prog += [(_BPF_TXA, 0, 0, 0), (_BPF_ADD_K, 0, 0, AH_HEADER_LEN), (_BPF_TAX, 0, 0, 0)]
     prog.append((_BPF_LDB_IND, 0, 0, 0))
     # One test per version byte: on a match jump over the remaining tests to the VRID test;
     # the last test jumps to the reject at the end on a mismatch.
@@ -153,24 +181,25 @@ def vrrp_filter(
         prog.append((_BPF_RET_K, 0, 0, _ACCEPT))
         prog.append((_BPF_RET_K, 0, 0, 0))
         return prog
-    tail = _checksum_test(family, version, length)
+    tail = _checksum_test(family, version, length, skip=AH_HEADER_LEN if ah else 0)
     prog.append((_BPF_JEQ_K, 1, 0, vrid))
     prog.append((_BPF_RET_K, 0, 0, 0))
     return prog + tail
 
 
-def _checksum_test(family: int, version: int, length: int) -> list[Insn]:
+def _checksum_test(family: int, version: int, length: int, *, skip: int = 0) -> list[Insn]:
     """Accept unless the message is ``length`` bytes long and its checksum is bad. RFC 3768
     section 5.3.8: VRRPv2 sums the message; RFC 5798 section 5.2.8: VRRPv3 adds the IPv4
     (RFC 768) or IPv6 (RFC 8200 section 8.1) pseudo-header; over IPv4 the RFC 9568 variant
     without it is accepted too, as the decoder accepts it. The sum is kept in X, one
-    halfword at a time (the message is whole halfwords: 8 bytes plus whole addresses)."""
+    halfword at a time (the message is whole halfwords: 8 bytes plus whole addresses).
+    ``skip``: the bytes between the IPv4 header and the message (AH)."""
     out: list[Insn] = []
     accept_unless = (_BPF_JEQ_K, 1, 0)  # + k: skip the inline accept on a match
     if family == 4:
         # Only a 20-byte IPv4 header (no options) is checked: offsets are then fixed.
         out += [(_BPF_LDB_ABS, 0, 0, 0), (*accept_unless, 0x45), (_BPF_RET_K, 0, 0, _ACCEPT)]
-        base, ip_len = 20, 20
+        base, ip_len = 20 + skip, 20 + skip
     else:
         base, ip_len = 0, 0
     out += [(_BPF_LD_LEN, 0, 0, 0), (*accept_unless, ip_len + length)]
@@ -296,9 +325,13 @@ class RawTransport:
         families: Iterable[int] = (4, 6),
         unicast_peers: tuple[IPAddress, ...] = (),
         watch_link: bool = True,
+        ah_key: bytes | None = None,
     ) -> None:
         self.iface = iface
         self.unicast_peers = unicast_peers
+        # keepalived's auth_type AH (IPv4 only): protocol 51, adverts sealed with this key.
+        self.ah_key = ah_key
+        self._ip_id = 0
         self._backlog = False
         self.sel = selectors.DefaultSelector()
         self.socks: dict[int, socket.socket] = {}
@@ -334,7 +367,8 @@ class RawTransport:
         """Pass only adverts of ``vrid`` (and ``version``; of ``length`` bytes, only with a
         good checksum) from now on, on every socket."""
         for fam, sock in self.socks.items():
-            attach_filter(sock, vrrp_filter(fam, vrid, version, length=length))
+            ah = fam == 4 and self.ah_key is not None
+            attach_filter(sock, vrrp_filter(fam, vrid, version, length=length, ah=ah))
 
     def _tune(self, s: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -346,7 +380,10 @@ class RawTransport:
         return self._wake_w.fileno()
 
     def _open4(self) -> socket.socket:
-        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
+        # keepalived's AH adverts are IP protocol 51 (the kernel hands raw sockets a copy of
+        # each, IPsec state or not); the others 112.
+        proto = IPPROTO_VRRP if self.ah_key is None else IPPROTO_AH
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.name.encode())
         s.setsockopt(_SOL_IP, _IP_HDRINCL, 1)
         # struct ip_mreqn: group, local address, ifindex.
@@ -432,12 +469,17 @@ class RawTransport:
                 return out
             try:
                 header, payload = parse_ipv4(data)
+                sealed = split_ah(data) if header.protocol == IPPROTO_AH else None
             except DecodeError:
                 continue
             if header.src == self.src.get(4):
                 continue
+            if sealed is not None:
+                if sealed.ah.next_header != IPPROTO_VRRP:
+                    continue  # AH around something else: not for us (keepalived drops it too)
+                payload = sealed.message
             at = self._arrival(anc, offset)
-            out.append(Received(payload, header.src, header.dst, header.ttl, at))
+            out.append(Received(payload, header.src, header.dst, header.ttl, at, sealed))
         self._backlog = True
         return out
 
@@ -463,7 +505,7 @@ class RawTransport:
         self._backlog = True
         return out
 
-    def send_advertisement(self, adv: VrrpPacket) -> None:
+    def send_advertisement(self, adv: VrrpPacket, ah_sequence: int | None = None) -> None:
         fam = 4 if isinstance(adv, VrrpV2) else adv.family
         src = self.src[fam]
         group = VRRP_MCAST_V4 if fam == 4 else VRRP_MCAST_V6
@@ -478,7 +520,7 @@ class RawTransport:
                     assert isinstance(src, ipaddress.IPv4Address)
                     assert isinstance(dst, ipaddress.IPv4Address)
                     hdr = IPv4Header(src=src, dst=dst, protocol=IPPROTO_VRRP, ttl=255, tos=0xC0)
-                    sock.sendto(build_ipv4(hdr, payload), (str(dst), 0))
+                    sock.sendto(self._ipv4(hdr, payload, ah_sequence), (str(dst), 0))
                 else:
                     pktinfo = src.packed + struct.pack("=I", self.iface.index)
                     sock.sendmsg(
@@ -491,6 +533,17 @@ class RawTransport:
                 # ENETDOWN/ENXIO while our link is down: the link watcher reports the fault.
                 if self.iface_up():
                     raise
+
+    def _ipv4(self, hdr: IPv4Header, payload: bytes, ah_sequence: int | None) -> bytes:
+        if self.ah_key is None or ah_sequence is None:
+            return build_ipv4(hdr, payload)
+        # The identification is covered by the ICV: ours, never 0 (with 0 the kernel would
+        # pick one after the ICV was computed), as keepalived's vrrp_update_pkt does.
+        self._ip_id = self._ip_id % 0xFFFF + 1
+        hdr = dataclasses.replace(hdr, identification=self._ip_id)
+        # keepalived leaves the TTL out of the ICV with unicast peers (routers lower it).
+        zero_ttl = bool(self.unicast_peers)
+        return seal_ipv4(hdr, payload, key=self.ah_key, sequence=ah_sequence, zero_ttl=zero_ttl)
 
     def send_gratuitous_arp(self, vip: ipaddress.IPv4Address) -> None:
         mac = self.iface.mac

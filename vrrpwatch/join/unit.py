@@ -120,7 +120,7 @@ class Unit:
                 reason=DiscardReason.MALFORMED, source=item.src, detail=f"undecodable: {exc}"
             )
             return changes + self.execute([discarded]), False
-        header = IpHeader(src=item.src, dst=item.dst, ttl=item.ttl)
+        header = IpHeader(src=item.src, dst=item.dst, ttl=item.ttl, ah=item.ah)
         actions = self.router.receive_advertisement(adv, ip=header, now=now)
         heard = adv.priority != 0 and not any(
             isinstance(a, AdvertisementDiscarded) for a in actions
@@ -191,7 +191,10 @@ class Unit:
             return
         if adv.priority == 0:
             self._log.releasing()
-        self._io("advert", self.transport.send_advertisement, adv)
+        if act.ah_sequence is None:
+            self._io("advert", self.transport.send_advertisement, adv)
+        else:
+            self._io("advert", self.transport.send_advertisement, adv, act.ah_sequence)
         self.sent_adverts += 1
 
     def _add_addresses(self, act: AddAddresses) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from dissectors.ah import AhCheck, check_ah, split_ah
 from dissectors.arp import ArpPacket
 from dissectors.common import DecodeError
-from dissectors.frame import format_mac
+from dissectors.frame import format_mac, parse_link
 from dissectors.nd import NeighborAdvert
 from dissectors.packet import SUPPORTED_LINKTYPES, Decoded, decode_packet
 from dissectors.vrrp import AuthType, CarpPacket, VrrpV2, VrrpV3, auth_type_label
@@ -25,9 +26,15 @@ def _mac(mac: bytes | None) -> str | None:
 
 
 def record(
-    pkt: RawPacket, d: Decoded, *, reveal_secrets: bool = False, key: bytes | None = None
+    pkt: RawPacket,
+    d: Decoded,
+    *,
+    reveal_secrets: bool = False,
+    key: bytes | None = None,
+    ah_key: bytes | None = None,
 ) -> dict[str, Any]:
-    """The JSON object for one decoded packet (fields documented in README.md)."""
+    """The JSON object for one decoded packet (fields documented in README.md). With
+    ``ah_key`` (keepalived's auth_type AH key) an advert in AH gets ``ah_icv``."""
     out: dict[str, Any] = {
         "frame": pkt.frame,
         "time": pkt.time,
@@ -61,6 +68,8 @@ def record(
                 out["password"] = password.decode("latin-1")
         if d.ah is not None:
             out["ah_spi"], out["ah_sequence"] = d.ah.spi, d.ah.sequence
+            if ah_key is not None:
+                out["ah_icv"] = _ah_icv(pkt, ah_key)
     elif isinstance(msg, CarpPacket):
         out.update(
             version=msg.version,
@@ -98,6 +107,19 @@ def record(
     return out
 
 
+def _ah_icv(pkt: RawPacket, ah_key: bytes) -> str:
+    """keepalived's check of an AH advert (dissectors.ah): "good", "bad" (ICV), "bad-spi",
+    or "unchecked" (not IPv4). The TTL is left out of the ICV for unicast, as keepalived."""
+    try:
+        _, off = parse_link(pkt.data, pkt.linktype)
+        sealed = split_ah(pkt.data[off:])
+    except DecodeError:
+        return "unchecked"
+    unicast = pkt.data[off + 16] < 224  # the destination is not IPv4 multicast
+    verdict = check_ah(ah_key, sealed, zero_ttl=unicast)
+    return {AhCheck.OK: "good", AhCheck.BAD_SPI: "bad-spi"}.get(verdict, "bad")
+
+
 def malformed_record(pkt: RawPacket, exc: DecodeError) -> dict[str, Any]:
     """The JSON object for a frame that is ours but cannot be decoded."""
     return {
@@ -115,6 +137,7 @@ def decode_file(
     reveal_secrets: bool,
     key: bytes,
     warn: Callable[[str], None] | None = None,
+    ah_key: bytes | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Records for the packets of one capture that are ours, malformed ones included.
 
@@ -135,7 +158,7 @@ def decode_file(
             yield malformed_record(pkt, exc)
             continue
         if d is not None:
-            yield record(pkt, d, reveal_secrets=reveal_secrets, key=key)
+            yield record(pkt, d, reveal_secrets=reveal_secrets, key=key, ah_key=ah_key)
     if unsupported:
         types = ", ".join(str(t) for t in sorted(unsupported))
         if sum(unsupported.values()) == frames:
