@@ -46,7 +46,9 @@ def test_join_settings_v3_drops_auth_and_warns() -> None:
     ju = join_settings(unicast)
     assert ju.advert_int_cs == 25 and not ju.preempt
     assert [str(p) for p in ju.unicast_peers] == ["203.0.113.3", "203.0.113.4"]
-    assert ju.warnings == ("use_vmac is ignored",)
+    # use_vmac and vmac_xmit_base are run (join.vmac), so no warning.
+    assert ju.warnings == ()
+    assert (ju.use_vmac, ju.vmac_xmit_base) == ("", True)
 
 
 def test_settings_values_are_join_options_fields() -> None:
@@ -67,6 +69,8 @@ def test_settings_values_are_join_options_fields() -> None:
         "unicast_peers": ("203.0.113.3", "203.0.113.4"),
         "preempt": False,
         "preempt_delay_s": 0.0,
+        "use_vmac": "",
+        "vmac_xmit_base": True,
     }
 
 
@@ -91,6 +95,8 @@ def test_resolve_options_given_wins_over_config_over_defaults() -> None:
         preempt=False,
         learn_timeout_s=1.0,  # given; the config has none
         instance="UNICAST",
+        use_vmac="",  # use_vmac without a name: keepalived's default name
+        vmac_xmit_base=True,
     )
     # A value the user gives equal to the default still wins over the config's.
     assert resolve_options(JoinValues(preempt=True), settings).preempt is True

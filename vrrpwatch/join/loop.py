@@ -37,7 +37,7 @@ from vrrpwatch.join.router import (
     StateChanged,
     VirtualRouter,
 )
-from vrrpwatch.join.statefile import StateFile
+from vrrpwatch.join.statefile import StateFile, VmacRecord
 from vrrpwatch.join.transport import LinkChange, Received, Transport
 
 __all__ = ["Runtime"]
@@ -55,6 +55,7 @@ class Runtime:
     dry_run: bool = False
     notify: str | None = None
     state_file: Path | None = None
+    vmac: VmacRecord | None = None  # use_vmac: listed in the state file while it runs
     # Log a discard reason at most this often (then one summary line per interval).
     discard_log_interval_s: float = 10.0
     # Counters for ``join --metrics`` (plain ints, read from the metrics server's thread).
@@ -77,7 +78,7 @@ class Runtime:
         if self.notify:
             self._notifier = Notifier(self.notify, self.instance)
         if self.state_file is not None and not self.dry_run:
-            self._state_file = StateFile(self.state_file, self.interface)
+            self._state_file = StateFile(self.state_file, self.interface, vmac=self.vmac)
 
     # -- control ------------------------------------------------------------------------------
 

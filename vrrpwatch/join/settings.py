@@ -70,6 +70,8 @@ class JoinOptions:
     garp_repeat: int = DEFAULT_GARP_REPEAT
     garp_delay_s: float = DEFAULT_GARP_DELAY_S
     instance: str = "VI_1"
+    use_vmac: str | None = None  # None: off; "": keepalived's default name; else the name
+    vmac_xmit_base: bool = False
 
 
 class JoinValues(TypedDict, total=False):
@@ -94,6 +96,8 @@ class JoinValues(TypedDict, total=False):
     garp_repeat: int
     garp_delay_s: float
     instance: str
+    use_vmac: str | None
+    vmac_xmit_base: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +122,8 @@ class JoinSettings:
     preempt_delay_s: float
     state: str
     warnings: tuple[str, ...] = field(default=())
+    use_vmac: str | None = None
+    vmac_xmit_base: bool = False
 
     @property
     def advert_int_s(self) -> float:
@@ -137,7 +143,15 @@ class JoinSettings:
             unicast_peers=tuple(str(p) for p in self.unicast_peers),
             preempt=self.preempt,
             preempt_delay_s=self.preempt_delay_s,
+            **_vmac_values(self),
         )
+
+
+def _vmac_values(settings: JoinSettings) -> JoinValues:
+    """use_vmac / vmac_xmit_base as options, when the instance has them."""
+    if settings.use_vmac is None:
+        return JoinValues()
+    return JoinValues(use_vmac=settings.use_vmac, vmac_xmit_base=settings.vmac_xmit_base)
 
 
 def join_settings(inst: VrrpInstance) -> JoinSettings:
@@ -147,8 +161,11 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         warnings.append("auth_type AH is not supported; joining without authentication")
     if inst.auth_type is not None and inst.version == 3:
         warnings.append("authentication is ignored with VRRPv3")
-    if inst.use_vmac:
-        warnings.append("use_vmac is ignored")
+    if inst.vmac_address is not None:
+        warnings.append(
+            f"use_vmac {inst.vmac_address}: a chosen MAC is not supported; "
+            "using the RFC's virtual MAC"
+        )
     if inst.excluded_vips:
         warnings.append("virtual_ipaddress_excluded is ignored")
     password = inst.auth_pass_wire
@@ -168,6 +185,8 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         preempt_delay_s=inst.preempt_delay_s,
         state=inst.state,
         warnings=tuple(warnings),
+        use_vmac=(inst.vmac_interface or "") if inst.use_vmac else None,
+        vmac_xmit_base=inst.vmac_xmit_base,
     )
 
 

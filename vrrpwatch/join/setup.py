@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import signal
 import time
@@ -35,6 +36,7 @@ from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
 from vrrpwatch.join.settings import JoinError, JoinOptions
 from vrrpwatch.join.statefile import InstanceLock, lock_name, remove_stale_addresses
 from vrrpwatch.join.transport import RawTransport, Received, Transport
+from vrrpwatch.join.vmac import remove_stale_vmac, start_vmac
 
 __all__ = [
     "Learnt",
@@ -203,6 +205,7 @@ class _Stop:
         self.transport = transport
         self.runtime: Runtime | None = None
         self.lock: InstanceLock | None = None
+        self.cleanup: Callable[[], None] | None = None  # use_vmac: remove the macvlan
 
     def __call__(self, *_: object) -> None:
         self.requested = True
@@ -254,6 +257,8 @@ def join(
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
         transport.close()
+        if stop.cleanup is not None:
+            stop.cleanup()
         if stop.lock is not None:
             stop.lock.close()
 
@@ -306,6 +311,7 @@ def _join(
         # would take the first one's VIPs for a killed run's. Released when the process ends.
         what = f"{iface.name} VRID {config.vrid} IPv{config.family}"
         stop.lock = InstanceLock(lock_name(iface.name, config.vrid, config.family), what)
+        base_conf = remove_stale_vmac(state_file, iface, emit)
         remove_stale_addresses(
             state_file,
             transport,
@@ -314,6 +320,11 @@ def _join(
             vips=config.addresses,
             primary=config.primary_address,
         )
+        vmac = start_vmac(opts, config, iface, transport, state_file, emit, base_conf=base_conf)
+        if vmac is not None:
+            stop.cleanup = functools.partial(vmac.close, emit, state_file)
+    else:
+        vmac = None
     router = VirtualRouter(config)
     if not iface.up:
         router.link_down(time.monotonic())
@@ -327,6 +338,7 @@ def _join(
         dry_run=opts.dry_run,
         notify=opts.notify,
         state_file=state_file,
+        vmac=vmac.record if vmac is not None else None,
     )
     stop.runtime = runtime
     if on_runtime is not None:

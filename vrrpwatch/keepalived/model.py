@@ -108,7 +108,9 @@ class VrrpInstance:
     preempt: bool = True
     preempt_delay_s: float = 0.0
     use_vmac: bool = False
-    vmac_interface: str | None = None
+    vmac_interface: str | None = None  # use_vmac NAME (None: keepalived's default name)
+    vmac_address: str | None = None  # use_vmac's MAC argument (keepalived 2.3+), as written
+    vmac_xmit_base: bool = False  # adverts from the base interface (with use_vmac only)
     track_interface: tuple[TrackedInterface, ...] = ()
     # The running priority may differ from ``priority``: weighted track_interface entries, or
     # track_script / track_file / track_process / track_bfd blocks (keepalived.conf(5)).
