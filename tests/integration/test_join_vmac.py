@@ -261,3 +261,44 @@ def test_xmit_base_and_links_not_ours(vlab: Lab, tmp_path: Path) -> None:
     mine = [a for a in read_adverts(tmp_path / "vmac4.pcap") if a.src == "192.0.2.254"]
     assert mine and {a.src_mac for a in mine} == {r2.mac()}
     assert arp_senders(tmp_path / "vmac4.pcap", VIP) == {VMAC}
+
+
+def test_ipv6_join_master_keepalived_backup_with_vmac(vlab: Lab, tmp_path: Path) -> None:
+    """IPv6: the macvlan carries 00:00:5e:00:02:VRID and the interface's link-local address,
+    the adverts' source; keepalived (use_vmac) stays backup; the client's neighbour entry for
+    the VIP is the virtual MAC; SIGTERM removes the macvlan."""
+    lan = vlab.segment()
+    r1 = vlab.host("r1", lan, addr4="192.0.2.253/24")
+    r2 = vlab.host("r2", lan, addr4="192.0.2.254/24")
+    mon = vlab.host("mon", lan, addr6="2001:db8::10/64")
+    vip6, vmac6, uplink6 = "2001:db8::9", "00:00:5e:00:02:09", "2001:db8:1::1"
+    for r in (r1, r2):
+        r.run(["ip", "addr", "add", uplink6 + "/128", "dev", "lo"])
+    mon.run(["ip", "-6", "route", "add", "2001:db8:1::/64", "via", vip6])
+    lladdr = next(str(a.ip) for a in r2.addresses("eth0") if a.version == 6)
+    cap = mon.tcpdump(tmp_path / "vmac6.pcap")
+    j = Join(
+        r2, "--vrid", str(VRID), "--priority", "150", "--vip", f"{vip6}/64", "--advert-int",
+        "0.1", "--learn-timeout", "0.3", "--use-vmac",
+    )  # fmt: skip
+    j.wait_state("MASTER", 5)
+    link = links(r2)[f"vrrp.{VRID}"]
+    assert link["address"] == vmac6
+    assert {str(a) for a in r2.addresses(f"vrrp.{VRID}")} == {f"{vip6}/64", f"{lladdr}/64"}
+    k1 = r1.keepalived(
+        VmacInstance(vrid=VRID, version=3, advert_int=0.1, vips=(f"{vip6}/64",), use_vmac=True)
+    )
+    k1.wait_for_log(r"Entering BACKUP STATE", 5)
+    time.sleep(1.0)
+    assert "Entering MASTER STATE" not in k1.log
+    ping = mon.run(["ping", "-6", "-n", "-c", "1", "-W", "2", uplink6], check=False)
+    assert ping.returncode == 0, ping.stdout
+    out = mon.run(["ip", "-6", "neigh", "show", vip6, "dev", "eth0"]).stdout
+    assert f"lladdr {vmac6}" in out, out
+    assert j.signal(signal.SIGTERM) == 0
+    r1.wait_for_address(vip6, timeout=3)
+    assert f"vrrp.{VRID}" not in links(r2) and not r2.has_address(vip6)
+    time.sleep(CAPTURE_FLUSH_S)
+    cap.stop()
+    mine = [a for a in read_adverts(tmp_path / "vmac6.pcap") if a.src == lladdr]
+    assert mine and {a.src_mac for a in mine} == {vmac6} and mine[-1].packet.priority == 0

@@ -181,3 +181,36 @@ def test_xmit_base_needs_use_vmac(tmp_path: Path) -> None:
         vmac.start_vmac(opts, config, BASE, None, tmp_path / "s.json", print)  # type: ignore[arg-type]
     plain = JoinOptions(vrid=9, priority=50)
     assert vmac.start_vmac(plain, config, BASE, None, tmp_path / "s", print) is None  # type: ignore[arg-type]
+
+
+class _Sent:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def send(self, frame: bytes) -> int:
+        self.frames.append(frame)
+        return len(frame)
+
+
+def test_gratuitous_arp_from_the_macvlan_is_keepalived_s() -> None:
+    """With use_vmac the gratuitous ARP leaves from the macvlan's virtual MAC: the one
+    keepalived sends with use_vmac (captures/vmac.pcap, VRID 8), byte for byte but for the
+    target hardware address, which keepalived fills with ff:ff:ff:ff:ff:ff and join, as RFC
+    5227 section 2.3 has it, leaves zero (receivers ignore it in a gratuitous ARP)."""
+    from tests.lab import pcap_frames
+    from vrrpwatch.join.transport import RawTransport
+
+    mac8 = bytes.fromhex("00005e000108")
+    theirs = next(
+        f for _, f in pcap_frames(Path(__file__).parents[2] / "captures" / "vmac.pcap")
+        if f[12:14] == b"\x08\x06" and f[6:12] == mac8
+    )  # fmt: skip
+    transport = object.__new__(RawTransport)
+    transport.announce = netif.Interface(name="vrrp.8", index=9, mac=mac8, up=True, addresses=())
+    sent = _Sent()
+    transport._packet = sent  # type: ignore[assignment]
+    transport.send_gratuitous_arp(ipaddress.IPv4Address("198.51.100.8"))
+    (ours,) = sent.frames
+    tha = slice(32, 38)  # Ethernet header 14 + the ARP target hardware address at 18..24
+    assert ours[tha] == bytes(6) and theirs[tha] == b"\xff" * 6
+    assert ours[: tha.start] + ours[tha.stop :] == theirs[: tha.start] + theirs[tha.stop : 42]
