@@ -184,16 +184,18 @@ def test_join_master_keepalived_backup_with_vmac(vlab: Lab, tmp_path: Path) -> N
 
 
 def test_kill_9_then_restart_leaves_nothing(vlab: Lab, tmp_path: Path) -> None:
-    """A SIGKILLed join leaves its macvlan with the VIP; the next start removes it (the state
-    file lists it), creates a fresh one with the VIP once, and its SIGTERM leaves nothing."""
-    _r1, r2, mon = classic(vlab)
-    gateway(mon, r2)
+    """A SIGKILLed join leaves its macvlan with the VIP; keepalived takes over; the next start
+    (the backup's keepalived.conf) removes the stale macvlan before it listens, so it hears
+    keepalived's adverts from the virtual MAC, creates a fresh macvlan, holds the VIP once
+    after a take-over, and its SIGTERM leaves nothing."""
+    r1, r2, mon = classic(vlab)
+    gateway(mon, r1, r2)
     state = r2.workdir / "state.json"
-    args = (
-        "--vrid", str(VRID), "--priority", "150", "--vip", f"{VIP}/24", "--version", "3",
+    j = Join(
+        r2, "--vrid", str(VRID), "--priority", "150", "--vip", f"{VIP}/24", "--version", "3",
         "--advert-int", "0.1", "--learn-timeout", "0.3", "--use-vmac", "-i", "eth0",
+        state_file=state,
     )  # fmt: skip
-    j = Join(r2, *args, state_file=state)
     j.wait_state("MASTER", 5)
     first = links(r2)[f"vrrp.{VRID}"]
     recorded = json.loads(state.read_text())
@@ -203,17 +205,25 @@ def test_kill_9_then_restart_leaves_nothing(vlab: Lab, tmp_path: Path) -> None:
     assert recorded["vmac"]["base_conf"] == {"arp_ignore": 0, "arp_filter": 0}
     j.signal(signal.SIGKILL)
     assert f"vrrp.{VRID}" in links(r2) and r2.has_address(VIP)  # left behind
+    keepalived_vmac(r1, priority=100)
+    r1.wait_for_address(VIP, timeout=5)
 
-    j2 = Join(r2, *args, state_file=state)
+    path = r2.workdir / "keepalived.conf"
+    path.write_text(BACKUP_CONF)
+    j2 = Join(r2, "--config", str(path), "-i", "eth0", state_file=state)
     stale = j2.wait_for(lambda e: e["event"] == "vmac" and e["action"] == "stale-removed", 5)
     assert stale["interface"] == f"vrrp.{VRID}"
-    j2.wait_state("MASTER", 5)
+    learnt = j2.wait_for(lambda e: e["event"] in ("learnt", "state"), 3)
+    assert learnt["event"] == "learnt" and learnt["master"] == "192.0.2.253"
+    j2.wait_state("BACKUP", 3)
     second = links(r2)[f"vrrp.{VRID}"]
-    assert second["ifindex"] != first["ifindex"]
-    assert [str(a) for a in r2.addresses()].count(f"{VIP}/24") == 1
-    assert mon.ping(UPLINK) and neigh_mac(mon, VIP) == VMAC
+    assert second["ifindex"] != first["ifindex"] and not r2.has_address(VIP)
     # The originals of the killed run carry over: the base's sysctls go back to 0 at the end.
     assert json.loads(state.read_text())["vmac"]["base_conf"] == {"arp_ignore": 0, "arp_filter": 0}
+    r1.link_down()
+    r2.wait_for_address(VIP, timeout=3)
+    assert [str(a) for a in r2.addresses()].count(f"{VIP}/24") == 1
+    assert mon.ping(UPLINK) and neigh_mac(mon, VIP) == VMAC
     assert j2.signal(signal.SIGTERM) == 0
     assert [n for n in links(r2) if n not in ("lo", "eth0")] == []
     assert not r2.has_address(VIP) and not state.exists()

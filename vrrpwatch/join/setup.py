@@ -276,6 +276,13 @@ def _join(
         raise JoinError(f"interface {iface.name} has no address to run VRRP from")
     # The kernel drops adverts of other groups from here on: a flood for them never reaches us.
     transport.set_filter(opts.vrid)
+    if opts.use_vmac is not None and want_family is not None and not opts.dry_run:
+        # A killed run's macvlan would take the peers' adverts from the virtual MAC while we
+        # learn (join.vmac): it goes first, under the lock.
+        path = Path(opts.state_file or default_state_file(iface.name, opts.vrid, want_family))
+        what = f"{iface.name} VRID {opts.vrid} IPv{want_family}"
+        stop.lock = InstanceLock(lock_name(iface.name, opts.vrid, want_family), what)
+        remove_stale_vmac(path, iface, emit)
     emit(log.listening(iface.name, opts.vrid, opts.learn_timeout_s))
     learnt = learn_group(
         transport,
@@ -310,7 +317,8 @@ def _join(
         # One live join per interface, VRID and family (whatever its --state-file): a second
         # would take the first one's VIPs for a killed run's. Released when the process ends.
         what = f"{iface.name} VRID {config.vrid} IPv{config.family}"
-        stop.lock = InstanceLock(lock_name(iface.name, config.vrid, config.family), what)
+        if stop.lock is None:
+            stop.lock = InstanceLock(lock_name(iface.name, config.vrid, config.family), what)
         base_conf = remove_stale_vmac(state_file, iface, emit)
         remove_stale_addresses(
             state_file,
