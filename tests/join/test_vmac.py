@@ -171,6 +171,15 @@ def test_remove_stale_only_our_very_link(
         assert events == []
 
 
+def test_options_refused_before_anything_opens() -> None:
+    with pytest.raises(JoinError, match="--vmac-xmit-base needs --use-vmac"):
+        vmac.check_vmac_options(JoinOptions(vrid=9, priority=50, vmac_xmit_base=True))
+    with pytest.raises(JoinError, match="'a:b' is not a valid interface name"):
+        vmac.check_vmac_options(JoinOptions(vrid=9, priority=50, use_vmac="a:b"))
+    vmac.check_vmac_options(JoinOptions(vrid=9, priority=50, use_vmac=""))
+    vmac.check_vmac_options(JoinOptions(vrid=9, priority=50, use_vmac="v9", vmac_xmit_base=True))
+
+
 def test_xmit_base_needs_use_vmac(tmp_path: Path) -> None:
     opts = JoinOptions(vrid=9, priority=50, vmac_xmit_base=True)
     config = RouterConfig(

@@ -88,3 +88,16 @@ def test_cli_flags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert (opts.use_vmac, opts.vmac_xmit_base) == ("", True)  # type: ignore[attr-defined]
     opts = _options(monkeypatch, tmp_path, "--use-vmac", "vmac9", "--vmac-xmit-base")
     assert (opts.use_vmac, opts.vmac_xmit_base) == ("vmac9", True)  # type: ignore[attr-defined]
+
+
+def test_cli_refuses_xmit_base_alone_before_root(tmp_path: Path) -> None:
+    """Checked before root, the interface or the wire: one Error line, exit 2."""
+    result = CliRunner().invoke(
+        cli, ["join", "--vrid", "9", "--priority", "50", "--vmac-xmit-base",
+              "--db", str(tmp_path / "d")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: --vmac-xmit-base needs --use-vmac (vmac_xmit_base needs use_vmac)\n"
+    )
+    assert not (tmp_path / "d").exists()

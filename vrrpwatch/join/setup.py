@@ -36,7 +36,7 @@ from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
 from vrrpwatch.join.settings import JoinError, JoinOptions
 from vrrpwatch.join.statefile import InstanceLock, lock_name, remove_stale_addresses
 from vrrpwatch.join.transport import RawTransport, Received, Transport
-from vrrpwatch.join.vmac import remove_stale_vmac, start_vmac
+from vrrpwatch.join.vmac import check_vmac_options, remove_stale_vmac, start_vmac
 
 __all__ = [
     "Learnt",
@@ -229,6 +229,7 @@ def join(
     runtime before it runs (``--metrics`` reads it).
     """
     check_options(opts)
+    check_vmac_options(opts)
     if not netif.is_root():
         raise JoinError("join needs root (raw sockets and address changes); run it with sudo")
     opts = with_password_file(opts)

@@ -52,6 +52,7 @@ __all__ = [
     "VMAC_CONF",
     "LinkFacts",
     "Vmac",
+    "check_vmac_options",
     "choose_link",
     "format_mac",
     "is_our_vmac",
@@ -340,6 +341,14 @@ class Vmac:
                 _restore_base(self.base.name, self.record.base_conf)
 
 
+def check_vmac_options(opts: JoinOptions) -> None:
+    """What can be refused before join opens anything: ``JoinError``."""
+    if opts.use_vmac is None and opts.vmac_xmit_base:
+        raise JoinError("--vmac-xmit-base needs --use-vmac (vmac_xmit_base needs use_vmac)")
+    if opts.use_vmac and not valid_ifname(opts.use_vmac):
+        raise JoinError(f"use_vmac: {opts.use_vmac!r} is not a valid interface name")
+
+
 def start_vmac(
     opts: JoinOptions,
     config: RouterConfig,
@@ -352,9 +361,8 @@ def start_vmac(
 ) -> Vmac | None:
     """``--use-vmac``: the macvlan, listed in the state file before anything goes on it, and
     the transport sending from it. None without ``--use-vmac``."""
+    check_vmac_options(opts)
     if opts.use_vmac is None:
-        if opts.vmac_xmit_base:
-            raise JoinError("--vmac-xmit-base needs --use-vmac (vmac_xmit_base needs use_vmac)")
         return None
     vmac = Vmac.open(
         base,
