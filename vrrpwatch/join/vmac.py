@@ -294,10 +294,13 @@ class Vmac:
 
     def _configure(self, ipr: Any) -> None:
         name = self.record.name
-        # RFC 5798 section 7.4: no link-local address derived from the virtual MAC.
-        write_conf(6, name, "addr_gen_mode", _IN6_ADDR_GEN_MODE_NONE)
+        # RFC 5798 section 7.4: no link-local address derived from the virtual MAC. For an
+        # IPv4 group, best effort: a host without IPv6 has no such sysctls.
+        with contextlib.suppress(JoinError) if self.family == 4 else contextlib.nullcontext():
+            write_conf(6, name, "addr_gen_mode", _IN6_ADDR_GEN_MODE_NONE)
         if self.family == 4:
-            write_conf(6, name, "disable_ipv6", 1)
+            with contextlib.suppress(JoinError):
+                write_conf(6, name, "disable_ipv6", 1)
             for key, value in VMAC_CONF.items():
                 write_conf(4, name, key, value)
             for key, value in BASE_CONF.items():
