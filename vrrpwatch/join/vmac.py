@@ -33,7 +33,7 @@ vrrp_vmac.c, ``netlink_link_add_vmac``), and join does what it does, through net
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,10 +238,12 @@ class Vmac:
         emit: EventSink,
         name: str | None = None,
         base_conf: Mapping[str, int] | None = None,
+        record: Callable[[VmacRecord], None] = lambda _: None,
     ) -> Vmac:
         """Create our macvlan (or use the matching one that exists), set its sysctls and bring
         it up. ``base_conf``: the base interface's sysctls before a killed run changed them
-        (``remove_stale_vmac``)."""
+        (``remove_stale_vmac``). ``record`` is called as soon as the link exists, before
+        anything changes on it (the state file: a kill from then on leaves it listed)."""
         mac = virtual_mac(vrid, family)
         originals = dict(base_conf) if base_conf is not None else None
         with _ipr() as ipr:
@@ -270,7 +272,7 @@ class Vmac:
             try:
                 if originals is None:
                     originals = _base_originals(base.name, family)
-                record = VmacRecord(
+                rec = VmacRecord(
                     name=name,
                     index=index,
                     mac=format_mac(mac),
@@ -279,17 +281,18 @@ class Vmac:
                     base_conf=originals,
                 )
                 vmac = cls(
-                    record=record,
+                    record=rec,
                     iface=netif.Interface(name=name, index=index, mac=mac, up=True, addresses=()),
                     base=base,
                     family=family,
                 )
+                record(vmac.record)
                 vmac._configure(ipr)
             except BaseException:
                 if existing is None:
                     _delete(ipr, index)
                 raise
-        emit(log.vmac("created" if existing is None else "reused", name, base.name, record.mac))
+        emit(log.vmac("created" if existing is None else "reused", name, base.name, rec.mac))
         return vmac
 
     def _configure(self, ipr: Any) -> None:
@@ -374,9 +377,9 @@ def start_vmac(
         emit=emit,
         name=opts.use_vmac or None,
         base_conf=base_conf,
+        record=lambda rec: StateFile(state_file, base.name, vmac=rec).write(()),
     )
     try:
-        StateFile(state_file, base.name, vmac=vmac.record).write(())
         # keepalived (vrrp_parser.c, vrrp_end_handler): "unicast with use_vmac requires
         # vmac_xmit_base".
         xmit_base = opts.vmac_xmit_base or bool(opts.unicast_peers)
