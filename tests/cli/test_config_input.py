@@ -47,11 +47,15 @@ def test_join_prints_config_names_as_they_are(
     monkeypatch.setattr(setup, "join", lambda *args, **kwargs: 0)
     conf = tmp_path / "keepalived.conf"
     conf.write_text(
-        "vrrp_instance [/]r2[red] {\n interface eth0\n virtual_router_id 1\n use_vmac\n}\n"
+        "vrrp_instance [/]r2[red] {\n interface eth0\n virtual_router_id 1\n"
+        " use_vmac 02:00:00:00:00:01\n}\n"
     )
     result = CliRunner().invoke(cli, ["join", "--config", str(conf), "--db", str(tmp_path / "d")])
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"Warning: {conf}: [/]r2[red]: use_vmac is ignored\n"
+    assert result.stderr == (
+        f"Warning: {conf}: [/]r2[red]: use_vmac 02:00:00:00:00:01: a chosen MAC is not "
+        "supported; using the RFC's virtual MAC\n"
+    )
     result = CliRunner().invoke(
         cli, ["join", "--config", str(conf), "--instance", "[b]x", "--db", str(tmp_path / "d")]
     )

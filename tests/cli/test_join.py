@@ -317,8 +317,9 @@ def test_config_warnings_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     code, out, opts = _captured_options(
         monkeypatch, "--config", str(conf), "--instance", "VI_8", "--db", str(tmp_path / "j.db")
     )
-    assert code == 0 and "use_vmac is ignored" in out
+    assert code == 0 and "Warning" not in out  # use_vmac is run, not warned about
     assert opts.priority == 100  # type: ignore[attr-defined]  # keepalived's default
+    assert (opts.use_vmac, opts.vmac_xmit_base) == ("", False)  # type: ignore[attr-defined]
     # several instances and no --instance: join runs them all, in one plan
     code, out, plan = _captured_options(monkeypatch, "--config", str(conf))
     assert code == 0, out

@@ -46,12 +46,11 @@ def test_join_settings_v3_drops_auth_and_warns() -> None:
     ju = join_settings(unicast)
     assert ju.advert_int_cs == 25 and not ju.preempt
     assert [str(p) for p in ju.unicast_peers] == ["203.0.113.3", "203.0.113.4"]
-    # Every keyword join does not act on is a warning (here vmac_xmit_base, next to use_vmac).
+    # use_vmac and vmac_xmit_base are run (join.vmac); what join does not act on is a warning.
     assert ju.warnings == (
-        "use_vmac is ignored",
         "unicast_src_ip is ignored: adverts go from the interface's primary address",
-        "vmac_xmit_base is ignored",
     )
+    assert (ju.use_vmac, ju.vmac_xmit_base) == ("", True)
 
 
 def test_settings_values_are_join_options_fields() -> None:
@@ -72,6 +71,8 @@ def test_settings_values_are_join_options_fields() -> None:
         "unicast_peers": ("203.0.113.3", "203.0.113.4"),
         "preempt": False,
         "preempt_delay_s": 0.0,
+        "use_vmac": "",
+        "vmac_xmit_base": True,
     }
 
 
@@ -96,6 +97,8 @@ def test_resolve_options_given_wins_over_config_over_defaults() -> None:
         preempt=False,
         learn_timeout_s=1.0,  # given; the config has none
         instance="UNICAST",
+        use_vmac="",  # use_vmac without a name: keepalived's default name
+        vmac_xmit_base=True,
     )
     # A value the user gives equal to the default still wins over the config's.
     assert resolve_options(JoinValues(preempt=True), settings).preempt is True

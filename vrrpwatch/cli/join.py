@@ -150,6 +150,18 @@ class _Sink:
     show_default=str(DEFAULT_GARP_DELAY_S),
     help="Seconds until the second burst (0: none).",
 )
+@click.option(
+    "--use-vmac",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[NAME]",
+    help="keepalived use_vmac: run on a macvlan with the virtual MAC (named NAME, default "
+    "vrrp.VRID); removed at the end.",
+)
+@click.option(
+    "--vmac-xmit-base", is_flag=True, help="With --use-vmac: send adverts from the interface."
+)
 @click.option("--dry-run", is_flag=True, help="Run the state machine but never send or add.")
 @click.option("--notify", metavar="CMD", help="Run CMD INSTANCE NAME STATE PRIORITY on changes.")
 @click.option("--state-file", type=click.Path(dir_okay=False), help="Where VIPs held are noted.")
@@ -180,6 +192,8 @@ def join(
     learn_timeout: float | None,
     garp_repeat: int | None,
     garp_delay: float | None,
+    use_vmac: str | None,
+    vmac_xmit_base: bool,
     dry_run: bool,
     notify: str | None,
     state_file: str | None,
@@ -206,6 +220,7 @@ def join(
         vrrpwatch join --config /etc/keepalived/keepalived.conf
         vrrpwatch join --vrid 1 --priority 50 --metrics 127.0.0.1:9568
         vrrpwatch join --vrid 3 --priority 50 --auth-type ah --auth-pass-file /etc/vrrp.key
+        vrrpwatch join --vrid 7 --priority 50 --use-vmac
     """
     from vrrpwatch.errors import VrrpwatchError
     from vrrpwatch.join import settings as join_settings
@@ -233,6 +248,8 @@ def join(
         "state_file": state_file,
         "garp_repeat": garp_repeat,
         "garp_delay_s": garp_delay,
+        "use_vmac": use_vmac,
+        "vmac_xmit_base": vmac_xmit_base or None,
     }
     given = cast(JoinValues, {k: v for k, v in flags.items() if v is not None})
     if auth_pass is not None:

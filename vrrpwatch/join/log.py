@@ -40,6 +40,7 @@ __all__ = [
     "stale_vip_removed",
     "state_file_ignored",
     "stopped_before_joining",
+    "vmac",
 ]
 
 Event = dict[str, Any]
@@ -117,6 +118,19 @@ def state_file_ignored(path: object, why: str) -> Event:
         f"Warning: ignoring state file {path}: {why}; nothing removed",
         path=str(path),
     )
+
+
+def vmac(action: str, name: str, base: str, mac: str, *, pid: object = None) -> Event:
+    """The macvlan of ``use_vmac``: ``created``, ``reused`` (it existed: left in place at the
+    end), ``removed`` (at the end), ``stale-removed`` (a killed run's), in keepalived's words."""
+    text = {
+        "created": f"Success creating VMAC interface {name} on {base} ({mac})",
+        "reused": f"Using existing VMAC interface {name} on {base} ({mac}); it stays at the end",
+        "removed": f"Success removing VMAC interface {name}",
+        "stale-removed": f"Removed VMAC interface {name} left by a previous run (pid {pid}), "
+        "with its addresses",
+    }[action]
+    return _event("vmac", text, action=action, interface=name, base=base, mac=mac)
 
 
 # --- a running instance -------------------------------------------------------------------------

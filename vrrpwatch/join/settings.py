@@ -117,6 +117,8 @@ class JoinOptions:
     notify_scripts: tuple[tuple[str, Script], ...] = ()
     notify_fifos: tuple[str, ...] = ()
     tracking: TrackingSetup | None = None  # --config's track_* lines (join.trackers)
+    use_vmac: str | None = None  # None: off; "": keepalived's default name; else the name
+    vmac_xmit_base: bool = False
 
     def __post_init__(self) -> None:
         if not self.instance:
@@ -149,6 +151,8 @@ class JoinValues(TypedDict, total=False):
     notify_scripts: tuple[tuple[str, Script], ...]
     notify_fifos: tuple[str, ...]
     tracking: TrackingSetup | None
+    use_vmac: str | None
+    vmac_xmit_base: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,6 +181,8 @@ class JoinSettings:
     notify_scripts: tuple[tuple[str, Script], ...] = ()
     tracking: TrackingSetup | None = None
     auth_type: str | None = None  # "pass" or "ah" (VRRPv2), with auth_pass as the AH key
+    use_vmac: str | None = None
+    vmac_xmit_base: bool = False
 
     @property
     def advert_int_s(self) -> float:
@@ -196,6 +202,7 @@ class JoinSettings:
             unicast_peers=tuple(str(p) for p in self.unicast_peers),
             preempt=self.preempt,
             preempt_delay_s=self.preempt_delay_s,
+            **_vmac_values(self),
         )
         if self.notify_scripts:
             values["notify_scripts"] = self.notify_scripts
@@ -206,13 +213,23 @@ class JoinSettings:
         return values
 
 
+def _vmac_values(settings: JoinSettings) -> JoinValues:
+    """use_vmac / vmac_xmit_base as options, when the instance has them."""
+    if settings.use_vmac is None:
+        return JoinValues()
+    return JoinValues(use_vmac=settings.use_vmac, vmac_xmit_base=settings.vmac_xmit_base)
+
+
 def join_settings(inst: VrrpInstance) -> JoinSettings:
     """Map an instance to ``join`` settings. ``warnings`` lists what join cannot reproduce."""
     warnings: list[str] = []
     if inst.auth_type is not None and inst.version == 3:
         warnings.append("authentication is ignored with VRRPv3")
-    if inst.use_vmac:
-        warnings.append("use_vmac is ignored")
+    if inst.vmac_address is not None:
+        warnings.append(
+            f"use_vmac {inst.vmac_address}: a chosen MAC is not supported; "
+            "using the RFC's virtual MAC"
+        )
     if inst.excluded_vips:
         warnings.append("virtual_ipaddress_excluded is ignored")
     for kw, addr in (("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)):
@@ -248,6 +265,8 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         warnings=tuple(warnings),
         notify_scripts=_scripts(inst.notify),
         auth_type=auth_type,
+        use_vmac=(inst.vmac_interface or "") if inst.use_vmac else None,
+        vmac_xmit_base=inst.vmac_xmit_base,
     )
 
 

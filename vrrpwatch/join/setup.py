@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import signal
 import time
@@ -42,6 +43,7 @@ from vrrpwatch.join.statefile import InstanceLock, lock_name, remove_stale_addre
 from vrrpwatch.join.trackers import Trackers
 from vrrpwatch.join.transport import RawTransport, Received, Transport
 from vrrpwatch.join.unit import Unit
+from vrrpwatch.join.vmac import check_vmac_options, remove_stale_vmac, start_vmac
 
 __all__ = [
     "Learnt",
@@ -238,6 +240,8 @@ class _Stop:
         self.runtime: Runtime | None = None
         self.locks: dict[str, InstanceLock] = {}  # by instance
         self.fifos: list[NotifyFifo] = []
+        # use_vmac: remove the macvlan, by instance (before the locks go)
+        self.cleanups: dict[str, Callable[[], None]] = {}
 
     def __call__(self, *_: object) -> None:
         self.requested = True
@@ -252,6 +256,8 @@ class _Stop:
             self.runtime.request_reload()
 
     def close(self) -> None:
+        for cleanup in self.cleanups.values():
+            cleanup()
         for lock in self.locks.values():
             lock.close()
         for fifo in self.fifos:
@@ -279,6 +285,7 @@ def join(
         raise JoinError("no instance to run")
     for o in plan.instances:
         check_options(o)
+        check_vmac_options(o)
     if not netif.is_root():
         raise JoinError("join needs root (raw sockets and address changes); run it with sudo")
     instances = [with_password_file(o) for o in plan.instances]
@@ -509,6 +516,15 @@ def _prepare(
         raise JoinError(f"interface {iface.name} has no address to run VRRP from")
     # The kernel drops adverts of other groups from here on: a flood for them never reaches us.
     transport.set_filter(opts.vrid)
+    if opts.use_vmac is not None and want_family is not None and not opts.dry_run:
+        # A killed run's macvlan would take the peers' adverts from the virtual MAC while we
+        # learn (join.vmac): it goes first, under the lock.
+        path = Path(opts.state_file or default_state_file(iface.name, opts.vrid, want_family))
+        what = f"{iface.name} VRID {opts.vrid} IPv{want_family}"
+        stop.locks[opts.instance] = InstanceLock(
+            lock_name(iface.name, opts.vrid, want_family), what
+        )
+        remove_stale_vmac(path, iface, emit)
     emit(log.listening(iface.name, opts.vrid, opts.learn_timeout_s))
     learnt = learn_group(
         transport,
@@ -544,8 +560,11 @@ def _prepare(
         # One live join per interface, VRID and family (whatever its --state-file): a second
         # would take the first one's VIPs for a killed run's. Released when the process ends.
         what = f"{iface.name} VRID {config.vrid} IPv{config.family}"
-        lock = InstanceLock(lock_name(iface.name, config.vrid, config.family), what)
-        stop.locks[opts.instance] = lock
+        if opts.instance not in stop.locks:
+            stop.locks[opts.instance] = InstanceLock(
+                lock_name(iface.name, config.vrid, config.family), what
+            )
+        base_conf = remove_stale_vmac(state_file, iface, emit)
         remove_stale_addresses(
             state_file,
             transport,
@@ -554,6 +573,11 @@ def _prepare(
             vips=config.addresses,
             primary=config.primary_address,
         )
+        vmac = start_vmac(opts, config, iface, transport, state_file, emit, base_conf=base_conf)
+        if vmac is not None:
+            stop.cleanups[opts.instance] = functools.partial(vmac.close, emit, state_file)
+    else:
+        vmac = None
     router = VirtualRouter(config)
     if not iface.up:
         router.link_down(time.monotonic())
@@ -574,4 +598,5 @@ def _prepare(
         notify=_notifier(scripts, opts.instance, "INSTANCE", stop.fifos),
         state_file=state_file,
         trackers=trackers,
+        vmac=vmac.record if vmac is not None else None,
     )

@@ -14,6 +14,12 @@ its own group's virtual addresses, never its primary address: a planted file can
 delete the interface's own address. A file of another owner or mode is ignored (and replaced
 when this run holds an address); one of the wrong shape is an error, so an operator looks.
 
+With ``use_vmac`` the file also records the macvlan join runs on (``"vmac"``: its name, index,
+MAC, base interface, whether this run created it, and the base interface's ARP sysctls before
+join changed them). The file then stays while the macvlan exists, addresses or not, so the next
+run after a SIGKILL can remove a macvlan the killed run created (``read_vmac_record``) and
+restore those sysctls; ``join.vmac`` checks that the link is still that very macvlan first.
+
 ``InstanceLock`` (an abstract Unix socket name, freed by the kernel when the process ends, even
 by SIGKILL) keeps a second join off the interface, VRID and family a live one holds: it would
 take the first one's VIPs for a killed run's.
@@ -30,7 +36,8 @@ import socket
 import stat
 import struct
 import tempfile
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,30 +47,64 @@ from vrrpwatch.join.log import EventSink
 from vrrpwatch.join.settings import JoinError
 from vrrpwatch.join.transport import Transport
 
-__all__ = ["InstanceLock", "StateFile", "read_state_file", "remove_stale_addresses"]
+__all__ = [
+    "InstanceLock",
+    "StateFile",
+    "VmacRecord",
+    "read_state_file",
+    "read_vmac_record",
+    "remove_stale_addresses",
+]
 
 _MAX_BYTES = 1 << 16
 _MODE = 0o600
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VmacRecord:
+    """The macvlan of a ``use_vmac`` run, as its state file lists it."""
+
+    name: str
+    index: int
+    mac: str  # aa:bb:cc:dd:ee:ff
+    base: str  # the interface it sits on
+    created: bool  # by join (and so removed by join); False: it existed before
+    # The base interface's IPv4 sysctls (arp_ignore, arp_filter) before join set them.
+    base_conf: Mapping[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "index": self.index,
+            "mac": self.mac,
+            "base": self.base,
+            "created": self.created,
+            "base_conf": dict(self.base_conf),
+        }
+
+
 class StateFile:
-    def __init__(self, path: Path, interface: str) -> None:
+    def __init__(self, path: Path, interface: str, *, vmac: VmacRecord | None = None) -> None:
         self.path = path
         self.interface = interface
+        self.vmac = vmac
 
     def write(self, held: Iterable[tuple[IPAddress, int]]) -> None:
-        """Record the (address, prefix length) pairs held; no file when there are none."""
+        """Record the (address, prefix length) pairs held (and the macvlan); no file when
+        there is neither."""
         addresses = sorted(held, key=lambda a: (a[0].version, int(a[0])))
-        if not addresses:
+        if not addresses and self.vmac is None:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        data = {
+        data: dict[str, Any] = {
             "interface": self.interface,
             "pid": os.getpid(),
             "addresses": [[str(a), plen] for a, plen in addresses],
         }
+        if self.vmac is not None:
+            data["vmac"] = self.vmac.as_json()
         # mkstemp: a fresh random name created O_EXCL, mode 0600, in the target's directory
         # (so the rename is atomic and never follows a symlink planted at a fixed name).
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
@@ -130,32 +171,81 @@ def read_state_file(
 ) -> tuple[str | None, object, list[tuple[IPAddress, int]]] | None:
     """What a trusted state file lists: (interface, pid, addresses); None when there is no file
     or it is not to be trusted (said in a warning line)."""
+    data = _load(path, emit)
+    return None if data is _NOTHING else _shape(path, data)
+
+
+def read_vmac_record(path: Path, emit: EventSink) -> tuple[VmacRecord, object] | None:
+    """The macvlan a trusted state file lists, with the pid that wrote it; None when there is
+    no file, it is not to be trusted, or it lists no macvlan."""
+    data = _load(path, emit)
+    if data is _NOTHING:
+        return None
+    _shape(path, data)  # the whole file is of the shape StateFile writes, or an error
+    assert isinstance(data, dict)
+    if data.get("vmac") is None:
+        return None
+    return _vmac_shape(path, data["vmac"]), data.get("pid")
+
+
+def _vmac_shape(path: Path, raw: Any) -> VmacRecord:
+    def bad(why: str) -> JoinError:
+        return JoinError(f"state file {path}: {why}; not a join state file (remove it to go on)")
+
+    if not isinstance(raw, dict):
+        raise bad("'vmac' is not an object")
+    types = {"name": str, "index": int, "mac": str, "base": str, "created": bool}
+    for key, kind in types.items():
+        value = raw.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise bad(f"'vmac.{key}' is not a {kind.__name__}")
+    conf = raw.get("base_conf", {})
+    if not isinstance(conf, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 9
+        for k, v in conf.items()
+    ):
+        raise bad("'vmac.base_conf' is not an object of small integers")
+    return VmacRecord(
+        name=raw["name"],
+        index=raw["index"],
+        mac=raw["mac"],
+        base=raw["base"],
+        created=raw["created"],
+        base_conf=dict(conf),
+    )
+
+
+_NOTHING = object()
+
+
+def _load(path: Path, emit: EventSink) -> Any:
+    """The JSON of a trusted state file; ``_NOTHING`` when there is none or it is not to be
+    trusted (said in a warning line)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        return None
+        return _NOTHING
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             emit(log.state_file_ignored(path, "a symlink"))
-            return None
+            return _NOTHING
         raise JoinError(f"state file {path}: {exc.strerror}") from None
     try:
         why = _untrusted(os.fstat(fd))
         if why is not None:
             emit(log.state_file_ignored(path, why))
-            return None
+            return _NOTHING
         raw = os.read(fd, _MAX_BYTES + 1)
     finally:
         os.close(fd)
     if len(raw) > _MAX_BYTES:
         raise JoinError(f"state file {path}: over {_MAX_BYTES} bytes; not a join state file")
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except ValueError:
         raise JoinError(
             f"state file {path}: not JSON; not a join state file (remove it to go on)"
         ) from None
-    return _shape(path, data)
 
 
 def remove_stale_addresses(

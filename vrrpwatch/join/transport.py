@@ -328,6 +328,12 @@ class RawTransport:
         ah_key: bytes | None = None,
     ) -> None:
         self.iface = iface
+        # use_vmac: the macvlan that holds the VIPs and sends the ARPs / NAs, and ``vrrp_on``
+        # the one the adverts are sent and received on; the interface itself otherwise
+        # (``use_send_interface``).
+        self.announce = iface
+        self.vrrp_on = iface
+        self._filter: tuple[int, int | None, int | None] | None = None
         self.unicast_peers = unicast_peers
         # keepalived's auth_type AH (IPv4 only): protocol 51, adverts sealed with this key.
         self.ah_key = ah_key
@@ -366,6 +372,7 @@ class RawTransport:
     ) -> None:
         """Pass only adverts of ``vrid`` (and ``version``; of ``length`` bytes, only with a
         good checksum) from now on, on every socket."""
+        self._filter = (vrid, version, length)
         for fam, sock in self.socks.items():
             ah = fam == 4 and self.ah_key is not None
             attach_filter(sock, vrrp_filter(fam, vrid, version, length=length, ah=ah))
@@ -384,10 +391,10 @@ class RawTransport:
         # each, IPsec state or not); the others 112.
         proto = IPPROTO_VRRP if self.ah_key is None else IPPROTO_AH
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.name.encode())
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.vrrp_on.name.encode())
         s.setsockopt(_SOL_IP, _IP_HDRINCL, 1)
         # struct ip_mreqn: group, local address, ifindex.
-        mreqn = VRRP_MCAST_V4.packed + bytes(4) + struct.pack("=i", self.iface.index)
+        mreqn = VRRP_MCAST_V4.packed + bytes(4) + struct.pack("=i", self.vrrp_on.index)
         s.setsockopt(_SOL_IP, _IP_ADD_MEMBERSHIP, mreqn)
         s.setsockopt(_SOL_IP, _IP_MULTICAST_IF, mreqn)
         s.setsockopt(_SOL_IP, _IP_MULTICAST_TTL, 255)  # RFC 5798 section 5.1.1.3
@@ -398,19 +405,42 @@ class RawTransport:
 
     def _open6(self) -> socket.socket:
         s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_VRRP)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.name.encode())
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.vrrp_on.name.encode())
         ipv6 = socket.IPPROTO_IPV6
         s.setsockopt(ipv6, _IPV6_RECVPKTINFO, 1)
         s.setsockopt(ipv6, _IPV6_RECVHOPLIMIT, 1)
-        mreq = VRRP_MCAST_V6.packed + struct.pack("=I", self.iface.index)
+        mreq = VRRP_MCAST_V6.packed + struct.pack("=I", self.vrrp_on.index)
         s.setsockopt(ipv6, _IPV6_JOIN_GROUP, mreq)
-        s.setsockopt(ipv6, _IPV6_MULTICAST_IF, self.iface.index)
+        s.setsockopt(ipv6, _IPV6_MULTICAST_IF, self.vrrp_on.index)
         s.setsockopt(ipv6, _IPV6_MULTICAST_HOPS, 255)  # RFC 5798 section 5.1.2.3
         s.setsockopt(ipv6, _IPV6_UNICAST_HOPS, 255)
         s.setsockopt(ipv6, _IPV6_MULTICAST_LOOP, 0)
         self._tune(s)
         s.setblocking(False)
         return s
+
+    def use_send_interface(self, iface: netif.Interface, *, adverts: bool = True) -> None:
+        """use_vmac: VIPs, gratuitous ARPs and NAs on ``iface`` (the macvlan with the virtual
+        MAC), and the adverts, sent and received, too unless ``adverts`` is false
+        (vmac_xmit_base), as keepalived's sockpool. Received too: the kernel hands a multicast
+        frame whose source MAC is a private macvlan's own (a peer's advert from the same
+        virtual MAC) to that macvlan only, never to the interface under it."""
+        self.announce = iface
+        packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        packet.bind((iface.name, 0))
+        self._packet.close()
+        self._packet = packet
+        if not adverts:
+            return
+        self.vrrp_on = iface
+        for fam, old in list(self.socks.items()):
+            self.sel.unregister(old)
+            old.close()
+            self.socks[fam] = self._open4() if fam == 4 else self._open6()
+            self.sel.register(self.socks[fam], selectors.EVENT_READ, fam)
+        if self._filter is not None:
+            vrid, version, length = self._filter
+            self.set_filter(vrid, version, length=length)
 
     def keep_family(self, family: int) -> None:
         for fam in list(self.socks):
@@ -511,6 +541,7 @@ class RawTransport:
         group = VRRP_MCAST_V4 if fam == 4 else VRRP_MCAST_V6
         dsts = self.unicast_peers or (group,)
         sock = self.socks[fam]
+        index = self.vrrp_on.index
         for dst in dsts:
             payload = build_vrrp(adv, src=src, dst=dst)
             try:
@@ -522,12 +553,12 @@ class RawTransport:
                     hdr = IPv4Header(src=src, dst=dst, protocol=IPPROTO_VRRP, ttl=255, tos=0xC0)
                     sock.sendto(self._ipv4(hdr, payload, ah_sequence), (str(dst), 0))
                 else:
-                    pktinfo = src.packed + struct.pack("=I", self.iface.index)
+                    pktinfo = src.packed + struct.pack("=I", index)
                     sock.sendmsg(
                         [payload],
                         [(socket.IPPROTO_IPV6, _IPV6_PKTINFO, pktinfo)],
                         0,
-                        (str(dst), 0, 0, self.iface.index),
+                        (str(dst), 0, 0, index),
                     )
             except OSError:
                 # ENETDOWN/ENXIO while our link is down: the link watcher reports the fault.
@@ -546,13 +577,13 @@ class RawTransport:
         return seal_ipv4(hdr, payload, key=self.ah_key, sequence=ah_sequence, zero_ttl=zero_ttl)
 
     def send_gratuitous_arp(self, vip: ipaddress.IPv4Address) -> None:
-        mac = self.iface.mac
+        mac = self.announce.mac
         frame = build_ethernet(BROADCAST_MAC, mac, ETH_P_ARP, build_arp(gratuitous_arp(mac, vip)))
         self._packet.send(frame)
 
     def send_neighbor_advertisement(self, vip: ipaddress.IPv6Address) -> None:
         # RFC 4861 section 7.2.6: unsolicited NA to all-nodes, hop limit 255, Override set.
-        mac = self.iface.mac
+        mac = self.announce.mac
         src = self.src.get(6)
         if not isinstance(src, ipaddress.IPv6Address):
             return
@@ -564,10 +595,10 @@ class RawTransport:
         self._packet.send(frame)
 
     def add_address(self, vip: IPAddress, prefixlen: int) -> bool:
-        return self.netlink.add_address(self.iface.index, vip, prefixlen)
+        return self.netlink.add_address(self.announce.index, vip, prefixlen)
 
     def remove_address(self, vip: IPAddress, prefixlen: int) -> bool:
-        return self.netlink.remove_address(self.iface.index, vip, prefixlen)
+        return self.netlink.remove_address(self.announce.index, vip, prefixlen)
 
     def iface_up(self) -> bool:
         try:

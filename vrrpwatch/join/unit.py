@@ -34,7 +34,7 @@ from vrrpwatch.join.router import (
     StateChanged,
     VirtualRouter,
 )
-from vrrpwatch.join.statefile import StateFile
+from vrrpwatch.join.statefile import StateFile, VmacRecord
 from vrrpwatch.join.trackers import Trackers
 from vrrpwatch.join.transport import Received, Transport
 
@@ -54,6 +54,7 @@ class Unit:
     # ``--notify CMD`` (a string) or the instance's notify scripts and FIFOs.
     notify: str | Notifier | None = None
     state_file: Path | None = None
+    vmac: VmacRecord | None = None  # use_vmac: listed in the state file while it runs
     # Log a discard reason at most this often (then one summary line per interval).
     discard_log_interval_s: float = 10.0
     # Asked when Master_Down_Timer runs out: True keeps the router Backup (a sync group whose
@@ -83,7 +84,7 @@ class Unit:
         elif self.notify:
             self._notifier = Notifier(self.notify, self.instance)
         if self.state_file is not None and not self.dry_run:
-            self._state_file = StateFile(self.state_file, self.interface)
+            self._state_file = StateFile(self.state_file, self.interface, vmac=self.vmac)
         if self.trackers is not None:
             self.trackers.log = self._log.line
 

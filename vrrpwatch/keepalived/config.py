@@ -257,6 +257,8 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
     preempt_delay_s = 0.0
     use_vmac = False
     vmac_interface: str | None = None
+    vmac_address: str | None = None
+    xmit_base = False
     native_ipv6 = False
     tracks_other = False
     vips: list[VirtualAddress] = []
@@ -334,10 +336,11 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
                 raise _err(s.args[0], "preempt_delay must be between 0 and 1000 seconds")
             preempt_delay_s = float(delay)
         elif kw == "use_vmac":
-            _no_block(s)
             use_vmac = True
-            if s.args and ":" not in s.args[0].text:
-                vmac_interface = s.args[0].text
+            vmac_interface, vmac_address = _use_vmac(s)
+        elif kw == "vmac_xmit_base":
+            _no_block(s)
+            xmit_base = True
         elif kw == "track_interface":
             for t in _need_block(s):
                 _no_block(t)
@@ -392,6 +395,9 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
         preempt_delay_s=preempt_delay_s,
         use_vmac=use_vmac,
         vmac_interface=vmac_interface,
+        vmac_address=vmac_address,
+        # keepalived: "vmac_xmit_base is only valid with a vmac" (cleared otherwise).
+        vmac_xmit_base=xmit_base and use_vmac,
         track_interface=tuple(tracked),
         track_script=tuple(scripts_tracked),
         track_file=tuple(files_tracked),
@@ -514,6 +520,28 @@ def _vrrp_global(keyword: str) -> bool:
         "dynamic_interfaces",
         "max_auto_priority",
     )
+
+
+def _use_vmac(stmt: _Stmt) -> tuple[str | None, str | None]:
+    """``use_vmac [NAME] [MAC]`` (vrrp_parser.c, ``vrrp_vmac_handler``): a word with a colon is
+    the MAC (interface names cannot hold one), the other the name. A name the kernel would
+    refuse (``dev_valid_name``) is ignored, as keepalived ignores it: the default is used."""
+    _no_block(stmt)
+    name: str | None = None
+    mac: str | None = None
+    for arg in stmt.args:
+        text = arg.text
+        if ":" in text:
+            mac = mac or text
+        elif name is None:
+            name = text
+    if name is not None and (
+        len(name.encode()) >= 16
+        or name in (".", "..")
+        or any(ch == "/" or ch.isspace() for ch in name)
+    ):
+        name = None
+    return name, mac
 
 
 def _tracked(stmt: _Stmt) -> TrackedInterface:

@@ -194,7 +194,9 @@ class VrrpInstance:
     preempt: bool = True
     preempt_delay_s: float = 0.0
     use_vmac: bool = False
-    vmac_interface: str | None = None
+    vmac_interface: str | None = None  # use_vmac NAME (None: keepalived's default name)
+    vmac_address: str | None = None  # use_vmac's MAC argument (keepalived 2.3+), as written
+    vmac_xmit_base: bool = False  # adverts from the base interface (with use_vmac only)
     track_interface: tuple[TrackedInterface, ...] = ()
     track_script: tuple[TrackedScript, ...] = ()
     track_file: tuple[TrackedFile, ...] = ()
