@@ -50,7 +50,12 @@ import sqlite_utils
 from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.store import rows, writers
 from vrrpwatch.text import path_label
+from vrrpwatch.watch.model import NO_REWRITE, ObservedRouter
 from vrrpwatch.watch.monitor import Monitor, RouterKey
+
+# How many of a router's last transitions the store remembers the row ids of (a settled
+# takeover replaces the last one or two).
+_TIMELINE_TAIL = 64
 
 SCHEMA_VERSION = 2  # 2: runs.pid, pid_start, host; the fingerprint key out of meta
 DEFAULT_DB = "vrrpwatch.db"
@@ -442,6 +447,9 @@ class Store:
     _alerts_done: int = 0
     _events_done: int = 0
     _timelines_done: dict[RouterKey, int] = field(default_factory=dict)
+    # transitions written per router (absolute count), and the row ids of the last ones
+    _timeline_written: dict[RouterKey, int] = field(default_factory=dict)
+    _timeline_rowids: dict[RouterKey, dict[int, int]] = field(default_factory=dict)
 
     def begin_run(self, *, kind: str, source: str, identity: str | None = None) -> int:
         """Start a run. An analyze run of the same identity (same files) replaces the old one,
@@ -499,6 +507,50 @@ class Store:
             self.db.execute(f"DELETE FROM [{table}] WHERE run_id = ?", [run_id])
         self.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
 
+    def _write_timeline(self, run: int, k: RouterKey, vr: ObservedRouter) -> None:
+        """Write what changed in the router's timeline: the transitions from the first one the
+        monitor may have replaced (a takeover is settled after it was first written: the
+        better of two backups wins; ``timeline_low``) or added since. Rewriting it whole made
+        a flood of takeovers quadratic. Where the rows to replace are not known, it is
+        rewritten whole."""
+        version = vr.timeline_version
+        if self._timelines_done.get(k) == version:
+            return
+        self._timelines_done[k] = version
+        log = vr.transitions
+        written = self._timeline_written.get(k, 0)
+        ids = self._timeline_rowids.setdefault(k, {})
+        start = max(min(written, vr.timeline_low), log.trimmed)
+        vr.timeline_low = NO_REWRITE
+        where = [run, rows.vlan_column(k.vlan), k.family, k.vrid]
+        if start < written and start not in ids:
+            self.db.execute(
+                "DELETE FROM transitions WHERE run_id = ? AND vlan = ? AND family = ? AND vrid = ?",
+                where,
+            )
+            ids.clear()
+            start = log.trimmed
+        else:
+            stale = [rowid for index, rowid in ids.items() if index >= start]
+            if stale:
+                self.db.conn.executemany(
+                    "DELETE FROM transitions WHERE id = ?", [(r,) for r in stale]
+                )
+                for index in [i for i in ids if i >= start]:
+                    del ids[index]
+        new = log.since(start)
+        if new:
+            self.db.table("transitions").insert_all(rows.transition_row(run, k, t) for t in new)
+            # AUTOINCREMENT in one write transaction: the new rows' ids are consecutive.
+            last = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            first = last - len(new) + 1
+            for offset in range(len(new)):
+                ids[start + offset] = first + offset
+        self._timeline_written[k] = log.total
+        # Only the tail is ever replaced: forget the row ids of older transitions.
+        for index in [i for i in ids if i < log.total - _TIMELINE_TAIL]:
+            del ids[index]
+
     def flush(self, monitor: Monitor, *, kernel_drops: int | None = None) -> None:
         """Write everything the monitor changed since the last flush, in one transaction."""
         run = self.run_id
@@ -539,21 +591,8 @@ class Store:
                 self.db.table("advertisers").upsert_all(
                     adv_rows, pk=("run_id", "vlan", "family", "vrid", "address")
                 )
-            # A changed timeline is rewritten whole: a takeover can still be settled (the
-            # better of two backups wins) after it was first written.
             for k in dirty_keys:
-                version = monitor.routers[k].timeline_version
-                if self._timelines_done.get(k) == version:
-                    continue
-                self._timelines_done[k] = version
-                self.db.execute(
-                    "DELETE FROM transitions"
-                    " WHERE run_id = ? AND vlan = ? AND family = ? AND vrid = ?",
-                    [run, rows.vlan_column(k.vlan), k.family, k.vrid],
-                )
-                self.db.table("transitions").insert_all(
-                    rows.transition_row(run, k, t) for t in monitor.routers[k].transitions
-                )
+                self._write_timeline(run, k, monitor.routers[k])
             # Absolute cursors: retention (Monitor.trim) drops the oldest events.
             alerts = monitor.alerts
             new_alerts = alerts.since(self._alerts_done)

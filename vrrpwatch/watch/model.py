@@ -18,6 +18,8 @@ from dissectors.packet import Decoded
 from vrrpwatch.text import vlan_label
 from vrrpwatch.watch.catalogue import AlertKind, Severity
 
+NO_REWRITE = 1 << 62  # ObservedRouter.timeline_low: nothing written was replaced
+
 # A master is "silent" once it has missed this many of its own intervals.
 SILENCE_FACTOR = 1.5
 
@@ -194,6 +196,9 @@ class ObservedRouter:
     # (mismatches, rogue) only need to run again when it moved
     profile_version: int = 0
     timeline_version: int = 0  # bumped whenever ``transitions`` changes (storage rewrites it)
+    # the absolute index of the first transition replaced since the store last wrote the
+    # timeline (a settled takeover pops the last one); NO_REWRITE when none was
+    timeline_low: int = NO_REWRITE
     announcers: dict[str, set[str]] = field(default_factory=dict)  # VIP -> MACs of GARP/NA
     interface: str | None = None  # sniff: the interface it was first heard on
     # A takeover whose master-change alert waits until it has settled (``timeline.settle``):

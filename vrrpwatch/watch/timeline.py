@@ -76,6 +76,7 @@ def track_master(
         # Two backups took over at once; the better one wins (RFC 5798 section 6.4.3):
         # the takeover belongs to the winner.
         old = vr.transitions.pop()
+        vr.timeline_low = min(vr.timeline_low, vr.transitions.total)
         prev = vr.advertisers.get(old.old) if old.old else None
         vr.settled_over.append(cur.address)
         if prev is a:
