@@ -537,3 +537,18 @@ def test_public_hsrp_captures(public_captures: Path) -> None:
         )
     )
     assert plain["password"] == "MY_KEY" and plain["auth_type"] == "text"
+
+
+def test_analyze_counts_what_decode_shows(public_captures: Path, tmp_path: Path) -> None:
+    """analyze counts HSRP (``hsrp`` in the JSON document and the summary line) without
+    following it as VRRP: no virtual router, no VRRP advert counted."""
+    path = str(public_captures / "HSRP_coup.pcap")
+    db = str(tmp_path / "h.db")
+    result = CliRunner().invoke(cli, ["analyze", path, "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert (doc["hsrp"], doc["vrrp_adverts"], doc["virtual_routers"]) == (51, 0, [])
+    assert doc["malformed"] == 0 and doc["findings"] == {}
+    text = CliRunner().invoke(cli, ["analyze", path, "--db", str(tmp_path / "t.db")])
+    assert text.exit_code == 0, text.output
+    assert "0 VRRP adverts" in text.output and ", 51 HSRP" in text.output
