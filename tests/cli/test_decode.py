@@ -13,9 +13,24 @@ from click.testing import CliRunner
 
 from dissectors.arp import build_arp, gratuitous_arp
 from dissectors.frame import BROADCAST_MAC, build_ethernet
+from dissectors.hsrp import (
+    AdvertState,
+    GroupState,
+    HsrpV1,
+    HsrpV1Advert,
+    HsrpV2,
+    InterfaceState,
+    Md5Auth,
+    OpCode,
+    TextAuth,
+    UnknownTlv,
+    V1State,
+    V2State,
+)
 from dissectors.ip import IPv4Header, IPv6Header, build_ipv4, build_ipv6
 from dissectors.nd import build_na, unsolicited_na
 from dissectors.vrrp import CarpPacket, VrrpV2, VrrpV3, build_carp, build_vrrp
+from tests.helpers import hsrp_frame
 from vrrpwatch.cli import cli
 from vrrpwatch.fingerprints import ENV_KEY, fingerprint
 
@@ -286,3 +301,254 @@ def test_session_key(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(key) == 32 and session_key() == key  # random, but fixed for the process
     monkeypatch.setenv(ENV_KEY, "shared key")
     assert session_key() == b"shared key"
+
+
+# -- HSRP ------------------------------------------------------------------------------------
+
+HSRP_MAC = bytes.fromhex("00000c07ac01")
+HSRP_VIP = V4("192.0.2.1")
+
+
+def hsrp_frames() -> list[bytes]:
+    """HSRPv1 hello (802.1Q), a v1 coup with TTL 64, a v1 advertise, a v2 resign with text
+    auth and millisecond timers, and v2 over IPv6 with an unknown TLV, MD5 and interface
+    state."""
+    return [
+        hsrp_frame(
+            HsrpV1(state=V1State.ACTIVE, group=1, priority=110, virtual_ip_address=HSRP_VIP),
+            vlans=(10,),
+        ),
+        hsrp_frame(
+            HsrpV1(
+                op_code=OpCode.COUP,
+                state=V1State.SPEAK,
+                group=1,
+                priority=200,
+                virtual_ip_address=HSRP_VIP,
+                authentication_data=b"s3cr3t!\0",
+            ),
+            ttl=64,
+            src=V4("192.0.2.3"),
+        ),
+        hsrp_frame(HsrpV1Advert(state=AdvertState.ACTIVE, active_groups=1, passive_groups=0)),
+        hsrp_frame(
+            HsrpV2(
+                tlvs=(
+                    GroupState(
+                        op_code=OpCode.RESIGN,
+                        state=V2State.ACTIVE,
+                        group=4095,
+                        identifier=HSRP_MAC,
+                        priority=150,
+                        hello_time_ms=300,
+                        hold_time_ms=1000,
+                        virtual_ip_address=HSRP_VIP,
+                    ),
+                    TextAuth(authentication_data=b"MY_KEY\0\0"),
+                )
+            ),
+            ttl=255,
+        ),
+        hsrp_frame(
+            HsrpV2(
+                tlvs=(
+                    GroupState(
+                        state=V2State.STANDBY,
+                        ip_version=6,
+                        group=16,
+                        identifier=HSRP_MAC,
+                        virtual_ip_address=V6("fe80::5:73ff:fea0:10"),
+                        virtual_ip_padding=b"",
+                    ),
+                    UnknownTlv(type=9, value=b"\xab\xcd"),
+                    Md5Auth(
+                        ip_address=V4("192.0.2.2"), key_id=7, authentication_data=bytes(range(16))
+                    ),
+                    InterfaceState(active_groups=0, passive_groups=1),
+                )
+            ),
+            src=V6("fe80::2"),
+            ttl=255,
+        ),
+    ]
+
+
+def test_hsrp_lines_exact(tmp_path: Path) -> None:
+    pcap = write_pcap(tmp_path / "h.pcap", hsrp_frames())
+    env = {ENV_KEY: "test-key"}
+    result = run(str(pcap), env=env)
+    assert result.exit_code == 0, result.output
+    fp = {pw: fingerprint(pw, b"test-key") for pw in (b"cisco", b"s3cr3t!", b"MY_KEY")}
+    assert result.output.splitlines() == [
+        "     1 2023-11-14 22:13:20.250000 vlan 10  192.0.2.2 → 224.0.0.2  HSRPv1 hello group 1 "
+        f"active prio 110 hello 3s hold 10s vip 192.0.2.1 auth text password {fp[b'cisco']} ttl 1",
+        "     2 2023-11-14 22:13:21.250000  192.0.2.3 → 224.0.0.2  HSRPv1 coup group 1 speak "
+        f"prio 200 hello 3s hold 10s vip 192.0.2.1 auth text password {fp[b's3cr3t!']} ttl 64"
+        "  !! ttl-not-1",
+        "     3 2023-11-14 22:13:22.250000  192.0.2.2 → 224.0.0.2  HSRPv1 advertise active "
+        "groups 1 active 0 passive ttl 1",
+        "     4 2023-11-14 22:13:23.250000  192.0.2.2 → 224.0.0.102  HSRPv2 resign group 4095 "
+        "active prio 150 hello 300ms hold 1s vip 192.0.2.1 id 00:00:0c:07:ac:01 auth text "
+        f"password {fp[b'MY_KEY']} ttl 255",
+        "     5 2023-11-14 22:13:24.250000  fe80::2 → ff02::66  HSRPv2 hello group 16 standby "
+        "prio 100 hello 3s hold 10s vip fe80::5:73ff:fea0:10 id 00:00:0c:07:ac:01 groups 0 "
+        "active 1 passive auth md5 key 7 unknown-tlvs 1 ttl 255",
+    ]
+    revealed = run("--reveal-secrets", str(pcap)).output
+    assert "password 'cisco'" in revealed and "password 's3cr3t!'" in revealed
+
+
+def test_hsrp_json_fields(tmp_path: Path) -> None:
+    pcap = write_pcap(tmp_path / "h.pcap", hsrp_frames())
+    env = {ENV_KEY: "test-key"}
+    result = run("--json", str(pcap), env=env)
+    assert result.exit_code == 0, result.output
+    v1, coup, advert, v2, v6 = lines(result)
+    assert v1 == {
+        "frame": 1,
+        "time": T0,
+        "kind": "hsrp",
+        "vlan": [10],
+        "src": "192.0.2.2",
+        "dst": "224.0.0.2",
+        "src_mac": "00:00:0c:07:ac:01",
+        "dst_mac": "01:00:5e:00:00:02",
+        "ttl": 1,
+        "version": 1,
+        "opcode": "hello",
+        "state": "active",
+        "group": 1,
+        "priority": 110,
+        "hello_ms": 3000,
+        "hold_ms": 10000,
+        "virtual_ip": "192.0.2.1",
+        "ip_version": 4,
+        "identifier": None,
+        "active_groups": None,
+        "passive_groups": None,
+        "auth_type": "text",
+        "password_fingerprint": fingerprint(b"cisco", b"test-key"),
+        "unknown_tlvs": 0,
+        "src_port": 1985,
+        "dst_port": 1985,
+        "checksum": "good",
+        "findings": [],
+    }
+    assert (coup["opcode"], coup["state"], coup["findings"]) == ("coup", "speak", ["ttl-not-1"])
+    assert "password" not in coup and "s3cr3t" not in result.output
+    assert (advert["opcode"], advert["state"], advert["auth_type"]) == (
+        "advertise",
+        "active",
+        "none",
+    )
+    assert (advert["group"], advert["active_groups"], advert["passive_groups"]) == (None, 1, 0)
+    assert "password_fingerprint" not in advert
+    assert (v2["version"], v2["opcode"], v2["group"], v2["hello_ms"], v2["hold_ms"]) == (
+        2,
+        "resign",
+        4095,
+        300,
+        1000,
+    )
+    assert v2["identifier"] == "00:00:0c:07:ac:01" and v2["auth_type"] == "text"
+    assert v2["password_fingerprint"] == fingerprint(b"MY_KEY", b"test-key")
+    # The MD5 TLV is data, not a secret: shown without --reveal-secrets.
+    assert {k: v6[k] for k in v6 if k.startswith("md5_")} == {
+        "md5_algorithm": 1,
+        "md5_flags": 0,
+        "md5_ip": "192.0.2.2",
+        "md5_key_id": 7,
+        "md5_digest": "000102030405060708090a0b0c0d0e0f",
+    }
+    assert (v6["auth_type"], v6["unknown_tlvs"], v6["ip_version"]) == ("md5", 1, 6)
+    assert (v6["src_port"], v6["dst_port"], v6["virtual_ip"]) == (
+        2029,
+        2029,
+        "fe80::5:73ff:fea0:10",
+    )
+    assert (v6["active_groups"], v6["passive_groups"]) == (0, 1)
+    assert "password_fingerprint" not in v6
+    revealed = lines(run("--json", "--reveal-secrets", str(pcap)))
+    assert [r.get("password") for r in revealed] == ["cisco", "s3cr3t!", None, "MY_KEY", None]
+
+
+def test_hsrp_findings_and_malformed(tmp_path: Path) -> None:
+    """Findings are data (UDP checksum, destination, ports); a broken TLV is malformed."""
+    bad_sum = bytearray(
+        hsrp_frame(HsrpV1(state=V1State.ACTIVE, group=1, virtual_ip_address=HSRP_VIP))
+    )
+    bad_sum[14 + 20 + 6] ^= 0xFF
+    unicast = hsrp_frame(
+        HsrpV1(state=V1State.ACTIVE, group=1, virtual_ip_address=HSRP_VIP),
+        dst=V4("192.0.2.9"),
+        src_port=40000,
+    )
+    v2 = HsrpV2(
+        tlvs=(
+            GroupState(
+                state=V2State.ACTIVE, group=1, identifier=HSRP_MAC, virtual_ip_address=HSRP_VIP
+            ),
+        )
+    )
+    broken = bytearray(hsrp_frame(v2, ttl=255))
+    broken[14 + 20 + 8 + 1] = 39  # group state TLV length 39, not 40
+    result = run(
+        "--json", str(write_pcap(tmp_path / "f.pcap", [bytes(bad_sum), unicast, bytes(broken)]))
+    )
+    assert result.exit_code == 0, result.output
+    a, b, c = lines(result)
+    assert (a["checksum"], a["findings"]) == ("bad", ["bad-checksum"])
+    assert b["findings"] == ["unicast-destination", "bad-port"] and b["src_port"] == 40000
+    assert c["kind"] == "malformed" and c["error"] == "HSRP: TLV type 1 has length 39, not 40"
+
+
+def test_public_hsrp_captures(public_captures: Path) -> None:
+    """Every HSRP packet the link layer carries (ERSPAN-tunnelled ones are not decoded)."""
+    names = {
+        "HSRP_coup.pcap": 51,
+        "HSRP_election.pcap": 49,
+        "HSRP_failover.pcap": 39,
+        "hsrp0.pcap": 4,
+        "hsrp2.pcap": 2,
+        "hsrp2_ipv6.pcapng": 36,
+        "hsrpv2-election.pcapng": 65,
+        "hsrpv2-resign-active.pcapng": 2,
+        "hsrp-v2-authentication-plaintext.pcapng": 2,
+        "hsrp-v2-authentication-md5-key-chain.pcapng": 1,
+        "hsrp-v2-authentication-md5-key-string.pcapng": 1,
+        "hsrp-v2-hello.pcapng": 2,
+        "hsrp-v2-ipv6-hello.pcapng": 2,
+        "hsrpv1-hello-packet-milliseconds-timer-not-shown.pcapng": 1,
+        "erspan-type-ii-2.pcap": 0,
+    }
+    for name, count in names.items():
+        result = run("--json", str(public_captures / name))
+        assert result.exit_code == 0, name
+        recs = [r for r in lines(result) if r["kind"] in ("hsrp", "malformed")]
+        assert len(recs) == count and all(r["kind"] == "hsrp" for r in recs), name
+    coup = lines(run("--json", str(public_captures / "HSRP_coup.pcap")))
+    assert coup[21]["frame"] == 22 and coup[21]["opcode"] == "coup"
+    assert "cisco" not in run(str(public_captures / "HSRP_coup.pcap")).output
+    (plain, _) = lines(
+        run(
+            "--json",
+            "--reveal-secrets",
+            str(public_captures / "hsrp-v2-authentication-plaintext.pcapng"),
+        )
+    )
+    assert plain["password"] == "MY_KEY" and plain["auth_type"] == "text"
+
+
+def test_analyze_counts_what_decode_shows(public_captures: Path, tmp_path: Path) -> None:
+    """analyze counts HSRP (``hsrp`` in the JSON document and the summary line) without
+    following it as VRRP: no virtual router, no VRRP advert counted."""
+    path = str(public_captures / "HSRP_coup.pcap")
+    db = str(tmp_path / "h.db")
+    result = CliRunner().invoke(cli, ["analyze", path, "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert (doc["hsrp"], doc["vrrp_adverts"], doc["virtual_routers"]) == (51, 0, [])
+    assert doc["malformed"] == 0 and doc["findings"] == {}
+    text = CliRunner().invoke(cli, ["analyze", path, "--db", str(tmp_path / "t.db")])
+    assert text.exit_code == 0, text.output
+    assert "0 VRRP adverts" in text.output and ", 51 HSRP" in text.output

@@ -1,8 +1,10 @@
 """``vrrpwatch decode --json`` against tshark (through pyshark), field by field.
 
-Every VRRP, CARP, ARP and Neighbor Advertisement packet in the public captures is compared:
-version, VRID, priority, count, addresses, auth type, password, interval, checksum status, plus
-VLANs, addresses, TTL/hop limit, source MAC and time; for ARP and NA their own fields. Wireshark
+Every VRRP, CARP, HSRP, ARP and Neighbor Advertisement packet in the public captures is
+compared: version, VRID, priority, count, addresses, auth type, password, interval, checksum
+status, plus VLANs, addresses, TTL/hop limit, source MAC and time; for HSRP, ARP and NA their
+own fields (HSRP: UDP ports and checksum, op code, state, group, priority, hello and hold time,
+virtual IP, identifier, interface state, text password, MD5 TLV). Wireshark
 runs with ``ip.defragment`` off so that it dissects a first fragment as we do (flagged
 ``fragmented``) instead of waiting for a reassembly that never comes.
 
@@ -10,6 +12,10 @@ Where Wireshark and we differ on purpose, a test pins both behaviours on a craft
 CARP (Wireshark calls it VRRP), the VRRPv3-over-IPv4 checksum without pseudo-header
 (Wireshark says bad unless ``vrrp.v3_checksum_as_in_v2`` is set), and VRRP versions other than
 2 and 3 (Wireshark dissects any version nibble with the v2 layout; we refuse to decode them).
+For HSRP: the version by the first byte, not by the destination (a v1 header with Version 1 is
+malformed to us, HSRPv1 to Wireshark); an unknown TLV skipped and counted (Wireshark stops
+there); HSRPv2 state 0 named ``disabled`` (Wireshark has no name for it). Our ``version`` is
+HSRP's (1 or 2), not the wire's Version field (0 in HSRPv1, RFC 2281 section 5.1).
 """
 
 from __future__ import annotations
@@ -26,16 +32,18 @@ import pytest
 from click.testing import CliRunner
 
 from dissectors.frame import build_ethernet
+from dissectors.hsrp import GroupState, HsrpV1, HsrpV2, UnknownTlv, V1State, V2State
 from dissectors.ip import IPv4Header, build_ipv4
 from dissectors.vrrp import CarpPacket, VrrpV3, build_carp, build_vrrp
-from tests.helpers import CAPTURES, PUBLIC_CAPTURES, lab_unavailable
+from tests.helpers import CAPTURES, PUBLIC_CAPTURES, hsrp_frame, lab_unavailable
 from vrrpwatch.cli import cli
 
 # IP protocol 112 without a VRRP layer too: Wireshark shows an empty one as bare IP.
 DISPLAY_FILTER = (
     "vrrp or carp or hsrp or arp or icmpv6.type == 136 or ip.proto == 112 or ipv6.nxt == 112"
 )
-PREFS = {"ip.defragment": "FALSE"}
+# UDP checksums verified (HSRP's); Wireshark leaves them unverified by default.
+PREFS = {"ip.defragment": "FALSE", "udp.check_checksum": "TRUE"}
 # How long tshark may take to exit after its last output (a loaded machine: generous).
 TSHARK_EXIT_S = 60.0
 # Wireshark's expert severity for errors (PI_ERROR): the packet is malformed in its eyes.
@@ -221,7 +229,7 @@ def _describe(pkt: Any) -> dict[str, Any]:
             if auth == 1:
                 rec["password"] = _one(v, "vrrp.auth_string")
     elif "hsrp" in names:
-        rec["kind"] = "hsrp"
+        rec.update(_hsrp(pkt["hsrp"], pkt["udp"]))
     elif "arp" in names:
         a = pkt["arp"]
         op = _int(_one(a, "arp.opcode"))
@@ -247,6 +255,87 @@ def _describe(pkt: Any) -> dict[str, Any]:
             target_ll_addr=_one(i, "icmpv6.opt.linkaddr"),
             checksum=_status(_one(i, "icmpv6.checksum.status")),
         )
+    return rec
+
+
+def _named(layer: Any, name: str) -> str | int | None:
+    """A code by Wireshark's own name for it, lower case (``Active (16)`` -> ``active``); the
+    number when Wireshark does not know it (``Unknown (0)``)."""
+    f = layer.get_field(name)
+    if f is None:
+        return None
+    word = f.showname_value.split(" (")[0]
+    return int(f.show, 0) if word == "Unknown" else word.lower()
+
+
+def _hsrp(h: Any, udp: Any) -> dict[str, Any]:
+    """tshark's HSRP fields under our JSON names. Wireshark takes the v1 layout for packets to
+    224.0.0.2 (``hsrp.*`` fields) and the v2 TLVs otherwise (``hsrp2.*``)."""
+    rec: dict[str, Any] = {
+        "kind": "hsrp",
+        "src_port": _int(_one(udp, "udp.srcport")),
+        "dst_port": _int(_one(udp, "udp.dstport")),
+        # 3: PROTO_CHECKSUM_E_NOT_PRESENT (0 over IPv4)
+        "checksum": {"3": "none"}.get(_one(udp, "udp.checksum.status") or "")
+        or _status(_one(udp, "udp.checksum.status")),
+    }
+    password: str | None = None
+    if _one(h, "hsrp.opcode") is not None:
+        # Our ``version`` is HSRP's (1 or 2); HSRPv1's Version field is 0 (RFC 2281 5.1).
+        rec.update(version=1, opcode=_named(h, "hsrp.opcode"))
+        if _one(h, "hsrp.adv.state") is not None:
+            rec.update(
+                state=_named(h, "hsrp.adv.state"),
+                active_groups=_int(_one(h, "hsrp.adv.activegrp")),
+                passive_groups=_int(_one(h, "hsrp.adv.passivegrp")),
+            )
+        else:
+            hello, hold = _int(_one(h, "hsrp.hellotime")), _int(_one(h, "hsrp.holdtime"))
+            rec.update(
+                state=_named(h, "hsrp.state"),
+                group=_int(_one(h, "hsrp.group")),
+                priority=_int(_one(h, "hsrp.priority")),
+                hello_ms=None if hello is None else hello * 1000,
+                hold_ms=None if hold is None else hold * 1000,
+                virtual_ip=_one(h, "hsrp.virt_ip"),
+                ip_version=4,
+                identifier=None,
+            )
+            password = _one(h, "hsrp.auth_data")
+    else:
+        rec["version"] = 2
+        if _one(h, "hsrp2.group") is not None:
+            rec.update(
+                opcode=_named(h, "hsrp2.opcode"),
+                state=_named(h, "hsrp2.state"),
+                group=_int(_one(h, "hsrp2.group")),
+                priority=_int(_one(h, "hsrp2.priority")),
+                hello_ms=_int(_one(h, "hsrp2.hellotime")),
+                hold_ms=_int(_one(h, "hsrp2.holdtime")),
+                virtual_ip=_one(h, "hsrp2.virt_ip") or _one(h, "hsrp2.virt_ip_v6"),
+                ip_version=_int(_one(h, "hsrp2.ipversion")),
+                identifier=_one(h, "hsrp2.identifier"),
+            )
+        if _one(h, "hsrp2.active_groups") is not None:
+            rec.update(
+                active_groups=_int(_one(h, "hsrp2.active_groups")),
+                passive_groups=_int(_one(h, "hsrp2.passive_groups")),
+            )
+        password = _one(h, "hsrp2.auth_data")
+    digest = _one(h, "hsrp2.md5_auth_data")
+    if digest is not None:
+        rec.update(
+            auth_type="md5",
+            md5_algorithm=_int(_one(h, "hsrp2.md5_algorithm")),
+            md5_flags=_int(_one(h, "hsrp2.md5_flags")),
+            md5_ip=_one(h, "hsrp.md5_ip_address"),
+            md5_key_id=_int(_one(h, "hsrp2.md5_key_id")),
+            md5_digest=digest.replace(":", ""),
+        )
+    else:
+        rec["auth_type"] = "none" if password is None else "text"
+    if password is not None:
+        rec["password"] = password
     return rec
 
 
@@ -423,3 +512,89 @@ def test_compare_notices_disagreement(pyshark_mod: Any, public_captures: Path) -
         "we ['fe80::200:5eff:fe00:22d']",
         "vrrp.pcap frame 7: tshark shows vrrp, we show nothing",
     ]
+
+
+# --- HSRP --------------------------------------------------------------------------------
+
+
+def test_every_public_hsrp_packet_is_compared(pyshark_mod: Any, public_captures: Path) -> None:
+    """273 HSRP packets in the public captures (the MANIFEST's count); the 16 inside ERSPAN
+    are tunnelled (we decode only what the link layer carries), the other 257 compared."""
+    decoded = tunnelled = 0
+    for name in _captures():
+        if "hsrp" not in name.lower() and "erspan" not in name:
+            continue  # the MANIFEST lists every HSRP capture: these names
+        theirs = tshark_view(pyshark_mod, public_captures / name)
+        decoded += sum(t.get("kind") == "hsrp" for t in theirs.values())
+        tunnelled += sum(bool(t.get("tunnelled")) for t in theirs.values())
+    assert (decoded, tunnelled) == (257, 16)
+
+
+def test_hsrp_compare_notices_disagreement(pyshark_mod: Any, public_captures: Path) -> None:
+    path = public_captures / "hsrp2_ipv6.pcapng"
+    theirs, mine = tshark_view(pyshark_mod, path), ours(path)
+    assert compare("x", theirs, mine) == []
+    assert set(theirs[3]) >= {
+        "version",
+        "opcode",
+        "state",
+        "group",
+        "priority",
+        "hello_ms",
+        "hold_ms",
+        "virtual_ip",
+        "identifier",
+        "md5_key_id",
+        "md5_digest",
+        "src_port",
+        "checksum",
+    }
+    assert (theirs[3]["state"], theirs[3]["hello_ms"], theirs[3]["checksum"]) == (
+        "speak",
+        10000,
+        "good",
+    )
+    mine[3] = mine[3] | {"priority": 1}
+    mine[4] = mine[4] | {"md5_digest": "00"}
+    assert compare("x", theirs, mine)[:2] == [
+        "x frame 3: priority: tshark 105, we 1",
+        f"x frame 4: md5_digest: tshark {theirs[4]['md5_digest']!r}, we '00'",
+    ]
+
+
+def _hsrp_pcap(path: Path, frames: list[bytes]) -> Path:
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, frame in enumerate(frames):
+        out.append(struct.pack("<IIII", 1700000000 + i, 0, len(frame), len(frame)) + frame)
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def test_hsrp_documented_differences(pyshark_mod: Any, tmp_path: Path) -> None:
+    vip = ipaddress.IPv4Address("192.0.2.1")
+    gs = GroupState(
+        state=V2State.DISABLED, group=1, identifier=bytes.fromhex("00000c9ff001"),
+        virtual_ip_address=vip,
+    )  # fmt: skip
+    v1 = hsrp_frame(HsrpV1(state=V1State.ACTIVE, group=1, virtual_ip_address=vip))
+    v1_version_1 = bytearray(v1)
+    v1_version_1[14 + 20 + 8] = 1
+    v1_version_1[14 + 20 + 6 : 14 + 20 + 8] = b"\0\0"  # no UDP checksum: still valid
+    frames = [
+        hsrp_frame(HsrpV2(tlvs=(gs,)), ttl=255),
+        bytes(v1_version_1),
+        hsrp_frame(HsrpV2(tlvs=(UnknownTlv(type=9, value=b"ab"), gs)), ttl=255),
+    ]
+    path = _hsrp_pcap(tmp_path / "hsrp.pcap", frames)
+    theirs, mine = tshark_view(pyshark_mod, path), ours(path)
+    # HSRPv2 state 0: "disabled" to us, a bare number to Wireshark; the rest agrees.
+    assert (theirs[1]["state"], mine[1]["state"]) == (0, "disabled")
+    assert compare("x", {1: theirs[1] | {"state": "disabled"}}, {1: mine[1]}) == []
+    # A v1 header with Version 1: HSRPv1 to Wireshark (by its destination), to us a group
+    # state TLV of length 0 (by its first byte), so malformed.
+    assert theirs[2]["version"] == 1 and theirs[2]["virtual_ip"] == "192.0.2.1"
+    assert mine[2]["kind"] == "malformed"
+    assert mine[2]["error"] == "HSRP: TLV type 1 has length 0, not 40"
+    # An unknown TLV: Wireshark stops there, we skip it, count it and decode what follows.
+    assert "group" not in theirs[3] and theirs[3]["version"] == 2
+    assert (mine[3]["unknown_tlvs"], mine[3]["group"], mine[3]["state"]) == (1, 1, "disabled")

@@ -1,4 +1,5 @@
-"""``vrrpwatch decode``: one line per VRRP, CARP, ARP and Neighbor Advertisement in captures."""
+"""``vrrpwatch decode``: one line per VRRP, CARP, HSRP, ARP and Neighbor Advertisement in
+captures."""
 
 from __future__ import annotations
 
@@ -25,13 +26,8 @@ def render_line(rec: dict[str, Any]) -> str:
         return f"{head} malformed: {rec['error']}"
     parts = [head, f"{rec['src']} → {rec['dst']}"]
     if kind == Kind.VRRP:
-        interval = rec["interval_ms"]
-        iv = f"{interval // 1000}s" if interval % 1000 == 0 else f"{interval}ms"
-        auth = rec["auth_type"]
-        if "password" in rec:
-            auth = f"{auth} password {rec['password']!r}"
-        elif "password_fingerprint" in rec:
-            auth = f"{auth} password {rec['password_fingerprint']}"
+        iv = _ms(rec["interval_ms"])
+        auth = _auth(rec)
         if "ah_icv" in rec:
             auth = f"{auth} seq {rec['ah_sequence']} icv {rec['ah_icv']}"
         parts.append(
@@ -43,6 +39,8 @@ def render_line(rec: dict[str, Any]) -> str:
             f"CARP vhid {rec['vhid']} advbase {rec['advbase_s']}s advskew {rec['advskew']} "
             f"demote {rec['demotion']} ttl {rec['ttl']}"
         )
+    elif kind == Kind.HSRP:
+        parts.append(_hsrp(rec))
     elif kind in (Kind.GARP, Kind.ARP):
         label = "GARP" if kind == Kind.GARP else "ARP"
         what = " probe" if rec["probe"] else " announcement" if rec["announcement"] else ""
@@ -64,13 +62,53 @@ def render_line(rec: dict[str, Any]) -> str:
     return line
 
 
+def _ms(ms: int) -> str:
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def _auth(rec: dict[str, Any]) -> str:
+    auth = str(rec["auth_type"])
+    if "password" in rec:
+        auth = f"{auth} password {rec['password']!r}"
+    elif "password_fingerprint" in rec:
+        auth = f"{auth} password {rec['password_fingerprint']}"
+    return auth
+
+
+def _hsrp(rec: dict[str, Any]) -> str:
+    """``HSRPv1 hello group 1 active prio 100 hello 3s hold 10s vip 192.0.2.1 ...``."""
+    out = [f"HSRPv{rec['version']}"]
+    if rec["opcode"] is not None:
+        out.append(str(rec["opcode"]))
+    if rec["group"] is not None:
+        out += [
+            f"group {rec['group']} {rec['state']} prio {rec['priority']}",
+            f"hello {_ms(rec['hello_ms'])} hold {_ms(rec['hold_ms'])} vip {rec['virtual_ip']}",
+        ]
+        if rec["identifier"] is not None:
+            out.append(f"id {rec['identifier']}")
+    elif rec["state"] is not None:
+        out.append(str(rec["state"]))
+    if rec["active_groups"] is not None:
+        out.append(f"groups {rec['active_groups']} active {rec['passive_groups']} passive")
+    if rec["group"] is not None or rec["auth_type"] != "none":
+        auth = _auth(rec)
+        if "md5_key_id" in rec:
+            auth += f" key {rec['md5_key_id']}"
+        out.append(f"auth {auth}")
+    if rec["unknown_tlvs"]:
+        out.append(f"unknown-tlvs {rec['unknown_tlvs']}")
+    out.append(f"ttl {rec['ttl']}")
+    return " ".join(out)
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (see README).")
 @click.option(
     "--reveal-secrets",
     is_flag=True,
-    help="Show VRRPv2 plaintext passwords instead of only a fingerprint.",
+    help="Show VRRPv2 and HSRP plaintext passwords instead of only a fingerprint.",
 )
 @click.option(
     "--auth-pass-file",
@@ -81,11 +119,11 @@ def render_line(rec: dict[str, Any]) -> str:
 def decode(
     files: tuple[str, ...], as_json: bool, reveal_secrets: bool, auth_pass_file: str | None
 ) -> None:
-    """Print every VRRP, CARP, ARP/GARP and Neighbor Advertisement packet in pcap/pcapng FILES.
+    """Print every VRRP, CARP, HSRP, ARP/GARP and Neighbor Advertisement in pcap/pcapng FILES.
 
     One line per packet: frame number, time (UTC), VLANs, source → destination, the protocol's
-    fields and any findings (bad checksum, TTL not 255, ...). Plaintext VRRP passwords are shown
-    as a keyed fingerprint unless --reveal-secrets is given.
+    fields and any findings (bad checksum, TTL not 255, ...). Plaintext VRRP and HSRP passwords
+    are shown as a keyed fingerprint unless --reveal-secrets is given.
 
     \b
     Example:

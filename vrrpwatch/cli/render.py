@@ -43,7 +43,7 @@ def render_summary(doc: dict[str, Any], console: Console) -> None:
         f"{doc['packets']} packets, {doc['vrrp_adverts']} VRRP adverts, {doc['garps']} gratuitous "
         f"ARPs, {doc['nas']} neighbour advertisements, {doc['malformed']} malformed"
         + (f", {doc['carp']} CARP" if doc["carp"] else "")
-        + (f", {doc['hsrp']} HSRP" if doc["hsrp"] else ""),
+        + (f", {doc['hsrp']} HSRP" if doc.get("hsrp") else ""),
         highlight=False,
     )
     table = Table(title="Virtual routers", show_lines=False)
