@@ -203,7 +203,8 @@ class HsrpFollower:
             a.password = password.decode("latin-1") if password and self._reveal else None
             if h.vip is not None:
                 a.vips = (h.vip,)
-            a.state = h.role
+            # a Resign gives the Active role up, whatever State it carries
+            a.state = OTHER if h.op_code == OpCode.RESIGN else h.role
             a.hold_ms = h.hold_ms
             a.set_timers(h.hello_ms, hsrp_active_down(h.hold_ms / 1000))
             self._hello_alerts(vr, a, password, pkt, frame, time, events)
@@ -317,7 +318,8 @@ class HsrpFollower:
     ) -> None:
         book = self._book
         cur = vr.current
-        claims = h.role == ACTIVE or h.op_code == OpCode.COUP
+        # A Resign carries the sender's state (Active) but gives the role up (RFC 2281 5.1).
+        claims = (h.role == ACTIVE and h.op_code != OpCode.RESIGN) or h.op_code == OpCode.COUP
         if cur is a:
             if h.op_code == OpCode.RESIGN and not vr.resigned:
                 book.raise_alert(
