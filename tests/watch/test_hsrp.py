@@ -8,8 +8,6 @@ import shutil
 import subprocess
 from typing import Any
 
-import pytest
-
 from dissectors.frame import ETH_P_IP, ETH_P_IPV6, build_ethernet, parse_link
 from dissectors.hsrp import (
     GroupState,
@@ -354,14 +352,3 @@ def test_public_resign_is_nobody_becoming_active() -> None:
     m = _follow("hsrpv2-resign-active.pcapng")
     (vr,) = [v for k, v in m.routers.items() if k.protocol == Protocol.HSRP]
     assert vr.master is None and not vr.transitions
-
-
-def test_known_routers_list_hsrp_groups() -> None:
-    known = KnownRouters.from_toml(f'[[router]]\naddress = "{A}"\nvrids = [0, 4095]\n')
-    assert known.allows(A, None, 4095) and known.allows(A, None, 0)
-    assert not known.allows(A, None, 1)
-    with pytest.raises(ValueError, match="0..4095"):
-        KnownRouters.from_toml(f'[[router]]\naddress = "{A}"\nvrids = [4096]\n')
-    h = Hsrp(known_routers=known)
-    h(0.0, v1(V1State.ACTIVE, 100, group=0), A, MAC_A)
-    assert AlertKind.ROGUE_ADVERTISER not in h.kinds()

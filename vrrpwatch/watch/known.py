@@ -7,10 +7,6 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# ``vrids`` lists group ids of any protocol: VRRP VRIDs (1..255), CARP vhids (1..255) and
-# HSRP groups (v1 0..255, v2 0..4095).
-MAX_GROUP_ID = 4095
-
 
 @dataclass(frozen=True, slots=True)
 class KnownRouter:
@@ -51,12 +47,9 @@ class KnownRouters:
             vrids = t.get("vrids")
             if vrids is not None:
                 if not isinstance(vrids, list) or not all(
-                    isinstance(v, int) and 0 <= v <= MAX_GROUP_ID for v in vrids
+                    isinstance(v, int) and 1 <= v <= 255 for v in vrids
                 ):
-                    raise ValueError(
-                        f"router #{i}: vrids must be a list of 0..{MAX_GROUP_ID} "
-                        "(VRRP VRIDs, HSRP groups, CARP vhids)"
-                    )
+                    raise ValueError(f"router #{i}: vrids must be a list of 1..255")
                 vrids = frozenset(vrids)
             out.append(KnownRouter(addr, mac, vrids))
         return cls(out)
