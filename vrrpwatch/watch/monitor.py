@@ -196,13 +196,6 @@ class Monitor:
             followed = self.carp.observe(frame, time, pkt, msg, events)
             if followed is not None and iface is not None and followed.interface != iface:
                 self.links.heard_on(followed, iface, frame, time, events)
-        elif isinstance(msg, HsrpV1 | HsrpV2):
-            self.counters.hsrp += 1
-            followed = self.hsrp.observe(frame, time, pkt, msg, events)
-            if followed is not None and iface is not None and followed.interface != iface:
-                self.links.heard_on(followed, iface, frame, time, events)
-        elif isinstance(msg, HsrpV1Advert):
-            self.counters.hsrp += 1  # the interface state: no group to follow
         elif isinstance(msg, ArpPacket):
             if pkt.kind is Kind.GARP:
                 self.counters.garps += 1
@@ -222,6 +215,13 @@ class Monitor:
                     self.routers, frame, time, "na", pkt.link.vlans, 6, str(msg.target), mac,
                     events,
                 )  # fmt: skip
+        elif isinstance(msg, HsrpV1 | HsrpV2):
+            self.counters.hsrp += 1
+            followed = self.hsrp.observe(frame, time, pkt, msg, events)
+            if followed is not None and iface is not None and followed.interface != iface:
+                self.links.heard_on(followed, iface, frame, time, events)
+        elif isinstance(msg, HsrpV1Advert):
+            self.counters.hsrp += 1  # the interface state: no group to follow
         return events
 
     def _count_findings(self, pkt: Decoded) -> None:
