@@ -352,3 +352,14 @@ def test_public_resign_is_nobody_becoming_active() -> None:
     m = _follow("hsrpv2-resign-active.pcapng")
     (vr,) = [v for k, v in m.routers.items() if k.protocol == Protocol.HSRP]
     assert vr.master is None and not vr.transitions
+
+
+def test_the_old_actives_hello_racing_a_coup_does_not_undo_it() -> None:
+    h = Hsrp()
+    h(0.0, v1(V1State.ACTIVE, 100), A, MAC_A)
+    h(0.5, v1(V1State.STANDBY, 90), B, MAC_B)
+    h(1.0, v1(V1State.SPEAK, 120, op=OpCode.COUP), B, MAC_B)
+    h(1.001, v1(V1State.ACTIVE, 100), A, MAC_A)  # sent before A read the Coup
+    h(1.01, v1(V1State.SPEAK, 100), A, MAC_A)
+    h(1.02, v1(V1State.ACTIVE, 120), B, MAC_B)
+    assert [t[:3] for t in h.active()] == [(None, A, "first-seen"), (A, B, "coup")]

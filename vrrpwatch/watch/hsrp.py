@@ -55,7 +55,9 @@ from vrrpwatch.watch.known import KnownRouters
 from vrrpwatch.watch.model import (
     SILENCE_FACTOR,
     Advertiser,
+    Cause,
     Event,
+    HsrpCause,
     ObservedRouter,
     Protocol,
     RouterKey,
@@ -181,8 +183,14 @@ class HsrpFollower:
             if a is None:
                 a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)
             before = self._profile(a) if a.adverts else None
+            # A Resign gives the Active role up, whatever State it carries; a Coup takes it
+            # (RFC 2281 section 5.1), so a last Active hello of the old active racing the Coup
+            # makes it no active again.
+            state = OTHER if h.op_code == OpCode.RESIGN else h.role
+            if h.op_code == OpCode.COUP:
+                state = ACTIVE
             was_active = a.state == ACTIVE and time - a.last_seen <= a.streak_gap_s
-            if h.role == ACTIVE and not was_active:
+            if state == ACTIVE and not was_active:
                 a.streak_start = time
             a.last_seen = time
             a.last_frame = frame
@@ -203,8 +211,7 @@ class HsrpFollower:
             a.password = password.decode("latin-1") if password and self._reveal else None
             if h.vip is not None:
                 a.vips = (h.vip,)
-            # a Resign gives the Active role up, whatever State it carries
-            a.state = OTHER if h.op_code == OpCode.RESIGN else h.role
+            a.state = state
             a.hold_ms = h.hold_ms
             a.set_timers(h.hello_ms, hsrp_active_down(h.hold_ms / 1000))
             self._hello_alerts(vr, a, password, pkt, frame, time, events)
@@ -337,13 +344,14 @@ class HsrpFollower:
             )  # fmt: skip
             return
         expected: float | None = None
+        cause: Cause
         if h.op_code == OpCode.COUP:
-            cause = TransitionCause.COUP
+            cause = HsrpCause.COUP
         elif vr.resigned:
             cause = TransitionCause.RESIGNED
         elif time - cur.last_seen > SILENCE_FACTOR * cur.interval_s:
             assert cur.down_s is not None
-            cause, expected = TransitionCause.HOLD_EXPIRED, cur.down_s * 1000
+            cause, expected = HsrpCause.HOLD_EXPIRED, cur.down_s * 1000
         elif cur.state != ACTIVE:
             cause = TransitionCause.PREEMPTED
         else:
@@ -356,7 +364,7 @@ class HsrpFollower:
                 f"group, sent a Coup to take it over from {cur.address}",
             )  # fmt: skip
         if (
-            cause in (TransitionCause.COUP, TransitionCause.PREEMPTED)
+            cause in (HsrpCause.COUP, TransitionCause.PREEMPTED)
             and unknown
             and hsrp_outranks(a.last_priority, a.address, cur.last_priority, cur.address)
         ):
@@ -386,13 +394,14 @@ class HsrpFollower:
             return  # back in the role it last held
         prev = vr.advertisers.get(prev_addr) if prev_addr is not None else None
         expected: float | None = None
+        cause: Cause
         if prev is None:
             cause = TransitionCause.FIRST_SEEN
         elif prev.address == vr.master:
-            cause = TransitionCause.PROMOTED
+            cause = HsrpCause.PROMOTED
         elif time - prev.last_seen > SILENCE_FACTOR * prev.interval_s:
             assert prev.down_s is not None
-            cause, expected = TransitionCause.HOLD_EXPIRED, prev.down_s * 1000
+            cause, expected = HsrpCause.HOLD_EXPIRED, prev.down_s * 1000
         elif hsrp_outranks(a.last_priority, a.address, prev.last_priority, prev.address):
             cause = TransitionCause.PREEMPTED
         elif prev.state == STANDBY:

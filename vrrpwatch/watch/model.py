@@ -77,10 +77,19 @@ class TransitionCause(enum.StrEnum):
     # the newcomer outranks the master (section 6.4.3); CARP: it advertises more often; HSRP:
     # the old active went on alive in another state with neither Coup nor Resign seen
     PREEMPTED = "preempted"
-    COUP = "coup"  # HSRP: the new active sent a Coup (RFC 2281 section 5.1)
-    # HSRP: the active was silent for its hold time (RFC 2281 section 5.3, Active timer)
+
+
+class HsrpCause(enum.StrEnum):
+    """The causes only HSRP's timelines have (stable ids too; VRRP's and CARP's are
+    ``TransitionCause``)."""
+
+    COUP = "coup"  # the new active sent a Coup (RFC 2281 section 5.1)
+    # the active (or standby) was silent for its hold time (RFC 2281 section 5.3, Active timer)
     HOLD_EXPIRED = "hold-expired"
-    PROMOTED = "promoted"  # HSRP standby timeline: the standby became active
+    PROMOTED = "promoted"  # the standby timeline: the standby became active
+
+
+Cause = TransitionCause | HsrpCause
 
 
 # How each protocol names its group id in messages (the key's ``vrid``).
@@ -136,7 +145,7 @@ class Transition:
     frame: int
     old: str | None
     new: str
-    cause: TransitionCause
+    cause: Cause
     gap_ms: float | None
     expected_ms: float | None
     file: str | None = None  # the capture file ``frame`` counts in (analyze)
