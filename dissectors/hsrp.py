@@ -52,9 +52,10 @@ from .hsrp_tlv import (
     parse_tlvs,
     timer_findings,
 )
+from .ours import HSRP_PORT, HSRP_V6_PORT
 
-HSRP_PORT = 1985  # RFC 2281 section 5.1; HSRPv2 over IPv4 too
-HSRP_V6_PORT = 2029  # HSRPv2 over IPv6
+# UDP ports (from the "could this frame be ours" table): 1985 (RFC 2281 section 5.1; HSRPv2
+# over IPv4 too) and 2029 (HSRPv2 over IPv6).
 HSRP_V1_GROUP = ipaddress.IPv4Address("224.0.0.2")  # RFC 2281 section 5.1: all routers
 HSRP_V2_GROUP_V4 = ipaddress.IPv4Address("224.0.0.102")
 HSRP_V2_GROUP_V6 = ipaddress.IPv6Address("ff02::66")

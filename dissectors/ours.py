@@ -1,9 +1,10 @@
 """Could this frame be ours? The one table, and the cheap checks derived from it.
 
 "Ours" is what ``decode_packet`` decodes: VRRP and CARP (IP protocol 112), VRRPv2 inside IPsec
-AH, ARP (gratuitous ARP announces a new master, RFC 5798 section 6.4.2) and ICMPv6 Neighbor
-Advertisements (their IPv6 counterpart), behind any stack of VLAN tags and 802.1ah. Every place
-that decides from a few bytes whether a frame is worth decoding reads this table:
+AH, HSRP (UDP to port 1985 over IPv4, 2029 over IPv6), ARP (gratuitous ARP announces a new
+master, RFC 5798 section 6.4.2) and ICMPv6 Neighbor Advertisements (their IPv6 counterpart),
+behind any stack of VLAN tags and 802.1ah. Every place that decides from a few bytes whether a
+frame is worth decoding reads this table:
 
 - ``decode_packet``'s fast reject (``may_be_ours``) and its decision inside the IP header;
 - the capture reader's prefilter (``ethernet_may_be_ours``) and its inline peek, which reads
@@ -44,6 +45,7 @@ ETHERTYPES = frozenset((ETH_P_IP, ETH_P_IPV6, ETH_P_ARP))
 IPPROTO_HOPOPTS = 0
 IPPROTO_ROUTING = 43
 IPPROTO_FRAGMENT = 44
+IPPROTO_UDP = 17
 IPPROTO_AH = 51
 IPPROTO_ICMPV6 = 58
 IPPROTO_DSTOPTS = 60
@@ -54,13 +56,20 @@ IPPROTO_VRRP = 112
 IP_PROTOCOLS = frozenset((IPPROTO_VRRP, IPPROTO_AH))
 # ICMPv6 types that are ours: Neighbor Advertisement (RFC 4861 section 4.4).
 ICMPV6_TYPES = frozenset((136,))
+# UDP destination ports that are ours, per IP version (UDP is common: the checks read the
+# port, never more): HSRPv1 (RFC 2281 section 5.1) and HSRPv2 over IPv4 use 1985, HSRPv2 over
+# IPv6 uses 2029 (Cisco's; see dissectors/hsrp.py).
+HSRP_PORT = 1985
+HSRP_V6_PORT = 2029
+UDP_PORTS_V4 = frozenset((HSRP_PORT,))
+UDP_PORTS_V6 = frozenset((HSRP_V6_PORT,))
 # IPv6 extension headers walked to reach the upper layer: the generic (next header, length in
 # 8-byte units beyond the first 8) layout of RFC 8200 section 4 and RFC 7045 (Hop-by-Hop,
 # Routing, Destination Options, Mobility, HIP, Shim6). The Fragment header (RFC 8200 4.5) is
 # walked too but has a fixed length of 8; after a later fragment nothing is a header.
 IPV6_EXTENSIONS = frozenset((IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, 135, 139, 140))
 # Next headers of the fixed IPv6 header that may lead to something of ours.
-IPV6_FIRST = IP_PROTOCOLS | {IPPROTO_ICMPV6, IPPROTO_FRAGMENT} | IPV6_EXTENSIONS
+IPV6_FIRST = IP_PROTOCOLS | {IPPROTO_ICMPV6, IPPROTO_UDP, IPPROTO_FRAGMENT} | IPV6_EXTENSIONS
 
 # pcap link types the checks know how to find the EtherType in (dissectors.frame.LinkType).
 LINKTYPE_ETHERNET = 1
@@ -119,7 +128,17 @@ def network_may_be_ours(buf: bytes, et: int, l3: int, end: int) -> bool:
     """Could the network-layer packet of EtherType ``et`` at ``buf[l3:end]`` be ours?"""
     if et == ETH_P_IP:
         # The protocol is at +9 whatever the header length (RFC 791 section 3.1).
-        return l3 + 20 <= end and buf[l3 + 9] in IP_PROTOCOLS
+        if l3 + 20 > end:
+            return False
+        proto = buf[l3 + 9]
+        if proto in IP_PROTOCOLS:
+            return True
+        if proto != IPPROTO_UDP:
+            return False
+        # UDP: the destination port (RFC 768) after IHL 32-bit words of IP header.
+        ihl = buf[l3] & 0x0F
+        at = l3 + 4 * ihl
+        return ihl >= 5 and at + 4 <= end and (buf[at + 2] << 8 | buf[at + 3]) in UDP_PORTS_V4
     if et == ETH_P_IPV6:
         if l3 + 40 > end:
             return False
@@ -143,6 +162,8 @@ def ipv6_may_be_ours(buf: bytes, nh: int, at: int, end: int) -> bool:
             nh, at = buf[at], at + 8 + buf[at + 1] * 8
     if nh == IPPROTO_ICMPV6:
         return at < end and buf[at] in ICMPV6_TYPES
+    if nh == IPPROTO_UDP:
+        return at + 4 <= end and (buf[at + 2] << 8 | buf[at + 3]) in UDP_PORTS_V6
     return nh in IP_PROTOCOLS
 
 
@@ -174,11 +195,15 @@ __all__ = [
     "ETH_P_IP",
     "ETH_P_IPV6",
     "ETH_P_PBB",
+    "HSRP_PORT",
+    "HSRP_V6_PORT",
     "ICMPV6_TYPES",
     "IPV6_EXTENSIONS",
     "IPV6_FIRST",
     "IP_PROTOCOLS",
     "TAG_TPIDS",
+    "UDP_PORTS_V4",
+    "UDP_PORTS_V6",
     "ethernet_may_be_ours",
     "ipv6_may_be_ours",
     "may_be_ours",

@@ -26,7 +26,25 @@ import pytest
 
 from dissectors.arp import build_arp, gratuitous_arp
 from dissectors.frame import ETH_P_ARP, ETH_P_IP, build_ethernet
-from dissectors.ip import IPv4Header, build_ipv4
+from dissectors.hsrp import (
+    HSRP_PORT,
+    HSRP_V1_GROUP,
+    HSRP_V2_GROUP_V4,
+    HSRP_V2_GROUP_V6,
+    HSRP_V6_PORT,
+    HsrpMessage,
+    HsrpV2,
+    build_hsrp,
+)
+from dissectors.ip import (
+    IPPROTO_UDP,
+    IPv4Header,
+    IPv6Header,
+    UdpHeader,
+    build_ipv4,
+    build_ipv6,
+    build_udp,
+)
 from dissectors.packet import decode_packet
 from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, VrrpV3, build_vrrp
 from vrrpwatch.fingerprints import fingerprint
@@ -169,13 +187,23 @@ def run_bpf(program: Sequence[tuple[int, int, int, int]], frame: bytes) -> int:
         pc += 1
         if code == 0x01:  # ldx #k
             x = k
-        elif code in (0x28, 0x50):  # ldh [k], ldb [x + k]
-            off, size = (k, 2) if code == 0x28 else (x + k, 1)
+        elif code in (0x28, 0x50, 0x48):  # ldh [k], ldb [x + k], ldh [x + k]
+            off, size = {0x28: (k, 2), 0x50: (x + k, 1), 0x48: (x + k, 2)}[code]
             if off + size > len(frame):
                 return 0  # the kernel ends the program, dropping the packet
             a = int.from_bytes(frame[off : off + size], "big")
+        elif code == 0x54:  # and #k
+            a &= k
+        elif code == 0x64:  # lsh #k
+            a = (a << k) & 0xFFFFFFFF
+        elif code == 0x0C:  # add x
+            a = (a + x) & 0xFFFFFFFF
+        elif code == 0x07:  # tax
+            x = a
         elif code == 0x15:  # jeq #k
             pc += jt if a == k else jf
+        elif code == 0x25:  # jgt #k
+            pc += jt if a > k else jf
         elif code == 0x06:  # ret #k
             return k
         else:
@@ -187,6 +215,55 @@ def kernel_view(frame: bytes) -> bytes:
     if frame[12:14] in (b"\x81\x00", b"\x88\xa8"):
         return frame[:12] + frame[16:]
     return frame
+
+
+# -- HSRP frames ------------------------------------------------------------------------------
+
+HSRP_SRC = ipaddress.IPv4Address("192.0.2.2")
+
+
+def hsrp_ip(
+    msg: HsrpMessage,
+    *,
+    src: ipaddress.IPv4Address | ipaddress.IPv6Address = HSRP_SRC,
+    dst: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
+    ttl: int = 1,
+    src_port: int | None = None,
+    dst_port: int | None = None,
+) -> bytes:
+    """An HSRP message in UDP in IPv4 or IPv6 (``src``'s family), by default to its group and
+    port (RFC 2281 section 5.1: 1985 to 224.0.0.2 for v1; 224.0.0.102 / ff02::66:2029 for v2)."""
+    v6 = src.version == 6
+    if dst is None:
+        if v6:
+            dst = HSRP_V2_GROUP_V6
+        else:
+            dst = HSRP_V2_GROUP_V4 if isinstance(msg, HsrpV2) else HSRP_V1_GROUP
+    port = HSRP_V6_PORT if v6 else HSRP_PORT
+    udp = UdpHeader(src_port=src_port or port, dst_port=dst_port or port)
+    datagram = build_udp(udp, build_hsrp(msg), src=src, dst=dst)
+    if isinstance(src, ipaddress.IPv6Address):
+        assert isinstance(dst, ipaddress.IPv6Address)
+        header6 = IPv6Header(src=src, dst=dst, next_header=IPPROTO_UDP, hop_limit=ttl)
+        return build_ipv6(header6, datagram)
+    assert isinstance(dst, ipaddress.IPv4Address)
+    return build_ipv4(IPv4Header(src=src, dst=dst, protocol=IPPROTO_UDP, ttl=ttl), datagram)
+
+
+def hsrp_frame(
+    msg: HsrpMessage,
+    *,
+    src_mac: bytes = bytes.fromhex("00000c07ac01"),
+    vlans: tuple[int, ...] = (),
+    **ip: Any,
+) -> bytes:
+    """``hsrp_ip`` in Ethernet II (802.1Q tags ``vlans``), to the group's multicast MAC."""
+    packet = hsrp_ip(msg, **ip)
+    if packet[0] >> 4 == 6:
+        return build_ethernet(bytes.fromhex("333300000066"), src_mac, 0x86DD, packet, vlans)
+    group = packet[16:20]
+    dst_mac = bytes.fromhex("01005e") + bytes((group[1] & 0x7F, group[2], group[3]))
+    return build_ethernet(dst_mac, src_mac, ETH_P_IP, packet, vlans)
 
 
 # -- join: a clock, a transport, a pair of routers --------------------------------------------

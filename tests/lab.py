@@ -424,8 +424,9 @@ class Host:
         d.mkdir(mode=0o755)
         return d
 
-    def keepalived(self, *instances: KeepalivedInstance, **fields: Any) -> Daemon:
-        """Start keepalived (VRRP only) with the given instances, or one built from ``fields``.
+    def keepalived(self, *instances: KeepalivedInstance, extra: str = "", **fields: Any) -> Daemon:
+        """Start keepalived (VRRP only) with the given instances, or one built from ``fields``,
+        and ``extra`` configuration text after them (e.g. a ``vrrp_sync_group``).
 
         Waits until its VRRP child has read the configuration.
         """
@@ -445,7 +446,7 @@ class Host:
             f"  router_id {self.name}\n"
             "  enable_script_security\n"
             "  script_user root\n"
-            "}\n" + body + "\n"
+            "}\n" + body + "\n" + extra
         )
         log = d / "log"
         proc = self.popen(

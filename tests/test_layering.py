@@ -122,9 +122,9 @@ STDLIB_PLUS = [
     # vrrpwatch.errors (the base of every library error) sits below every room.
     ("rfc imports only dissectors and the stdlib", ("vrrpwatch.rfc",), ("dissectors",)),
     (
-        "pcap imports only dissectors, the error base and the stdlib",
+        "pcap imports only dissectors, the error base, the text labels and the stdlib",
         ("vrrpwatch.pcap",),
-        ("dissectors", "vrrpwatch.errors"),
+        ("dissectors", "vrrpwatch.errors", "vrrpwatch.text"),
     ),
 ]
 
@@ -231,7 +231,7 @@ WATCH_EDGES = {"vrrpwatch.watch.live", "vrrpwatch.watch.files", "vrrpwatch.watch
 
 def pure_modules() -> list[str]:
     out = [m for m in modules() if _in(m, ("dissectors",))]
-    out += ["vrrpwatch.rfc", "vrrpwatch.join.router"]
+    out += ["vrrpwatch.rfc", "vrrpwatch.join.router", "vrrpwatch.join.group"]
     out += [m for m in modules() if _in(m, (WATCH,)) and m not in WATCH_EDGES]
     assert "vrrpwatch.watch.monitor" in out and "vrrpwatch.join.router" in modules()
     # the HSRP and CARP rules (issue 15) are protocol logic too

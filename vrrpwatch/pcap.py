@@ -30,11 +30,15 @@ from dissectors.ours import (
     ETH_P_IP,
     ETH_P_IPV6,
     IP_PROTOCOLS,
+    IPPROTO_UDP,
     IPV6_FIRST,
     TAG_TPIDS,
+    UDP_PORTS_V4,
+    UDP_PORTS_V6,
     ethernet_may_be_ours,
 )
 from vrrpwatch.errors import VrrpwatchError
+from vrrpwatch.text import path_label
 
 CHUNK_SIZE = 1 << 20
 
@@ -180,6 +184,7 @@ class CaptureReader:
         tags = frozenset(file_order(t) for t in TAG_TPIDS)
         protos = IP_PROTOCOLS
         v6_first = IPV6_FIRST
+        udp, ports4, ports6 = IPPROTO_UDP, UDP_PORTS_V4, UDP_PORTS_V6
         candidate = ethernet_may_be_ours
         eth = linktype == LINKTYPE_ETHERNET and candidates_only
         frame = 0
@@ -208,17 +213,36 @@ class CaptureReader:
                     if caplen >= 38:
                         if et == et4:
                             if p4 not in protos:
-                                continue
+                                # UDP: the port behind a 20-byte header is in the 38 bytes
+                                if p4 != udp:
+                                    continue
+                                if buf[start + 14] == 0x45:
+                                    if buf[start + 36] << 8 | buf[start + 37] not in ports4:
+                                        continue
+                                elif not candidate(buf, start, stop):
+                                    continue
                         elif et in tags:
                             if et_in == et4:
                                 if p4_q not in protos:
+                                    if p4_q != udp:
+                                        continue
+                                    if caplen >= 42 and buf[start + 18] == 0x45:
+                                        if buf[start + 40] << 8 | buf[start + 41] not in ports4:
+                                            continue
+                                    elif not candidate(buf, start, stop):
+                                        continue
+                            elif et_in == et6 and nh6_q == udp and caplen >= 62:
+                                if buf[start + 60] << 8 | buf[start + 61] not in ports6:
                                     continue
                             elif (et_in == et6 and nh6_q not in v6_first) or not candidate(
                                 buf, start, stop
                             ):
                                 continue
                         elif et == et6:
-                            if nh6 not in v6_first or not candidate(buf, start, stop):
+                            if nh6 == udp and caplen >= 58:
+                                if buf[start + 56] << 8 | buf[start + 57] not in ports6:
+                                    continue
+                            elif nh6 not in v6_first or not candidate(buf, start, stop):
                                 continue
                         elif not candidate(buf, start, stop):
                             continue
@@ -275,6 +299,7 @@ class CaptureReader:
         may_be_ours = ethernet_may_be_ours
         peek = struct.Struct(">12xH2xH2xB2xBB2xB").unpack_from
         protos, v6_first, tags = IP_PROTOCOLS, IPV6_FIRST, TAG_TPIDS
+        udp, ports4, ports6 = IPPROTO_UDP, UDP_PORTS_V4, UDP_PORTS_V6
         while True:
             if end - off < 12:
                 more = next(chunks, b"")
@@ -350,21 +375,40 @@ class CaptureReader:
                     # the pcap reader's peek (see _read_pcap), on the frame's network-order bytes
                     if caplen >= 38:
                         et, et_in, nh6, p4, nh6_q, p4_q = peek(buf, data_start)
+                        d = data_start
                         if et == ETH_P_IP:
                             if p4 not in protos:
-                                continue
+                                if p4 != udp:
+                                    continue
+                                if buf[d + 14] == 0x45:
+                                    if buf[d + 36] << 8 | buf[d + 37] not in ports4:
+                                        continue
+                                elif not may_be_ours(buf, d, data_stop):
+                                    continue
                         elif et in tags:
                             if et_in == ETH_P_IP:
                                 if p4_q not in protos:
+                                    if p4_q != udp:
+                                        continue
+                                    if caplen >= 42 and buf[d + 18] == 0x45:
+                                        if buf[d + 40] << 8 | buf[d + 41] not in ports4:
+                                            continue
+                                    elif not may_be_ours(buf, d, data_stop):
+                                        continue
+                            elif et_in == ETH_P_IPV6 and nh6_q == udp and caplen >= 62:
+                                if buf[d + 60] << 8 | buf[d + 61] not in ports6:
                                     continue
                             elif (et_in == ETH_P_IPV6 and nh6_q not in v6_first) or not may_be_ours(
-                                buf, data_start, data_stop
+                                buf, d, data_stop
                             ):
                                 continue
                         elif et == ETH_P_IPV6:
-                            if nh6 not in v6_first or not may_be_ours(buf, data_start, data_stop):
+                            if nh6 == udp and caplen >= 58:
+                                if buf[d + 56] << 8 | buf[d + 57] not in ports6:
+                                    continue
+                            elif nh6 not in v6_first or not may_be_ours(buf, d, data_stop):
                                 continue
-                        elif not may_be_ours(buf, data_start, data_stop):
+                        elif not may_be_ours(buf, d, data_stop):
                             continue
                     elif not may_be_ours(buf, data_start, data_stop):
                         continue
@@ -422,16 +466,17 @@ def open_capture(path: str | Path) -> tuple[BinaryIO, str]:
     if str(path) == "-":
         return sys.stdin.buffer, "<stdin>"
     p = Path(path)
+    name = path_label(p)
     try:
         if p.is_dir():
-            raise CaptureError(f"{p}: is a directory, not a capture file")
-        return open(p, "rb"), str(p)  # noqa: SIM115 - closed by the caller
+            raise CaptureError(f"{name}: is a directory, not a capture file")
+        return open(p, "rb"), name  # noqa: SIM115 - closed by the caller
     except FileNotFoundError:
-        raise CaptureError(f"{p}: no such file") from None
+        raise CaptureError(f"{name}: no such file") from None
     except PermissionError:
-        raise CaptureError(f"{p}: permission denied") from None
+        raise CaptureError(f"{name}: permission denied") from None
     except OSError as exc:
-        raise CaptureError(f"{p}: cannot open ({exc.strerror})") from None
+        raise CaptureError(f"{name}: cannot open ({exc.strerror})") from None
 
 
 def iter_capture(path: str | Path, *, candidates_only: bool = False) -> Iterator[RawPacket]:

@@ -3,7 +3,7 @@
 
 Run as root (the namespace lab of tests/lab.py, prefix ``vws`` + 4 hex digits):
 
-    .venv/bin/python tests/bench/bench_soak.py [--seconds 600] [--every 30]
+    .venv/bin/python tests/bench/bench_soak.py [--seconds 600] [--every 30] [--no-alertmanager]
 
 A sender namespace plays 100 virtual routers advertising every 0.1 s (VRRPv3, 1,000 adverts/s):
 each has a master (priority 200) and a backup (priority 100); every 30 s one router's master
@@ -119,6 +119,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--every", type=float, default=30.0)
+    ap.add_argument(
+        "--no-alertmanager",
+        action="store_true",
+        help="the full sniff serves --metrics only (to tell the two costs apart)",
+    )
     args = ap.parse_args()
     missing = missing_prerequisites()
     if missing:
@@ -137,11 +142,12 @@ def main() -> None:
         try:
             port = free_port(full)
             dbs = {"full": work / "full.db", "plain": work / "plain.db"}
-            extra = {
-                "full": ["--metrics", f"127.0.0.1:{port}", "--alertmanager", am.url,
-                         "--alertmanager-severity", "info"],
-                "plain": [],
-            }  # fmt: skip
+            push = (
+                []
+                if args.no_alertmanager
+                else ["--alertmanager", am.url, "--alertmanager-severity", "info"]
+            )
+            extra = {"full": ["--metrics", f"127.0.0.1:{port}", *push], "plain": []}  # fmt: skip
             sniffs = {}
             for name, host in (("full", full), ("plain", plain)):
                 p = subprocess.Popen(

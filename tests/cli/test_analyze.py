@@ -396,3 +396,53 @@ def test_carp_group_beside_vrrp_in_json_text_and_database(tmp_path: Path) -> Non
     vrrp = analyze_json(FAILOVER, tmp_path / "v.db")
     assert [v["protocol"] for v in vrrp["virtual_routers"]] == ["vrrp"]
     assert "standby" not in vrrp["virtual_routers"][0]
+
+
+PUBLIC = Path(__file__).resolve().parents[1] / "data" / "public"
+
+
+def test_analyze_public_hsrp_failover_prints_groups_timelines_and_alerts(tmp_path: Path) -> None:
+    """Issue 15's "done when": analyze on a public HSRP capture (RFC 2281 v1, three routers)
+    gives the group, its active and standby timelines and its alerts, in JSON and text."""
+    path = str(PUBLIC / "HSRP_failover.pcap")
+    db = tmp_path / "x.db"
+    doc = analyze_json(path, db)
+    (vr,) = doc["virtual_routers"]
+    assert (vr["protocol"], vr["family"], vr["vrid"], vr["version"]) == ("hsrp", 4, 1, 1)
+    assert (vr["master"], vr["standby"], vr["hold_ms"]) == ("192.168.0.30", "192.168.0.20", 10000)
+    assert [
+        (t["from"], t["to"], t["cause"], t["gap_ms"], t["expected_ms"]) for t in vr["transitions"]
+    ] == [
+        (None, "192.168.0.10", "first-seen", None, None),
+        ("192.168.0.10", "192.168.0.30", "hold-expired", 10000.506, 10000.0),
+    ]
+    assert [(t["from"], t["to"], t["cause"]) for t in vr["standby_transitions"]] == [
+        (None, "192.168.0.30", "first-seen"),
+        ("192.168.0.30", "192.168.0.20", "promoted"),
+    ]
+    kinds = {a["kind"] for a in doc["alerts"]}
+    assert {"plaintext-auth", "default-password", "master-change"} <= kinds
+    assert doc["hsrp"] > 0 and "cisco" not in json.dumps(doc)
+    r = run("report", db=db)
+    assert r.exit_code == 0
+    out = r.output
+    assert "Active timeline: vlan - IPv4 HSRP group 1" in out
+    assert "Standby timeline: vlan - IPv4 HSRP group 1" in out
+    assert "hold-expired" in out and "promoted" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "vrid", "version"),
+    [
+        ("hsrp-v2-ipv6-hello.pcapng", 6, 1, 2),
+        ("hsrpv2-election.pcapng", 4, 1, 2),
+        ("hsrp0.pcap", 4, 10, 1),
+    ],
+)
+def test_analyze_public_hsrp_captures(
+    name: str, family: int, vrid: int, version: int, tmp_path: Path
+) -> None:
+    doc = analyze_json(str(PUBLIC / name), tmp_path / "x.db")
+    hsrp = [v for v in doc["virtual_routers"] if v["protocol"] == "hsrp"]
+    assert (hsrp[0]["family"], hsrp[0]["vrid"], hsrp[0]["version"]) == (family, vrid, version)
+    assert hsrp[0]["master"] is not None and hsrp[0]["transitions"][0]["cause"] == "first-seen"

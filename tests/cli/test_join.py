@@ -281,7 +281,7 @@ def _captured_options(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int,
 
     seen: list[object] = []
 
-    def fake_join(opts: object, sink: object, before_start: object = None) -> int:
+    def fake_join(opts: object, sink: object, before_start: object = None, **_: object) -> int:
         seen.append(opts)
         return 0
 
@@ -319,9 +319,28 @@ def test_config_warnings_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     assert code == 0 and "use_vmac is ignored" in out
     assert opts.priority == 100  # type: ignore[attr-defined]  # keepalived's default
-    # several instances and no --instance: one line naming them
-    code, out, _ = _captured_options(monkeypatch, "--config", str(conf))
-    assert code == 2 and out.startswith("Error: ") and len(out.strip().splitlines()) == 1
+    # several instances and no --instance: join runs them all, in one plan
+    code, out, plan = _captured_options(monkeypatch, "--config", str(conf))
+    assert code == 0, out
+    assert [o.instance for o in plan.instances] == ["VI_7", "VI_8"]  # type: ignore[attr-defined]
+    # ... and an instance's own flag with several is one error line naming the flag
+    code, out, _ = _captured_options(monkeypatch, "--config", str(conf), "--priority", "50")
+    errors = [line for line in out.splitlines() if not line.startswith("Warning: ")]
+    assert code == 2 and errors == [
+        "Error: --priority sets one instance's value, but join runs 2 (VI_7, VI_8); choose "
+        "one with --instance or set it in the config"
+    ]
+    code, out, plan = _captured_options(
+        monkeypatch, "--config", str(conf), "--instance", "VI_8", "--instance", "VI_7",
+        "--dry-run", "--learn-timeout", "0",
+    )  # fmt: skip
+    assert code == 0, out
+    assert [(o.instance, o.dry_run, o.learn_timeout_s) for o in plan.instances] == [  # type: ignore[attr-defined]
+        ("VI_7", True, 0.0),
+        ("VI_8", True, 0.0),
+    ]
+    code, out, _ = _captured_options(monkeypatch, "--config", str(conf), "--instance", "VI_9")
+    assert code == 2 and "no vrrp_instance 'VI_9' (found: VI_7, VI_8)" in out
     bad = tmp_path / "bad.conf"
     bad.write_text("vrrp_instance VI_1 {\n  priority\n")
     code, out, _ = _captured_options(monkeypatch, "--config", str(bad))
@@ -359,7 +378,7 @@ def test_unopenable_database_is_one_error_line(
 ) -> None:
     from vrrpwatch.join import setup
 
-    def fake_join(opts: object, sink: object, before_start: Any = None) -> int:
+    def fake_join(opts: object, sink: object, before_start: Any = None, **_: object) -> int:
         before_start()
         return 0
 

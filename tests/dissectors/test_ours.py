@@ -1,7 +1,8 @@
 """The one "could this frame be ours" table (dissectors/ours.py) and every check derived from
 it, on generated frames: 0x8100, 0x88a8, 0x9100 and 0x9200 tags, QinQ, 802.1ah, IPv6
-extension headers before VRRP, AH, ARP and neighbour advertisements, and their neighbours
-that are not ours.
+extension headers before VRRP, AH, HSRP (UDP 1985 over IPv4, 2029 over IPv6), ARP and
+neighbour advertisements, and their neighbours that are not ours (other UDP ports, HSRP's
+ports over the other IP version).
 
 Each derived check must agree with the table and with the full decoder: the decoder's fast
 reject, the capture reader's prefilter and its inline peek (pcap in both byte orders, and
@@ -25,11 +26,21 @@ from hypothesis import strategies as st
 from dissectors import ours
 from dissectors.arp import build_arp, gratuitous_arp
 from dissectors.common import DecodeError
-from dissectors.ip import AuthHeader, IPv4Header, IPv6Header, build_ah, build_ipv4, build_ipv6
+from dissectors.hsrp import GroupState, HsrpV1, HsrpV2, V1State, V2State, build_hsrp
+from dissectors.ip import (
+    AuthHeader,
+    IPv4Header,
+    IPv6Header,
+    UdpHeader,
+    build_ah,
+    build_ipv4,
+    build_ipv6,
+    build_udp,
+)
 from dissectors.nd import ALL_NODES, build_na, unsolicited_na
-from dissectors.packet import Decoded, _decode, decode_packet
+from dissectors.packet import _BY_UDP_PORT, Decoded, Kind, _decode, decode_packet
 from dissectors.vrrp import VRRP_MCAST_V4, VRRP_MCAST_V6, VrrpV2, VrrpV3, build_vrrp, virtual_mac
-from tests.helpers import kernel_view, run_bpf, summary_of
+from tests.helpers import hsrp_ip, kernel_view, run_bpf, summary_of
 from vrrpwatch.pcap import CaptureReader
 from vrrpwatch.watch.feed import CachedDecoder, Feed, cache_key
 from vrrpwatch.watch.live import VRRP_FILTER
@@ -66,6 +77,34 @@ def v2_advert() -> bytes:
 def v3_advert6() -> bytes:
     adv = VrrpV3(vrid=7, priority=100, count_ip_addrs=1, addresses=(VIP6,))
     return build_vrrp(adv, src=SRC6, dst=VRRP_MCAST_V6)
+
+
+HSRP_V1 = HsrpV1(state=V1State.ACTIVE, group=7, virtual_ip_address=VIP4)
+HSRP_V2 = HsrpV2(
+    tlvs=(GroupState(state=V2State.ACTIVE, group=1000, identifier=MAC, virtual_ip_address=VIP4),)
+)
+HSRP_V2_6 = HsrpV2(
+    tlvs=(
+        GroupState(
+            state=V2State.STANDBY,
+            ip_version=6,
+            group=7,
+            identifier=MAC,
+            virtual_ip_address=VIP6,
+            virtual_ip_padding=b"",
+        ),
+    )
+)
+
+
+def udp(
+    port: int,
+    payload: bytes = b"payload",
+    src: ipaddress.IPv4Address | ipaddress.IPv6Address = SRC4,
+    dst: ipaddress.IPv4Address | ipaddress.IPv6Address = VRRP_MCAST_V4,
+) -> bytes:
+    """A UDP datagram from and to ``port``, checksummed for ``src`` -> ``dst``."""
+    return build_udp(UdpHeader(src_port=port, dst_port=port), payload, src=src, dst=dst)
 
 
 def ext(next_header: int, length_units: int = 0) -> bytes:
@@ -118,6 +157,17 @@ def _cases() -> list[Case]:
     ah = AuthHeader(next_header=112, spi=0x100, sequence=1, icv=bytes(12))
     ah_vrrp = ipv4(51, build_ah(ah, v2_advert()))
     ah_tcp = ipv4(51, build_ah(dataclasses.replace(ah, next_header=6), bytes(20)))
+    hsrp1 = hsrp_ip(HSRP_V1, src=SRC4)
+    hsrp2 = hsrp_ip(HSRP_V2, src=SRC4, ttl=255)
+    hsrp6 = hsrp_ip(HSRP_V2_6, src=SRC6, ttl=255)
+    # An IPv4 header with options (IHL 6): the UDP header moves, the checks follow the IHL.
+    hsrp1_options = build_ipv4(
+        IPv4Header(src=SRC4, dst=VRRP_MCAST_V4, protocol=17, ttl=1, options=bytes(4)),
+        udp(1985, build_hsrp(HSRP_V1)),
+    )
+    # A broken HSRPv2 (group state TLV of length 39): ours, reported as malformed.
+    broken6 = bytearray(hsrp6)
+    broken6[40 + 8 + 1] = 39
     out: list[Case] = []
     for label, payload, et, is_ours in (
         ("v2", v2, 0x0800, True),
@@ -125,8 +175,22 @@ def _cases() -> list[Case]:
         ("garp", arp, 0x0806, True),
         ("na", na, 0x86DD, True),
         ("ah-vrrp", ah_vrrp, 0x0800, True),
+        ("hsrp1", hsrp1, 0x0800, True),
+        ("hsrp2", hsrp2, 0x0800, True),
+        ("hsrp2-ipv6", hsrp6, 0x86DD, True),
+        ("hsrp1-ip-options", hsrp1_options, 0x0800, True),
+        ("hsrp2-ipv6-malformed", bytes(broken6), 0x86DD, True),
         ("tcp4", tcp4, 0x0800, False),
         ("udp6", udp6, 0x86DD, False),
+        ("udp4-dns", ipv4(17, udp(53)), 0x0800, False),
+        ("udp4-to-2029", ipv4(17, udp(2029, build_hsrp(HSRP_V2))), 0x0800, False),
+        (
+            "udp6-to-1985",
+            ipv6(17, udp(1985, build_hsrp(HSRP_V2_6), SRC6, VRRP_MCAST_V6)),
+            0x86DD,
+            False,
+        ),
+        ("tcp4-to-1985", ipv4(6, struct.pack("!HH", 1985, 1985) + bytes(16)), 0x0800, False),
         ("ns", ns, 0x86DD, False),
         ("lldp", bytes(40), 0x88CC, False),
     ):
@@ -176,6 +240,7 @@ def _cases() -> list[Case]:
         for upper, body, is_ours in (
             (112, v3_advert6(), True),
             (58, build_na(unsolicited_na(MAC6, VIP6), src=SRC6, dst=ALL_NODES), True),
+            (17, udp(2029, build_hsrp(HSRP_V2_6), SRC6, VRRP_MCAST_V6), True),
             (17, bytes(8), False),
             (58, bytes((135, 0)) + bytes(22), False),
         ):
@@ -185,10 +250,18 @@ def _cases() -> list[Case]:
                 payload = make(first) + payload
                 first = nh
             frame = eth(0x86DD, ipv6(first, payload))
-            out.append(Case(f"ipv6-{name}-{upper}", frame, is_ours, is_ours, False))
+            suffix = "-hsrp" if is_ours and upper == 17 else ""
+            out.append(Case(f"ipv6-{name}-{upper}{suffix}", frame, is_ours, is_ours, False))
     # A later IPv6 fragment of VRRP: no header of its own, reported as unreassembled.
     later = eth(0x86DD, ipv6(44, fragment(112, offset_units=3) + bytes(16)))
     out.append(Case("ipv6-later-fragment", later, True, True, False))
+    # A later fragment of UDP is nobody's: no UDP header in it, whatever its bytes say.
+    later = eth(0x86DD, ipv6(44, fragment(17, offset_units=3) + struct.pack("!HH", 2029, 2029)))
+    out.append(Case("ipv6-later-fragment-udp", later, False, False, False))
+    # IPv4 with an IHL below 5 and UDP: the table and the filter do not read a port there.
+    short = bytearray(eth(0x0800, hsrp1))
+    short[14] = 0x44
+    out.append(Case("hsrp1-ihl-4", bytes(short), False, False, False))
     # A broken advert is ours too: the monitor counts it as malformed.
     bad = bytearray(eth(0x0800, v2, (0x9200,)))
     bad[18 + 20] = 0x71  # VRRP version 7
@@ -475,10 +548,16 @@ def test_kernel_filter_agrees_with_the_table_where_it_walks(case: Case) -> None:
 def test_kernel_filter_is_built_from_the_table() -> None:
     """Every value of the table that the filter can test appears in it as a jeq constant."""
     constants = {k for code, _jt, _jf, k in VRRP_FILTER if code == 0x15}
-    assert ours.TAG_TPIDS | ours.ETHERTYPES | ours.IP_PROTOCOLS | ours.ICMPV6_TYPES <= constants
-    assert constants - ours.TAG_TPIDS - ours.ETHERTYPES - ours.IP_PROTOCOLS - ours.ICMPV6_TYPES == {
-        ours.IPPROTO_ICMPV6
-    }
+    table = (
+        ours.TAG_TPIDS
+        | ours.ETHERTYPES
+        | ours.IP_PROTOCOLS
+        | ours.ICMPV6_TYPES
+        | ours.UDP_PORTS_V4
+        | ours.UDP_PORTS_V6
+    )
+    assert table <= constants
+    assert constants - table == {ours.IPPROTO_ICMPV6, ours.IPPROTO_UDP}
 
 
 def test_the_table_imports_nothing() -> None:
@@ -494,3 +573,47 @@ def test_the_table_imports_nothing() -> None:
         for a in n.names
     ]
     assert set(imported) == {"__future__"}
+
+
+# -- HSRP: the dispatch reads the table's ports ---------------------------------------------
+
+
+def test_udp_dispatch_is_the_tables_ports() -> None:
+    """The decoder's (IP version, UDP port) dispatch and the table name the same ports."""
+    assert set(_BY_UDP_PORT) == {(4, p) for p in ours.UDP_PORTS_V4} | {
+        (6, p) for p in ours.UDP_PORTS_V6
+    }
+    assert {c.name for c in CASES if c.ours and "hsrp" in c.name} >= {
+        "hsrp1-0x8100",
+        "hsrp2-ipv6-0x8100",
+        "hsrp2-0x88a8+0x8100",
+    }
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if "hsrp" in c.name and c.ours], ids=lambda c: c.name
+)
+def test_hsrp_frames_decode_as_hsrp(case: Case) -> None:
+    """Under 802.1Q and QinQ alike; the malformed one raises (the monitor counts it)."""
+    if "malformed" in case.name:
+        with pytest.raises(DecodeError):
+            decode_packet(case.frame, 1)
+        return
+    d = decode_packet(case.frame, 1)
+    assert d is not None and d.kind is Kind.HSRP and d.udp is not None
+    assert d.message in (HSRP_V1, HSRP_V2, HSRP_V2_6)
+
+
+def test_hsrp_is_counted_by_the_monitor_not_followed() -> None:
+    """HSRP frames reach the monitor through the feed: counted (``hsrp``), no VRRP router,
+    no alert; a malformed one is counted as malformed."""
+    monitor = Monitor(fingerprint=lambda pw: "fp")
+    feed = Feed(monitor)
+    frames = [c.frame for c in CASES if "hsrp" in c.name and c.ours]
+    feed.run([(i, float(i), 1, f) for i, f in enumerate(frames * 2, 1)])
+    malformed = 2 * sum("malformed" in c.name for c in CASES if "hsrp" in c.name and c.ours)
+    assert monitor.counters.hsrp == 2 * len(frames) - malformed
+    assert monitor.counters.malformed == malformed
+    assert monitor.counters.vrrp_adverts == 0 and not monitor.routers
+    doc = summary_of(monitor)
+    assert doc["hsrp"] == monitor.counters.hsrp and doc["vrrp_adverts"] == 0

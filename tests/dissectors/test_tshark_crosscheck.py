@@ -32,7 +32,9 @@ from tests.helpers import CAPTURES, PUBLIC_CAPTURES, lab_unavailable
 from vrrpwatch.cli import cli
 
 # IP protocol 112 without a VRRP layer too: Wireshark shows an empty one as bare IP.
-DISPLAY_FILTER = "vrrp or carp or arp or icmpv6.type == 136 or ip.proto == 112 or ipv6.nxt == 112"
+DISPLAY_FILTER = (
+    "vrrp or carp or hsrp or arp or icmpv6.type == 136 or ip.proto == 112 or ipv6.nxt == 112"
+)
 PREFS = {"ip.defragment": "FALSE"}
 # How long tshark may take to exit after its last output (a loaded machine: generous).
 TSHARK_EXIT_S = 60.0
@@ -164,8 +166,11 @@ _TUNNELS = frozenset(("udp", "tcp", "gre", "capwap.data", "erspan", "vxlan"))
 def _describe(pkt: Any) -> dict[str, Any]:
     names = [layer.layer_name for layer in pkt.layers]
     rec: dict[str, Any] = {"malformed": _malformed(pkt), "time": float(pkt.frame_info.time_epoch)}
-    ours = [i for i, n in enumerate(names) if n in ("vrrp", "arp", "icmpv6")]
-    if ours and any(n in _TUNNELS for n in names[: ours[0]]):
+    ours = [i for i, n in enumerate(names) if n in ("vrrp", "hsrp", "arp", "icmpv6")]
+    carrier = names[: ours[0]] if ours else []
+    if ours and names[ours[0]] == "hsrp" and carrier[-1:] == ["udp"]:
+        carrier = carrier[:-1]  # HSRP's own UDP
+    if any(n in _TUNNELS for n in carrier):
         # ARP in CAPWAP, VRRP in GRE...: we decode the link layer only.
         return {"tunnelled": True}
     rec["vlan"] = [
@@ -215,6 +220,8 @@ def _describe(pkt: Any) -> dict[str, Any]:
             rec["auth_type"] = {0: "none", 1: "simple", 2: "ah"}.get(auth, auth)  # type: ignore[arg-type]
             if auth == 1:
                 rec["password"] = _one(v, "vrrp.auth_string")
+    elif "hsrp" in names:
+        rec["kind"] = "hsrp"
     elif "arp" in names:
         a = pkt["arp"]
         op = _int(_one(a, "arp.opcode"))

@@ -79,8 +79,10 @@ def test_read_auth_pass(tmp_path: Path) -> None:
         read_auth_pass(str(f))
     with pytest.raises(JoinError, match=f"^--auth-pass-file: {tmp_path}/missing: No such file"):
         read_auth_pass(str(tmp_path / "missing"))
-    with pytest.raises(JoinError, match="not a regular file"):
+    with pytest.raises(JoinError, match="is a directory, not a password file"):
         read_auth_pass(str(tmp_path))
+    with pytest.raises(JoinError, match="not a regular file"):
+        read_auth_pass("/dev/zero")
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     with pytest.raises(JoinError, match="not a regular file"):

@@ -214,9 +214,11 @@ def test_notify_runs_command_with_state(tmp_path: Path) -> None:
     rt, tr, clock, _ = make([], notify=cmd)
     rt.run(until=lambda: clock.now >= 5.0)
     # Notify commands run in the background (as keepalived's do): their order is not fixed.
+    # STOP at shutdown, as keepalived's notify_shutdown.
     assert sorted(out.read_text().splitlines()) == [
         "INSTANCE VI_1 BACKUP 50",
         "INSTANCE VI_1 MASTER 50",
+        "INSTANCE VI_1 STOP 50",
     ]
 
 
@@ -225,7 +227,7 @@ def test_notify_command_that_cannot_run_is_logged_not_fatal(tmp_path: Path) -> N
     rt, tr, clock, events = make([], notify=f"{missing} --flag")
     rt.run(until=lambda: clock.now >= 5.0)
     errors = [e["message"] for e in events if e["event"] == "notify-error"]
-    assert len(errors) == 2  # BACKUP, then MASTER
+    assert len(errors) == 3  # BACKUP, MASTER, then STOP
     assert errors[0].startswith(f"(VI_1) Cannot run notify command {missing}: [Errno 2]")
     assert [e["new"] for e in events if e["event"] == "state"] == ["BACKUP", "MASTER", "INIT"]
 

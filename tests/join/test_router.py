@@ -587,6 +587,8 @@ _inputs = st.one_of(
     st.tuples(st.just("up")),
     st.tuples(st.just("shutdown")),
     st.tuples(st.just("start")),
+    # The sync group inputs (keepalived vrrp_sync.c), in any state.
+    st.tuples(st.sampled_from(["sync_master", "sync_backup", "sync_fault", "hold"])),
 )
 
 
@@ -617,6 +619,11 @@ def test_state_machine_stays_valid(priority: int, steps: list) -> None:
                 out = vr.link_up(now)
             elif kind == "shutdown":
                 out = vr.shutdown(now)
+            elif kind == "hold":
+                vr.hold_master(now)
+                out = []
+            elif kind.startswith("sync_"):
+                out = getattr(vr, kind)(now)
             else:
                 out = vr.start(now)
         except ProtocolError:

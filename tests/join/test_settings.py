@@ -46,7 +46,12 @@ def test_join_settings_v3_drops_auth_and_warns() -> None:
     ju = join_settings(unicast)
     assert ju.advert_int_cs == 25 and not ju.preempt
     assert [str(p) for p in ju.unicast_peers] == ["203.0.113.3", "203.0.113.4"]
-    assert ju.warnings == ("use_vmac is ignored",)
+    # Every keyword join does not act on is a warning (here vmac_xmit_base, next to use_vmac).
+    assert ju.warnings == (
+        "use_vmac is ignored",
+        "unicast_src_ip is ignored: adverts go from the interface's primary address",
+        "vmac_xmit_base is ignored",
+    )
 
 
 def test_settings_values_are_join_options_fields() -> None:
@@ -105,3 +110,75 @@ def test_resolve_options_given_wins_over_config_over_defaults() -> None:
 def test_resolve_options_needs_vrid_and_priority(given: JoinValues, missing: str) -> None:
     with pytest.raises(JoinError, match=f"Missing option '{missing}'"):
         resolve_options(given)
+
+
+MULTI = """\
+global_defs { notify_fifo /run/ka.fifo }
+vrrp_sync_group G1 {
+    group { VI_1 VI_2 NOPE }
+    notify "/bin/gn x"
+}
+vrrp_sync_group G2 { group { VI_2 VI_3 } }
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 1
+    virtual_ipaddress { 192.0.2.1/24 }
+    notify_master "/bin/m a" nobody
+}
+vrrp_instance VI_2 {
+    interface eth1
+    virtual_router_id 2
+    priority 90
+    virtual_ipaddress { 198.51.100.2/24 }
+}
+vrrp_instance VI_3 {
+    interface eth2
+    virtual_router_id 3
+    virtual_ipaddress { 203.0.113.3/24 }
+}
+"""
+
+
+def test_load_join_config_every_instance_and_the_sync_groups(tmp_path: Path) -> None:
+    from vrrpwatch.join.settings import GroupPlan, JoinPlan, Script, load_join_config, resolve_plan
+
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(MULTI)
+    config = load_join_config(conf)
+    assert [s.instance for s in config.settings] == ["VI_1", "VI_2", "VI_3"]
+    assert config.notify_fifos == ("/run/ka.fifo",)
+    # keepalived's vrrp_sync_set_group: unknown names ignored, one group per instance.
+    assert config.groups == (
+        GroupPlan(
+            name="G1",
+            members=("VI_1", "VI_2"),
+            notify_scripts=(("notify", Script(("/bin/gn", "x"))),),
+        ),
+    )
+    assert config.warnings == (
+        "G1: instance NOPE does not exist; ignored",
+        "G2: VI_2 is already in sync group G1; ignored",
+        "G2: sync group has 1 of the instances join runs; ignored",
+    )
+    plan = resolve_plan(JoinValues(dry_run=True), config)
+    assert isinstance(plan, JoinPlan)
+    assert [(o.instance, o.vrid, o.priority, o.dry_run) for o in plan.instances] == [
+        ("VI_1", 1, 100, True), ("VI_2", 2, 90, True), ("VI_3", 3, 100, True),
+    ]  # fmt: skip
+    assert plan.instances[0].notify_scripts == (("master", Script(("/bin/m", "a"), "nobody")),)
+    assert plan.instances[0].notify_fifos == ("/run/ka.fifo",)
+    with pytest.raises(JoinError, match="^--vip sets one instance's value"):
+        resolve_plan(JoinValues(vips=("192.0.2.9",)), config)
+    # One instance selected: its options, the flags override, no group left.
+    one = load_join_config(conf, ("VI_2",))
+    assert (
+        one.groups == ()
+        and "G1: sync group has 1 of the instances join runs; ignored" in one.warnings
+    )
+    opts = resolve_plan(JoinValues(priority=20), one)
+    assert isinstance(opts, JoinOptions) and (opts.instance, opts.priority) == ("VI_2", 20)
+
+
+def test_without_a_config_the_instance_is_named_after_the_vrid() -> None:
+    assert JoinOptions(vrid=7, priority=50).instance == "VI_7"
+    assert resolve_options(JoinValues(vrid=42, priority=50)).instance == "VI_42"

@@ -239,3 +239,20 @@ def test_the_kernel_filter_drops_bad_checksums_of_our_length(count: int) -> None
     assert run_bpf(prog, six, net=other_src) == drop  # the pseudo-header is summed
     assert run_bpf(prog, _corrupt(six) + bytes(16), net=_ipv6_header(six)) == ok
     assert run_bpf(prog, _advert(3, 8, family=6), net=_ipv6_header(six)) == drop  # VRID 8
+
+
+def test_select_until_zero_polls_what_is_ready() -> None:
+    """The loop's backlog turn waits 0 s: it must still read what is queued (it used to return
+    nothing at once), and a TransportMux polls each ready transport the same way."""
+    import selectors
+    import socket
+
+    from vrrpwatch.join.transport import select_until
+
+    a, b = socket.socketpair()
+    with a, b, selectors.DefaultSelector() as sel:
+        sel.register(a, selectors.EVENT_READ, "a")
+        assert select_until(sel, 0.0) == []
+        b.send(b"x")
+        assert [key.data for key, _ in select_until(sel, 0.0)] == ["a"]
+        assert [key.data for key, _ in select_until(sel, 1.0)] == ["a"]

@@ -219,7 +219,9 @@ def test_join_cli_serves_the_instance_it_runs(
     probe.close()
     seen: list[Samples] = []
 
-    def fake_join(opts: Any, sink: Any, before_start: Any = None, on_runtime: Any = None) -> int:
+    def fake_join(
+        opts: Any, sink: Any, before_start: Any = None, on_runtime: Any = None, **_: Any
+    ) -> int:
         before_start()
         rt, _tr = runtime([])
         on_runtime(rt)

@@ -21,7 +21,7 @@ IDS = {
     "split-brain", "auth-mismatch", "vip-mismatch", "interval-mismatch", "version-mismatch",
     "rogue-advertiser", "plaintext-auth", "priority-255", "ttl-not-255", "bad-checksum",
     "bad-source-mac", "malformed", "garp-conflict", "carp-on-vrrp-segment", "interface-down",
-    "interface-up", "router-on-two-interfaces", "spoofed-advert",
+    "interface-up", "router-on-two-interfaces", "spoofed-advert", "advertiser-flood",
     # issue 15: HSRP and CARP
     "default-password", "timer-mismatch", "priority-takeover", "carp-demotion",
 }  # fmt: skip

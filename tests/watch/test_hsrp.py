@@ -8,7 +8,9 @@ import shutil
 import subprocess
 from typing import Any
 
-from dissectors.frame import ETH_P_IP, ETH_P_IPV6, build_ethernet, parse_link
+import pytest
+
+from dissectors.frame import ETH_P_IP, ETH_P_IPV6, build_ethernet
 from dissectors.hsrp import (
     GroupState,
     HsrpV1,
@@ -18,7 +20,6 @@ from dissectors.hsrp import (
     V1State,
     V2State,
     build_hsrp,
-    parse_hsrp,
 )
 from dissectors.ip import (
     IPv4Header,
@@ -27,9 +28,6 @@ from dissectors.ip import (
     build_ipv4,
     build_ipv6,
     build_udp,
-    parse_ipv4,
-    parse_ipv6,
-    parse_udp,
 )
 from dissectors.packet import Decoded, Kind, decode_packet
 from tests.helpers import PUBLIC_CAPTURES, garp, summary_of
@@ -78,21 +76,9 @@ def frame(msg: HsrpV1 | HsrpV2, src: str, mac: bytes) -> bytes:
 
 
 def decoded(data: bytes) -> Decoded:
-    """The frame as the decoder gives it; until ``decode_packet`` dispatches HSRP (issue 15's
-    decode part), the same layers parsed here."""
     d = decode_packet(data, 1)
-    if d is not None:
-        return d
-    link, off = parse_link(data, 1)
-    ip: Any
-    if link.ethertype == ETH_P_IP:
-        ip, payload = parse_ipv4(data, off)
-    else:
-        ip, payload = parse_ipv6(data, off)
-    udp, body = parse_udp(payload, src=ip.src, dst=ip.dst)
-    msg = parse_hsrp(body, family=ip.family, dst_port=udp.dst_port)
-    kind = getattr(Kind, "HSRP", Kind.VRRP)
-    return Decoded(kind=kind, link=link, ip=ip, ah=None, message=msg)  # type: ignore[arg-type]
+    assert d is not None
+    return d
 
 
 class Hsrp:
@@ -104,8 +90,11 @@ class Hsrp:
         self, t: float, msg: HsrpV1 | HsrpV2 | bytes, src: str = A, mac: bytes = MAC_A
     ) -> list[Any]:
         self.frame += 1
-        data = msg if isinstance(msg, bytes) else frame(msg, src, mac)
-        return self.m.observe(self.frame, t, decoded(data))
+        if isinstance(msg, bytes):
+            return self.m.observe(self.frame, t, decoded(msg))
+        d = decoded(frame(msg, src, mac))
+        assert d.kind is Kind.HSRP
+        return self.m.observe(self.frame, t, d)
 
     def every(
         self, start: float, stop: float, step: float, msg: HsrpV1 | HsrpV2, src: str, mac: bytes
@@ -294,11 +283,9 @@ def _follow(name: str) -> Monitor:
 
     m = Monitor(fingerprint=lambda pw: fingerprint(pw, b"k"))
     for p in iter_capture(PUBLIC_CAPTURES / name):
-        try:
-            d = decoded(p.data)
-        except (ValueError, IndexError):
-            continue  # not HSRP (the fallback parses any IPv4/IPv6 frame)
-        m.observe(p.frame, p.time, d)
+        d = decode_packet(p.data, p.linktype)
+        if d is not None:
+            m.observe(p.frame, p.time, d)
     m.finish()
     return m
 
@@ -363,3 +350,14 @@ def test_the_old_actives_hello_racing_a_coup_does_not_undo_it() -> None:
     h(1.01, v1(V1State.SPEAK, 100), A, MAC_A)
     h(1.02, v1(V1State.ACTIVE, 120), B, MAC_B)
     assert [t[:3] for t in h.active()] == [(None, A, "first-seen"), (A, B, "coup")]
+
+
+def test_known_routers_list_hsrp_groups() -> None:
+    known = KnownRouters.from_toml(f'[[router]]\naddress = "{A}"\nvrids = [0, 4095]\n')
+    assert known.allows(A, None, 4095) and known.allows(A, None, 0)
+    assert not known.allows(A, None, 1)
+    with pytest.raises(ValueError, match="0..4095"):
+        KnownRouters.from_toml(f'[[router]]\naddress = "{A}"\nvrids = [4096]\n')
+    h = Hsrp(known_routers=known)
+    h(0.0, v1(V1State.ACTIVE, 100, group=0), A, MAC_A)
+    assert AlertKind.ROGUE_ADVERTISER not in h.kinds()

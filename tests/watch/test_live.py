@@ -41,7 +41,8 @@ CAPTURE_FILES = sorted(
 
 # (Ethernet frames, frames the kernel filter passes) per capture. tshark agrees on every
 # count: frames whose first header after at most two 802.1Q/ad tags is ARP, IPv4 protocol 112
-# or 51, or IPv6 next header 112 or 51 or an ICMPv6 neighbour advertisement.
+# or 51 or UDP to port 1985 (HSRP), or IPv6 next header 112 or 51, UDP to port 2029 (HSRPv2) or
+# an ICMPv6 neighbour advertisement.
 FILTER_COUNTS = {
     "frr-keepalived.pcap": (13, 13),
     "rogue.pcap": (25, 25),
@@ -53,9 +54,9 @@ FILTER_COUNTS = {
     "v3-ipv6.pcap": (27, 27),
     "vlans.pcap": (105, 105),
     "vmac.pcap": (17, 17),
-    "HSRP_coup.pcap": (51, 0),
-    "HSRP_election.pcap": (49, 0),
-    "HSRP_failover.pcap": (39, 0),
+    "HSRP_coup.pcap": (51, 51),
+    "HSRP_election.pcap": (49, 49),
+    "HSRP_failover.pcap": (39, 39),
     "VRRP-V2.pcap": (1, 1),
     "VRRP-V3-IPv4.pcap": (1, 1),
     "VRRP-V3-IPv6.pcap": (1, 1),
@@ -72,18 +73,18 @@ FILTER_COUNTS = {
     "gnutella.pcap": (3905, 23),
     "gratuitous_arp_hsrp.cap": (6, 6),
     "hsrp-gratuitous-arp.pcapng": (2, 2),
-    "hsrp-v2-authentication-md5-key-chain.pcapng": (1, 0),
-    "hsrp-v2-authentication-md5-key-string.pcapng": (1, 0),
-    "hsrp-v2-authentication-plaintext.pcapng": (2, 0),
-    "hsrp-v2-hello.pcapng": (2, 0),
-    "hsrp-v2-ipv6-hello.pcapng": (2, 0),
-    "hsrp0.pcap": (4, 0),
-    "hsrp2.pcap": (2, 0),
-    "hsrp2_ipv6.pcapng": (36, 0),
-    "hsrpv1-hello-packet-milliseconds-timer-not-shown.pcapng": (1, 0),
+    "hsrp-v2-authentication-md5-key-chain.pcapng": (1, 1),
+    "hsrp-v2-authentication-md5-key-string.pcapng": (1, 1),
+    "hsrp-v2-authentication-plaintext.pcapng": (2, 2),
+    "hsrp-v2-hello.pcapng": (2, 2),
+    "hsrp-v2-ipv6-hello.pcapng": (2, 2),
+    "hsrp0.pcap": (4, 4),
+    "hsrp2.pcap": (2, 2),
+    "hsrp2_ipv6.pcapng": (36, 36),
+    "hsrpv1-hello-packet-milliseconds-timer-not-shown.pcapng": (1, 1),
     "hsrpv2-arp-gratuitous.pcapng": (2, 2),
-    "hsrpv2-election.pcapng": (65, 0),
-    "hsrpv2-resign-active.pcapng": (2, 0),
+    "hsrpv2-election.pcapng": (65, 65),
+    "hsrpv2-resign-active.pcapng": (2, 2),
     "icmp-icmp_print-oobr-1.pcap": (3, 1),
     "icmp-icmp_print-oobr-2.pcap": (0, 0),
     "icmp_dot1q.pcap": (15, 6),
@@ -139,7 +140,7 @@ def _simple(frame: bytes) -> bool:
     et = frame[off : off + 2]
     if tags > 2 or int.from_bytes(et, "big") == ours.ETH_P_PBB:
         return False
-    direct = ours.IP_PROTOCOLS | {ours.IPPROTO_ICMPV6}
+    direct = ours.IP_PROTOCOLS | {ours.IPPROTO_ICMPV6, ours.IPPROTO_UDP}
     return not (et == ours.ETH_P_IPV6_BYTES and frame[off + 8] not in direct)
 
 

@@ -9,9 +9,12 @@ from typing import Any
 
 import click
 
+from vrrpwatch.text import path_label
+
 from . import EXIT_VERDICT, cli
 from .options import (
     InputError,
+    check_output_file,
     db_option,
     fail_on_option,
     load_known_routers,
@@ -65,19 +68,23 @@ def analyze(
     from vrrpwatch.watch.files import ContentIdentity, run_files
 
     known = load_known_routers(known_routers)
+    if html_path is not None:
+        check_output_file(html_path, "--html")
     if files.count("-") > 1:
         raise InputError("- (standard input) can be read only once")
     for f in files:
         if f == "":
             raise InputError("'': an empty file name")
         if f != "-" and Path(f).is_dir():
-            raise InputError(f"{f}: is a directory, not a capture file")
+            raise InputError(f"{path_label(f)}: is a directory, not a capture file")
         if f != "-" and not Path(f).exists():
-            raise InputError(f"{f}: no such file")
+            raise InputError(f"{path_label(f)}: no such file")
     db, monitor, store = open_monitor(db_path, known, reveal_secrets)
     identity = ContentIdentity(files, engine)
     progress_cb, finish_progress = _progress(files)
-    with recorded_run(store, monitor, kind="analyze", source=" ".join(files)) as run:
+    with recorded_run(
+        store, monitor, kind="analyze", source=" ".join(map(path_label, files))
+    ) as run:
         try:
             run_files(
                 files, monitor, store, engine=engine, on_progress=progress_cb, identity=identity

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from dissectors.packet import Kind
-from vrrpwatch.text import vlan_label
+from vrrpwatch.text import path_label, vlan_label
 from vrrpwatch.times import format_time
 
 from . import EXIT_ERROR, cli
@@ -88,12 +88,12 @@ def decode(files: tuple[str, ...], as_json: bool, reveal_secrets: bool) -> None:
     failed = False
     for path in files:
         if len(files) > 1 and not as_json:
-            click.echo(f"# {path}")
+            click.echo(f"# {path_label(path)}")
         try:
             for rec in decode_file(path, reveal_secrets=reveal_secrets, key=key, warn=_warn):
                 if as_json:
                     if len(files) > 1:
-                        rec = {"file": path} | rec
+                        rec = {"file": path_label(path)} | rec
                     click.echo(json.dumps(rec, ensure_ascii=False))
                 else:
                     click.echo(render_line(rec))

@@ -82,7 +82,13 @@ class _Sink:
     type=click.Path(dir_okay=False),
     help="keepalived.conf to take the instance's settings from; flags override them.",
 )
-@click.option("--instance", help="vrrp_instance name in --config (needed when it has several).")
+@click.option(
+    "--instance",
+    "instances",
+    multiple=True,
+    metavar="NAME",
+    help="Run this vrrp_instance of --config (repeatable; default: every one).",
+)
 @click.option("--vrid", type=int, help="Virtual router id of the group (1..255).")
 @click.option("--priority", type=int, help="Our priority (1..254; 255 = address owner).")
 @click.option("--interface", "-i", help="Interface (default: that of the default route).")
@@ -139,7 +145,7 @@ class _Sink:
     help="Seconds until the second burst (0: none).",
 )
 @click.option("--dry-run", is_flag=True, help="Run the state machine but never send or add.")
-@click.option("--notify", metavar="CMD", help="Run CMD INSTANCE VI_1 STATE PRIORITY on changes.")
+@click.option("--notify", metavar="CMD", help="Run CMD INSTANCE NAME STATE PRIORITY on changes.")
 @click.option("--state-file", type=click.Path(dir_okay=False), help="Where VIPs held are noted.")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
@@ -151,7 +157,7 @@ class _Sink:
 )
 def join(
     config_path: str | None,
-    instance: str | None,
+    instances: tuple[str, ...],
     vrid: int | None,
     priority: int | None,
     interface: str | None,
@@ -180,14 +186,17 @@ def join(
     password are learnt from the current master's advert. Stop with Ctrl-C or SIGTERM: as
     master it sends a priority-0 advert and removes the addresses.
 
-    With --config, the vrrp_instance of an existing keepalived.conf gives every setting the
-    command line does not (--instance picks one of several).
+    With --config, the vrrp_instances of an existing keepalived.conf give every setting the
+    command line does not: join runs every instance of the file (or those named with
+    --instance), each on its own interface, in one process, with the file's vrrp_sync_groups
+    and notify scripts. Flags that set an instance's value need exactly one instance.
 
     \b
     Example:
         vrrpwatch join --vrid 1 --priority 50
         vrrpwatch join --vrid 5 --priority 120 --vip 192.0.2.5/24 --version 3 --advert-int 0.1
         vrrpwatch join --config /etc/keepalived/keepalived.conf --instance VI_1 --priority 50
+        vrrpwatch join --config /etc/keepalived/keepalived.conf
         vrrpwatch join --vrid 1 --priority 50 --metrics 127.0.0.1:9568
     """
     from vrrpwatch.errors import VrrpwatchError
@@ -224,37 +233,69 @@ def join(
             err=True,
         )
 
-    settings = None
+    plan: Any = None
+    label: str | None = None
     if config_path is not None:
         from vrrpwatch.keepalived.config import KaConfError
 
         try:
-            settings = join_settings.load_join_settings(config_path, instance)
+            config = join_settings.load_join_config(config_path, instances)
         except KaConfError as exc:
             raise InputError(str(exc)) from None
         except OSError as exc:
             raise InputError(f"{config_path}: {exc.strerror}") from None
-        for warning in settings.warnings:
-            click.echo(f"Warning: {config_path}: {settings.instance}: {warning}", err=True)
-    elif instance is not None:
+        for warning in config.warnings:
+            click.echo(f"Warning: {config_path}: {warning}", err=True)
+        label = config.settings[0].instance
+    elif instances:
         raise click.UsageError("--instance needs --config")
     try:
-        opts = join_settings.resolve_options(given, settings)
+        if config_path is not None:
+            plan = join_settings.resolve_plan(given, config)
+        else:
+            plan = join_settings.resolve_options(given)
+        first = plan if isinstance(plan, join_settings.JoinOptions) else plan.instances[0]
+        # SIGHUP re-reads --config (passed only then).
+        extra: dict[str, Any] = {}
+        if config_path is not None:
+            extra["reread"] = _rereader(config_path, instances, given)
         sink = _Sink(as_json, db_path)
         ctx = click.get_current_context()
         ctx.call_on_close(sink.close)
         if metrics is None:
-            code = setup.join(opts, sink, before_start=sink.open_db)
+            code = setup.join(plan, sink, before_start=sink.open_db, **extra)
         else:
-            serve = _Metrics(metrics, opts.vrid, settings.instance if settings else None, ctx)
+            serve = _Metrics(metrics, first.vrid, label, ctx)
             code = setup.join(
-                opts, sink, before_start=serve.then(sink.open_db), on_runtime=serve.attach
+                plan,
+                sink,
+                before_start=serve.then(sink.open_db),
+                on_runtime=serve.attach,
+                **extra,
             )
     except VrrpwatchError as exc:
         raise InputError(str(exc)) from None
     except OSError as exc:
         raise InputError(f"network error: {exc}") from None
     sys.exit(code)
+
+
+def _rereader(path: str, instances: tuple[str, ...], given: JoinValues) -> Any:
+    """SIGHUP: the config read again, its warnings printed, the options resolved as at start."""
+
+    def reread() -> Any:
+        from vrrpwatch.join import settings as join_settings
+
+        try:
+            config = join_settings.load_join_config(path, instances)
+        except OSError as exc:
+            raise join_settings.JoinError(f"{path}: {exc.strerror}") from None
+        for warning in config.warnings:
+            with contextlib.suppress(OSError):
+                click.echo(f"Warning: {path}: {warning}", err=True)
+        return join_settings.resolve_plan(given, config)
+
+    return reread
 
 
 def _check_listen(value: str | None) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from vrrpwatch.errors import VrrpwatchError
+from vrrpwatch.smallfile import MIB, SmallFileError, read_small_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,15 +80,41 @@ def monitor_options(f: F) -> F:
     return f
 
 
+def check_output_file(path: Path, flag: str) -> None:
+    """Refuse, before any work, an output file that cannot be created: so that a run is not
+    recorded ``complete`` and then fail (exit 2) on its last step. A write error at the end
+    (a full disk) can still happen, and is reported the same way."""
+    import os
+
+    if str(path) in ("", "."):
+        raise InputError(f"{flag}: an empty file name")
+    if path.is_dir():
+        raise InputError(f"{flag} {path}: is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"{flag} {path}: no such directory {str(parent)!r}")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{flag} {path}: permission denied")
+
+
+# A list of known routers is a few KiB; TOML is parsed in memory whole.
+_KNOWN_ROUTERS_MAX_BYTES = MIB
+
+
 def load_known_routers(path: Path | None) -> Any:
     from vrrpwatch.watch.monitor import KnownRouters
 
     if path is None:
         return None
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"--known-routers {path}: {exc.strerror}") from None
+        data = read_small_file(path, _KNOWN_ROUTERS_MAX_BYTES, what="TOML file")
+        if len(data) > _KNOWN_ROUTERS_MAX_BYTES:
+            raise SmallFileError(f"larger than {_KNOWN_ROUTERS_MAX_BYTES // MIB} MiB")
+        text = data.decode()
+    except SmallFileError as exc:
+        raise InputError(f"--known-routers {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"--known-routers {path}: not UTF-8 text (byte {exc.start})") from None
     try:
         return KnownRouters.from_toml(text)
     except ValueError as exc:

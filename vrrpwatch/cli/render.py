@@ -21,6 +21,23 @@ def router_title(r: dict[str, Any]) -> str:
     return f"vlan {vlan_label(r['vlan'])} IPv{r['family']} {ident} {r['vrid']}"
 
 
+# The text summary shows at most this many rows of one timeline or of the alerts (the first
+# and the last halves); --json and report --json have all. A flood gives a row per advert.
+MAX_TEXT_ROWS = 200
+
+
+def _shown(rows: list[Any]) -> tuple[list[Any], int, list[Any]]:
+    """The rows to show: the first ones, how many are left out, the last ones."""
+    if len(rows) <= MAX_TEXT_ROWS:
+        return rows, 0, []
+    half = MAX_TEXT_ROWS // 2
+    return rows[:half], len(rows) - 2 * half, rows[-half:]
+
+
+def _omitted(n: int, what: str) -> str:
+    return f"… {n} more {what} left out here; --json has them all"
+
+
 def alert_line(a: dict[str, Any]) -> str:
     return f"{format_time(a['time'])} {a['severity'].upper():8} {a['kind']:22} {a['message']}"
 
@@ -75,7 +92,10 @@ def render_summary(doc: dict[str, Any], console: Console) -> None:
                 console.print(_timeline(f"{what} timeline: {router_title(r)}", trs))
     if doc["alerts"]:
         console.print(f"[bold]Alerts ({len(doc['alerts'])})[/bold]")
-        for a in doc["alerts"]:
+        head, left_out, tail = _shown(doc["alerts"])
+        for a in head + tail:
+            if left_out and a is tail[0]:
+                console.print(_omitted(left_out, "alerts"), markup=False, highlight=False)
             console.print(
                 alert_line(a), style=_SEVERITY_STYLE.get(a["severity"], ""), highlight=False,
                 markup=False,
@@ -88,7 +108,11 @@ def _timeline(title: str, transitions: list[dict[str, Any]]) -> Table:
     t = Table(title=title)
     for col in ("Time", "Frame", "From", "To", "Cause", "Gap", "RFC"):
         t.add_column(col)
-    for tr in transitions:
+    head, left_out, tail = _shown(transitions)
+    for tr in head + tail:
+        if left_out and tr is tail[0]:
+            t.add_row(f"… {left_out} more", end_section=True)
+            t.caption = _omitted(left_out, "transitions")
         t.add_row(
             format_time(tr["time"]),
             str(tr["frame"]),

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import os
 import shlex
-import stat
 from collections.abc import Iterable, Sequence
 
 from dissectors.common import IPAddress
 from vrrpwatch.join.settings import JoinError, JoinOptions
+from vrrpwatch.smallfile import SmallFileError, read_small_file
 
 __all__ = [
     "MAX_DURATION_S",
@@ -187,17 +186,9 @@ def read_auth_pass(path: str) -> str:
     """The VRRPv2 password in ``path``: its first line, without the line end. Only a regular
     file is read, and at most a few KiB of it."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise JoinError(f"--auth-pass-file: {path}: {exc.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise JoinError(f"--auth-pass-file: {path}: not a regular file")
-        data = os.read(fd, _AUTH_FILE_MAX_BYTES + 1)
-    except OSError as exc:
-        raise JoinError(f"--auth-pass-file: {path}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
+        data = read_small_file(path, _AUTH_FILE_MAX_BYTES, what="password file")
+    except SmallFileError as exc:
+        raise JoinError(f"--auth-pass-file: {path}: {exc}") from None
     if len(data) > _AUTH_FILE_MAX_BYTES:
         raise JoinError(f"--auth-pass-file: {path}: too long for a password file")
     line = data.split(b"\n", 1)[0].removesuffix(b"\r")

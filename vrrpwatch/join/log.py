@@ -299,5 +299,47 @@ class InstanceLog:
         self._io_error_logged[what] = now
         self.line("error", f"{what} failed: {exc}", operation=what)
 
+    def held_by_group(self, group: str) -> None:
+        self.line(
+            "sync-wait",
+            f"Master down, staying BACKUP until the other members of sync group {group} "
+            "want MASTER too",
+            group=group,
+        )
+
     def notify_failed(self, program: str, exc: OSError) -> None:
         self.line("notify-error", f"Cannot run notify command {program}: {exc}")
+
+
+# --- a sync group -------------------------------------------------------------------------------
+
+
+def group_state(group: str, old: str, new: str) -> Event:
+    """keepalived's line (vrrp_sync.c): ``VRRP_Group(G1) Syncing instances to MASTER state``."""
+    return _event(
+        "group-state",
+        f"VRRP_Group({group}) Syncing instances to {new} state",
+        group=group,
+        old=old,
+        new=new,
+    )
+
+
+def group_notify_failed(group: str, program: str, exc: OSError) -> Event:
+    return _event(
+        "notify-error",
+        f"VRRP_Group({group}) Cannot run notify command {program}: {exc}",
+        group=group,
+    )
+
+
+# --- SIGHUP -------------------------------------------------------------------------------------
+
+
+def reloading() -> Event:
+    """keepalived's line on SIGHUP."""
+    return _event("reload", "Reloading configuration file")
+
+
+def reload_failed(why: str) -> Event:
+    return _event("error", f"Reload failed: {why}; running as before")

@@ -102,6 +102,8 @@ class Cause(enum.StrEnum):
     SHUTDOWN = "shutdown"
     LINK_DOWN = "link-down"
     LINK_UP = "link-up"
+    # keepalived's vrrp_sync_group (vrrp_sync.c): a member follows another's change.
+    SYNC_GROUP = "sync-group"
 
 
 # Legal transitions: (old, new) -> the causes that may produce them.
@@ -121,6 +123,16 @@ TRANSITIONS: dict[tuple[State, State], frozenset[Cause]] = {
     (State.FAULT, State.MASTER): frozenset({Cause.OWNER_STARTUP}),
     (State.FAULT, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
 }
+# A sync group moves its members together (keepalived vrrp_sync.c: vrrp_sync_master,
+# vrrp_sync_backup, vrrp_sync_fault); see the sync group inputs of VirtualRouter.
+for _edge in (
+    (State.BACKUP, State.MASTER),
+    (State.MASTER, State.BACKUP),
+    (State.BACKUP, State.FAULT),
+    (State.MASTER, State.FAULT),
+    (State.FAULT, State.BACKUP),
+):
+    TRANSITIONS[_edge] |= {Cause.SYNC_GROUP}
 
 
 class DiscardReason(enum.StrEnum):
@@ -599,3 +611,53 @@ class VirtualRouter:
             raise ProtocolError(f"illegal transition {old.name} -> {new.name} ({cause})")
         self.state = new
         return [StateChanged(old=old, new=new, cause=cause, peer=peer, peer_priority=peer_priority)]
+
+    # -- sync group inputs (keepalived vrrp_sync.c; the rule is join/group.py's) ---------------
+
+    def wants_master(self, now: float) -> bool:
+        """A Backup whose Master_Down_Timer has run out: it would become Master at ``now``."""
+        due = self._master_down_at
+        return self.state is State.BACKUP and due is not None and now >= due
+
+    def hold_master(self, now: float) -> None:
+        """Stay Backup although Master_Down_Timer ran out, and restart it (keepalived's
+        ``vrrp_sync_can_goto_master``: a member goes Master only when the others want to)."""
+        self._tick(now)
+        if self.wants_master(now):
+            self._master_down_at = now + self.master_down_interval
+
+    def sync_master(self, now: float) -> list[Action]:
+        """Become Master because the sync group does (a Backup only)."""
+        self._tick(now)
+        if self.state is not State.BACKUP:
+            return []
+        return self._become_master(now, Cause.SYNC_GROUP)
+
+    def sync_backup(self, now: float) -> list[Action]:
+        """Become Backup because the sync group does: a Master leaves (addresses first), a
+        member held in Fault by the group comes back (not while its own link is down)."""
+        self._tick(now)
+        if self.state is State.MASTER:
+            self._cancel_timers()
+            out: list[Action] = [RemoveAddresses(addresses=self.config.addresses)]
+            self._master_down_at = now + self.master_down_interval
+            return out + self._set_state(State.BACKUP, Cause.SYNC_GROUP)
+        if self.state is State.FAULT and self._link_up and self._running:
+            self.master_adver_interval_cs = self.config.advertisement_interval_cs
+            self._master_down_at = now + self.master_down_interval
+            return self._set_state(State.BACKUP, Cause.SYNC_GROUP)
+        return []
+
+    def sync_fault(self, now: float) -> list[Action]:
+        """Enter Fault because another member of the sync group did. A Master leaves with a
+        priority-0 advertisement (its link is up), as keepalived's vrrp_state_leave_master
+        does for a wanted FAULT, so the peer takes over after Skew_Time."""
+        self._tick(now)
+        if self.state not in (State.BACKUP, State.MASTER):
+            return []
+        out: list[Action] = []
+        if self.state is State.MASTER:
+            out.append(RemoveAddresses(addresses=self.config.addresses))
+            out.append(SendAdvertisement(advertisement=self._advertisement(priority=0)))
+        self._cancel_timers()
+        return out + self._set_state(State.FAULT, Cause.SYNC_GROUP)

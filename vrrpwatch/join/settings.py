@@ -20,7 +20,7 @@ from dissectors.common import IPAddress
 from vrrpwatch.errors import VrrpwatchError
 
 if TYPE_CHECKING:
-    from vrrpwatch.keepalived.config import VrrpInstance
+    from vrrpwatch.keepalived.config import KeepalivedConfig, NotifyLine, VrrpInstance
 
 __all__ = [
     "DEFAULT_GARP_DELAY_S",
@@ -28,9 +28,15 @@ __all__ = [
     "DEFAULT_LEARN_TIMEOUT_S",
     "DEFAULT_PREEMPT_DELAY_S",
     "JoinError",
+    "GroupPlan",
+    "JoinConfig",
     "JoinOptions",
+    "JoinPlan",
     "JoinSettings",
     "JoinValues",
+    "Script",
+    "load_join_config",
+    "resolve_plan",
     "join_settings",
     "load_join_settings",
     "resolve_options",
@@ -47,6 +53,36 @@ DEFAULT_GARP_DELAY_S = 5.0
 
 class JoinError(VrrpwatchError):
     """A one-line, operator-facing reason why ``join`` cannot start."""
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A notify command as argv, run as ``user``/``group`` when given (keepalived's optional
+    ``username [groupname]`` after the script); never through a shell."""
+
+    argv: tuple[str, ...]
+    user: str | None = None
+    group: str | None = None
+
+    @property
+    def program(self) -> str:
+        return self.argv[0] if self.argv else ""
+
+
+# notify_* keyword -> the JoinOptions.notify_scripts key.
+NOTIFY_KINDS = {
+    "notify_master": "master",
+    "notify_backup": "backup",
+    "notify_fault": "fault",
+    "notify_stop": "stop",
+    "notify": "notify",
+}
+
+
+def _scripts(lines: tuple[NotifyLine, ...]) -> tuple[tuple[str, Script], ...]:
+    """A config's notify lines as (kind, Script); a later line of a kind replaces an earlier."""
+    out = {NOTIFY_KINDS[n.keyword]: Script(n.argv, n.user, n.group) for n in lines}
+    return tuple(out.items())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +105,16 @@ class JoinOptions:
     state_file: str | None = None
     garp_repeat: int = DEFAULT_GARP_REPEAT
     garp_delay_s: float = DEFAULT_GARP_DELAY_S
-    instance: str = "VI_1"
+    # The instance's name in log lines, events and notifies: the config's, else VI_<vrid>.
+    instance: str = ""
+    # The config's notify scripts, by kind (master, backup, fault, stop, notify); --notify
+    # replaces the generic one.
+    notify_scripts: tuple[tuple[str, Script], ...] = ()
+    notify_fifos: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.instance:
+            object.__setattr__(self, "instance", f"VI_{self.vrid}")
 
 
 class JoinValues(TypedDict, total=False):
@@ -94,6 +139,8 @@ class JoinValues(TypedDict, total=False):
     garp_repeat: int
     garp_delay_s: float
     instance: str
+    notify_scripts: tuple[tuple[str, Script], ...]
+    notify_fifos: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +165,7 @@ class JoinSettings:
     preempt_delay_s: float
     state: str
     warnings: tuple[str, ...] = field(default=())
+    notify_scripts: tuple[tuple[str, Script], ...] = ()
 
     @property
     def advert_int_s(self) -> float:
@@ -125,7 +173,7 @@ class JoinSettings:
 
     def values(self) -> JoinValues:
         """The settings as ``JoinOptions`` fields."""
-        return JoinValues(
+        values = JoinValues(
             instance=self.instance,
             vrid=self.vrid,
             priority=self.priority,
@@ -138,6 +186,9 @@ class JoinSettings:
             preempt=self.preempt,
             preempt_delay_s=self.preempt_delay_s,
         )
+        if self.notify_scripts:
+            values["notify_scripts"] = self.notify_scripts
+        return values
 
 
 def join_settings(inst: VrrpInstance) -> JoinSettings:
@@ -151,6 +202,12 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         warnings.append("use_vmac is ignored")
     if inst.excluded_vips:
         warnings.append("virtual_ipaddress_excluded is ignored")
+    for kw, addr in (("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)):
+        if addr is not None:
+            warnings.append(f"{kw} is ignored: adverts go from the interface's primary address")
+    if inst.track_interface:
+        warnings.append("track_interface is ignored")
+    warnings += [f"{kw} is ignored" for kw in inst.ignored]
     password = inst.auth_pass_wire
     return JoinSettings(
         instance=inst.name,
@@ -168,22 +225,29 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         preempt_delay_s=inst.preempt_delay_s,
         state=inst.state,
         warnings=tuple(warnings),
+        notify_scripts=_scripts(inst.notify),
     )
 
 
 def load_join_settings(path: str | Path, instance: str | None = None) -> JoinSettings:
     """``join --config PATH [--instance NAME]`` in one call; ``KaConfError`` on failure
     (unreadable or unparsable file, no such instance, several instances and no name)."""
-    from vrrpwatch.keepalived.config import KaConfError, parse_config
+    from vrrpwatch.keepalived.config import parse_config
 
     inst = parse_config(path).instance(instance)
+    _check_name(inst)
+    return join_settings(inst)
+
+
+def _check_name(inst: VrrpInstance) -> None:
+    from vrrpwatch.keepalived.config import KaConfError
+
     if not inst.name.isprintable():
         # The name prefixes join's log lines and goes into its database: a control character
         # would reach the terminal, a byte that is not UTF-8 would fail to encode mid-run.
         raise KaConfError(
             inst.source.path, inst.source.line, f"vrrp_instance name {inst.name!r} is not text"
         )
-    return join_settings(inst)
 
 
 def resolve_options(given: JoinValues, settings: JoinSettings | None = None) -> JoinOptions:
@@ -200,3 +264,133 @@ def resolve_options(given: JoinValues, settings: JoinSettings | None = None) -> 
         if name not in values:
             raise JoinError(f"Missing option '--{name}' (or give --config).")
     return JoinOptions(**values)
+
+
+# --- several instances and sync groups (join --config FILE [--instance NAME]...) -----------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupPlan:
+    """A ``vrrp_sync_group`` join runs: its members (all selected) and notify scripts."""
+
+    name: str
+    members: tuple[str, ...]
+    notify_scripts: tuple[tuple[str, Script], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinConfig:
+    """What ``join --config FILE`` takes from the file: the selected instances, the sync
+    groups among them, the notify FIFOs, and one warning per thing join does not act on."""
+
+    settings: tuple[JoinSettings, ...]
+    groups: tuple[GroupPlan, ...] = ()
+    notify_fifos: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # "NAME: text", NAME an instance or a sync group
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinPlan:
+    """Every instance join runs in one process, and the sync groups among them."""
+
+    instances: tuple[JoinOptions, ...]
+    groups: tuple[GroupPlan, ...] = ()
+    notify_fifos: tuple[str, ...] = ()
+
+
+def load_join_config(path: str | Path, names: tuple[str, ...] = ()) -> JoinConfig:
+    """``join --config PATH [--instance NAME]...``: every instance of the file, or those
+    named; ``KaConfError`` on failure (unreadable or unparsable file, no such instance)."""
+    from vrrpwatch.keepalived.config import parse_config
+
+    config = parse_config(path)
+    selected = config.select(names)
+    for inst in selected:
+        _check_name(inst)
+    settings = tuple(join_settings(i) for i in selected)
+    warnings = [f"{kw} is ignored" for kw in config.ignored]
+    warnings += [f"{s.instance}: {w}" for s in settings for w in s.warnings]
+    groups, group_warnings = _group_plans(config, {s.instance for s in settings})
+    return JoinConfig(
+        settings=settings,
+        groups=groups,
+        notify_fifos=config.notify_fifos,
+        warnings=tuple(warnings + group_warnings),
+    )
+
+
+def _group_plans(
+    config: KeepalivedConfig, selected: set[str]
+) -> tuple[tuple[GroupPlan, ...], list[str]]:
+    """keepalived's vrrp_sync_set_group: an instance is in one sync group at most (a later
+    group naming it again leaves it out), a name that is no instance is ignored; a group left
+    with fewer than two members of those join runs does nothing."""
+    known = {i.name for i in config.instances}
+    taken: dict[str, str] = {}
+    plans: list[GroupPlan] = []
+    warnings: list[str] = []
+    for g in config.sync_groups:
+        members: list[str] = []
+        for m in g.members:
+            if m not in known:
+                warnings.append(f"{g.name}: instance {m} does not exist; ignored")
+            elif m in taken:
+                warnings.append(f"{g.name}: {m} is already in sync group {taken[m]}; ignored")
+            else:
+                taken[m] = g.name
+                if m in selected:
+                    members.append(m)
+        warnings += [f"{g.name}: {kw} is ignored" for kw in g.ignored]
+        if len(members) < 2:
+            warnings.append(
+                f"{g.name}: sync group has {len(members)} of the instances join runs; ignored"
+            )
+            continue
+        plans.append(
+            GroupPlan(name=g.name, members=tuple(members), notify_scripts=_scripts(g.notify))
+        )
+    return tuple(plans), warnings
+
+
+# Options that set one instance's values: with several instances, giving one is an error.
+PER_INSTANCE = {
+    "vrid": "--vrid",
+    "priority": "--priority",
+    "interface": "--interface",
+    "vips": "--vip",
+    "version": "--version",
+    "advert_int_s": "--advert-int",
+    "auth_pass": "--auth-pass",
+    "auth_pass_file": "--auth-pass-file",
+    "unicast_peers": "--unicast-peer",
+    "preempt": "--no-preempt",
+    "preempt_delay_s": "--preempt-delay",
+    "accept_mode": "--accept-mode",
+    "state_file": "--state-file",
+}
+
+
+def resolve_plan(given: JoinValues, config: JoinConfig) -> JoinOptions | JoinPlan:
+    """One selected instance: its options (``resolve_options``); several: a ``JoinPlan``
+    whose instances all take the options that are not an instance's own (--learn-timeout,
+    --garp-*, --dry-run, --notify); ``JoinError`` naming an instance's own option given."""
+    if len(config.settings) == 1:
+        opts = resolve_options(given, config.settings[0])
+        return _with_fifos(opts, config.notify_fifos)
+    for name, flag in PER_INSTANCE.items():
+        if name in given:
+            names = ", ".join(s.instance for s in config.settings)
+            raise JoinError(
+                f"{flag} sets one instance's value, but join runs {len(config.settings)} "
+                f"({names}); choose one with --instance or set it in the config"
+            )
+    instances = tuple(
+        _with_fifos(resolve_options(given, s), config.notify_fifos) for s in config.settings
+    )
+    return JoinPlan(instances=instances, groups=config.groups, notify_fifos=config.notify_fifos)
+
+
+def _with_fifos(opts: JoinOptions, fifos: tuple[str, ...]) -> JoinOptions:
+    import dataclasses
+
+    return dataclasses.replace(opts, notify_fifos=fifos) if fifos else opts

@@ -20,6 +20,7 @@ from pathlib import Path
 from dissectors.common import DecodeError, IPAddress
 from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, parse_vrrp, validate_advert
 from vrrpwatch import netif
+from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.join import log
 from vrrpwatch.join.checks import (
     check_options,
@@ -29,12 +30,16 @@ from vrrpwatch.join.checks import (
     parse_vip,
     read_auth_pass,
 )
+from vrrpwatch.join.group import SyncGroup
 from vrrpwatch.join.log import EventSink
-from vrrpwatch.join.loop import Runtime
+from vrrpwatch.join.loop import GroupRun, Runtime
+from vrrpwatch.join.mux import TransportMux
+from vrrpwatch.join.notify import Notifier, NotifyFifo, NotifyScripts, split_command
 from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
-from vrrpwatch.join.settings import JoinError, JoinOptions
+from vrrpwatch.join.settings import JoinError, JoinOptions, JoinPlan, Script
 from vrrpwatch.join.statefile import InstanceLock, lock_name, remove_stale_addresses
 from vrrpwatch.join.transport import RawTransport, Received, Transport
+from vrrpwatch.join.unit import Unit
 
 __all__ = [
     "Learnt",
@@ -198,75 +203,269 @@ def _mtu(name: str) -> int:
 class _Stop:
     """SIGTERM/SIGINT before and while the runtime runs: a flag, and a wake-up of the loop."""
 
-    def __init__(self, transport: RawTransport) -> None:
+    def __init__(self, transports: list[RawTransport]) -> None:
         self.requested = False
-        self.transport = transport
+        self.transports = transports
         self.runtime: Runtime | None = None
-        self.lock: InstanceLock | None = None
+        self.locks: dict[str, InstanceLock] = {}  # by instance
+        self.fifos: list[NotifyFifo] = []
 
     def __call__(self, *_: object) -> None:
         self.requested = True
         if self.runtime is not None:
             self.runtime.request_stop()
         else:
-            self.transport.wake()
+            for t in self.transports:
+                t.wake()
+
+    def hup(self, *_: object) -> None:
+        if self.runtime is not None:
+            self.runtime.request_reload()
+
+    def close(self) -> None:
+        for lock in self.locks.values():
+            lock.close()
+        for fifo in self.fifos:
+            fifo.close()
 
 
 def join(
-    opts: JoinOptions,
+    opts: JoinOptions | JoinPlan,
     emit: EventSink,
     *,
     before_start: Callable[[], None] | None = None,
     on_runtime: Callable[[Runtime], None] | None = None,
+    reread: Callable[[], JoinOptions | JoinPlan] | None = None,
 ) -> int:
-    """Set up and run ``vrrpwatch join``; returns the exit status.
+    """Set up and run ``vrrpwatch join``: one instance (``JoinOptions``) or several and their
+    sync groups (``JoinPlan``), all in one loop; returns the exit status.
 
-    ``before_start`` runs once the arguments, root and the interface are checked (the CLI opens
-    its database there, so a bad invocation leaves no file behind); ``on_runtime`` gets the
-    runtime before it runs (``--metrics`` reads it).
+    ``before_start`` runs once the arguments, root and the interfaces are checked (the CLI
+    opens its database there, so a bad invocation leaves no file behind); ``on_runtime`` gets
+    the runtime before it runs (``--metrics`` reads it). With ``reread`` (``--config``),
+    SIGHUP re-reads the configuration as keepalived does (``_Reload``).
     """
-    check_options(opts)
+    plan = opts if isinstance(opts, JoinPlan) else JoinPlan(instances=(opts,))
+    if not plan.instances:
+        raise JoinError("no instance to run")
+    for o in plan.instances:
+        check_options(o)
     if not netif.is_root():
         raise JoinError("join needs root (raw sockets and address changes); run it with sudo")
-    opts = with_password_file(opts)
+    instances = [with_password_file(o) for o in plan.instances]
+    ifaces: list[netif.Interface] = []
     try:
-        name = opts.interface or netif.default_interface()
-        iface = netif.get_interface(name)
+        for o in instances:
+            ifaces.append(netif.get_interface(o.interface or netif.default_interface()))
     except netif.NetifError as exc:
         raise JoinError(str(exc)) from None
-    want_family: int | None = None
-    if opts.vips:
-        want_family = parse_vip(opts.vips[0])[0].version
-    peers = tuple(parse_peer(p) for p in opts.unicast_peers)
-    if want_family is None and peers:
-        want_family = peers[0].version
+    families: list[int | None] = [_family(o) for o in instances]
     if before_start is not None:
         before_start()
-    families = (want_family,) if want_family else (4, 6)
-    transport = RawTransport(iface, families=families, unicast_peers=peers)
-    stop = _Stop(transport)
-    old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    old_wakeup = signal.set_wakeup_fd(transport.wake_fd, warn_on_full_buffer=False)
+    transports: list[RawTransport] = []
+    stop = _Stop(transports)
     try:
-        return _join(opts, emit, iface, transport, want_family, stop, on_runtime)
+        for o, iface, fam in zip(instances, ifaces, families, strict=True):
+            peers = tuple(parse_peer(p) for p in o.unicast_peers)
+            transports.append(
+                RawTransport(iface, families=(fam,) if fam else (4, 6), unicast_peers=peers)
+            )
+        old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        if reread is not None:
+            old_handlers[signal.SIGHUP] = signal.signal(signal.SIGHUP, stop.hup)
+        old_wakeup = signal.set_wakeup_fd(transports[0].wake_fd, warn_on_full_buffer=False)
+        try:
+            return _join(
+                plan, instances, ifaces, transports, families, emit, stop, on_runtime, reread
+            )
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
     finally:
-        signal.set_wakeup_fd(old_wakeup)
-        for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
-        transport.close()
-        if stop.lock is not None:
-            stop.lock.close()
+        for t in transports:
+            t.close()
+        stop.close()
+
+
+def _family(opts: JoinOptions) -> int | None:
+    if opts.vips:
+        return parse_vip(opts.vips[0])[0].version
+    if opts.unicast_peers:
+        return parse_peer(opts.unicast_peers[0]).version
+    return None
 
 
 def _join(
+    plan: JoinPlan,
+    instances: list[JoinOptions],
+    ifaces: list[netif.Interface],
+    transports: list[RawTransport],
+    families: list[int | None],
+    emit: EventSink,
+    stop: _Stop,
+    on_runtime: Callable[[Runtime], None] | None = None,
+    reread: Callable[[], JoinOptions | JoinPlan] | None = None,
+) -> int:
+    fifo_paths = plan.notify_fifos or (instances[0].notify_fifos if len(instances) == 1 else ())
+    stop.fifos = [NotifyFifo(p) for p in fifo_paths]
+    units: list[Unit] = []
+    for opts, iface, transport, fam in zip(instances, ifaces, transports, families, strict=True):
+        unit = _prepare(opts, emit, iface, transport, fam, stop)
+        if unit is None:
+            emit(log.stopped_before_joining())
+            return 0
+        units.append(unit)
+    groups = [
+        GroupRun(
+            SyncGroup(g.name, g.members),
+            _notifier(dict(g.notify_scripts), g.name, "GROUP", stop.fifos),
+        )
+        for g in plan.groups
+    ]
+    mux = TransportMux(transports) if len(transports) > 1 else None
+    try:
+        runtime = Runtime(units=units, groups=groups, mux=mux)
+        if reread is not None:
+            running = {
+                o.instance: _Running(o, u, t)
+                for o, u, t in zip(plan.instances, units, transports, strict=True)
+            }
+            runtime.reloader = _Reload(reread, emit, stop, running, transports)
+        stop.runtime = runtime
+        if on_runtime is not None:
+            on_runtime(runtime)
+        if stop.requested:
+            runtime.request_stop()
+        return runtime.run()
+    finally:
+        if mux is not None:
+            mux.close()
+
+
+@dataclass
+class _Running:
+    planned: JoinOptions  # as the plan gave it: a reload compares the new plan's with it
+    unit: Unit
+    transport: RawTransport
+
+
+class _Reload:
+    """SIGHUP with ``--config``, as keepalived reloads: the file is read again; an instance
+    whose options are unchanged keeps running (its state, timers and addresses: not one advert
+    lost); a removed one stops as at shutdown (a Master's priority-0 advert); a changed one
+    stops and starts again; an added one starts. Instances start without waiting to learn
+    their group (the other instances must not wait), so the config must give their VIPs. A
+    config that cannot be read is one error line, and everything goes on as it was."""
+
+    def __init__(
+        self,
+        reread: Callable[[], JoinOptions | JoinPlan],
+        emit: EventSink,
+        stop: _Stop,
+        running: dict[str, _Running],
+        transports: list[RawTransport],
+    ) -> None:
+        self.reread = reread
+        self.emit = emit
+        self.stop = stop
+        self.running = running
+        self.transports = transports  # join() closes what is left in it at the end
+
+    def __call__(self, runtime: Runtime) -> None:
+        self.emit(log.reloading())
+        try:
+            new = self.reread()
+            plan = new if isinstance(new, JoinPlan) else JoinPlan(instances=(new,))
+            for o in plan.instances:
+                check_options(o)
+        except VrrpwatchError as exc:
+            self.emit(log.reload_failed(str(exc)))
+            return
+        wanted = {o.instance: o for o in plan.instances}
+        gone = [r for name, r in self.running.items() if wanted.get(name) != r.planned]
+        runtime.stop_units([r.unit for r in gone])
+        for r in gone:
+            del self.running[r.unit.instance]
+            self.transports.remove(r.transport)
+            r.transport.close()
+            lock = self.stop.locks.pop(r.unit.instance, None)
+            if lock is not None:
+                lock.close()
+        for o in plan.instances:
+            if o.instance in self.running:
+                continue
+            try:
+                self.running[o.instance] = self._start(o)
+            except (VrrpwatchError, OSError) as exc:
+                self.emit(log.reload_failed(f"{o.instance}: {exc}"))
+        units = [
+            self.running[o.instance].unit for o in plan.instances if o.instance in self.running
+        ]
+        groups = [
+            GroupRun(
+                SyncGroup(g.name, g.members),
+                _notifier(dict(g.notify_scripts), g.name, "GROUP", self.stop.fifos),
+            )
+            for g in plan.groups
+            if all(m in self.running for m in g.members)
+        ]
+        transports = [self.running[u.instance].transport for u in units]
+        old_mux = runtime.mux
+        mux = TransportMux(transports) if len(transports) > 1 else None
+        runtime.reconfigure(units, groups, mux)
+        if isinstance(old_mux, TransportMux):
+            old_mux.close()
+        if transports:
+            signal.set_wakeup_fd(transports[0].wake_fd, warn_on_full_buffer=False)
+
+    def _start(self, planned: JoinOptions) -> _Running:
+        opts = dataclasses.replace(with_password_file(planned), learn_timeout_s=0.0)
+        if not opts.vips:
+            raise JoinError("a reload starts an instance only with its virtual addresses")
+        try:
+            iface = netif.get_interface(opts.interface or netif.default_interface())
+        except netif.NetifError as exc:
+            raise JoinError(str(exc)) from None
+        fam = _family(opts)
+        peers = tuple(parse_peer(p) for p in opts.unicast_peers)
+        transport = RawTransport(iface, families=(fam,) if fam else (4, 6), unicast_peers=peers)
+        try:
+            unit = _prepare(opts, self.emit, iface, transport, fam, self.stop)
+            if unit is None:
+                raise JoinError("stopping")
+        except BaseException:
+            transport.close()
+            raise
+        self.transports.append(transport)
+        return _Running(planned, unit, transport)
+
+
+def _notifier(
+    scripts: dict[str, Script], name: str, kind: str, fifos: list[NotifyFifo]
+) -> Notifier | None:
+    ns = NotifyScripts(
+        master=scripts.get("master"),
+        backup=scripts.get("backup"),
+        fault=scripts.get("fault"),
+        stop=scripts.get("stop"),
+        notify=scripts.get("notify"),
+    )
+    if not ns and not fifos:
+        return None
+    return Notifier(ns, name, kind=kind, fifos=fifos)
+
+
+def _prepare(
     opts: JoinOptions,
     emit: EventSink,
     iface: netif.Interface,
     transport: RawTransport,
     want_family: int | None,
     stop: _Stop,
-    on_runtime: Callable[[Runtime], None] | None = None,
-) -> int:
+) -> Unit | None:
+    """One instance: learn its group, build its router, lock, clean up after a killed run;
+    None when a signal came first."""
     if not transport.socks:
         raise JoinError(f"interface {iface.name} has no address to run VRRP from")
     # The kernel drops adverts of other groups from here on: a flood for them never reaches us.
@@ -280,8 +479,7 @@ def _join(
         stop=lambda: stop.requested,
     )
     if stop.requested:
-        emit(log.stopped_before_joining())
-        return 0
+        return None
     if learnt is None and not opts.vips:
         raise JoinError(
             f"no advert for VRID {opts.vrid} seen on {iface.name} within "
@@ -305,7 +503,8 @@ def _join(
         # One live join per interface, VRID and family (whatever its --state-file): a second
         # would take the first one's VIPs for a killed run's. Released when the process ends.
         what = f"{iface.name} VRID {config.vrid} IPv{config.family}"
-        stop.lock = InstanceLock(lock_name(iface.name, config.vrid, config.family), what)
+        lock = InstanceLock(lock_name(iface.name, config.vrid, config.family), what)
+        stop.locks[opts.instance] = lock
         remove_stale_addresses(
             state_file,
             transport,
@@ -317,7 +516,10 @@ def _join(
     router = VirtualRouter(config)
     if not iface.up:
         router.link_down(time.monotonic())
-    runtime = Runtime(
+    scripts = dict(opts.notify_scripts)
+    if opts.notify is not None:
+        scripts["notify"] = split_command(opts.notify)  # --notify replaces the config's
+    return Unit(
         router=router,
         transport=transport,
         emit=emit,
@@ -325,12 +527,6 @@ def _join(
         instance=opts.instance,
         prefixes=prefixes,
         dry_run=opts.dry_run,
-        notify=opts.notify,
+        notify=_notifier(scripts, opts.instance, "INSTANCE", stop.fifos),
         state_file=state_file,
     )
-    stop.runtime = runtime
-    if on_runtime is not None:
-        on_runtime(runtime)
-    if stop.requested:
-        runtime.request_stop()
-    return runtime.run()

@@ -52,6 +52,7 @@ __all__ = [
     "Received",
     "Transport",
     "attach_filter",
+    "select_until",
     "vrrp_filter",
 ]
 
@@ -260,6 +261,31 @@ _IPV6_ALL_NODES_MAC = b"\x33\x33\x00\x00\x00\x01"
 _ANC_SIZE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(64) + socket.CMSG_SPACE(4)
 
 
+def select_until(
+    sel: selectors.BaseSelector, timeout: float | None
+) -> list[tuple[selectors.SelectorKey, int]]:
+    """``sel.select(timeout)``, on time: the kernel lets epoll_wait wake up late by 0.1 % of
+    its timeout (timer slack, select_estimate_accuracy(): 3.8 ms on a 3.8 s
+    Master_Down_Interval) and Python rounds the timeout up to whole milliseconds. So aim short,
+    in shrinking steps, and sleep the last 2 ms (nanosleep has 50 us of slack). A timeout of 0
+    polls: what is ready now."""
+    if timeout is None:
+        return sel.select(None)
+    if timeout <= 0:
+        return sel.select(0)
+    end = time.monotonic() + timeout
+    while True:
+        rest = end - time.monotonic()
+        if rest <= 0:
+            return []
+        if rest < 0.002:
+            time.sleep(rest)
+            return []
+        ready = sel.select(math.floor((rest * 0.99 - 0.001) * 1000) / 1000)
+        if ready:
+            return ready
+
+
 class RawTransport:
     """Raw IP protocol 112 on one interface (both families until ``keep_family``)."""
 
@@ -383,23 +409,12 @@ class RawTransport:
         return out
 
     def _select(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
-        # The kernel lets epoll_wait wake up late by 0.1 % of its timeout (timer slack,
-        # select_estimate_accuracy(): 3.8 ms on a 3.8 s Master_Down_Interval) and Python rounds
-        # the timeout up to whole milliseconds. So aim short, in shrinking steps, and sleep the
-        # last 2 ms (nanosleep has 50 us of slack).
-        if timeout is None:
-            return self.sel.select(None)
-        end = time.monotonic() + timeout
-        while True:
-            rest = end - time.monotonic()
-            if rest <= 0:
-                return []
-            if rest < 0.002:
-                time.sleep(rest)
-                return []
-            ready = self.sel.select(math.floor((rest * 0.99 - 0.001) * 1000) / 1000)
-            if ready:
-                return ready
+        return select_until(self.sel, timeout)
+
+    def fileno(self) -> int:
+        """The selector's own descriptor, readable when any of ours is (``mux.TransportMux``
+        waits on several transports through it)."""
+        return self.sel.fileno()
 
     def _arrival(self, anc: list[tuple[int, int, bytes]], offset: float) -> float | None:
         for level, ctype, cdata in anc:

@@ -8,10 +8,12 @@ Grammar above the lines, as keepalived 2.x reads it (keepalived.conf(5), "DESCRI
 
 * Blocks are delimited by ``{`` and ``}``. A block may open on the keyword's line or on the next
   line, and may hold statements on the same line (``authentication { auth_type PASS }``).
-* ``global_defs``: only ``router_id`` and ``vrrp_version`` matter here.
+* ``global_defs``: only ``router_id``, ``vrrp_version`` and ``notify_fifo`` /
+  ``vrrp_notify_fifo`` matter here.
 * ``vrrp_instance NAME { ... }``: the keywords modelled by :class:`VrrpInstance`; every other
-  keyword and every other top-level section (``virtual_server``, ``vrrp_script``,
-  ``vrrp_sync_group``, ...) is skipped.
+  keyword is recorded in ``VrrpInstance.ignored``; ``vrrp_sync_group NAME { group { ... } }``
+  with its notify scripts is a :class:`SyncGroup`; every other top-level section
+  (``virtual_server``, ``vrrp_script``, ...) is skipped.
 
 Values follow keepalived's own normalisation (see ``model``); priorities and VRIDs are kept as
 written, even out of range, so that ``vrrpwatch audit`` can report them; anything that is not a
@@ -23,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -35,7 +38,9 @@ from vrrpwatch.keepalived.model import IPAddress as IPAddress
 from vrrpwatch.keepalived.model import IPInterface as IPInterface
 from vrrpwatch.keepalived.model import KaConfError as KaConfError
 from vrrpwatch.keepalived.model import KeepalivedConfig as KeepalivedConfig
+from vrrpwatch.keepalived.model import NotifyLine as NotifyLine
 from vrrpwatch.keepalived.model import Source as Source
+from vrrpwatch.keepalived.model import SyncGroup as SyncGroup
 from vrrpwatch.keepalived.model import TrackedInterface as TrackedInterface
 from vrrpwatch.keepalived.model import VirtualAddress as VirtualAddress
 from vrrpwatch.keepalived.model import VrrpInstance as VrrpInstance
@@ -250,6 +255,8 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
     excluded: list[VirtualAddress] = []
     peers: list[IPAddress] = []
     tracked: list[TrackedInterface] = []
+    notify: list[NotifyLine] = []
+    ignored: list[str] = []
     for s in body:
         kw = s.keyword.text
         if kw == "state":
@@ -329,7 +336,12 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
             native_ipv6 = True
         elif kw in ("track_script", "track_file", "track_process", "track_bfd"):
             tracks_other = tracks_other or bool(s.block)
-        # Any other keyword (notify scripts, garp settings, track_script, ...) is not modelled.
+            ignored.append(kw)
+        elif kw in NOTIFY_KEYWORDS:
+            notify.append(_notify_line(s))
+        else:
+            # Any other keyword (garp settings, smtp_alert, ...) is not modelled: join warns.
+            ignored.append(kw)
 
     if vrid is None:
         raise _err(stmt.keyword, f"vrrp_instance {name} has no virtual_router_id")
@@ -366,7 +378,127 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
         vmac_interface=vmac_interface,
         track_interface=tuple(tracked),
         dynamic_priority=tracks_other or any(t.weight for t in tracked),
+        notify=tuple(notify),
+        ignored=tuple(dict.fromkeys(ignored)),
         source=stmt.src,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Notify scripts and sync groups (keepalived vrrp_parser.c, vrrp_notify.c).
+
+NOTIFY_KEYWORDS = frozenset(
+    {"notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"}
+)
+
+
+def _notify_line(stmt: _Stmt) -> NotifyLine:
+    """``notify_master SCRIPT [username [groupname]]``: keepalived re-reads the line with
+    quotes and escapes, takes its first word as the script and splits that again into argv
+    (notify.c ``notify_script_init``, ``set_script_params_array``); so an unquoted
+    ``notify_master /bin/x a`` runs ``/bin/x`` as user ``a``, and a script with arguments is
+    quoted: ``notify_master "/bin/x a"``."""
+    _no_block(stmt)
+    kw = stmt.keyword.text
+    line = " ".join(f'"{t.text}"' if t.quoted else t.text for t in stmt.args)
+    try:
+        words = shlex.split(line)
+        argv = tuple(shlex.split(words[0])) if words else ()
+    except ValueError as exc:
+        raise _err(stmt.keyword, f"{kw}: cannot split {_shown(line)}: {exc}") from None
+    if not argv:
+        raise _err(stmt.keyword, f"{kw} needs a script")
+    if len(words) > 3:
+        raise _err(
+            stmt.keyword, f"{kw}: unexpected {_shown(' '.join(words[3:]))} after the user and group"
+        )
+    return NotifyLine(
+        keyword=kw,
+        argv=argv,
+        user=words[1] if len(words) > 1 else None,
+        group=words[2] if len(words) > 2 else None,
+        source=stmt.src,
+    )
+
+
+def _parse_sync_group(stmt: _Stmt) -> SyncGroup:
+    if len(stmt.args) != 1:
+        raise _err(stmt.keyword, "vrrp_sync_group needs exactly one name")
+    name = stmt.args[0].text
+    members: list[str] = []
+    notify: list[NotifyLine] = []
+    ignored: list[str] = []
+    for s in _need_block(stmt):
+        kw = s.keyword.text
+        if kw == "group":
+            for m in _need_block(s):
+                _no_block(m)
+                members += [m.keyword.text, *(a.text for a in m.args)]
+        elif kw in NOTIFY_KEYWORDS:
+            notify.append(_notify_line(s))
+        else:
+            ignored.append(kw)
+    if not members:
+        raise _err(stmt.keyword, f"vrrp_sync_group {name} has no group {{ ... }} of instances")
+    return SyncGroup(
+        name=name,
+        members=tuple(dict.fromkeys(members)),
+        notify=tuple(notify),
+        ignored=tuple(dict.fromkeys(ignored)),
+        source=stmt.src,
+    )
+
+
+def _sync_groups(tree: tuple[_Stmt, ...]) -> tuple[SyncGroup, ...]:
+    groups: list[SyncGroup] = []
+    seen: dict[str, Source] = {}
+    for stmt in tree:
+        if stmt.keyword.text != "vrrp_sync_group":
+            continue
+        group = _parse_sync_group(stmt)
+        if group.name in seen:
+            raise _err(
+                stmt.keyword, f"vrrp_sync_group {group.name} already defined at {seen[group.name]}"
+            )
+        seen[group.name] = group.source
+        groups.append(group)
+    return tuple(groups)
+
+
+def _notify_fifo(stmt: _Stmt) -> str:
+    """global_defs ``notify_fifo FILE [username [groupname]]`` (and ``vrrp_notify_fifo``)."""
+    _no_block(stmt)
+    if not stmt.args:
+        raise _err(stmt.keyword, f"{stmt.keyword.text} needs a file name")
+    return stmt.args[0].text
+
+
+# Top-level sections of the VRRP part that are not modelled (virtual_server and the other
+# LVS/BFD sections are not VRRP's: not listed).
+_IGNORED_VRRP_SECTIONS = frozenset(
+    {
+        "vrrp_script",
+        "vrrp_track_file",
+        "track_file",
+        "vrrp_track_process",
+        "track_process",
+        "static_ipaddress",
+        "static_routes",
+        "static_rules",
+        "garp_group",
+        "linkbeat_interfaces",
+    }
+)
+
+
+def _vrrp_global(keyword: str) -> bool:
+    """A global_defs keyword of the VRRP part (``vrrp_*``, the script settings)."""
+    return keyword.startswith("vrrp_") or keyword in (
+        "script_user",
+        "enable_script_security",
+        "notify_fifo_script",
+        "dynamic_interfaces",
+        "max_auto_priority",
     )
 
 
@@ -410,6 +542,8 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
     tree = _build_tree(lexer.lex(Path(path)))
     router_id: str | None = None
     global_version = 2
+    fifos: list[str] = []
+    ignored: list[str] = []
     # global_defs may come after the instances; read it first.
     for stmt in tree:
         if stmt.keyword.text != "global_defs":
@@ -422,6 +556,11 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
                 if v.text not in ("2", "3"):
                     raise _err(v, f"vrrp_version must be 2 or 3, not {_shown(v.text)}")
                 global_version = int(v.text)
+            elif g.keyword.text in ("notify_fifo", "vrrp_notify_fifo"):
+                fifos.append(_notify_fifo(g))
+            elif _vrrp_global(g.keyword.text):
+                ignored.append(f"global_defs {g.keyword.text}")
+    ignored += [stmt.keyword.text for stmt in tree if stmt.keyword.text in _IGNORED_VRRP_SECTIONS]
     instances: list[VrrpInstance] = []
     seen: dict[str, Source] = {}
     for stmt in tree:
@@ -441,6 +580,9 @@ def parse_config(path: str | Path, config_id: str | None = None) -> KeepalivedCo
         vrrp_version=global_version,
         instances=tuple(instances),
         files=tuple(lexer.files),
+        sync_groups=_sync_groups(tree),
+        notify_fifos=tuple(dict.fromkeys(fifos)),
+        ignored=tuple(dict.fromkeys(ignored)),
     )
 
 
@@ -458,7 +600,10 @@ __all__ = [
     "DEFAULT_PRIORITY",
     "KaConfError",
     "KeepalivedConfig",
+    "NOTIFY_KEYWORDS",
+    "NotifyLine",
     "Source",
+    "SyncGroup",
     "TrackedInterface",
     "VirtualAddress",
     "VrrpInstance",

@@ -41,7 +41,6 @@ import glob
 import itertools
 import os
 import re
-import stat
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,12 +48,12 @@ from functools import partial
 from pathlib import Path
 
 from vrrpwatch.keepalived.model import KaConfError, Source
+from vrrpwatch.smallfile import MIB, SmallFileError, read_small_file
 
 _MAX_INCLUDE_DEPTH = 32
 _INCLUDE_KEYWORDS = frozenset(
     {"include", "includer", "includem", "includew", "includeb", "includea"}
 )
-MIB = 1 << 20
 # Bounds on what one configuration (the main file and everything it includes) may make the
 # lexer read and produce; see the module's docstring.
 MAX_FILE_BYTES = 4 * MIB
@@ -214,36 +213,10 @@ class _Unreadable(Exception):
 
 
 def _read(path: Path, limit: int) -> bytes:
-    """The content of a regular file, at most ``limit + 1`` bytes of it (more than ``limit``
-    means too large).
-
-    Opened without blocking (a FIFO would wait for a writer) and checked on the open file, so
-    that what is read is what was checked.
-    """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise _Unreadable(f"cannot read: {exc.strerror or exc}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise _Unreadable("is a directory, not a configuration file")
-        if not stat.S_ISREG(mode):
-            raise _Unreadable("not a regular file (a device, FIFO or socket)")
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, MIB))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-    except OSError as exc:
-        raise _Unreadable(f"cannot read: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
+        return read_small_file(path, limit, what="configuration file")
+    except SmallFileError as exc:
+        raise _Unreadable(f"cannot read: {exc}" if exc.from_os else str(exc)) from None
 
 
 def _size(n: int) -> str:

@@ -88,6 +88,32 @@ class TrackedInterface:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyLine:
+    """A ``notify_master`` / ``notify_backup`` / ``notify_fault`` / ``notify_stop`` /
+    ``notify`` line: the script as argv (keepalived re-splits its first argument with quotes
+    and escapes, vrrp_notify.c / notify.c ``set_script_params_array``), and the optional
+    ``username [groupname]`` after it."""
+
+    keyword: str
+    argv: tuple[str, ...]
+    user: str | None = None
+    group: str | None = None
+    source: Source
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncGroup:
+    """A ``vrrp_sync_group NAME { group { VI_1 VI_2 } notify_* ... }`` block."""
+
+    name: str
+    members: tuple[str, ...]
+    notify: tuple[NotifyLine, ...] = ()
+    # Keywords of the block join does not act on (smtp_alert, track_*, ...), as written.
+    ignored: tuple[str, ...] = ()
+    source: Source
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VrrpInstance:
     """A ``vrrp_instance`` block, with keepalived's defaults and normalisation applied."""
 
@@ -113,6 +139,9 @@ class VrrpInstance:
     # The running priority may differ from ``priority``: weighted track_interface entries, or
     # track_script / track_file / track_process / track_bfd blocks (keepalived.conf(5)).
     dynamic_priority: bool = False
+    notify: tuple[NotifyLine, ...] = ()
+    # Keywords of the block that are not modelled above, as written (join warns about them).
+    ignored: tuple[str, ...] = ()
     source: Source
 
     @property
@@ -146,6 +175,11 @@ class KeepalivedConfig:
     instances: tuple[VrrpInstance, ...] = ()
     files: tuple[str, ...] = ()  # every file read, the main one first
     config_id: str | None = None  # keepalived -i, for @ID conditional lines
+    sync_groups: tuple[SyncGroup, ...] = ()
+    # global_defs notify_fifo / vrrp_notify_fifo: the FIFOs VRRP state lines are written to.
+    notify_fifos: tuple[str, ...] = ()
+    # global_defs keywords of the VRRP part and top-level VRRP sections not modelled.
+    ignored: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -173,6 +207,15 @@ class KeepalivedConfig:
                 return inst
         raise KaConfError(self.path, 0, f"no vrrp_instance {name!r} (found: {names})")
 
+    def select(self, names: tuple[str, ...] = ()) -> tuple[VrrpInstance, ...]:
+        """The instances called ``names`` (in the file's order), or every one when empty;
+        :class:`KaConfError` for a name that is not there, or a file with no instance."""
+        if not self.instances:
+            raise KaConfError(self.path, 0, "no vrrp_instance in the file")
+        for name in names:
+            self.instance(name)  # the error for an unknown name
+        return tuple(i for i in self.instances if not names or i.name in names)
+
 
 __all__ = [
     "DEFAULT_ADVERT_INT_MS",
@@ -181,7 +224,9 @@ __all__ = [
     "IPInterface",
     "KaConfError",
     "KeepalivedConfig",
+    "NotifyLine",
     "Source",
+    "SyncGroup",
     "TrackedInterface",
     "VirtualAddress",
     "VrrpInstance",

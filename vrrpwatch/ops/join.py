@@ -48,8 +48,9 @@ class JoinCollector(Collector):
         rt = self.runtime
         if rt is None:
             return
-        router = rt.router
-        labels = [self.instance]
+        # One series per instance join runs (join --config with several: their names).
+        units = rt.units
+        names = [u.instance for u in units] if len(units) > 1 else [self.instance]
         il = ["instance"]
         state = GaugeMetricFamily(
             "vrrpwatch_join_state",
@@ -57,47 +58,52 @@ class JoinCollector(Collector):
             "fault (our interface is down).",
             labels=[*il, "state"],
         )
-        current = router.state
-        for s, name in zip(State, JOIN_STATES, strict=True):
-            state.add_metric([*labels, name], 1 if s is current else 0)
-        yield state
-        for name, text, value in (
-            ("vrrpwatch_join_adverts_sent", "Advertisements sent.", rt.sent_adverts),
-            (
-                "vrrpwatch_join_adverts_received",
-                "VRRP packets received for our group (accepted or discarded).",
-                rt.received_adverts,
-            ),
-            (
-                "vrrpwatch_join_become_master",
-                "Times the instance became master.",
-                rt.became_master,
-            ),
-        ):
-            c = CounterMetricFamily(name, text, labels=il)
-            c.add_metric(labels, value)
-            yield c
+        counters = [
+            CounterMetricFamily(name, text, labels=il)
+            for name, text in (
+                ("vrrpwatch_join_adverts_sent", "Advertisements sent."),
+                (
+                    "vrrpwatch_join_adverts_received",
+                    "VRRP packets received for our group (accepted or discarded).",
+                ),
+                ("vrrpwatch_join_become_master", "Times the instance became master."),
+            )
+        ]
         discards = CounterMetricFamily(
             "vrrpwatch_join_discards",
             "Received advertisements dropped, by reason (RFC 5798 / RFC 3768 section 7.1).",
             labels=[*il, "reason"],
         )
-        counts = router.discards
-        for reason in DiscardReason:
-            discards.add_metric([*labels, str(reason)], counts.get(reason, 0))
-        yield discards
         prio = GaugeMetricFamily(
             "vrrpwatch_join_priority", "The priority the instance advertises.", labels=il
         )
-        prio.add_metric(labels, router.config.priority)
-        yield prio
         interval = GaugeMetricFamily(
             "vrrpwatch_join_master_adver_interval_seconds",
             "Master_Adver_Interval (RFC 5798 section 6.1): the master's advertisement "
             "interval as learnt (VRRPv3), or ours (VRRPv2).",
             labels=il,
         )
-        interval.add_metric(labels, router.master_adver_interval_cs / 100)
+        for unit, name in zip(units, names, strict=True):
+            router = unit.router
+            labels = [name]
+            current = router.state
+            for s, sname in zip(State, JOIN_STATES, strict=True):
+                state.add_metric([*labels, sname], 1 if s is current else 0)
+            for c, value in zip(
+                counters,
+                (unit.sent_adverts, unit.received_adverts, unit.became_master),
+                strict=True,
+            ):
+                c.add_metric(labels, value)
+            counts = router.discards
+            for reason in DiscardReason:
+                discards.add_metric([*labels, str(reason)], counts.get(reason, 0))
+            prio.add_metric(labels, router.config.priority)
+            interval.add_metric(labels, router.master_adver_interval_cs / 100)
+        yield state
+        yield from counters
+        yield discards
+        yield prio
         yield interval
 
 

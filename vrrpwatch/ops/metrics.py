@@ -2,7 +2,9 @@
 
 A custom collector builds every family at scrape time from what the monitor and the sniffer
 already keep (advertisers, transitions, ``Monitor.alerts``, per-interface counters), so the
-packet loop does no metric work. The HTTP server is prometheus-client's, in its own daemon
+packet loop does no metric work. The per-router families (most of the series) are written as
+text from label strings kept across scrapes (``ops.routers``, ``ops.exposition``); the rest are
+prometheus-client families. The HTTP server is prometheus-client's, in its own daemon
 threads; a scrape reads the monitor's dicts through atomic copies and never takes a lock the
 packet loop waits on.
 
@@ -29,6 +31,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from vrrpwatch.ops.episodes import EpisodeBook
+from vrrpwatch.ops.exposition import Part, collect_parts
+from vrrpwatch.ops.routers import RouterFamilies
 
 # MetricsServer, parse_listen and registry_for are shared with join --metrics (ops.server);
 # they stay importable from here.
@@ -37,12 +41,10 @@ from vrrpwatch.ops.server import MetricsServer as MetricsServer
 from vrrpwatch.ops.server import build_info
 from vrrpwatch.ops.server import parse_listen as parse_listen
 from vrrpwatch.ops.server import registry_for as registry_for
-from vrrpwatch.store.rows import vlan_column as vlan_text
 from vrrpwatch.watch.catalogue import AlertKind
 from vrrpwatch.watch.model import ObservedRouter, RouterKey, TransitionCause
 from vrrpwatch.watch.monitor import Monitor
 
-ROUTER_STATES = ("ok", "lost", "resigned", "split-brain")
 # every cause but first-seen (the first master is no change)
 CHANGE_CAUSES = tuple(str(c) for c in TransitionCause if c is not TransitionCause.FIRST_SEEN)
 # Failover gaps: keepalived's 1 s default gives 3.6-4 s, sub-second adverts give tenths.
@@ -115,17 +117,14 @@ def _float(v: float) -> str:
     return repr(float(v))
 
 
-def _router_labels(key: RouterKey) -> list[str]:
-    return [vlan_text(key.vlan), str(key.family), str(key.vrid)]
-
-
 class _Timeline:
     """Counters and histograms of settled transitions, read from the routers' timelines at
     scrape time (each transition is counted once, when it can no longer be replaced)."""
 
     def __init__(self) -> None:
         self.done: dict[RouterKey, int] = {}
-        self.changes: dict[tuple[RouterKey, str], int] = {}
+        self.changes: dict[RouterKey, dict[str, int]] = {}  # router -> cause -> count
+        self.causes: set[str] = set()
         self.failover = _Histogram(FAILOVER_BUCKETS_S)
         self.excess = _Histogram(EXCESS_BUCKETS_S)
 
@@ -147,8 +146,10 @@ class _Timeline:
                 done += 1
                 if t.old is None:
                     continue  # first-seen is no change
-                k = (vr.key, str(t.cause))
-                self.changes[k] = self.changes.get(k, 0) + 1
+                counts = self.changes.setdefault(vr.key, {})
+                cause = str(t.cause)
+                counts[cause] = counts.get(cause, 0) + 1
+                self.causes.add(cause)
                 # A failover is a takeover the RFC times (resigned: Skew_Time, silent:
                 # Master_Down_Interval); a preemption's gap is only the adverts' phase.
                 if t.gap_ms is not None and t.expected_ms is not None:
@@ -158,7 +159,10 @@ class _Timeline:
 
 
 class SniffCollector(Collector):
-    """Every ``vrrpwatch_*`` family of a sniff run, built from the monitor at scrape time."""
+    """Every ``vrrpwatch_*`` family of a sniff run, built from the monitor at scrape time: the
+    per-router ones as text (``routers.RouterFamilies``), the rest as prometheus-client
+    ``Metric`` objects (``parts()``, what ``exposition.make_app`` serves; ``collect()`` gives
+    them all as ``Metric``)."""
 
     def __init__(
         self,
@@ -175,110 +179,38 @@ class SniffCollector(Collector):
         self.clock = clock
         self.extra = extra
         self._timeline = _Timeline()
+        self._routers = RouterFamilies()
         self._alerts_done = 0
         self._alerts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()  # between scrapes only; the packet loop never takes it
 
     def collect(self) -> Iterator[Metric]:
+        yield from collect_parts(self.parts())
+
+    def parts(self) -> list[Part]:
         with self._lock:
-            yield from self._collect(self.clock())
+            return self._parts(self.clock())
 
-    def _collect(self, now: float) -> Iterator[Metric]:
-        yield build_info()
-        routers = [vr for _k, vr in sorted(list(self.monitor.routers.items()))]
+    def _parts(self, now: float) -> list[Part]:
+        out: list[Part] = [build_info()]
+        routers = self._routers.sorted_routers(self.monitor.routers)
         self.book.advance(now)
-        yield from self._routers(routers, now)
-        yield from self._changes(routers, now)
-        yield from self._alert_families()
-        if self.interfaces is not None:
-            yield from self._interface_families(self.interfaces)
-        if self.extra is not None:
-            yield from self.extra()
-
-    def _routers(self, routers: list[ObservedRouter], now: float) -> Iterator[Metric]:
-        rl = ["vlan", "family", "vrid"]
-        al = [*rl, "address"]
-        master = GaugeMetricFamily(
-            "vrrpwatch_advertiser_master",
-            "1 for the advertiser followed as the router's master, 0 for the others seen.",
-            labels=al,
-        )
-        prio = GaugeMetricFamily(
-            "vrrpwatch_advertiser_priority",
-            "Priority of the advertiser's latest advert.",
-            labels=al,
-        )
-        adverts = CounterMetricFamily(
-            "vrrpwatch_adverts", "Adverts received from the advertiser.", labels=al
-        )
-        masters = GaugeMetricFamily(
-            "vrrpwatch_router_masters",
-            "Sources currently advertising (priority > 0, within 1.5 of their intervals): "
-            "2 or more is split brain, 0 means no master.",
-            labels=rl,
-        )
-        # A state set with a ``state`` label (prometheus-client's StateSetMetricFamily would
-        # name the label after the metric): one series per state, exactly one of them 1.
-        state = GaugeMetricFamily(
-            "vrrpwatch_router_state",
-            "The router's state, one series per state: ok, lost (master-lost open), resigned "
-            "(the master's latest advert had priority 0) or split-brain (an episode is open).",
-            labels=[*rl, "state"],
-        )
-        last = GaugeMetricFamily(
-            "vrrpwatch_router_last_advert_timestamp_seconds",
-            "When the master's latest advert arrived (Unix time).",
-            labels=rl,
-        )
-        interval = GaugeMetricFamily(
-            "vrrpwatch_router_interval_seconds",
-            "The master's advertisement interval.",
-            labels=rl,
-        )
         split = {ep.alert.key for ep in self.book.open() if ep.kind is AlertKind.SPLIT_BRAIN}
-        for vr in routers:
-            labels = _router_labels(vr.key)
-            n = 0
-            for a in list(vr.advertisers.values()):
-                lab = [*labels, a.address]
-                master.add_metric(lab, 1 if a.address == vr.master else 0)
-                prio.add_metric(lab, a.last_priority)
-                adverts.add_metric(lab, a.adverts)
-                if a.last_priority > 0 and now - a.last_seen <= a.silence_s:
-                    n += 1
-            masters.add_metric(labels, n)
-            st = (
-                "split-brain"
-                if vr.key in split
-                else "lost"
-                if vr.lost
-                else "resigned"
-                if vr.resigned or vr.master is None
-                else "ok"
-            )
-            for s in ROUTER_STATES:
-                state.add_metric([*labels, s], 1 if s == st else 0)
-            cur = vr.current
-            if cur is not None:
-                last.add_metric(labels, cur.last_seen)
-                interval.add_metric(labels, cur.interval_s)
-        yield from (master, masters, state, last, interval, prio, adverts)
-
-    def _changes(self, routers: list[ObservedRouter], now: float) -> Iterator[Metric]:
         tl = self._timeline
         tl.update(routers, now)
-        changes = CounterMetricFamily(
-            "vrrpwatch_master_changes",
-            "Master changes (first masters not counted), by cause: resigned, silent, preempted.",
-            labels=["vlan", "family", "vrid", "cause"],
-        )
         # Every cause of every router from 0 on, so increase() sees a router's first change.
-        causes = [*CHANGE_CAUSES, *sorted({c for _k, c in tl.changes} - set(CHANGE_CAUSES))]
-        for vr in routers:
-            labels = _router_labels(vr.key)
-            for cause in causes:
-                changes.add_metric([*labels, cause], tl.changes.get((vr.key, cause), 0))
-        yield changes
+        causes = [*CHANGE_CAUSES, *sorted(tl.causes - set(CHANGE_CAUSES))]
+        out += self._routers.families(routers, now, split, tl.changes, causes)
+        out += self._histograms()
+        out += self._alert_families()
+        if self.interfaces is not None:
+            out += self._interface_families(self.interfaces)
+        if self.extra is not None:
+            out += self.extra()
+        return out
+
+    def _histograms(self) -> Iterator[Metric]:
+        tl = self._timeline
         for name, hist, text in (
             (
                 "vrrpwatch_failover_seconds",

@@ -2,7 +2,9 @@
 HTTP server on ADDR:PORT in its own daemon threads, a registry of one collector (plus the
 process metrics), and ``vrrpwatch_build_info``. The collectors (``metrics.SniffCollector``,
 ``join.JoinCollector``) build their families at scrape time, so the packet loops do no
-metric work and never wait on the server.
+metric work and never wait on the server. The server answers with ``exposition.make_app``:
+prometheus-client's WSGI app, with sample lines written the cheap way where they come out the
+same (``exposition.render``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from vrrpwatch import __version__
+from vrrpwatch.ops.exposition import Registry, make_app
 
 
 def build_info() -> GaugeMetricFamily:
@@ -30,7 +33,7 @@ def registry_for(collector: Collector) -> CollectorRegistry:
     """A registry of our collector alone plus the process metrics (RSS, CPU, open fds)."""
     from prometheus_client import ProcessCollector
 
-    reg = CollectorRegistry(auto_describe=False)
+    reg = Registry()
     reg.register(collector)
     ProcessCollector(registry=reg)
     return reg
@@ -59,9 +62,10 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 class MetricsServer:
-    """prometheus-client's HTTP server on ADDR:PORT for ``registry``, in a daemon thread.
-    ``routes``: other WSGI apps by exact path (sniff's page on ``/``, ``ops.page``); every
-    other path is prometheus-client's, as before."""
+    """prometheus-client's HTTP server on ADDR:PORT for ``registry``, in a daemon thread,
+    answering with ``exposition.make_app`` (a ``Registry``, as ``registry_for`` makes, is
+    served the fast way). ``routes``: other WSGI apps by exact path (sniff's page on ``/``,
+    ``ops.page``); every other path is the metrics app's."""
 
     def __init__(
         self,
@@ -77,8 +81,8 @@ class MetricsServer:
             self._httpd, self._thread = start_http_server(port, addr=host, registry=registry)
         except OSError as exc:
             raise MetricsError(f"{listen}: cannot listen: {exc.strerror or exc}") from None
-        if routes and (metrics_app := self._httpd.get_app()) is not None:
-            self._httpd.set_app(_routed(dict(routes), metrics_app))
+        app: WSGIApplication = make_app(registry)
+        self._httpd.set_app(_routed(dict(routes), app) if routes else app)
         self.address: tuple[str, int] = self._httpd.server_address[:2]  # type: ignore[assignment]
 
     @property

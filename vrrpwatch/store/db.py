@@ -54,6 +54,7 @@ import sqlite_utils
 
 from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.store import rows, writers
+from vrrpwatch.text import path_label
 from vrrpwatch.watch.monitor import Monitor, RouterKey
 
 # 2: runs.pid, pid_start, host; the fingerprint key out of meta. 3: protocol (in the routers'
@@ -257,6 +258,11 @@ def open_db(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Databa
     A file that is not ours (an SQLite file of another application, not SQLite at all), a
     directory or a dangling symbolic link gives a one-line StoreError and is left untouched."""
     p = Path(path)
+    try:
+        str(p).encode()
+    except UnicodeEncodeError:
+        # SQLite reports its file names as UTF-8 (PRAGMA database_list): refuse before creating.
+        raise StoreError(f"{path_label(p)}: not a UTF-8 file name, which SQLite needs") from None
     exists = _check_path(p)
     if read_only and not exists:
         raise StoreError(f"{p}: no such database")
@@ -560,6 +566,17 @@ class Store:
                     continue
                 vr.dirty = False
                 dirty_keys.append(vr.key)
+                if vr.forgotten_unstored:  # MAX_ADVERTISERS: the monitor forgot these
+                    k = vr.key
+                    self.db.conn.executemany(
+                        "DELETE FROM advertisers WHERE run_id = ? AND vlan = ? AND family = ?"
+                        " AND vrid = ? AND protocol = ? AND address = ?",
+                        [
+                            (run, rows.vlan_column(k.vlan), k.family, k.vrid, k.protocol, addr)
+                            for addr in vr.forgotten_unstored
+                        ],
+                    )
+                    vr.forgotten_unstored.clear()
                 vr_rows.append(rows.router_row(run, vr))
                 for a in vr.advertisers.values():
                     if a.dirty:

@@ -93,11 +93,12 @@ class Announcements:
             # The master at the time, and anyone who became master within the grace period
             # around it (a new master's GARPs and first advert race each other).
             for t in vr.transitions:
-                if abs(t.time - ev.time) <= GARP_GRACE_S:
-                    allowed.update(vr.advertisers[t.new].macs)
+                if abs(t.time - ev.time) <= GARP_GRACE_S and (n := vr.advertisers.get(t.new)):
+                    allowed.update(n.macs)
+            # (a master of the past may have been forgotten since: MAX_ADVERTISERS)
             master = master_at(vr, ev.time)
-            if master is not None:
-                allowed.update(vr.advertisers[master].macs)
+            if master is not None and (m := vr.advertisers.get(master)):
+                allowed.update(m.macs)
             if ev.mac not in allowed:
                 what = "gratuitous ARP" if ev.kind == "garp" else "neighbour advertisement"
                 self._book.raise_alert(

@@ -35,7 +35,7 @@ from vrrpwatch.rfc import (
     carp_master_down,
     carp_outranks,
 )
-from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, AlertKind
+from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, MAX_ADVERTISERS, AlertKind
 from vrrpwatch.watch.consistency import discarded_advert, finding_alerts
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
@@ -48,7 +48,7 @@ from vrrpwatch.watch.model import (
     RouterKey,
     TransitionCause,
 )
-from vrrpwatch.watch.rivals import two_masters
+from vrrpwatch.watch.rivals import Forget, two_masters
 from vrrpwatch.watch.timeline import lost_cleared, record_transition
 
 CARP_AUTH = 2  # the advertisers' auth_type: CARP always carries its SHA1 HMAC (shown "hmac")
@@ -67,6 +67,8 @@ class CarpFollower:
         self._book = book
         self._routers = routers
         self.known = known
+        # keeps a vhid's advertisers bounded (the monitor's, raising advertiser-flood)
+        self.forget: Forget | None = None
 
     def observe(
         self, frame: int, time: float, pkt: Decoded, msg: CarpPacket, events: list[Event]
@@ -92,6 +94,8 @@ class CarpFollower:
             vr = self._routers[key] = ObservedRouter(key)
         a = vr.advertisers.get(src)
         if a is None:
+            if len(vr.advertisers) >= MAX_ADVERTISERS and self.forget is not None:
+                self.forget(vr, src, frame, time, events)
             a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)
         elif time - a.last_seen > a.streak_gap_s:
             a.streak_start = time

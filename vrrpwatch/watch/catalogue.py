@@ -42,6 +42,9 @@ EXPIRE_SLACK_S = 0.25
 # How long an alert that is an event in itself (or a condition the wire cannot show ending)
 # stays open: Alertmanager's default resolve_timeout.
 EVENT_HOLD_S = 300.0
+# What the monitor keeps per router: at most this many advertisers (a real group has a few);
+# beyond it, the one heard least recently (never the master) is forgotten (advertiser-flood).
+MAX_ADVERTISERS = 64
 
 
 class AlertKind(enum.StrEnum):
@@ -70,6 +73,7 @@ class AlertKind(enum.StrEnum):
     INTERFACE_UP = "interface-up"
     ROUTER_ON_TWO_INTERFACES = "router-on-two-interfaces"
     SPOOFED_ADVERT = "spoofed-advert"
+    ADVERTISER_FLOOD = "advertiser-flood"
     DEFAULT_PASSWORD = "default-password"
     TIMER_MISMATCH = "timer-mismatch"
     PRIORITY_TAKEOVER = "priority-takeover"
@@ -260,6 +264,20 @@ _ENTRIES = (
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
         rfc="RFC 5798 7.1, RFC 3768 7.1",
+    ),
+    # Warning: a flood of sources (spoofed, or a misconfigured segment) for one router; the
+    # bound keeps the monitor's cost per advert and its memory flat whatever the flood.
+    Entry(
+        kind=AlertKind.ADVERTISER_FLOOD,
+        severity=Severity.WARNING,
+        description="more sources advertise for one router than the monitor keeps",
+        opens=f"a new source advertises for a router that already has {MAX_ADVERTISERS} "
+        "advertisers: the one heard least recently (never the master) is forgotten, with its "
+        "row in the database, and the count of forgotten sources grows",
+        ends=Ends.AFTER_HOLD,
+        hold_s=EVENT_HOLD_S,
+        ends_text=_HOLD,
+        rfc="",
     ),
     Entry(
         kind=AlertKind.BAD_SOURCE_MAC,

@@ -91,8 +91,18 @@ def _open(path: str, engine: str) -> Iterator[tuple[IO[bytes], str]]:
         rc = proc.wait()
         proc.stderr.close()
     if rc != 0:
-        first = next((ln for ln in err.splitlines() if "root" not in ln), err)
-        raise CaptureError(f"{name}: tshark could not read it: {first}")
+        raise CaptureError(f"{name}: tshark could not read it: {tshark_message(err, rc)}")
+
+
+def tshark_message(stderr: str, rc: int) -> str:
+    """tshark's own reason, on one line: its lines without the warning it prints whenever it
+    runs as root (``Running as user "root" ...``) and without its ``tshark: `` prefix."""
+    lines = [
+        ln.strip().removeprefix("tshark: ")
+        for ln in stderr.splitlines()
+        if ln.strip() and not ln.startswith("Running as user ")
+    ]
+    return " ".join(lines) or f"exit status {rc}, no message"
 
 
 def run_files(

@@ -48,7 +48,7 @@ from dissectors.hsrp import (
 )
 from dissectors.packet import Decoded
 from vrrpwatch.rfc import hsrp_active_down, hsrp_outranks
-from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, AlertKind
+from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, MAX_ADVERTISERS, AlertKind
 from vrrpwatch.watch.consistency import finding_alerts
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
@@ -64,7 +64,7 @@ from vrrpwatch.watch.model import (
     Transition,
     TransitionCause,
 )
-from vrrpwatch.watch.rivals import two_masters
+from vrrpwatch.watch.rivals import Forget, two_masters
 from vrrpwatch.watch.timeline import lost_cleared, record_transition
 
 # Advertiser.auth_type for HSRP (the store shows the labels)
@@ -162,6 +162,8 @@ class HsrpFollower:
         self.known = known
         self._fingerprint = fingerprint
         self._reveal = reveal_secrets
+        # keeps a group's advertisers bounded (the monitor's, raising advertiser-flood)
+        self.forget: Forget | None = None
 
     def observe(
         self, frame: int, time: float, pkt: Decoded, msg: HsrpV1 | HsrpV2, events: list[Event]
@@ -181,6 +183,8 @@ class HsrpFollower:
                 vr = self._routers[key] = ObservedRouter(key)
             a = vr.advertisers.get(src)
             if a is None:
+                if len(vr.advertisers) >= MAX_ADVERTISERS and self.forget is not None:
+                    self.forget(vr, src, frame, time, events)
                 a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)
             before = self._profile(a) if a.adverts else None
             # A Resign gives the Active role up, whatever State it carries; a Coup takes it

@@ -8,6 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+MAX_GROUP_ID = 4095  # HSRPv2's 12-bit group number
+
+
 @dataclass(frozen=True, slots=True)
 class KnownRouter:
     address: str
@@ -28,31 +31,13 @@ class KnownRouters:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"not valid TOML: {exc}") from None
+        except RecursionError:
+            # tomllib parses nested arrays and inline tables recursively.
+            raise ValueError("not valid TOML: nested too deeply") from None
         tables = doc.get("router", [])
         if not isinstance(tables, list):
             raise ValueError("expected [[router]] tables")
-        out = []
-        for i, t in enumerate(tables, 1):
-            if not isinstance(t, dict) or "address" not in t:
-                raise ValueError(f"router #{i}: 'address' is required")
-            try:
-                addr = str(ipaddress.ip_address(str(t["address"])))
-            except ValueError:
-                raise ValueError(f"router #{i}: bad address {t['address']!r}") from None
-            mac = t.get("mac")
-            if mac is not None:
-                mac = str(mac).lower().replace("-", ":")
-                if len(bytes.fromhex(mac.replace(":", ""))) != 6:
-                    raise ValueError(f"router #{i}: bad mac {t['mac']!r}")
-            vrids = t.get("vrids")
-            if vrids is not None:
-                if not isinstance(vrids, list) or not all(
-                    isinstance(v, int) and 1 <= v <= 255 for v in vrids
-                ):
-                    raise ValueError(f"router #{i}: vrids must be a list of 1..255")
-                vrids = frozenset(vrids)
-            out.append(KnownRouter(addr, mac, vrids))
-        return cls(out)
+        return cls(_router(i, t) for i, t in enumerate(tables, 1))
 
     def allows(self, address: str, mac: str | None, vrid: int) -> bool:
         r = self.routers.get(address)
@@ -61,3 +46,60 @@ class KnownRouters:
         if r.mac is not None and mac is not None and mac != r.mac:
             return False
         return r.vrids is None or vrid in r.vrids
+
+
+def _router(i: int, t: object) -> KnownRouter:
+    """One ``[[router]]`` table; a bad value raises ValueError naming the table and field."""
+    if not isinstance(t, dict) or "address" not in t:
+        raise ValueError(f"router #{i}: 'address' is required")
+    return KnownRouter(_address(i, t["address"]), _mac(i, t.get("mac")), _vrids(i, t.get("vrids")))
+
+
+def _address(i: int, value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"router #{i}: address: expected a string, not {value!r}")
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"router #{i}: address: not an IP address: {value!r}") from None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id is not None:
+        # An advert's source address carries no zone, so fe80::1%eth0 could never match.
+        raise ValueError(
+            f"router #{i}: address: {value!r} has a zone index; write it without '%{addr.scope_id}'"
+        )
+    return str(addr)
+
+
+def _mac(i: int, value: object) -> str | None:
+    """``02:00:5e:00:01:01``, ``02-00-5e-00-01-01``, ``0200.5e00.0101`` or ``02005e000101``,
+    normalised to the colon form the wire's MACs are compared in."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        digits = value.lower()
+        for sep in ":-.":
+            digits = digits.replace(sep, "")
+        shape_ok = len(value) == 12 or (
+            len(value) in (14, 17) and len({c for c in value if not c.isalnum()}) == 1
+        )
+        if shape_ok and len(digits) == 12 and all(c in "0123456789abcdef" for c in digits):
+            return ":".join(digits[k : k + 2] for k in range(0, 12, 2))
+    raise ValueError(
+        f"router #{i}: mac: expected a MAC address like 02:00:5e:00:01:01, not {value!r}"
+    )
+
+
+def _vrids(i: int, value: object) -> frozenset[int] | None:
+    if value is None:
+        return None
+    # bool is an int in Python: ``vrids = [true, 2]`` must not read as VRID 1.
+    # Group ids of any protocol: VRRP VRIDs and CARP vhids (1..255), HSRP groups (v1 0..255,
+    # v2 0..4095).
+    if not isinstance(value, list) or not all(
+        type(v) is int and 0 <= v <= MAX_GROUP_ID for v in value
+    ):
+        raise ValueError(
+            f"router #{i}: vrids: expected a list of integers 0..{MAX_GROUP_ID} (VRRP VRIDs, "
+            f"HSRP groups, CARP vhids), not {value!r}"
+        )
+    return frozenset(value)

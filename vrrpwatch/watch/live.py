@@ -1,8 +1,9 @@
 """Live capture for ``vrrpwatch sniff``: packet sockets in, the analyze engine, a pcap out.
 
 One AF_PACKET socket per interface, each with a classic BPF program attached in the kernel
-(``VRRP_FILTER``) so only VRRP/CARP (IP protocol 112, also inside AH, protocol 51), ARP and
-ICMPv6 neighbour advertisements ever reach Python. The kernel moves a received frame's outer
+(``VRRP_FILTER``) so only VRRP/CARP (IP protocol 112, also inside AH, protocol 51), HSRP (UDP
+to port 1985 over IPv4, 2029 over IPv6), ARP and ICMPv6 neighbour advertisements ever reach
+Python. The kernel moves a received frame's outer
 802.1Q/802.1ad tag out of the frame into the socket buffer's metadata before packet sockets
 see it, so the filter looks at the untagged frame (two more tags left in the data are walked),
 and ``PacketSocket`` puts the tag back from PACKET_AUXDATA: a router keeps its VLAN in its key.
@@ -60,7 +61,13 @@ _ANC_SIZE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_AUXDATA.size)
 BPF_LDX_IMM = 0x01  # X <- k
 BPF_LDH_ABS = 0x28  # A <- u16 at [k]
 BPF_LDB_IND = 0x50  # A <- u8 at [X + k]
+BPF_LDH_IND = 0x48  # A <- u16 at [X + k]
+BPF_AND_K = 0x54  # A <- A & k
+BPF_LSH_K = 0x64  # A <- A << k
+BPF_ADD_X = 0x0C  # A <- A + X
+BPF_TAX = 0x07  # X <- A
 BPF_JEQ_K = 0x15  # pc += (A == k) ? jt : jf
+BPF_JGT_K = 0x25  # pc += (A > k) ? jt : jf
 BPF_RET_K = 0x06
 
 Insn = tuple[int, int, int, int]  # code, jt, jf, k
@@ -99,7 +106,10 @@ def _filter_source() -> list[_Src]:
 
     Offsets count from the start of the Ethernet frame as the filter sees it: EtherType at 12;
     IPv4 protocol at 14 + 9 = 23 (fixed whatever the IHL, RFC 791); IPv6 next header at
-    14 + 6 = 20 and, right after the 40-byte header, the ICMPv6 type at 54 (RFC 8200, RFC 4443).
+    14 + 6 = 20 and, right after the 40-byte header, the ICMPv6 type at 54 (RFC 8200, RFC 4443)
+    or the UDP destination port at 56 (RFC 768). Over IPv4 the UDP header follows IHL 32-bit
+    words (an IHL below 5 is rejected, as the table does): X becomes the tag offset plus 4 * IHL,
+    and the port is at X + 14 + 2.
     X holds 4 or 8 when one or two tags (any TPID of the table) are still in the data: QinQ's
     inner tag, an outer 0x9100/0x9200 tag the kernel leaves in place (it takes only 802.1Q and
     802.1ad tags off), an outgoing frame's. It walks less than the decoder, deliberately (a
@@ -110,6 +120,9 @@ def _filter_source() -> list[_Src]:
     targets = {ours.ETH_P_ARP: "accept", ours.ETH_P_IP: "ipv4", ours.ETH_P_IPV6: "ipv6"}
     # VRRP and CARP (RFC 5798 sections 5.1.1.4, 5.1.2.3), AH around VRRPv2 (RFC 2338 5.3.6.3)
     ours_ip = [(p, "accept") for p in sorted(ours.IP_PROTOCOLS)]
+    # HSRP (RFC 2281 section 5.1; HSRPv2 over IPv6 on 2029): UDP ports per IP version
+    udp4 = [(port, "accept") for port in sorted(ours.UDP_PORTS_V4)]
+    udp6 = [(port, "accept") for port in sorted(ours.UDP_PORTS_V6)]
     tpids = sorted(ours.TAG_TPIDS)
     return [
         (None, BPF_LDX_IMM, 0, None, None),
@@ -122,12 +135,26 @@ def _filter_source() -> list[_Src]:
         (None, BPF_LDH_ABS, 20, None, None),
         *_jeq("ethertype", [(et, targets[et]) for et in sorted(ours.ETHERTYPES)], "reject"),
         ("ipv4", BPF_LDB_IND, 23, None, None),
-        *_jeq(None, ours_ip, "reject"),
+        *_jeq(None, [*ours_ip, (ours.IPPROTO_UDP, "udp4")], "reject"),
+        ("udp4", BPF_LDB_IND, 14, None, None),  # version and IHL
+        (None, BPF_AND_K, 0x0F, None, None),
+        (None, BPF_JGT_K, 4, None, "reject"),
+        (None, BPF_LSH_K, 2, None, None),
+        (None, BPF_ADD_X, 0, None, None),
+        (None, BPF_TAX, 0, None, None),
+        (None, BPF_LDH_IND, 16, None, None),
+        *_jeq(None, udp4, "reject"),
         ("ipv6", BPF_LDB_IND, 20, None, None),
-        *_jeq(None, [*ours_ip, (ours.IPPROTO_ICMPV6, "icmp6")], "reject"),
+        *_jeq(
+            None,
+            [*ours_ip, (ours.IPPROTO_ICMPV6, "icmp6"), (ours.IPPROTO_UDP, "udp6")],
+            "reject",
+        ),
         ("icmp6", BPF_LDB_IND, 54, None, None),
         # Neighbor Advertisement (RFC 4861 section 4.4)
         *_jeq(None, [(t, "accept") for t in sorted(ours.ICMPV6_TYPES)], "reject"),
+        ("udp6", BPF_LDH_IND, 56, None, None),
+        *_jeq(None, udp6, "reject"),
         ("accept", BPF_RET_K, SNAPLEN, None, None),
         ("reject", BPF_RET_K, 0, None, None),
     ]

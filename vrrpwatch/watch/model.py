@@ -270,10 +270,26 @@ class ObservedRouter:
     standby: str | None = None
     standby_transitions: EventLog[Transition] = field(default_factory=EventLog)
     dirty: bool = True
+    # sources forgotten to keep at most MAX_ADVERTISERS (``forget_least_recent``): how many in
+    # all, and the addresses the store has yet to delete
+    forgotten: int = 0
+    forgotten_unstored: list[str] = field(default_factory=list)
 
     @property
     def current(self) -> Advertiser | None:
         return self.advertisers.get(self.master) if self.master else None
+
+    def forget_least_recent(self) -> Advertiser | None:
+        """Forget the advertiser heard least recently, never the master; the forgotten one."""
+        candidates = (a for a in self.advertisers.values() if a.address != self.master)
+        oldest = min(candidates, key=lambda a: a.last_seen, default=None)
+        if oldest is not None:
+            del self.advertisers[oldest.address]
+            self.forgotten += 1
+            self.forgotten_unstored.append(oldest.address)
+            self.profile_version += 1
+            self.dirty = True
+        return oldest
 
     def vips(self) -> set[str]:
         return {v for a in self.advertisers.values() for v in a.vips}
@@ -284,7 +300,7 @@ class Counters:
     packets: int = 0
     vrrp_adverts: int = 0
     carp: int = 0
-    hsrp: int = 0
+    hsrp: int = 0  # HSRP messages (v1 and v2), counted; following them is the watch's
     garps: int = 0
     arps: int = 0
     nas: int = 0

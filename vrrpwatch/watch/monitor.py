@@ -36,6 +36,7 @@ from vrrpwatch.watch.catalogue import (
     FLAP_TRANSITIONS,
     FLAP_WINDOW_S,
     GARP_GRACE_S,
+    MAX_ADVERTISERS,
     AlertKind,
     Ends,
     Severity,
@@ -116,6 +117,7 @@ class Monitor:
         self.hsrp = HsrpFollower(
             self.book, self.routers, known_routers, fingerprint, reveal_secrets
         )
+        self.carp.forget = self.hsrp.forget = self._forget
         self.last_time = 0.0
         self.first_time: float | None = None
         self._seen: dict[int, tuple[Decoded, ObservedRouter, Advertiser]] = {}
@@ -361,6 +363,21 @@ class Monitor:
 
     # -- VRRP --------------------------------------------------------------------------------
 
+    def _forget(
+        self, vr: ObservedRouter, src: str, frame: int, time: float, events: list[Event]
+    ) -> None:
+        """Keep the router's advertisers bounded: the cost of an advert (consistency and split
+        brain compare it with the others) and the memory stay flat under a flood of sources."""
+        gone = vr.forget_least_recent()
+        if gone is None:
+            return
+        self.book.raise_alert(
+            events, AlertKind.ADVERTISER_FLOOD, vr.key, None, time, frame,
+            f"{vr.key.label()}: more than {MAX_ADVERTISERS} sources advertise; {gone.address} "
+            f"(last heard {time - gone.last_seen:.1f} s ago) is forgotten to follow {src} "
+            f"({vr.forgotten} forgotten so far)",
+        )  # fmt: skip
+
     def _advert(
         self, frame: int, time: float, pkt: Decoded, adv: VrrpV2 | VrrpV3, events: list[Event]
     ) -> ObservedRouter | None:
@@ -387,6 +404,8 @@ class Monitor:
             vr = self.routers[key] = ObservedRouter(key)
         a = vr.advertisers.get(src)
         if a is None:
+            if len(vr.advertisers) >= MAX_ADVERTISERS:
+                self._forget(vr, src, frame, time, events)
             a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)
         elif time - a.last_seen > a.streak_gap_s:
             a.streak_start = time

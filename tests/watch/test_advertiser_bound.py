@@ -1,0 +1,53 @@
+"""What the monitor keeps per router is bounded (MAX_ADVERTISERS): a flood of sources forgets the
+one heard least recently, never the master, raises advertiser-flood once per episode, and the
+database keeps no row of a forgotten source."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from tests.helpers import KEY, R1, Feed, advert
+from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.watch.catalogue import MAX_ADVERTISERS, Severity
+
+
+def flood_source(i: int) -> str:
+    return str(ipaddress.IPv4Address("198.51.100.0") + i)
+
+
+def test_a_flood_of_sources_keeps_the_master_and_a_bounded_table(tmp_path: Path) -> None:
+    f = Feed()
+    db = open_db(tmp_path / "m.db")
+    store = Store(db)
+    store.begin_run(kind="analyze", source="test")
+    f(0.0, advert(R1, 200))  # the master, advertising throughout
+    t = 0.0
+    for i in range(3 * MAX_ADVERTISERS):
+        t += 0.01
+        f(t, advert(flood_source(i), 100))  # lower priority: none takes over
+        if i % 50 == 0:
+            f(t, advert(R1, 200))
+            store.flush(f.m)
+    store.flush(f.m)
+    vr = f.m.routers[KEY]
+    assert len(vr.advertisers) == MAX_ADVERTISERS
+    assert vr.master == R1 and R1 in vr.advertisers
+    # the most recent sources are the ones kept
+    assert flood_source(3 * MAX_ADVERTISERS - 1) in vr.advertisers
+    assert flood_source(0) not in vr.advertisers
+    assert vr.forgotten == 2 * MAX_ADVERTISERS + 1
+    floods = [a for a in f.m.alerts if a.kind == "advertiser-flood"]
+    assert len(floods) == 1 and floods[0].severity is Severity.WARNING
+    assert f"more than {MAX_ADVERTISERS} sources advertise" in floods[0].message
+    rows = db.execute("SELECT address FROM advertisers").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(vr.advertisers)
+    db.close()
+
+
+def test_below_the_bound_nothing_is_forgotten() -> None:
+    f = Feed()
+    for i in range(MAX_ADVERTISERS):
+        f(i * 0.01, advert(flood_source(i), 100))
+    assert len(f.m.routers[KEY].advertisers) == MAX_ADVERTISERS
+    assert "advertiser-flood" not in f.kinds()

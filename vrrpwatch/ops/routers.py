@@ -1,0 +1,226 @@
+"""The per-router families of ``sniff --metrics``, written as text (``exposition.TextFamily``).
+
+With 1,000 routers these are 16,000 of a scrape's series. A router's key and an advertiser's
+address never change, so the label part of each of their lines (``name{labels} ``) is rendered
+once, when the router or advertiser first shows up, and a scrape only appends the values; the
+four lines of the state set are kept whole, one text per state. Nothing here writes to the
+monitor: it reads the routers as the packet loop leaves them (atomic copies of dicts and lists),
+from the metrics thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence, Set
+
+from vrrpwatch.ops.exposition import TextFamily, label_value, number
+from vrrpwatch.store.rows import vlan_column as vlan_text
+from vrrpwatch.watch.model import ObservedRouter, RouterKey
+
+ROUTER_STATES = ("ok", "lost", "resigned", "split-brain")
+
+# (name, type, help) of each family, in the order they are served.
+MASTER = (
+    "vrrpwatch_advertiser_master",
+    "gauge",
+    "1 for the advertiser followed as the router's master, 0 for the others seen.",
+)
+MASTERS = (
+    "vrrpwatch_router_masters",
+    "gauge",
+    "Sources currently advertising (priority > 0, within 1.5 of their intervals): "
+    "2 or more is split brain, 0 means no master.",
+)
+# A state set with a ``state`` label (prometheus-client's StateSetMetricFamily would name the
+# label after the metric): one series per state, exactly one of them 1.
+STATE = (
+    "vrrpwatch_router_state",
+    "gauge",
+    "The router's state, one series per state: ok, lost (master-lost open), resigned "
+    "(the master's latest advert had priority 0) or split-brain (an episode is open).",
+)
+LAST = (
+    "vrrpwatch_router_last_advert_timestamp_seconds",
+    "gauge",
+    "When the master's latest advert arrived (Unix time).",
+)
+INTERVAL = (
+    "vrrpwatch_router_interval_seconds",
+    "gauge",
+    "The master's advertisement interval.",
+)
+PRIORITY = (
+    "vrrpwatch_advertiser_priority",
+    "gauge",
+    "Priority of the advertiser's latest advert.",
+)
+ADVERTS = ("vrrpwatch_adverts", "counter", "Adverts received from the advertiser.")
+CHANGES = (
+    "vrrpwatch_master_changes",
+    "counter",
+    "Master changes (first masters not counted), by cause: resigned, silent, preempted.",
+)
+
+
+class _AdvertiserText:
+    """The label text of one advertiser's lines (labels sorted by name, as prometheus-client
+    writes them: address, family, vlan, vrid)."""
+
+    __slots__ = ("master_yes", "master_no", "priority", "adverts", "priority_of", "priority_line")
+
+    def __init__(self, address: str, router: str) -> None:
+        labels = f'{{address="{label_value(address)}",{router}}} '
+        self.master_yes = f"{MASTER[0]}{labels}1.0\n"
+        self.master_no = f"{MASTER[0]}{labels}0.0\n"
+        self.priority = PRIORITY[0] + labels
+        self.adverts = ADVERTS[0] + "_total" + labels
+        # the latest priority line and the value it was written for (it seldom changes)
+        self.priority_of: int | None = None
+        self.priority_line = ""
+
+
+class _RouterText:
+    """The label text of one router's lines."""
+
+    __slots__ = (
+        *("labels", "family", "vlan", "vrid", "masters", "last", "interval", "states"),
+        *("changes", "advertisers", "masters_of", "masters_line", "interval_of"),
+        *("interval_line", "changes_of", "changes_lines", "last_of", "last_line"),
+    )
+
+    def __init__(self, key: RouterKey) -> None:
+        self.family, self.vlan = str(key.family), label_value(vlan_text(key.vlan))
+        self.vrid = str(key.vrid)
+        self.labels = f'family="{self.family}",vlan="{self.vlan}",vrid="{self.vrid}"'
+        r = "{" + self.labels + "} "
+        self.masters, self.last, self.interval = MASTERS[0] + r, LAST[0] + r, INTERVAL[0] + r
+        self.states = {st: self._state_lines(st) for st in ROUTER_STATES}
+        self.changes: dict[str, str] = {}
+        self.advertisers: dict[str, _AdvertiserText] = {}
+        # Lines whose values seldom change, with the values they were written for.
+        self.masters_of, self.masters_line = -1, ""
+        self.interval_of, self.interval_line = -1.0, ""
+        self.last_of, self.last_line = -1.0, ""  # unchanged when scraped faster than adverts
+        self.changes_of: tuple[int, Sequence[str]] | None = None  # (total changes, causes)
+        self.changes_lines = ""
+
+    def _state_lines(self, current: str) -> str:
+        f, v, i = self.family, self.vlan, self.vrid
+        return "".join(
+            f'{STATE[0]}{{family="{f}",state="{s}",vlan="{v}",vrid="{i}"}} '
+            f"{'1.0' if s == current else '0.0'}\n"
+            for s in ROUTER_STATES
+        )
+
+    def change(self, cause: str) -> str:
+        text = self.changes.get(cause)
+        if text is None:
+            text = self.changes[cause] = (
+                f'{CHANGES[0]}_total{{cause="{label_value(cause)}",{self.labels}}} '
+            )
+        return text
+
+    def advertiser(self, address: str) -> _AdvertiserText:
+        text = self.advertisers.get(address)
+        if text is None:
+            text = self.advertisers[address] = _AdvertiserText(address, self.labels)
+        return text
+
+
+def router_state(vr: ObservedRouter, split: bool) -> str:
+    """Which of ROUTER_STATES the router is in."""
+    if split:
+        return "split-brain"
+    if vr.lost:
+        return "lost"
+    if vr.resigned or vr.master is None:
+        return "resigned"
+    return "ok"
+
+
+class RouterFamilies:
+    """The per-router families, with each router's label text kept across scrapes."""
+
+    def __init__(self) -> None:
+        self._keys: list[RouterKey] = []
+        self._order: list[int] = []
+        self._texts: dict[RouterKey, _RouterText] = {}
+
+    def sorted_routers(self, routers: Mapping[RouterKey, ObservedRouter]) -> list[ObservedRouter]:
+        """The monitor's routers by key (sorted again only when a router came or went)."""
+        items = list(routers.items())
+        keys = [k for k, _vr in items]
+        if keys != self._keys:
+            self._keys = keys
+            self._order = sorted(range(len(keys)), key=keys.__getitem__)
+            self._texts = {k: self._texts.get(k) or _RouterText(k) for k in keys}
+        return [items[i][1] for i in self._order]
+
+    def families(
+        self,
+        routers: Sequence[ObservedRouter],
+        now: float,
+        split: Set[RouterKey | None],
+        changes: Mapping[RouterKey, Mapping[str, int]],
+        causes: Sequence[str],
+    ) -> list[TextFamily]:
+        master: list[str] = []
+        masters: list[str] = []
+        state: list[str] = []
+        last: list[str] = []
+        interval: list[str] = []
+        priority: list[str] = []
+        adverts: list[str] = []
+        changed: list[str] = []
+        texts = self._texts
+        none: Mapping[str, int] = {}
+        for vr in routers:
+            rt = texts[vr.key]
+            n = 0
+            followed = vr.master
+            advertisers = list(vr.advertisers.values())
+            if len(rt.advertisers) > len(advertisers):  # one was forgotten: drop its text
+                rt.advertisers = {a.address: rt.advertiser(a.address) for a in advertisers}
+            for a in advertisers:
+                at = rt.advertiser(a.address)
+                master.append(at.master_yes if a.address == followed else at.master_no)
+                if a.last_priority != at.priority_of:
+                    at.priority_of = a.last_priority
+                    at.priority_line = at.priority + number(a.last_priority) + "\n"
+                priority.append(at.priority_line)
+                adverts.append(at.adverts + number(a.adverts) + "\n")
+                if a.last_priority > 0 and now - a.last_seen <= a.silence_s:
+                    n += 1
+            if n != rt.masters_of:
+                rt.masters_of, rt.masters_line = n, rt.masters + number(n) + "\n"
+            masters.append(rt.masters_line)
+            state.append(rt.states[router_state(vr, bool(split) and vr.key in split)])
+            cur = vr.current
+            if cur is not None:
+                if cur.last_seen != rt.last_of:
+                    rt.last_of = cur.last_seen
+                    rt.last_line = rt.last + number(cur.last_seen) + "\n"
+                last.append(rt.last_line)
+                if cur.interval_s != rt.interval_of:
+                    rt.interval_of = cur.interval_s
+                    rt.interval_line = rt.interval + number(cur.interval_s) + "\n"
+                interval.append(rt.interval_line)
+            # Every cause of every router from 0 on, so increase() sees a router's first change.
+            # Counts only grow, so their total tells whether the lines must be written again.
+            counts = changes.get(vr.key, none)
+            seen = (sum(counts.values()), causes)
+            if seen != rt.changes_of:
+                rt.changes_of = seen
+                rt.changes_lines = "".join(
+                    rt.change(c) + number(counts.get(c, 0)) + "\n" for c in causes
+                )
+            changed.append(rt.changes_lines)
+        return [
+            TextFamily(*MASTER, master),
+            TextFamily(*MASTERS, masters),
+            TextFamily(*STATE, state),
+            TextFamily(*LAST, last),
+            TextFamily(*INTERVAL, interval),
+            TextFamily(*PRIORITY, priority),
+            TextFamily(*ADVERTS, adverts),
+            TextFamily(*CHANGES, changed),
+        ]
