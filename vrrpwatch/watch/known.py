@@ -7,7 +7,6 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-
 MAX_GROUP_ID = 4095  # HSRPv2's 12-bit group number
 
 
