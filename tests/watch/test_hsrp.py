@@ -137,6 +137,7 @@ def test_hold_time_expiry_and_both_timelines() -> None:
         (A, B, "hold-expired", 10000.0, 10000.0),
     ]
     assert h.standby() == [(None, B, "first-seen"), (B, A, "promoted")]
+    assert h.m.routers[KEY].standby_transitions[1].gap_ms is None  # B is heard, as active
     assert hsrp_active_down(10.0) == 10.0
     vr = h.m.routers[KEY]
     assert (vr.master, vr.standby) == (B, A)

@@ -421,7 +421,12 @@ class HsrpFollower:
                 old=prev.address if prev else None,
                 new=a.address,
                 cause=cause,
-                gap_ms=round((time - prev.last_seen) * 1000, 3) if prev else None,
+                # a promoted standby is still heard (as active): no gap to measure
+                gap_ms=(
+                    round((time - prev.last_seen) * 1000, 3)
+                    if prev and cause is not HsrpCause.PROMOTED
+                    else None
+                ),
                 expected_ms=round(expected, 3) if expected is not None else None,
                 file=self._book.source,
             )
