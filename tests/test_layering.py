@@ -235,6 +235,8 @@ def pure_modules() -> list[str]:
     out += ["vrrpwatch.join.tracking"]
     out += [m for m in modules() if _in(m, (WATCH,)) and m not in WATCH_EDGES]
     assert "vrrpwatch.watch.monitor" in out and "vrrpwatch.join.router" in modules()
+    # the HSRP and CARP rules (issue 15) are protocol logic too
+    assert {"vrrpwatch.watch.hsrp", "vrrpwatch.watch.carp", "vrrpwatch.watch.rivals"} <= set(out)
     return out
 
 

@@ -340,3 +340,109 @@ def test_a_database_error_during_the_run_is_one_line(
     )
     assert con.execute("SELECT count(*) FROM virtual_routers").fetchone() == (1,)
     assert len(calls) == 2  # the refused batch, then the last one
+
+
+def _pcap(path: Path, frames: list[tuple[float, bytes]]) -> str:
+    import struct
+
+    with path.open("wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for t, data in frames:
+            sec, usec = int(t), round((t - int(t)) * 1e6)
+            fh.write(struct.pack("<IIII", sec, usec, len(data), len(data)) + data)
+    return str(path)
+
+
+def _carp_frame(src: str, advskew: int, vhid: int = 1) -> bytes:
+    import ipaddress
+
+    from dissectors.frame import ETH_P_IP, build_ethernet
+    from dissectors.ip import IPv4Header, build_ipv4
+    from dissectors.vrrp import CarpPacket, build_carp
+
+    v4 = ipaddress.IPv4Address
+    body = build_carp(CarpPacket(vhid=vhid, advskew=advskew, advbase_s=1))
+    ip = build_ipv4(IPv4Header(src=v4(src), dst=v4("224.0.0.18"), protocol=112, ttl=255), body)
+    mac = bytes.fromhex("00005e0001") + bytes((vhid,))
+    return build_ethernet(bytes.fromhex("01005e000012"), mac, ETH_P_IP, ip)
+
+
+def test_carp_group_beside_vrrp_in_json_text_and_database(tmp_path: Path) -> None:
+    """Issue 15: a CARP vhid is a virtual_routers entry with protocol carp, its timeline
+    judged by 3 x advbase + advskew/256; the VRRP entries gain only ``protocol``."""
+    t0 = 1_764_000_000.0
+    frames = [(t0 + i, _carp_frame("192.0.2.10", 0)) for i in range(5)]
+    frames += [(t0 + 4 + 3.5 + i, _carp_frame("192.0.2.11", 128)) for i in range(3)]
+    path = _pcap(tmp_path / "carp.pcap", frames)
+    db = tmp_path / "x.db"
+    doc = analyze_json(path, db)
+    (vr,) = doc["virtual_routers"]
+    assert (vr["protocol"], vr["vrid"], vr["master"], vr["auth_type"]) == (
+        "carp", 1, "192.0.2.11", "hmac",
+    )  # fmt: skip
+    assert [(t["cause"], t["gap_ms"], t["expected_ms"]) for t in vr["transitions"]] == [
+        ("first-seen", None, None),
+        ("silent", 3500.0, 3500.0),
+    ]
+    assert doc["carp"] == 8 and doc["hsrp"] == 0
+    assert [a["protocol"] for a in doc["alerts"]] == ["carp"]
+    r = run("report", db=db)
+    assert r.exit_code == 0
+    assert "Master timeline: vlan - IPv4 CARP vhid 1" in r.output and "carp" in r.output
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT protocol, vrid, master FROM virtual_routers").fetchall() == [
+        ("carp", 1, "192.0.2.11")
+    ]
+    vrrp = analyze_json(FAILOVER, tmp_path / "v.db")
+    assert [v["protocol"] for v in vrrp["virtual_routers"]] == ["vrrp"]
+    assert "standby" not in vrrp["virtual_routers"][0]
+
+
+PUBLIC = Path(__file__).resolve().parents[1] / "data" / "public"
+
+
+def test_analyze_public_hsrp_failover_prints_groups_timelines_and_alerts(tmp_path: Path) -> None:
+    """Issue 15's "done when": analyze on a public HSRP capture (RFC 2281 v1, three routers)
+    gives the group, its active and standby timelines and its alerts, in JSON and text."""
+    path = str(PUBLIC / "HSRP_failover.pcap")
+    db = tmp_path / "x.db"
+    doc = analyze_json(path, db)
+    (vr,) = doc["virtual_routers"]
+    assert (vr["protocol"], vr["family"], vr["vrid"], vr["version"]) == ("hsrp", 4, 1, 1)
+    assert (vr["master"], vr["standby"], vr["hold_ms"]) == ("192.168.0.30", "192.168.0.20", 10000)
+    assert [
+        (t["from"], t["to"], t["cause"], t["gap_ms"], t["expected_ms"]) for t in vr["transitions"]
+    ] == [
+        (None, "192.168.0.10", "first-seen", None, None),
+        ("192.168.0.10", "192.168.0.30", "hold-expired", 10000.506, 10000.0),
+    ]
+    assert [(t["from"], t["to"], t["cause"]) for t in vr["standby_transitions"]] == [
+        (None, "192.168.0.30", "first-seen"),
+        ("192.168.0.30", "192.168.0.20", "promoted"),
+    ]
+    kinds = {a["kind"] for a in doc["alerts"]}
+    assert {"plaintext-auth", "default-password", "master-change"} <= kinds
+    assert doc["hsrp"] > 0 and "cisco" not in json.dumps(doc)
+    r = run("report", db=db)
+    assert r.exit_code == 0
+    out = r.output
+    assert "Active timeline: vlan - IPv4 HSRP group 1" in out
+    assert "Standby timeline: vlan - IPv4 HSRP group 1" in out
+    assert "hold-expired" in out and "promoted" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "vrid", "version"),
+    [
+        ("hsrp-v2-ipv6-hello.pcapng", 6, 1, 2),
+        ("hsrpv2-election.pcapng", 4, 1, 2),
+        ("hsrp0.pcap", 4, 10, 1),
+    ],
+)
+def test_analyze_public_hsrp_captures(
+    name: str, family: int, vrid: int, version: int, tmp_path: Path
+) -> None:
+    doc = analyze_json(str(PUBLIC / name), tmp_path / "x.db")
+    hsrp = [v for v in doc["virtual_routers"] if v["protocol"] == "hsrp"]
+    assert (hsrp[0]["family"], hsrp[0]["vrid"], hsrp[0]["version"]) == (family, vrid, version)
+    assert hsrp[0]["master"] is not None and hsrp[0]["transitions"][0]["cause"] == "first-seen"

@@ -541,13 +541,14 @@ def test_public_hsrp_captures(public_captures: Path) -> None:
 
 def test_analyze_counts_what_decode_shows(public_captures: Path, tmp_path: Path) -> None:
     """analyze counts HSRP (``hsrp`` in the JSON document and the summary line) without
-    following it as VRRP: no virtual router, no VRRP advert counted."""
+    following it as VRRP: no VRRP router, no VRRP advert counted (its groups are HSRP's)."""
     path = str(public_captures / "HSRP_coup.pcap")
     db = str(tmp_path / "h.db")
     result = CliRunner().invoke(cli, ["analyze", path, "--db", db, "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert (doc["hsrp"], doc["vrrp_adverts"], doc["virtual_routers"]) == (51, 0, [])
+    assert (doc["hsrp"], doc["vrrp_adverts"]) == (51, 0)
+    assert doc["virtual_routers"] and {r["protocol"] for r in doc["virtual_routers"]} == {"hsrp"}
     assert doc["malformed"] == 0 and doc["findings"] == {}
     text = CliRunner().invoke(cli, ["analyze", path, "--db", str(tmp_path / "t.db")])
     assert text.exit_code == 0, text.output

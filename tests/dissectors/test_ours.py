@@ -605,8 +605,8 @@ def test_hsrp_frames_decode_as_hsrp(case: Case) -> None:
 
 
 def test_hsrp_is_counted_by_the_monitor_not_followed() -> None:
-    """HSRP frames reach the monitor through the feed: counted (``hsrp``), no VRRP router,
-    no alert; a malformed one is counted as malformed."""
+    """HSRP frames reach the monitor through the feed: counted (``hsrp``), no VRRP router
+    (the watch follows them as HSRP groups); a malformed one is counted as malformed."""
     monitor = Monitor(fingerprint=lambda pw: "fp")
     feed = Feed(monitor)
     frames = [c.frame for c in CASES if "hsrp" in c.name and c.ours]
@@ -614,6 +614,8 @@ def test_hsrp_is_counted_by_the_monitor_not_followed() -> None:
     malformed = 2 * sum("malformed" in c.name for c in CASES if "hsrp" in c.name and c.ours)
     assert monitor.counters.hsrp == 2 * len(frames) - malformed
     assert monitor.counters.malformed == malformed
-    assert monitor.counters.vrrp_adverts == 0 and not monitor.routers
+    # issue 15: the watch follows HSRP groups (protocol hsrp), never as VRRP routers
+    assert monitor.counters.vrrp_adverts == 0
+    assert {k.protocol for k in monitor.routers} <= {"hsrp"}
     doc = summary_of(monitor)
     assert doc["hsrp"] == monitor.counters.hsrp and doc["vrrp_adverts"] == 0

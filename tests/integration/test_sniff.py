@@ -40,12 +40,13 @@ ALERT_FIELDS = {
     "vlan",
     "family",
     "vrid",
+    "protocol",
     "source",
     "time",
     "frame",
     "file",
     "message",
-}  # analyze's alert fields (file is null live)
+}  # analyze's alert fields (file is null live; protocol: issue 15)
 
 
 @pytest.fixture

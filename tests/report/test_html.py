@@ -287,3 +287,22 @@ def test_times_outside_the_calendar_are_raw_epoch_seconds() -> None:
     assert utc(far) == format_time(far)
     ticks = Scale.for_span(far, far + 10.0).ticks()
     assert ticks and all(t.label for t in ticks)
+
+
+def test_carp_and_vrrp_with_one_id_are_two_sections_and_advskew_0_is_no_resignation() -> None:
+    """Issue 15: a CARP vhid beside a VRRP VRID of the same number; CARP's advskew 0 (the
+    advertisers' ``priority``) is its best rank, not VRRP's priority 0."""
+    vrrp = _router(7, [_tr(T0, None, "192.0.2.10", "first-seen", None)],
+                   [_adv("192.0.2.10", T0, T0 + 100)])  # fmt: skip
+    carp = _router(
+        7,
+        [_tr(T0, None, "192.0.2.20", "first-seen", None),
+         _tr(T0 + 50, "192.0.2.20", "192.0.2.21", "silent", 3500.0)],
+        [_adv("192.0.2.20", T0, T0 + 46.5, priority=[0], last_priority=0),
+         _adv("192.0.2.21", T0 + 50, T0 + 100, priority=[0], last_priority=0)],
+    )  # fmt: skip
+    vrrp["protocol"], carp["protocol"] = "vrrp", "carp"
+    page = render_html(_doc([vrrp, carp], []))
+    assert 'id="vr-u-4-7"' in page and 'id="vr-u-4-7-carp"' in page
+    assert "IPv4 · CARP vhid 7" in page and "IPv4 · VRID 7" in page
+    assert "advertised priority 0" not in page

@@ -78,8 +78,12 @@ def test_schema_is_explicit(tmp_path: Path) -> None:
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
         str(SCHEMA_VERSION),
     )
-    pk = [r[1] for r in con.execute("PRAGMA table_info(virtual_routers)") if r[5]]
-    assert pk == ["run_id", "vlan", "family", "vrid"]
+    pk = [
+        r[1]
+        for r in sorted(con.execute("PRAGMA table_info(virtual_routers)"), key=lambda r: r[5])
+        if r[5]
+    ]
+    assert pk == ["run_id", "vlan", "family", "vrid", "protocol"]  # schema 3: the protocol
     fks = {(r[2], r[3]) for r in con.execute("PRAGMA foreign_key_list(alerts)")}
     assert fks == {("runs", "run_id")}
     assert stat.S_IMODE((tmp_path / "s.db").stat().st_mode) == 0o600
@@ -134,6 +138,79 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path: Path) -> Non
     ]
     db.close()
     # and a second open finds nothing left to do
+    db = open_db(path)
+    assert db.conn.total_changes == 0
+
+
+def test_a_schema_2_database_gets_the_protocol_in_its_keys(tmp_path: Path) -> None:
+    """Schema 3 (HSRP, CARP): ``protocol`` joins the routers' and advertisers' primary keys;
+    the rows of older runs are kept, as VRRP's."""
+    path = tmp_path / "v2.db"
+    con = sqlite3.connect(path)
+    con.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        INSERT INTO meta VALUES ('schema_version', '2');
+        CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+            source TEXT, identity TEXT, started FLOAT NOT NULL, stopped FLOAT, status TEXT,
+            packets INTEGER);
+        CREATE TABLE virtual_routers (run_id INTEGER, vlan TEXT, family INTEGER, vrid INTEGER,
+            version INTEGER, master TEXT, master_since FLOAT, priority INTEGER,
+            interval_ms INTEGER, vips TEXT, auth_type TEXT, advertisers INTEGER,
+            transitions INTEGER, lost INTEGER, last_seen FLOAT,
+            PRIMARY KEY (run_id, vlan, family, vrid));
+        CREATE TABLE advertisers (run_id INTEGER, vlan TEXT, family INTEGER, vrid INTEGER,
+            address TEXT, macs TEXT, priorities TEXT, vips TEXT, ttls TEXT, checksums TEXT,
+            adverts INTEGER, PRIMARY KEY (run_id, vlan, family, vrid, address));
+        CREATE TABLE transitions (id INTEGER PRIMARY KEY, run_id INTEGER, vlan TEXT,
+            family INTEGER, vrid INTEGER, time FLOAT, to_address TEXT, cause TEXT);
+        CREATE TABLE alerts (id INTEGER PRIMARY KEY, run_id INTEGER, kind TEXT, severity TEXT,
+            vlan TEXT, family INTEGER, vrid INTEGER, source TEXT, time FLOAT, frame INTEGER,
+            message TEXT);
+        INSERT INTO runs (id, kind, source, started, status, packets)
+            VALUES (1, 'analyze', 'old.pcap', 1.0, 'complete', 5);
+        INSERT INTO virtual_routers (run_id, vlan, family, vrid, master, vips, lost)
+            VALUES (1, '', 4, 7, '192.0.2.1', '[]', 0);
+        INSERT INTO advertisers (run_id, vlan, family, vrid, address, macs, priorities, vips,
+            ttls, checksums, adverts) VALUES (1, '', 4, 7, '192.0.2.1', '[]', '[100]', '[]',
+            '[255]', '["ok"]', 5);
+        INSERT INTO transitions (run_id, vlan, family, vrid, time, to_address, cause)
+            VALUES (1, '', 4, 7, 1.0, '192.0.2.1', 'first-seen');
+        INSERT INTO alerts (run_id, kind, severity, vlan, family, vrid, time, frame, message)
+            VALUES (1, 'master-change', 'info', '', 4, 7, 1.0, 1, 'old'),
+                   (1, 'malformed', 'warning', '', NULL, NULL, 1.0, 1, 'no router');
+        """
+    )
+    con.commit()
+    db = open_db(path)
+    for table in ("virtual_routers", "advertisers"):
+        pk = [
+            r[1]
+            for r in sorted(con.execute(f"PRAGMA table_info({table})"), key=lambda r: r[5])
+            if r[5]
+        ]
+        assert pk[:5] == ["run_id", "vlan", "family", "vrid", "protocol"], table
+    assert con.execute("SELECT protocol, master FROM virtual_routers").fetchall() == [
+        ("vrrp", "192.0.2.1")
+    ]
+    assert con.execute("SELECT protocol FROM transitions").fetchall() == [("vrrp",)]
+    assert con.execute("SELECT protocol FROM alerts ORDER BY id").fetchall() == [
+        ("vrrp",),
+        (None,),
+    ]
+    doc = summarize(db, 1)
+    (vr,) = doc["virtual_routers"]
+    assert (vr["protocol"], vr["vrid"], len(vr["transitions"]), vr["alerts"]) == ("vrrp", 7, 1, 1)
+    assert [a["adverts"] for a in vr["advertisers"]] == [5]
+    assert "standby" not in vr
+    # a CARP vhid 7 beside the old VRRP VRID 7 is another row now
+    db.table("virtual_routers").upsert(
+        {"run_id": 1, "vlan": "", "family": 4, "vrid": 7, "protocol": "carp", "vips": "[]",
+         "lost": 0},
+        pk=("run_id", "vlan", "family", "vrid", "protocol"),
+    )  # fmt: skip
+    assert db.execute("SELECT count(*) FROM virtual_routers").fetchone() == (2,)
+    db.close()
     db = open_db(path)
     assert db.conn.total_changes == 0
 

@@ -14,13 +14,16 @@ from vrrpwatch.watch.episodes import AlertBook
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
-# The alert ids as they were before the catalogue (JSON ``kind`` and ``alerts.kind``: a contract).
+# The alert ids (JSON ``kind`` and ``alerts.kind``: a contract): those from before the catalogue,
+# and the ones added since.
 IDS = {
     "master-change", "master-resigned", "master-lost", "master-lost-cleared", "master-flap",
     "split-brain", "auth-mismatch", "vip-mismatch", "interval-mismatch", "version-mismatch",
     "rogue-advertiser", "plaintext-auth", "priority-255", "ttl-not-255", "bad-checksum",
     "bad-source-mac", "malformed", "garp-conflict", "carp-on-vrrp-segment", "interface-down",
     "interface-up", "router-on-two-interfaces", "spoofed-advert", "advertiser-flood",
+    # issue 15: HSRP and CARP
+    "default-password", "timer-mismatch", "priority-takeover", "carp-demotion",
 }  # fmt: skip
 
 

@@ -36,7 +36,9 @@ def test_mac_spellings_are_normalised_to_the_wire_form(written: str, stored: str
         ('address = "192.0.2.1"\nmac = 1\n', "router #1: mac: expected a MAC"),
         # true is an int in Python: it must not read as VRID 1.
         ('address = "192.0.2.1"\nvrids = [true, 2]\n', "router #1: vrids: expected a list"),
-        ('address = "192.0.2.1"\nvrids = [0]\n', "router #1: vrids: expected a list"),
+        # 0 is an HSRP group (issue 15); 4096 is beyond HSRPv2's 12 bits, -1 is no id
+        ('address = "192.0.2.1"\nvrids = [4096]\n', "router #1: vrids: expected a list"),
+        ('address = "192.0.2.1"\nvrids = [-1]\n', "router #1: vrids: expected a list"),
         ('address = "192.0.2.1"\nvrids = 1\n', "router #1: vrids: expected a list"),
         ('address = "fe80::1%eth0"\n', "router #1: address: 'fe80::1%eth0' has a zone index"),
         ("address = 192\n", "router #1: address: expected a string"),

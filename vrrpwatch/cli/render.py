@@ -11,6 +11,16 @@ from vrrpwatch.text import vlan_label
 from vrrpwatch.times import format_time
 
 _SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
+# How a router's group id is named per protocol (``vrid`` holds VRID, HSRP group, CARP vhid).
+_ID_LABEL = {"vrrp": "VRID", "hsrp": "HSRP group", "carp": "CARP vhid"}
+
+
+def router_title(r: dict[str, Any]) -> str:
+    """``vlan 10 IPv4 VRID 1``, ``vlan - IPv6 HSRP group 2``."""
+    ident = _ID_LABEL.get(r.get("protocol") or "vrrp", str(r.get("protocol")))
+    return f"vlan {vlan_label(r['vlan'])} IPv{r['family']} {ident} {r['vrid']}"
+
+
 # The text summary shows at most this many rows of one timeline or of the alerts (the first
 # and the last halves); --json and report --json have all. A flood gives a row per advert.
 MAX_TEXT_ROWS = 200
@@ -48,17 +58,21 @@ def render_summary(doc: dict[str, Any], console: Console) -> None:
     )
     table = Table(title="Virtual routers", show_lines=False)
     for col in (
-        "VLAN", "Family", "VRID", "Ver", "Master", "Prio", "Interval", "VIPs", "Auth",
+        "VLAN", "Protocol", "Family", "VRID", "Ver", "Master", "Prio", "Interval", "VIPs", "Auth",
         "Advertisers", "Transitions", "Alerts",
     ):  # fmt: skip
         table.add_column(col, overflow="fold")
     for r in doc["virtual_routers"]:
+        master = r["master"] or "-"
+        if r.get("standby"):
+            master += f" (standby {r['standby']})"
         table.add_row(
             vlan_label(r["vlan"]),
+            r.get("protocol") or "vrrp",
             f"IPv{r['family']}",
             str(r["vrid"]),
             str(r["version"] or "-"),
-            r["master"] or "-",
+            master,
             str(r["priority"] if r["priority"] is not None else "-"),
             f"{r['interval_ms']} ms" if r["interval_ms"] is not None else "-",
             ", ".join(r["vips"]),
@@ -69,28 +83,13 @@ def render_summary(doc: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     for r in doc["virtual_routers"]:
-        if not r["transitions"]:
-            continue
-        t = Table(
-            title=f"Master timeline: vlan {vlan_label(r['vlan'])} IPv{r['family']} VRID {r['vrid']}"
-        )
-        for col in ("Time", "Frame", "From", "To", "Cause", "Gap", "RFC"):
-            t.add_column(col)
-        head, left_out, tail = _shown(r["transitions"])
-        for tr in head + tail:
-            if left_out and tr is tail[0]:
-                t.add_row(f"… {left_out} more", end_section=True)
-                t.caption = _omitted(left_out, "transitions")
-            t.add_row(
-                format_time(tr["time"]),
-                str(tr["frame"]),
-                tr["from"] or "-",
-                tr["to"],
-                tr["cause"],
-                f"{tr['gap_ms']:.0f} ms" if tr["gap_ms"] is not None else "-",
-                f"{tr['expected_ms']:.0f} ms" if tr["expected_ms"] is not None else "-",
-            )
-        console.print(t)
+        hsrp = r.get("protocol") == "hsrp"
+        timelines = [("Active" if hsrp else "Master", r["transitions"])]
+        if hsrp:
+            timelines.append(("Standby", r.get("standby_transitions") or []))
+        for what, trs in timelines:
+            if trs:
+                console.print(_timeline(f"{what} timeline: {router_title(r)}", trs))
     if doc["alerts"]:
         console.print(f"[bold]Alerts ({len(doc['alerts'])})[/bold]")
         head, left_out, tail = _shown(doc["alerts"])
@@ -103,3 +102,24 @@ def render_summary(doc: dict[str, Any], console: Console) -> None:
             )  # fmt: skip
     else:
         console.print("No alerts.")
+
+
+def _timeline(title: str, transitions: list[dict[str, Any]]) -> Table:
+    t = Table(title=title)
+    for col in ("Time", "Frame", "From", "To", "Cause", "Gap", "RFC"):
+        t.add_column(col)
+    head, left_out, tail = _shown(transitions)
+    for tr in head + tail:
+        if left_out and tr is tail[0]:
+            t.add_row(f"… {left_out} more", end_section=True)
+            t.caption = _omitted(left_out, "transitions")
+        t.add_row(
+            format_time(tr["time"]),
+            str(tr["frame"]),
+            tr["from"] or "-",
+            tr["to"],
+            tr["cause"],
+            f"{tr['gap_ms']:.0f} ms" if tr["gap_ms"] is not None else "-",
+            f"{tr['expected_ms']:.0f} ms" if tr["expected_ms"] is not None else "-",
+        )
+    return t

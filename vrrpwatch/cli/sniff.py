@@ -392,10 +392,10 @@ class _Output:
             table.add_row(
                 vlan_label(k.vlan),
                 f"IPv{k.family}",
-                str(k.vrid),
+                str(k.vrid) if k.protocol == "vrrp" else f"{k.vrid} ({k.protocol})",
                 vr.master or "-",
                 str(cur.last_priority),
-                f"{cur.interval_cs * 10} ms",
+                f"{cur.interval_ms} ms",
                 f"{now - cur.last_seen:.1f} s ago",
                 state,
                 str(self.alerts_per_router.get(k, 0)),

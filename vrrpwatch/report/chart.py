@@ -272,6 +272,14 @@ def master_spans(vr: dict[str, Any], alerts: list[dict[str, Any]]) -> list[Span]
     return out
 
 
+# What a master-resigned mark says, per protocol.
+_RESIGN_WORDS = {
+    "vrrp": "advertised priority 0 (resigned)",
+    "hsrp": "sent a Resign",
+    "carp": "bowed out (advbase and advskew 255)",
+}
+
+
 def contender_spans(
     vr: dict[str, Any], alerts: list[dict[str, Any]], spans: list[Span]
 ) -> list[Span]:
@@ -283,7 +291,8 @@ def contender_spans(
         at = al["time"]
         for a in vr["advertisers"]:
             addr = a["address"]
-            if not a["first_seen"] <= at <= a["last_seen"] or set(a["priority"]) == {0}:
+            resigning = vr.get("protocol", "vrrp") == "vrrp" and set(a["priority"]) == {0}
+            if not a["first_seen"] <= at <= a["last_seen"] or resigning:
                 continue
             own = [(s, e) for x, s, e in spans if x == addr]
             if any(s <= at <= e for s, e in own):
@@ -377,6 +386,8 @@ def build_chart(
                 f"{addr} also acted as master (split brain) {utc(start)} to {utc(end)} UTC", 12)
         )  # fmt: skip
     zero: set[tuple[str, float]] = set()
+    protocol = vr.get("protocol") or "vrrp"
+    vrrp = protocol == "vrrp"
     for al in alerts:
         if al["kind"] == "master-resigned" and al["source"] in lanes and inside(al["time"]):
             zero.add((al["source"], al["time"]))
@@ -384,11 +395,12 @@ def build_chart(
                 Mark(
                     scale.x(al["time"]),
                     lanes[al["source"]].y + 7,
-                    f"{al['source']} advertised priority 0 (resigned) at {utc(al['time'])} UTC,"
+                    f"{al['source']} {_RESIGN_WORDS.get(protocol, _RESIGN_WORDS['vrrp'])} "
+                    f"at {utc(al['time'])} UTC,"
                     f" {files.where(al['file'], al['frame'])}",
                 )  # fmt: skip
             )
-    for a in vr["advertisers"]:
+    for a in vr["advertisers"] if protocol == "vrrp" else ():  # CARP's advskew 0 is no resignation
         if (
             a.get("last_priority") == 0
             and (a["address"], a["last_seen"]) not in zero
@@ -406,7 +418,7 @@ def build_chart(
         if t["from"] is None or not inside(t["time"]):
             continue
         x = scale.x(t["time"])
-        cause = "resigned (priority 0)" if t["cause"] == "resigned" else t["cause"]
+        cause = "resigned (priority 0)" if t["cause"] == "resigned" and vrrp else t["cause"]
         text = f"{cause} {gap_text(t)}".strip()
         label, label_x = "", x + 6
         width = 5.8 * len(text)

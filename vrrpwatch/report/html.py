@@ -65,8 +65,13 @@ def _vlan_title(v: list[int]) -> str:
     return f"VLAN {_vlan(v)}" if v else "untagged"
 
 
-def _key(v: dict[str, Any]) -> tuple[tuple[int, ...], int | None, int | None]:
-    return (tuple(v["vlan"]), v["family"], v["vrid"])
+_Key = tuple[tuple[int, ...], int | None, int | None, str]
+# How each protocol names the group id in ``vrid`` (VRRP VRID, HSRP group, CARP vhid).
+_ID_LABEL = {"vrrp": "VRID", "hsrp": "HSRP group", "carp": "CARP vhid"}
+
+
+def _key(v: dict[str, Any]) -> _Key:
+    return (tuple(v["vlan"]), v["family"], v["vrid"], v.get("protocol") or "vrrp")
 
 
 def _worst(alerts: list[dict[str, Any]]) -> str | None:
@@ -79,7 +84,7 @@ def _worst(alerts: list[dict[str, Any]]) -> str | None:
 def routers(data: dict[str, Any], scale: Scale, files: Files) -> list[RouterView]:
     """Every router, the ones with alerts or failovers first (worst severity, then most
     failovers), quiet ones after and collapsed."""
-    per_key: dict[tuple[tuple[int, ...], int | None, int | None], list[dict[str, Any]]] = {}
+    per_key: dict[_Key, list[dict[str, Any]]] = {}
     for a in data["alerts"]:
         if a["vrid"] is not None:
             per_key.setdefault(_key(a), []).append(a)
@@ -88,12 +93,16 @@ def routers(data: dict[str, Any], scale: Scale, files: Files) -> list[RouterView
         alerts = per_key.get(_key(vr), [])
         failovers = sum(1 for t in vr["transitions"] if t["from"] is not None)
         fam = vr["family"]
+        protocol = vr.get("protocol") or "vrrp"
         anchor = f"vr-{'.'.join(map(str, vr['vlan'])) or 'u'}-{fam}-{vr['vrid']}"
+        if protocol != "vrrp":
+            anchor += f"-{protocol}"
+        ident = _ID_LABEL.get(protocol, protocol)
         stretch = busiest_stretch(vr, scale)
         views.append(
             RouterView(
                 anchor=anchor,
-                title=f"{_vlan_title(vr['vlan'])} · IPv{fam} · VRID {vr['vrid']}",
+                title=f"{_vlan_title(vr['vlan'])} · IPv{fam} · {ident} {vr['vrid']}",
                 vr=vr,
                 chart=build_chart(vr, alerts, scale, files),
                 closeup=build_chart(vr, alerts, stretch, files, closeup=True) if stretch else None,

@@ -13,16 +13,21 @@ runs               one analyze or sniff run: kind, source, identity, started, st
                    packets, kernel_drops, first_time, last_time, and its writer: pid,
                    pid_start, host (writers.py); ids are never reused (AUTOINCREMENT, and the
                    meta high-water mark for databases made before it)
-virtual_routers    per run and (vlan, family, vrid): version, master, master_since, priority,
-                   interval_ms, vips, auth_type, advertisers, transitions, lost, last_seen
+virtual_routers    per run and (vlan, family, vrid, protocol): version, master, master_since,
+                   priority, interval_ms, vips, auth_type, advertisers, transitions, lost,
+                   last_seen; HSRP: standby, hold_ms. ``protocol`` is vrrp, hsrp or carp
+                   ('vrrp' in rows from before schema 3); ``vrid`` holds the VRRP VRID, the
+                   HSRP group or the CARP vhid, in every table
 advertisers        per run, router and address: mac, macs, priorities, last_priority,
                    interval_ms, version, auth_type, password_fingerprint, password (only with
-                   --reveal-secrets), vips, ttls, checksums, first_seen, last_seen, adverts
+                   --reveal-secrets), vips, ttls, checksums, first_seen, last_seen, adverts;
+                   HSRP: hold_ms
 transitions        per run and router: time, frame, file, from_address, to_address, cause,
                    gap_ms, expected_ms
+standby_transitions  HSRP: the standby's timeline, the same columns
 address_events     gratuitous ARPs and unsolicited NAs: time, frame, kind, vlan, address, mac,
-                   vrid/family of the virtual router whose VIP they announce
-alerts             kind, severity, vlan, family, vrid, source, time, frame, message
+                   vrid/family/protocol of the virtual router whose VIP they announce
+alerts             kind, severity, vlan, family, vrid, protocol, source, time, frame, message
 counters           per run: name, value (packets, vrrp_adverts, garps, findings, ...)
 join_events        vrrpwatch join's state changes: time, event, instance, interface, old_state,
                    new_state, cause, vrid, priority, message
@@ -57,9 +62,39 @@ from vrrpwatch.watch.monitor import Monitor, RouterKey
 # takeover replaces the last one or two).
 _TIMELINE_TAIL = 64
 
-SCHEMA_VERSION = 2  # 2: runs.pid, pid_start, host; the fingerprint key out of meta
+# 2: runs.pid, pid_start, host; the fingerprint key out of meta. 3: protocol (in the routers'
+# and advertisers' keys), HSRP's standby and hold_ms, standby_transitions.
+SCHEMA_VERSION = 3
 DEFAULT_DB = "vrrpwatch.db"
 LOCK_TIMEOUT_S = 10.0  # how long a write waits for another process's transaction
+
+ROUTER_PK = ("run_id", "vlan", "family", "vrid", "protocol")
+ADVERTISER_PK = ("run_id", "vlan", "family", "vrid", "protocol", "address")
+_TRANSITION_COLUMNS: dict[str, type] = {
+    "id": int,
+    "run_id": int,
+    "vlan": str,
+    "family": int,
+    "vrid": int,
+    "time": float,
+    "frame": int,
+    "from_address": str,
+    "to_address": str,
+    "cause": str,
+    "gap_ms": float,
+    "expected_ms": float,
+    "file": str,
+    "protocol": str,
+}
+_TRANSITION_OPTS: dict[str, Any] = {
+    "pk": "id",
+    "foreign_keys": [("run_id", "runs", "id")],
+    "defaults": {"protocol": "vrrp"},
+    "not_null": {"protocol"},
+}
+# Tables whose rows carry a router's key only when there is one (an alert of no router, a GARP
+# for no VIP): their protocol is NULL then, and 'vrrp' for the older rows that have a vrid.
+_KEYED_WHEN_VRID = ("alerts", "address_events")
 
 _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
     "meta": ({"key": str, "value": str}, {"pk": "key"}),
@@ -99,8 +134,16 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
             "transitions": int,
             "lost": int,
             "last_seen": float,
+            "protocol": str,
+            "standby": str,
+            "hold_ms": int,
         },
-        {"pk": ("run_id", "vlan", "family", "vrid"), "foreign_keys": [("run_id", "runs", "id")]},
+        {
+            "pk": ROUTER_PK,
+            "foreign_keys": [("run_id", "runs", "id")],
+            "defaults": {"protocol": "vrrp"},
+            "not_null": {"protocol"},
+        },
     ),
     "advertisers": (
         {
@@ -124,30 +167,18 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
             "first_seen": float,
             "last_seen": float,
             "adverts": int,
+            "protocol": str,
+            "hold_ms": int,
         },
         {
-            "pk": ("run_id", "vlan", "family", "vrid", "address"),
+            "pk": ADVERTISER_PK,
             "foreign_keys": [("run_id", "runs", "id")],
+            "defaults": {"protocol": "vrrp"},
+            "not_null": {"protocol"},
         },
     ),
-    "transitions": (
-        {
-            "id": int,
-            "run_id": int,
-            "vlan": str,
-            "family": int,
-            "vrid": int,
-            "time": float,
-            "frame": int,
-            "from_address": str,
-            "to_address": str,
-            "cause": str,
-            "gap_ms": float,
-            "expected_ms": float,
-            "file": str,
-        },
-        {"pk": "id", "foreign_keys": [("run_id", "runs", "id")]},
-    ),
+    "transitions": (_TRANSITION_COLUMNS, _TRANSITION_OPTS),
+    "standby_transitions": (_TRANSITION_COLUMNS, _TRANSITION_OPTS),
     "address_events": (
         {
             "id": int,
@@ -161,6 +192,7 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
             "family": int,
             "vrid": int,
             "file": str,
+            "protocol": str,
         },
         {"pk": "id", "foreign_keys": [("run_id", "runs", "id")]},
     ),
@@ -178,6 +210,7 @@ _TABLES: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
             "frame": int,
             "message": str,
             "file": str,
+            "protocol": str,
         },
         {"pk": "id", "foreign_keys": [("run_id", "runs", "id")]},
     ),
@@ -209,6 +242,7 @@ _META_KEYS = {"schema_version", "fingerprint_key", "last_run_id"}  # every key w
 _INDEXES = [
     ("runs", ["identity"]),
     ("transitions", ["run_id", "vlan", "family", "vrid", "time"]),
+    ("standby_transitions", ["run_id", "vlan", "family", "vrid", "time"]),
     ("transitions", ["gap_ms"]),
     ("alerts", ["run_id", "severity"]),
     ("alerts", ["kind"]),
@@ -399,10 +433,30 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             continue
         for col, kind in columns.items():
             if col not in table.columns_dict:
-                table.add_column(col, kind)
+                default = opts.get("defaults", {}).get(col)
+                table.add_column(col, kind, not_null_default=default)
+                if col == "protocol" and name in _KEYED_WHEN_VRID:
+                    db.execute(f"UPDATE [{name}] SET protocol = 'vrrp' WHERE vrid IS NOT NULL")
+        if "pk" in opts and isinstance(opts["pk"], tuple) and table.pks != list(opts["pk"]):
+            _rekey(db, name, columns, opts)
     for name, cols in _INDEXES:
         db.table(name).create_index(cols, if_not_exists=True)
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+
+def _rekey(
+    db: sqlite_utils.Database, name: str, columns: dict[str, type], opts: dict[str, Any]
+) -> None:
+    """Give table ``name`` the primary key of ``opts`` (schema 3 added ``protocol`` to the
+    routers' and advertisers' keys): a new table, the rows copied, the old one dropped, in
+    the caller's transaction (SQLite cannot change a primary key in place)."""
+    tmp = f"_{name}_rekey"
+    db.execute(f"DROP TABLE IF EXISTS [{tmp}]")
+    db.execute(db.create_table_sql(tmp, columns, **opts))
+    cols = ", ".join(f"[{c}]" for c in columns)
+    db.execute(f"INSERT INTO [{tmp}] ({cols}) SELECT {cols} FROM [{name}]")
+    db.execute(f"DROP TABLE [{name}]")
+    db.execute(f"ALTER TABLE [{tmp}] RENAME TO [{name}]")
 
 
 def _schema_is_current(db: sqlite_utils.Database) -> bool:
@@ -500,6 +554,7 @@ class Store:
             "virtual_routers",
             "advertisers",
             "transitions",
+            "standby_transitions",
             "address_events",
             "alerts",
             "counters",
@@ -522,12 +577,15 @@ class Store:
         ids = self._timeline_rowids.setdefault(k, {})
         start = max(min(written, vr.timeline_low), log.trimmed)
         vr.timeline_low = NO_REWRITE
-        where = [run, rows.vlan_column(k.vlan), k.family, k.vrid]
-        if start < written and start not in ids:
-            self.db.execute(
-                "DELETE FROM transitions WHERE run_id = ? AND vlan = ? AND family = ? AND vrid = ?",
-                where,
+        where = [run, rows.vlan_column(k.vlan), k.family, k.vrid, k.protocol]
+        router = "run_id = ? AND vlan = ? AND family = ? AND vrid = ? AND protocol = ?"
+        if vr.standby_transitions:  # HSRP's standby timeline (short): rewritten whole
+            self.db.execute(f"DELETE FROM standby_transitions WHERE {router}", where)
+            self.db.table("standby_transitions").insert_all(
+                rows.transition_row(run, k, t) for t in vr.standby_transitions
             )
+        if start < written and start not in ids:
+            self.db.execute(f"DELETE FROM transitions WHERE {router}", where)
             ids.clear()
             start = log.trimmed
         else:
@@ -567,9 +625,9 @@ class Store:
                     k = vr.key
                     self.db.conn.executemany(
                         "DELETE FROM advertisers WHERE run_id = ? AND vlan = ? AND family = ?"
-                        " AND vrid = ? AND address = ?",
+                        " AND vrid = ? AND protocol = ? AND address = ?",
                         [
-                            (run, rows.vlan_column(k.vlan), k.family, k.vrid, addr)
+                            (run, rows.vlan_column(k.vlan), k.family, k.vrid, k.protocol, addr)
                             for addr in vr.forgotten_unstored
                         ],
                     )
@@ -584,13 +642,9 @@ class Store:
                             )
                         )
             if vr_rows:
-                self.db.table("virtual_routers").upsert_all(
-                    vr_rows, pk=("run_id", "vlan", "family", "vrid")
-                )
+                self.db.table("virtual_routers").upsert_all(vr_rows, pk=ROUTER_PK)
             if adv_rows:
-                self.db.table("advertisers").upsert_all(
-                    adv_rows, pk=("run_id", "vlan", "family", "vrid", "address")
-                )
+                self.db.table("advertisers").upsert_all(adv_rows, pk=ADVERTISER_PK)
             for k in dirty_keys:
                 self._write_timeline(run, k, monitor.routers[k])
             # Absolute cursors: retention (Monitor.trim) drops the oldest events.

@@ -1,10 +1,12 @@
 """``sniff --retain DAYS``: the event rows of sniff runs older than a cut-off, deleted in small
 transactions so a long-running sniff keeps its database bounded.
 
-Event rows are ``transitions``, ``alerts`` and ``address_events``; the per-router and
+Event rows are ``transitions`` (and HSRP's ``standby_transitions``), ``alerts`` and
+``address_events``; the per-router and
 per-advertiser rows and the counters are state, rewritten in place, and stay. Only rows of
 ``sniff`` runs are pruned (this one and earlier ones): an analyze run's times are those of its
-capture, however old. Each router keeps its latest transition (who is master now), as the
+capture, however old. Each router keeps its latest transition (who is master now; and its
+latest standby change), as the
 monitor's own trim does (``Monitor.trim``): the store rewrites a router's timeline from the
 monitor's, and both must agree on what is kept.
 """
@@ -20,8 +22,11 @@ _SNIFF = "run_id IN (SELECT id FROM runs WHERE kind = 'sniff')"
 _WHERE = {
     "alerts": _SNIFF,
     "address_events": _SNIFF,
-    "transitions": _SNIFF
-    + " AND id NOT IN (SELECT MAX(id) FROM transitions GROUP BY run_id, vlan, family, vrid)",
+    **{
+        table: _SNIFF + f" AND id NOT IN (SELECT MAX(id) FROM {table}"
+        " GROUP BY run_id, vlan, family, vrid, protocol)"
+        for table in ("transitions", "standby_transitions")
+    },
 }
 
 

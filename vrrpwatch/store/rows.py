@@ -14,7 +14,8 @@ from typing import Any
 
 from dissectors.vrrp import auth_type_label
 from vrrpwatch.text import vlan_label
-from vrrpwatch.watch.monitor import AddressEvent, Alert, Counters, RouterKey, Transition
+from vrrpwatch.watch.hsrp import HSRP_AUTH_LABELS
+from vrrpwatch.watch.monitor import AddressEvent, Alert, Counters, Protocol, RouterKey, Transition
 
 Row = dict[str, Any]
 Doc = dict[str, Any]
@@ -40,7 +41,23 @@ def _auth(value: str | None) -> str | int | None:
 
 
 def _key_columns(run_id: int, key: RouterKey) -> Row:
-    return {"run_id": run_id, "vlan": vlan_column(key.vlan), "family": key.family, "vrid": key.vrid}
+    return {
+        "run_id": run_id,
+        "vlan": vlan_column(key.vlan),
+        "family": key.family,
+        "vrid": key.vrid,
+        "protocol": str(key.protocol),
+    }
+
+
+def auth_label(protocol: str, auth_type: int) -> str:
+    """The ``auth_type`` column: VRRP's none/simple/ah (or the number), HSRP's none/text/md5,
+    CARP's hmac (it always carries its SHA1 HMAC)."""
+    if protocol == Protocol.HSRP:
+        return HSRP_AUTH_LABELS.get(auth_type, str(auth_type))
+    if protocol == Protocol.CARP:
+        return "hmac"
+    return str(auth_type_label(auth_type))
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -64,30 +81,42 @@ def run_doc(row: Mapping[str, Any]) -> Doc:
 
 
 def router_row(run_id: int, vr: Any) -> Row:
-    """One observed router: the monitor's state per (vlan, family, vrid)."""
+    """One observed router: the monitor's state per (vlan, family, vrid, protocol)."""
     cur = vr.current
+    protocol = vr.key.protocol
     return _key_columns(run_id, vr.key) | {
         "version": cur.version if cur else None,
         "master": vr.master,
         "master_since": vr.master_since if vr.master else None,
         "priority": cur.last_priority if cur else None,
-        "interval_ms": cur.interval_cs * 10 if cur else None,
+        "interval_ms": cur.interval_ms if cur else None,
         "vips": json.dumps(list(cur.vips) if cur else []),
-        "auth_type": str(auth_type_label(cur.auth_type)) if cur else None,
+        "auth_type": auth_label(protocol, cur.auth_type) if cur else None,
         "advertisers": len(vr.advertisers),
         "transitions": len(vr.transitions),
         "lost": int(vr.lost),
         "last_seen": max((a.last_seen for a in vr.advertisers.values()), default=None),
+        "standby": vr.standby,
+        "hold_ms": cur.hold_ms if cur else None,
     }
 
 
 def router_doc(
-    row: Mapping[str, Any], *, alerts: int, advertisers: list[Doc], transitions: list[Doc]
+    row: Mapping[str, Any],
+    *,
+    alerts: int,
+    advertisers: list[Doc],
+    transitions: list[Doc],
+    standby_transitions: list[Doc] | None = None,
 ) -> Doc:
-    return {
+    """``protocol`` is vrrp, hsrp or carp, and ``vrid`` the VRID, HSRP group or CARP vhid;
+    ``master`` the VRRP/CARP master or the HSRP active. HSRP entries add ``standby``,
+    ``standby_transitions`` and ``hold_ms``."""
+    doc: Doc = {
         "vlan": vlan_ids(row["vlan"]),
         "family": row["family"],
         "vrid": row["vrid"],
+        "protocol": row["protocol"],
         "version": row["version"],
         "master": row["master"],
         "master_since": row["master_since"],
@@ -101,6 +130,11 @@ def router_doc(
         "advertisers": advertisers,
         "transitions": transitions,
     }
+    if row["protocol"] == Protocol.HSRP:
+        doc["hold_ms"] = row["hold_ms"]
+        doc["standby"] = row["standby"]
+        doc["standby_transitions"] = standby_transitions or []
+    return doc
 
 
 # -- advertisers ---------------------------------------------------------------------------------
@@ -114,9 +148,9 @@ def advertiser_row(run_id: int, key: RouterKey, a: Any, *, reveal_secrets: bool)
         "macs": json.dumps(a.macs),
         "priorities": json.dumps(a.priorities),
         "last_priority": a.last_priority,
-        "interval_ms": a.interval_cs * 10,
+        "interval_ms": a.interval_ms,
         "version": a.version,
-        "auth_type": str(auth_type_label(a.auth_type)),
+        "auth_type": auth_label(key.protocol, a.auth_type),
         "password_fingerprint": a.fingerprint,
         "password": a.password if reveal_secrets else None,
         "vips": json.dumps(list(a.vips)),
@@ -125,6 +159,7 @@ def advertiser_row(run_id: int, key: RouterKey, a: Any, *, reveal_secrets: bool)
         "first_seen": a.first_seen,
         "last_seen": a.last_seen,
         "adverts": a.adverts,
+        "hold_ms": a.hold_ms,
     }
 
 
@@ -144,6 +179,8 @@ def advertiser_doc(row: Mapping[str, Any]) -> Doc:
         "ttl": json.loads(row["ttls"]),
         "checksum": json.loads(row["checksums"]),
     }
+    if row["hold_ms"] is not None:
+        doc["hold_ms"] = row["hold_ms"]  # HSRP
     if row["password_fingerprint"] is not None:
         doc["password_fingerprint"] = row["password_fingerprint"]
         if row["password"] is not None:
@@ -194,6 +231,7 @@ def address_event_row(run_id: int, e: AddressEvent) -> Row:
         "mac": e.mac,
         "family": e.router.family if e.router else None,
         "vrid": e.router.vrid if e.router else None,
+        "protocol": str(e.router.protocol) if e.router else None,
         "file": e.file,
     }
 
@@ -210,6 +248,7 @@ def alert_row(run_id: int | None, a: Alert) -> Row:
         "vlan": vlan_column(k.vlan) if k else "",
         "family": k.family if k else None,
         "vrid": k.vrid if k else None,
+        "protocol": str(k.protocol) if k else None,
         "source": a.source,
         "time": a.time,
         "frame": a.frame,
@@ -225,6 +264,7 @@ def alert_doc(row: Mapping[str, Any]) -> Doc:
         "vlan": vlan_ids(row["vlan"]),
         "family": row["family"],
         "vrid": row["vrid"],
+        "protocol": row["protocol"],
         "source": row["source"],
         "time": row["time"],
         "frame": row["frame"],

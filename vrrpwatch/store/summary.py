@@ -17,7 +17,7 @@ from vrrpwatch.store import rows, writers
 from vrrpwatch.store.db import StoreError
 from vrrpwatch.watch.monitor import Severity
 
-RouterColumns = tuple[str, int, int]  # vlan column, family, vrid
+RouterColumns = tuple[str, int, int, str]  # vlan column, family, vrid, protocol
 
 
 class NoRun(VrrpwatchError, LookupError):
@@ -63,32 +63,36 @@ def _summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     for a in db.query(
         "SELECT * FROM advertisers WHERE run_id = ? ORDER BY first_seen, address", [run_id]
     ):
-        advertisers.setdefault((a["vlan"], a["family"], a["vrid"]), []).append(
+        advertisers.setdefault((a["vlan"], a["family"], a["vrid"], a["protocol"]), []).append(
             rows.advertiser_doc(a)
         )
-    transitions: dict[RouterColumns, list[dict[str, Any]]] = {}
-    for t in db.query("SELECT * FROM transitions WHERE run_id = ? ORDER BY time, id", [run_id]):
-        transitions.setdefault((t["vlan"], t["family"], t["vrid"]), []).append(
-            rows.transition_doc(t)
-        )
+    timelines: dict[str, dict[RouterColumns, list[dict[str, Any]]]] = {}
+    for table in ("transitions", "standby_transitions"):
+        timeline = timelines[table] = {}
+        for t in db.query(f"SELECT * FROM {table} WHERE run_id = ? ORDER BY time, id", [run_id]):
+            timeline.setdefault((t["vlan"], t["family"], t["vrid"], t["protocol"]), []).append(
+                rows.transition_doc(t)
+            )
     alert_counts: dict[RouterColumns, int] = {}
     alerts = []
     for al in db.query("SELECT * FROM alerts WHERE run_id = ? ORDER BY time, id", [run_id]):
         alerts.append(rows.alert_doc(al))
         if al["vrid"] is not None:
-            k = (al["vlan"], al["family"], al["vrid"])
+            k = (al["vlan"], al["family"], al["vrid"], al["protocol"] or "vrrp")
             alert_counts[k] = alert_counts.get(k, 0) + 1
     routers = []
     for v in db.query(
-        "SELECT * FROM virtual_routers WHERE run_id = ? ORDER BY vlan, family, vrid", [run_id]
+        "SELECT * FROM virtual_routers WHERE run_id = ? ORDER BY vlan, family, vrid, protocol",
+        [run_id],
     ):
-        k = (v["vlan"], v["family"], v["vrid"])
+        k = (v["vlan"], v["family"], v["vrid"], v["protocol"])
         routers.append(
             rows.router_doc(
                 v,
                 alerts=alert_counts.get(k, 0),
                 advertisers=advertisers.get(k, []),
-                transitions=transitions.get(k, []),
+                transitions=timelines["transitions"].get(k, []),
+                standby_transitions=timelines["standby_transitions"].get(k, []),
             )
         )
     return {

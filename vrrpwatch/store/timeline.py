@@ -36,15 +36,16 @@ def _read(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     doc = summarize(db, run_id)
     for i, alert in enumerate(doc["alerts"]):
         alert["id"] = i
-    by_key: dict[tuple[tuple[int, ...], int, int], dict[str, Any]] = {}
+    by_key: dict[tuple[tuple[int, ...], int, int, str], dict[str, Any]] = {}
     for vr in doc["virtual_routers"]:
-        by_key[(tuple(vr["vlan"]), vr["family"], vr["vrid"])] = vr
+        by_key[(tuple(vr["vlan"]), vr["family"], vr["vrid"], vr["protocol"])] = vr
         vr["address_events"] = []
     for row in db.query(
-        "SELECT vlan, family, vrid, address, last_priority FROM advertisers WHERE run_id = ?",
+        "SELECT vlan, family, vrid, protocol, address, last_priority FROM advertisers"
+        " WHERE run_id = ?",
         [run_id],
     ):
-        vr = by_key.get((tuple(vlan_ids(row["vlan"])), row["family"], row["vrid"]))
+        vr = by_key.get((tuple(vlan_ids(row["vlan"])), row["family"], row["vrid"], row["protocol"]))
         for a in vr["advertisers"] if vr else ():
             if a["address"] == row["address"]:
                 a["last_priority"] = row["last_priority"]
@@ -61,7 +62,7 @@ def _read(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
         }
         vr = None
         if e["vrid"] is not None:
-            vr = by_key.get((tuple(item["vlan"]), e["family"], e["vrid"]))
+            vr = by_key.get((tuple(item["vlan"]), e["family"], e["vrid"], e["protocol"] or "vrrp"))
         (vr["address_events"] if vr else loose).append(item)
     doc["address_events"] = loose
     return doc

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Mapping
 
 from dissectors.frame import format_mac
+from dissectors.hsrp import virtual_mac as hsrp_virtual_mac
 from dissectors.packet import Decoded
 from dissectors.vrrp import virtual_mac
 from vrrpwatch.text import vlan_label
@@ -24,7 +25,14 @@ from vrrpwatch.watch.catalogue import GARP_GRACE_S, AlertKind
 from vrrpwatch.watch.consistency import priority_255
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
-from vrrpwatch.watch.model import AddressEvent, Event, EventLog, ObservedRouter, RouterKey
+from vrrpwatch.watch.model import (
+    AddressEvent,
+    Event,
+    EventLog,
+    ObservedRouter,
+    Protocol,
+    RouterKey,
+)
 from vrrpwatch.watch.timeline import master_at
 
 
@@ -81,7 +89,7 @@ class Announcements:
         while pending and now - pending[0][0].time > GARP_GRACE_S:
             ev, key = pending.popleft()
             vr = routers[key]
-            allowed = {format_mac(virtual_mac(key.vrid, key.family))}
+            allowed = virtual_macs(vr)
             # The master at the time, and anyone who became master within the grace period
             # around it (a new master's GARPs and first advert race each other).
             for t in vr.transitions:
@@ -100,8 +108,25 @@ class Announcements:
                     file=ev.file,
                 )  # fmt: skip
                 cur = vr.advertisers.get(master) if master else None
-                if cur is not None and cur.last_priority == 255:
+                if cur is not None and cur.last_priority == 255 and key.protocol == Protocol.VRRP:
                     priority_255(self._book, known, vr, cur, ev.frame, ev.time, events)
+
+
+def virtual_macs(vr: ObservedRouter) -> set[str]:
+    """The virtual MACs of a router: VRRP's 00-00-5E-00-01/02-{VRID} (RFC 5798 section 7.3);
+    CARP's 00-00-5E-00-01-{vhid} for both families (carp(4)); HSRP's per version of its
+    advertisers: v1 0000.0c07.acXX (RFC 2281 section 6.1), v2 0000.0c9f.fXXX, over IPv6
+    0005.73a0.0XXX."""
+    key = vr.key
+    if key.protocol == Protocol.CARP:
+        return {format_mac(virtual_mac(key.vrid, 4))}
+    if key.protocol == Protocol.HSRP:
+        versions = {v for a in vr.advertisers.values() for v in a.versions} or {1, 2}
+        return {
+            format_mac(hsrp_virtual_mac(key.vrid, protocol_version=v, family=key.family))
+            for v in versions
+        }
+    return {format_mac(virtual_mac(key.vrid, key.family))}
 
 
 class CarpWatch:

@@ -74,6 +74,10 @@ class AlertKind(enum.StrEnum):
     ROUTER_ON_TWO_INTERFACES = "router-on-two-interfaces"
     SPOOFED_ADVERT = "spoofed-advert"
     ADVERTISER_FLOOD = "advertiser-flood"
+    DEFAULT_PASSWORD = "default-password"
+    TIMER_MISMATCH = "timer-mismatch"
+    PRIORITY_TAKEOVER = "priority-takeover"
+    CARP_DEMOTION = "carp-demotion"
 
 
 class Ends(enum.Enum):
@@ -114,23 +118,35 @@ _ENTRIES = (
     Entry(
         kind=AlertKind.PLAINTEXT_AUTH,
         severity=Severity.WARNING,
-        description="a VRRPv2 password is sent in clear text",
-        opens="an advert carries a simple-text password (the message shows its fingerprint only)",
+        description="a VRRPv2 or HSRP password is sent in clear text",
+        opens="an advert (HSRP: a hello) carries a simple-text password (the message shows its "
+        "fingerprint only)",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
-        rfc="RFC 2338 5.3.6.2, 10",
+        rfc="RFC 2338 5.3.6.2, 10, RFC 2281 5.1",
+    ),
+    Entry(
+        kind=AlertKind.DEFAULT_PASSWORD,
+        severity=Severity.WARNING,
+        description="an HSRP group uses the default password",
+        opens="an HSRP hello's text authentication is `cisco`, RFC 2281's default: the group is "
+        "open to anyone who knows the default",
+        ends=Ends.SOURCE_SILENT,
+        hold_s=EVENT_HOLD_S,
+        ends_text=_SILENT,
+        rfc="RFC 2281 5.1",
     ),
     Entry(
         kind=AlertKind.AUTH_MISMATCH,
         severity=Severity.CRITICAL,
         description="advertisers of one router use different authentication",
-        opens="two advertisers of one router disagree on auth type or password: each drops the "
-        "other's adverts, both become master",
+        opens="two advertisers of one router (HSRP: group) disagree on auth type or password: "
+        "each drops the other's adverts, both become master (HSRP: active)",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
-        rfc="RFC 3768 7.1",
+        rfc="RFC 3768 7.1, RFC 2281 5.1",
     ),
     Entry(
         kind=AlertKind.ROGUE_ADVERTISER,
@@ -139,11 +155,24 @@ _ENTRIES = (
         opens="the source is not in `--known-routers`; without that list, an advertiser whose "
         "version, auth, VIP set or interval conflicts with the established (first) master's, or "
         "a priority-255 advertiser taking over a VIP another MAC announced (not a VRRP router's "
-        "when the advertiser had been master and lost it: an owner returning)",
+        "when the advertiser had been master and lost it: an owner returning); HSRP: a Coup "
+        "from a source first heard after the group had an active for a hold time",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
-        rfc="RFC 5798 9",
+        rfc="RFC 5798 9, RFC 2281 5.1",
+    ),
+    Entry(
+        kind=AlertKind.PRIORITY_TAKEOVER,
+        severity=Severity.CRITICAL,
+        description="an unknown HSRP router takes the group over by priority",
+        opens="a source becomes active with a higher priority than the active it replaces "
+        "(Coup or preemption), and is not in `--known-routers` (without that list: it was first "
+        "heard after the group had had an active for a hold time)",
+        ends=Ends.SOURCE_SILENT,
+        hold_s=EVENT_HOLD_S,
+        ends_text=_SILENT,
+        rfc="RFC 2281 5.1, 5.2",
     ),
     Entry(
         kind=AlertKind.PRIORITY_255,
@@ -163,7 +192,8 @@ _ENTRIES = (
         kind=AlertKind.VIP_MISMATCH,
         severity=Severity.WARNING,
         description="advertisers of one router list different virtual addresses",
-        opens="an advertiser's VIP set differs from another advertiser's of the same router",
+        opens="an advertiser's VIP set differs from another advertiser's of the same router "
+        "(HSRP: its virtual IP, when it sends one)",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
@@ -180,10 +210,22 @@ _ENTRIES = (
         rfc="RFC 3768 7.1",
     ),
     Entry(
+        kind=AlertKind.TIMER_MISMATCH,
+        severity=Severity.WARNING,
+        description="HSRP or CARP routers of one group use different timers",
+        opens="HSRP: an advertiser's hello or hold time differs from another's of the group; "
+        "CARP: its advbase differs, or its advbase and advskew equal another's (a tie: no "
+        "router is preferred, OpenBSD's and FreeBSD's masters both step down)",
+        ends=Ends.SOURCE_SILENT,
+        hold_s=EVENT_HOLD_S,
+        ends_text=_SILENT,
+        rfc="RFC 2281 5.1",
+    ),
+    Entry(
         kind=AlertKind.VERSION_MISMATCH,
         severity=Severity.WARNING,
-        description="advertisers of one router speak different VRRP versions",
-        opens="an advertiser's VRRP version differs from another advertiser's of the same router",
+        description="advertisers of one router speak different VRRP (or HSRP) versions",
+        opens="an advertiser's version differs from another advertiser's of the same router",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
@@ -253,11 +295,12 @@ _ENTRIES = (
         severity=Severity.CRITICAL,
         description="two masters at once",
         opens="two sources keep advertising for one router beyond a Master_Down_Interval "
-        "(once per pair)",
+        "(HSRP: two sources say Active beyond the hold time; CARP: two advertise beyond 3 x "
+        "advbase + advskew / 256) (once per pair)",
         ends=Ends.ONE_MASTER_LEFT,
-        ends_text="one of the two has sent no advert for a Master_Down_Interval (at priority 1): "
-        "one master is left",
-        rfc="RFC 5798 6.4.2",
+        ends_text="one of the two has sent no advert for a Master_Down_Interval (at priority 1; "
+        "HSRP: its hold time, CARP: its master-down time): one master is left",
+        rfc="RFC 5798 6.4.2, RFC 2281 5.3",
     ),
     Entry(
         kind=AlertKind.MASTER_FLAP,
@@ -284,12 +327,13 @@ _ENTRIES = (
         kind=AlertKind.MASTER_RESIGNED,
         severity=Severity.INFO,
         description="the master shut down cleanly",
-        opens="the master sent priority 0",
+        opens="the master sent priority 0 (HSRP: the active sent a Resign; CARP: the master "
+        "bowed out, advbase and advskew 255)",
         ends=Ends.AFTER_HOLD,
         hold_s=EVENT_HOLD_S,
         ends_text=_HOLD,
         each_event=True,
-        rfc="RFC 5798 6.4.3",
+        rfc="RFC 5798 6.4.3, RFC 2281 5.1",
     ),
     Entry(
         kind=AlertKind.GARP_CONFLICT,
@@ -297,7 +341,7 @@ _ENTRIES = (
         description="another station claims a virtual address",
         opens="a gratuitous ARP or unsolicited NA claims a VIP for a MAC that is neither the "
         f"master's (at that time, ± {GARP_GRACE_S:.0f} s for a takeover's race) nor the virtual "
-        "MAC",
+        "MAC (HSRP: the group's, v1 0000.0c07.acXX, v2 0000.0c9f.fXXX, IPv6 0005.73a0.0XXX)",
         ends=Ends.AFTER_HOLD,
         hold_s=EVENT_HOLD_S,
         ends_text=_HOLD,
@@ -312,6 +356,18 @@ _ENTRIES = (
         hold_s=EVENT_HOLD_S,
         ends_text=_HOLD,
         rfc="RFC 5798 5.1.1.4",
+    ),
+    Entry(
+        kind=AlertKind.CARP_DEMOTION,
+        severity=Severity.WARNING,
+        description="a CARP router is demoted",
+        opens="a CARP advert carries a demote count above 0 (OpenBSD), or an advertiser's advskew "
+        "rose during the run (FreeBSD adds its demotion to the advskew; pfSense's maintenance "
+        "mode sends 254)",
+        ends=Ends.SOURCE_SILENT,
+        hold_s=EVENT_HOLD_S,
+        ends_text=_SILENT,
+        rfc="",
     ),
     Entry(
         kind=AlertKind.MALFORMED,
@@ -329,7 +385,8 @@ _ENTRIES = (
         severity=Severity.CRITICAL,
         description="the master went silent and nobody took over",
         opens="the master's adverts stopped and no backup took over within Master_Down_Interval "
-        f"+ {EXPIRE_SLACK_S * 1000:.0f} ms",
+        f"+ {EXPIRE_SLACK_S * 1000:.0f} ms (HSRP: the active's hold time; CARP: 3 x advbase + "
+        "advskew / 256 of its slowest backup)",
         ends=Ends.ADVERTS_RESUME,
         ends_text="adverts for the router resume (`master-lost-cleared`)",
         sniff_only=True,

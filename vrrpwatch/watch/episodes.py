@@ -146,8 +146,11 @@ class AlertBook:
 def _silent_for_mdi(a: Advertiser | None, now: float) -> bool:
     # RFC 5798 section 6.4.2: a router that hears nothing for Master_Down_Interval (at
     # priority 1, the longest) takes the master for gone.
+    # HSRP and CARP advertisers carry their own rule (``Advertiser.down_s``).
     if a is None:
         return True
+    if a.down_s is not None:
+        return now - a.last_seen > a.down_s
     return now - a.last_seen > master_down_interval(1, a.interval_s, a.version)
 
 

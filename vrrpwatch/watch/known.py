@@ -7,6 +7,8 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+MAX_GROUP_ID = 4095  # HSRPv2's 12-bit group number
+
 
 @dataclass(frozen=True, slots=True)
 class KnownRouter:
@@ -90,6 +92,13 @@ def _vrids(i: int, value: object) -> frozenset[int] | None:
     if value is None:
         return None
     # bool is an int in Python: ``vrids = [true, 2]`` must not read as VRID 1.
-    if not isinstance(value, list) or not all(type(v) is int and 1 <= v <= 255 for v in value):
-        raise ValueError(f"router #{i}: vrids: expected a list of integers 1..255, not {value!r}")
+    # Group ids of any protocol: VRRP VRIDs and CARP vhids (1..255), HSRP groups (v1 0..255,
+    # v2 0..4095).
+    if not isinstance(value, list) or not all(
+        type(v) is int and 0 <= v <= MAX_GROUP_ID for v in value
+    ):
+        raise ValueError(
+            f"router #{i}: vrids: expected a list of integers 0..{MAX_GROUP_ID} (VRRP VRIDs, "
+            f"HSRP groups, CARP vhids), not {value!r}"
+        )
     return frozenset(value)

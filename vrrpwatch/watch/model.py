@@ -1,7 +1,9 @@
 """What the passive watcher knows: observed routers, their advertisers, and the events it reports.
 
 An observed router is one virtual router as seen from the wire, keyed by (VLAN ids, address
-family, VRID) (``RouterKey``); each source address that advertised for it is an ``Advertiser``.
+family, VRID, protocol) (``RouterKey``); each source address that advertised for it is an
+``Advertiser``. The protocol is VRRP's by default; HSRP groups and CARP virtual hosts are
+observed routers too, their group number or vhid in ``vrid`` (``watch.hsrp``, ``watch.carp``).
 The events (``Transition``, ``Alert``, ``AlertResolved``, ``AddressEvent``) are frozen values the
 monitor returns from each input; the store turns them into rows. Nothing here reads a clock.
 """
@@ -55,23 +57,66 @@ class EventLog(list[_T]):
         return EventLog(self[n:], self.trimmed + n)
 
 
+class Protocol(enum.StrEnum):
+    """The redundancy protocol of an observed router (stable ids: ``protocol`` in the JSON and
+    the database)."""
+
+    VRRP = "vrrp"
+    HSRP = "hsrp"
+    CARP = "carp"
+
+
 class TransitionCause(enum.StrEnum):
     """Why the monitor names a new master (stable ids: the store's ``transitions.cause``)."""
 
     FIRST_SEEN = "first-seen"  # the first master seen for the router
-    RESIGNED = "resigned"  # the master sent priority 0 (RFC 5798 section 6.4.3 "Shutdown")
-    SILENT = "silent"  # the master fell silent (Master_Down_Interval, section 6.4.2)
-    PREEMPTED = "preempted"  # the newcomer outranks the master (section 6.4.3)
+    # the master sent priority 0 (RFC 5798 section 6.4.3 "Shutdown"); HSRP: a Resign (RFC
+    # 2281 section 5.1); CARP: an advert with advbase and advskew 255 (OpenBSD's "bow out")
+    RESIGNED = "resigned"
+    # the master fell silent (Master_Down_Interval, section 6.4.2); CARP: 3 x advbase +
+    # advskew / 256 (``rfc.carp_master_down``)
+    SILENT = "silent"
+    # the newcomer outranks the master (section 6.4.3); CARP: it advertises more often; HSRP:
+    # the old active went on alive in another state with neither Coup nor Resign seen
+    PREEMPTED = "preempted"
+
+
+class HsrpCause(enum.StrEnum):
+    """The causes only HSRP's timelines have (stable ids too; VRRP's and CARP's are
+    ``TransitionCause``)."""
+
+    COUP = "coup"  # the new active sent a Coup (RFC 2281 section 5.1)
+    # the active (or standby) was silent for its hold time (RFC 2281 section 5.3, Active timer)
+    HOLD_EXPIRED = "hold-expired"
+    PROMOTED = "promoted"  # the standby timeline: the standby became active
+
+
+Cause = TransitionCause | HsrpCause
+
+
+# How each protocol names its group id in messages (the key's ``vrid``).
+_ID_LABEL: dict[str, str] = {
+    Protocol.VRRP: "VRID",
+    Protocol.HSRP: "HSRP group",
+    Protocol.CARP: "CARP vhid",
+}
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class RouterKey:
+    """(VLAN ids, family, group id, protocol): ``vrid`` is the VRRP VRID, the HSRP group or
+    the CARP vhid. Protocol last, so VRRP keys sort as they always did."""
+
     vlan: tuple[int, ...]
     family: int
     vrid: int
+    protocol: str = Protocol.VRRP
 
     def label(self) -> str:
-        return f"vlan {vlan_label(self.vlan)} IPv{self.family} VRID {self.vrid}"
+        return (
+            f"vlan {vlan_label(self.vlan)} IPv{self.family} "
+            f"{_ID_LABEL.get(self.protocol, self.protocol)} {self.vrid}"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,7 +147,7 @@ class Transition:
     frame: int
     old: str | None
     new: str
-    cause: TransitionCause
+    cause: Cause
     gap_ms: float | None
     expected_ms: float | None
     file: str | None = None  # the capture file ``frame`` counts in (analyze)
@@ -156,6 +201,16 @@ class Advertiser:
     # A pause longer than this ends a run of adverts (split-brain measures runs): three
     # intervals, the part of Master_Down_Interval that does not depend on priority.
     streak_gap_s: float = 3.0
+    interval_ms: int = 0  # the advert interval as the store shows it (VRRP: interval_cs * 10)
+    # HSRP and CARP: how long a silence takes it for gone (HSRP: its hold time; CARP: 3 x
+    # advbase + advskew / 256); None for VRRP, whose rule is Master_Down_Interval.
+    down_s: float | None = None
+    # HSRP: the State of its latest hello (v1 and v2 codes differ); CARP: 0 when its latest
+    # advert bowed out, else 1
+    state: int | None = None
+    hold_ms: int | None = None  # HSRP: its advertised hold time
+    demotion: int = 0  # CARP: the demote counter of its latest advert (OpenBSD)
+    advbase_s: int = 0  # CARP: the advbase of its latest advert
 
     @property
     def mac(self) -> str | None:
@@ -167,6 +222,17 @@ class Advertiser:
         self.interval_s = interval_s = interval_cs / 100 if interval_cs else 1.0
         self.silence_s = SILENCE_FACTOR * interval_s
         self.streak_gap_s = 3 * interval_s
+        self.interval_ms = interval_cs * 10
+
+    def set_timers(self, interval_ms: int, down_s: float) -> None:
+        """HSRP (hello time) and CARP (advbase + advskew / 256): the interval in milliseconds
+        and the silence after which it is taken for gone."""
+        self.interval_cs = round(interval_ms / 10)
+        self.interval_ms = interval_ms
+        self.interval_s = interval_s = interval_ms / 1000 if interval_ms else 1.0
+        self.silence_s = SILENCE_FACTOR * interval_s
+        self.streak_gap_s = down_s
+        self.down_s = down_s
 
     def profile(self) -> tuple[int, int, str | None, frozenset[str], int]:
         return (
@@ -205,6 +271,9 @@ class ObservedRouter:
     # the backups that advertised at once and lost to its new master.
     unannounced: Transition | None = None
     settled_over: list[str] = field(default_factory=list)
+    # HSRP: the standby router (it sends hellos too) and its timeline
+    standby: str | None = None
+    standby_transitions: EventLog[Transition] = field(default_factory=EventLog)
     dirty: bool = True
     # sources forgotten to keep at most MAX_ADVERTISERS (``forget_least_recent``): how many in
     # all, and the addresses the store has yet to delete

@@ -10,6 +10,9 @@ The monitor coordinates; each rule lives in its own module of ``vrrpwatch.watch`
 * ``timeline``: who is master, when and why it changed (RFC 5798 section 6.4), master-lost;
 * ``consistency``: per-advert alerts, advertisers that disagree, rogues, split brain;
 * ``addresses``: GARP/NA judgement and CARP on a VRRP segment;
+* ``carp`` and ``hsrp``: CARP virtual hosts and HSRP groups, followed by their own rules
+  (the monitor dispatches by the decoded message; their routers share ``routers``, keyed
+  with their protocol);
 * ``links``: the sniffed interfaces (down, up, the blind window after link-up);
 * ``catalogue`` and ``episodes``: every alert is raised through the catalogue, once per
   episode, and the end of each episode is reported (``AlertResolved``, ``open_episodes``).
@@ -21,10 +24,12 @@ from collections.abc import Callable
 
 from dissectors.arp import ArpPacket
 from dissectors.frame import format_mac
+from dissectors.hsrp import HsrpV1, HsrpV1Advert, HsrpV2
 from dissectors.nd import NeighborAdvert
 from dissectors.packet import Decoded, Kind
-from dissectors.vrrp import VrrpV2, VrrpV3, discarded_by_receivers
+from dissectors.vrrp import CarpPacket, VrrpV2, VrrpV3, discarded_by_receivers
 from vrrpwatch.watch.addresses import Announcements, CarpWatch
+from vrrpwatch.watch.carp import CarpFollower
 from vrrpwatch.watch.catalogue import (
     CATALOGUE,
     EXPIRE_SLACK_S,
@@ -43,6 +48,7 @@ from vrrpwatch.watch.consistency import (
     split_brain,
 )
 from vrrpwatch.watch.episodes import AlertBook, Episode
+from vrrpwatch.watch.hsrp import HsrpFollower
 from vrrpwatch.watch.known import KnownRouter, KnownRouters
 from vrrpwatch.watch.links import Links
 from vrrpwatch.watch.model import (
@@ -55,6 +61,7 @@ from vrrpwatch.watch.model import (
     Event,
     EventLog,
     ObservedRouter,
+    Protocol,
     RouterKey,
     Transition,
     TransitionCause,
@@ -80,6 +87,7 @@ __all__ = [
     "KnownRouters",
     "Monitor",
     "ObservedRouter",
+    "Protocol",
     "RouterKey",
     "Severity",
     "Transition",
@@ -105,6 +113,11 @@ class Monitor:
         self._pending = self.announcements.pending  # read for every frame
         self.links = Links(self.book)
         self._carp = CarpWatch(self.book)
+        self.carp = CarpFollower(self.book, self.routers, known_routers)
+        self.hsrp = HsrpFollower(
+            self.book, self.routers, known_routers, fingerprint, reveal_secrets
+        )
+        self.carp.forget = self.hsrp.forget = self._forget
         self.last_time = 0.0
         self.first_time: float | None = None
         self._seen: dict[int, tuple[Decoded, ObservedRouter, Advertiser]] = {}
@@ -179,11 +192,12 @@ class Monitor:
             followed = self._advert(frame, time, pkt, msg, events)
             if followed is not None and iface is not None and followed.interface != iface:
                 self.links.heard_on(followed, iface, frame, time, events)
-        elif pkt.kind is Kind.CARP:
+        elif isinstance(msg, CarpPacket):
             self.counters.carp += 1
             self._carp.carp(frame, time, pkt, events)
-        elif pkt.kind is Kind.HSRP:
-            self.counters.hsrp += 1
+            followed = self.carp.observe(frame, time, pkt, msg, events)
+            if followed is not None and iface is not None and followed.interface != iface:
+                self.links.heard_on(followed, iface, frame, time, events)
         elif isinstance(msg, ArpPacket):
             if pkt.kind is Kind.GARP:
                 self.counters.garps += 1
@@ -203,6 +217,13 @@ class Monitor:
                     self.routers, frame, time, "na", pkt.link.vlans, 6, str(msg.target), mac,
                     events,
                 )  # fmt: skip
+        elif isinstance(msg, HsrpV1 | HsrpV2):
+            self.counters.hsrp += 1
+            followed = self.hsrp.observe(frame, time, pkt, msg, events)
+            if followed is not None and iface is not None and followed.interface != iface:
+                self.links.heard_on(followed, iface, frame, time, events)
+        elif isinstance(msg, HsrpV1Advert):
+            self.counters.hsrp += 1  # the interface state: no group to follow
         return events
 
     def _count_findings(self, pkt: Decoded) -> None:
@@ -259,7 +280,14 @@ class Monitor:
                 continue
             if links.drops_at and links.lost_to_drops(vr):
                 continue  # frames dropped since the master's last advert: no judgement
-            master_lost(book, vr, now, events, links.drop_note(vr) if links.drops else "")
+            note = links.drop_note(vr) if links.drops else ""
+            protocol = vr.key.protocol
+            if protocol == Protocol.VRRP:
+                master_lost(book, vr, now, events, note)
+            elif protocol == Protocol.CARP:
+                self.carp.master_lost(vr, now, events, note)
+            else:
+                self.hsrp.active_lost(vr, now, events, note)
         first = len(events)
         book.expire(now, self.routers, events)
         for e in events[first:]:
@@ -271,6 +299,7 @@ class Monitor:
         """Sniff's SIGHUP: a new ``--known-routers`` list; every advertiser's next advert is
         checked in full against it (not through the fast path)."""
         self.known = known
+        self.carp.known = self.hsrp.known = known
         for vr in self.routers.values():
             for a in vr.advertisers.values():
                 a.last_decoded = None
@@ -313,6 +342,12 @@ class Monitor:
             n = min(older(vr.transitions), len(vr.transitions) - 1)
             if n > 0:
                 vr.transitions = vr.transitions.after(n)
+                vr.timeline_version += 1
+                vr.dirty = True
+                dropped += n
+            n = min(older(vr.standby_transitions), len(vr.standby_transitions) - 1)
+            if n > 0:  # HSRP's standby timeline, likewise
+                vr.standby_transitions = vr.standby_transitions.after(n)
                 vr.timeline_version += 1
                 vr.dirty = True
                 dropped += n

@@ -30,6 +30,7 @@ from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.model import (
     SILENCE_FACTOR,
     Advertiser,
+    Cause,
     Event,
     ObservedRouter,
     Transition,
@@ -108,7 +109,7 @@ def _transition(
     vr: ObservedRouter,
     new: Advertiser,
     old: Advertiser | None,
-    cause: TransitionCause,
+    cause: Cause,
     frame: int,
     time: float,
     events: list[Event],
@@ -154,6 +155,47 @@ def _transition(
         vr.unannounced = t  # raised once it has settled (``settle``)
         return
     _announce(book, vr, t, events)
+
+
+def record_transition(
+    book: AlertBook,
+    vr: ObservedRouter,
+    new: Advertiser,
+    old: Advertiser | None,
+    cause: Cause,
+    frame: int,
+    time: float,
+    events: list[Event],
+    *,
+    expected_ms: float | None,
+    resigned: bool = False,
+) -> Transition:
+    """A new master (HSRP active, CARP master) by another protocol's rules (``watch.hsrp``,
+    ``watch.carp``): the transition, and its ``master-change`` at once (their takeovers are
+    not settled as VRRP's are: the backups' timers differ, so one wins). ``expected_ms`` is
+    what that protocol's rule gives for the gap."""
+    t = Transition(
+        key=vr.key,
+        time=time,
+        frame=frame,
+        old=old.address if old else None,
+        new=new.address,
+        cause=cause,
+        gap_ms=round((time - old.last_seen) * 1000, 3) if old is not None else None,
+        expected_ms=round(expected_ms, 3) if expected_ms is not None else None,
+        file=book.source,
+    )
+    vr.transitions.append(t)
+    vr.timeline_version += 1
+    vr.profile_version += 1
+    vr.master = new.address
+    vr.master_since = time
+    vr.resigned = resigned
+    vr.dirty = True
+    events.append(t)
+    if old is not None:
+        _announce(book, vr, t, events)
+    return t
 
 
 def settle(book: AlertBook, vr: ObservedRouter, now: float, events: list[Event]) -> None:
