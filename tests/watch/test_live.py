@@ -53,6 +53,7 @@ FILTER_COUNTS = {
     "v3-ipv6.pcap": (27, 27),
     "vlans.pcap": (105, 105),
     "vmac.pcap": (17, 17),
+    "carp-ucarp.pcap": (31, 31),  # 18 CARP adverts, 13 gratuitous ARPs (tshark)
     "HSRP_coup.pcap": (51, 0),
     "HSRP_election.pcap": (49, 0),
     "HSRP_failover.pcap": (39, 0),
