@@ -18,6 +18,7 @@ advskew/256 s); they fail until analyze and sniff follow CARP groups.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -132,7 +133,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         event("start r1")
         daemons["r1"] = r1.ucarp(advskew=SKEW[R1], **group)
         _wait_holder(out, r1, r2, R1, timeout=8)
-        out.sniff_saw.append((R1, *_sniff_master(out.db, R1, timeout=5)))
+        out.sniff_saw.append((R1, *_sniff_master(out.db, R1, timeout=4)))
         event("start r2")
         daemons["r2"] = r2.ucarp(advskew=SKEW[R2], **group)
         time.sleep(1.5)
@@ -140,12 +141,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         event("link-down r1")
         r1.link_down()
         _wait_holder(out, r1, r2, R2, timeout=8)
-        out.sniff_saw.append((R2, *_sniff_master(out.db, R2, timeout=5)))
+        out.sniff_saw.append((R2, *_sniff_master(out.db, R2, timeout=4)))
 
         event("link-up r1")
         r1.link_up()
         _wait_holder(out, r1, r2, R1, timeout=12)  # ucarp rechecks its carrier every few s
-        out.sniff_saw.append((R1, *_sniff_master(out.db, R1, timeout=5)))
+        out.sniff_saw.append((R1, *_sniff_master(out.db, R1, timeout=4)))
         time.sleep(1.0)
 
         event("stop r1")
@@ -153,7 +154,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         if r1.has_address(VIP):
             out.both_or_none.append((time.time(), "r1 kept the VIP after SIGTERM"))
         _wait_holder(out, r1, r2, R2, timeout=8)
-        out.sniff_saw.append((R2, *_sniff_master(out.db, R2, timeout=5)))
+        out.sniff_saw.append((R2, *_sniff_master(out.db, R2, timeout=4)))
         time.sleep(1.0)
         event("end")
         time.sleep(0.3)
@@ -274,3 +275,31 @@ def test_sniff_follows_the_ucarp_master_live(run: Run) -> None:
     assert doc is not None and doc["run"]["kind"] == "sniff"
     masters, failovers = carp_masters_and_failovers(read_carp_adverts(run.pcap))
     check_timeline(doc, masters, failovers)
+
+
+# -- captures/record.py re-records the bundled CARP capture --------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(90)
+def test_record_script_regenerates_the_ucarp_capture(tmp_path: Path) -> None:
+    if missing := missing_prerequisites(ucarp=True):
+        lab_unavailable("; ".join(missing))
+    spec = importlib.util.spec_from_file_location("captures_record", CAPTURES / "record.py")
+    assert spec is not None and spec.loader is not None
+    record = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = record  # dataclasses look their module up there
+    spec.loader.exec_module(record)
+    assert record.main(["--out", str(tmp_path), "carp-ucarp"]) == 0
+    new = json.loads((tmp_path / "carp-ucarp.json").read_text())
+    old = json.loads((CAPTURES / "carp-ucarp.json").read_text())
+
+    def stable(routers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "arp_mac"} for r in routers]  # random MACs
+
+    assert stable(new["routers"]) == stable(old["routers"])
+    assert [e["action"] for e in new["events"]] == [e["action"] for e in old["events"]]
+    assert [(f["from"], f["to"], f["cause"], f["expected_ms"]) for f in new["failovers"]] == [
+        (f["from"], f["to"], f["cause"], f["expected_ms"]) for f in old["failovers"]
+    ]
+    assert new["protocol"] == "carp" and (tmp_path / "carp-ucarp.pcap").stat().st_size < 50_000
