@@ -49,8 +49,9 @@ LATE_S = 1 + SKEW[R2] / 256
 class Run:
     """What the lab did and saw; filled by the ``run`` fixture."""
 
-    pcap: Path
-    db: Path
+    pcap: Path  # tcpdump's
+    db: Path  # sniff's
+    sniff_pcap: Path  # the frames sniff analyzed (--pcap-out)
     events: list[tuple[float, str]] = field(default_factory=list)
     holders: list[tuple[float, str]] = field(default_factory=list)  # (time seen, VIP holder)
     both_or_none: list[tuple[float, str]] = field(default_factory=list)
@@ -110,7 +111,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         lab_unavailable("; ".join(missing))
     tmp = tmp_path_factory.mktemp("carp")
     lab = Lab(prefix=f"vwu{secrets.token_hex(2)}", workdir=tmp / "lab")
-    out = Run(pcap=tmp / "live.pcap", db=tmp / "sniff.db")
+    out = Run(pcap=tmp / "live.pcap", db=tmp / "sniff.db", sniff_pcap=tmp / "sniff.pcap")
     daemons: dict[str, Daemon] = {}
     try:
         lan = lab.segment()
@@ -120,7 +121,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         cap = mon.tcpdump(out.pcap)
         sniff = subprocess.Popen(
             ["ip", "netns", "exec", mon.ns, sys.executable, "-m", "vrrpwatch", "sniff", "eth0",
-             "--db", str(out.db)],
+             "--db", str(out.db), "--pcap-out", str(out.sniff_pcap)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
@@ -273,7 +274,10 @@ def test_sniff_follows_the_ucarp_master_live(run: Run) -> None:
         assert seconds is not None, f"sniff's report never showed master {want}: {entry}"
     doc = _report(run.db)
     assert doc is not None and doc["run"]["kind"] == "sniff"
-    masters, failovers = carp_masters_and_failovers(read_carp_adverts(run.pcap))
+    # The truth of what sniff read (its own timestamps), and the same story as tcpdump's.
+    masters, failovers = carp_masters_and_failovers(read_carp_adverts(run.sniff_pcap))
+    truth = carp_masters_and_failovers(read_carp_adverts(run.pcap))
+    assert [m["address"] for m in masters] == [m["address"] for m in truth[0]]
     check_timeline(doc, masters, failovers)
 
 
