@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record the captures/ reference set from real VRRP daemons in the namespace lab.
 
-Usage (as root, with keepalived, FRR, tcpdump and tshark installed)::
+Usage (as root, with keepalived, FRR, ucarp, tcpdump and tshark installed)::
 
     .venv/bin/python captures/record.py                 # every scenario
     .venv/bin/python captures/record.py v2-failover vmac
@@ -43,6 +43,7 @@ from tests.lab import (  # noqa: E402
     missing_prerequisites,
     read_adverts,
 )
+from tests.lab_carp import carp_masters_and_failovers, read_carp_adverts  # noqa: E402
 
 MAX_BYTES = 1_000_000
 
@@ -147,6 +148,78 @@ class Scenario:
             }
         )
         return d
+
+    def ucarp(
+        self, host: Host, *, vhid: int, password: str, vip: str, advskew: int, name: str,
+        advbase: int = 1, preempt: bool = True,
+    ) -> Daemon:  # fmt: skip
+        """Start ucarp on ``host``'s eth0 and note the router (CARP: no priority, no version)."""
+        self.event(f"start {name}")
+        d = host.ucarp(vhid=vhid, password=password, vip=vip, advbase=advbase, advskew=advskew,
+                       preempt=preempt)  # fmt: skip
+        self.daemons[name] = d
+        self.routers.append(
+            {
+                "name": name,
+                "implementation": "ucarp",
+                "protocol": "carp",
+                "address": _primary(host, "eth0", 4),
+                # ucarp sends its adverts from 00:00:5e:00:00:<vhid> whatever the host (its
+                # carp_send_ad), its gratuitous ARPs from the interface's own MAC.
+                "mac": f"00:00:5e:00:00:{vhid:02x}",
+                "arp_mac": host.mac("eth0"),
+                "vlan": [],
+                "family": 4,
+                "vrid": vhid,
+                "advbase_s": advbase,
+                "advskew": advskew,
+                "auth_type": "hmac-sha1",
+                "password": password,
+                "vips": [_bare(vip)],
+                "preempt": preempt,
+            }
+        )
+        return d
+
+    def finish_carp(self, *, failovers: list[tuple[str, str, str]]) -> dict[str, Any]:
+        """``finish`` for a CARP scenario: measured with ``tests.lab_carp``."""
+        assert self.capture is not None
+        time.sleep(0.3)
+        self.capture.stop()
+        size = self.pcap.stat().st_size
+        if size > MAX_BYTES:
+            raise RecordingError(f"{self.pcap}: {size} bytes, over {MAX_BYTES}")
+        adverts = read_carp_adverts(self.pcap)
+        if not adverts or read_adverts(self.pcap):
+            raise RecordingError(f"{self.pcap}: no CARP adverts, or VRRP ones too")
+        by_addr = {(r["address"], r["vrid"]): r for r in self.routers}
+        for a in adverts:
+            r = by_addr.get((a.src, a.packet.vhid))
+            if r is None:
+                raise RecordingError(f"advert from unconfigured {a.src} vhid {a.packet.vhid}")
+            p = a.packet
+            if (p.advbase_s, p.advskew, a.src_mac) != (r["advbase_s"], r["advskew"], r["mac"]):
+                raise RecordingError(f"{a.src}: advbase/advskew/MAC {p} {a.src_mac} != {r}")
+        masters, measured = carp_masters_and_failovers(adverts)
+        names = {r["address"]: r["name"] for r in self.routers}
+        got = [(names[f["from"]], names[f["to"]], f["cause"]) for f in measured]
+        if got != failovers:
+            raise RecordingError(f"{self.name}: failovers {got}, expected {failovers}")
+        _check_no_overlap(masters, measured)
+        truth = {
+            "capture": self.pcap.name,
+            "description": self.description,
+            "protocol": "carp",
+            "routers": self.routers,
+            "events": self.events,
+            "masters": masters,
+            "failovers": measured,
+            # The CARP alerts of analyze/sniff are not pinned here yet: a lower bound of none.
+            "expected_alerts": [],
+            "no_critical": True,
+        }
+        (self.out_dir / f"{self.name}.json").write_text(json.dumps(truth, indent=2) + "\n")
+        return truth
 
     def restart(self, name: str, host: Host, *insts: KeepalivedInstance) -> None:
         """Start a stopped keepalived router again with the same configuration."""
@@ -571,6 +644,39 @@ def frr_keepalived(s: Scenario) -> dict[str, Any]:
     )
 
 
+def carp_ucarp(s: Scenario) -> dict[str, Any]:
+    lab = s.lab
+    r1, r2, r3 = (lab.host(f"r{i}", addr4=f"192.0.2.{50 + i}/24") for i in (1, 2, 3))
+    s.start_capture(lab.host("mon", ipv6=False))
+    vip = "192.0.2.50"
+    group = {"vhid": 5, "password": "carp4me", "vip": f"{vip}/24"}
+    # Every ucarp starts as a backup; r1 (advskew 0) is master before the others start.
+    s.ucarp(r1, advskew=0, name="r1", **group)
+    r1.wait_for_address(vip, timeout=10)
+    s.ucarp(r2, advskew=50, name="r2", **group)
+    s.ucarp(r3, advskew=100, name="r3", **group)
+    settle(2.5)
+    s.link_down("r1", r1)  # ucarp sees no carrier: BACKUP, down script; r2's timer fires first
+    r2.wait_for_address(vip, timeout=10)
+    settle(2.0)
+    s.link_up("r1", r1)  # r1 (--preempt, advertises more often) takes over from r2
+    r1.wait_for_address(vip, timeout=15)
+    r2.wait_for_address(vip, timeout=5, present=False)
+    settle(2.0)
+    s.stop("r1")  # SIGTERM with --shutdown: down script, nothing on the wire
+    if r1.has_address(vip):
+        raise RecordingError("r1 kept the VIP after SIGTERM")
+    r2.wait_for_address(vip, timeout=10)
+    settle(2.0)
+    s.stop("r2")
+    r3.wait_for_address(vip, timeout=10)
+    settle(2.0)
+    return s.finish_carp(
+        failovers=[("r1", "r2", "silent"), ("r2", "r1", "preempted"), ("r1", "r2", "silent"),
+                   ("r2", "r3", "silent")],
+    )  # fmt: skip
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[Scenario], dict[str, Any]]]] = {
     "v2-failover": (
         "VRRPv2, VRID 1, PASS auth, r1 (priority 200) and r2 (100) share 192.0.2.1: r1 is "
@@ -629,6 +735,13 @@ SCENARIOS: dict[str, tuple[str, Callable[[Scenario], dict[str, Any]]]] = {
         "priority 255 without owning the VIP and takes the group over.",
         rogue,
     ),
+    "carp-ucarp": (
+        "CARP (not VRRP) from ucarp, vhid 5, HMAC-SHA1 password, VIP 192.0.2.50, advbase 1 s: "
+        "r1 (advskew 0), r2 (50) and r3 (100), all --preempt. r1 loses its cable, r2 takes "
+        "over; r1 returns and preempts; r1 is stopped (SIGTERM: ucarp sends nothing), r2 takes "
+        "over; r2 is stopped, r3 takes over.",
+        carp_ucarp,
+    ),
 }
 
 
@@ -657,7 +770,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in SCENARIOS]
     if unknown:
         p.error(f"unknown scenario(s): {', '.join(unknown)} (see --list)")
-    missing = missing_prerequisites(frr="frr-keepalived" in (args.names or SCENARIOS))
+    wanted = args.names or SCENARIOS
+    missing = missing_prerequisites(frr="frr-keepalived" in wanted, ucarp="carp-ucarp" in wanted)
     if missing:
         print(f"record.py: cannot run the lab: {'; '.join(missing)}", file=sys.stderr)
         return 1

@@ -8,7 +8,8 @@ sees every frame, unicast included, as on a SPAN port. Each :class:`Host` is a n
 
 Peers are the Debian packages' daemons, started per host with files under the lab's work
 directory: keepalived (VRRPv2/v3, PASS/AH auth, IPv4/IPv6 VIPs, unicast peers, nopreempt,
-use_vmac) and FRR's vrrpd (with its own zebra, an independent VRRPv3 implementation).
+use_vmac), FRR's vrrpd (with its own zebra, an independent VRRPv3 implementation) and ucarp
+(a userland CARP, IP protocol 112 like VRRP but another protocol).
 
 Usage::
 
@@ -38,7 +39,8 @@ API summary:
   ``has_address(ip)``, ``wait_for_address(ip, timeout, present=True)``, ``mac(iface)``,
   ``link_down()`` / ``link_up()``, ``add_vlan(vid, addr4, addr6)``, ``add_address(cidr, iface)``,
   ``ping(ip)``, ``arping(ip)``, ``keepalived(*instances, **instance_fields)``,
-  ``frr_vrrpd(vrid=, priority=, vips=, ...)``, ``tcpdump(path, iface=, bpf=)``.
+  ``frr_vrrpd(vrid=, priority=, vips=, ...)``, ``ucarp(vhid=, password=, vip=, advbase=,
+  advskew=, preempt=, ...)``, ``tcpdump(path, iface=, bpf=)``.
 - ``Daemon``: ``pid``, ``pids``, ``alive``, ``stop()`` (SIGTERM, wait), ``kill()`` (SIGKILL),
   ``log`` (text so far), ``wait_for_log(regex, timeout)``.
 
@@ -104,13 +106,14 @@ while True:
 
 REQUIRED_TOOLS = ("ip", "keepalived", "tcpdump", "tshark", "ping", "arping")
 FRR_DIR = Path("/usr/lib/frr")
+UCARP = "ucarp"
 
 
 class LabError(RuntimeError):
     """The lab could not do what was asked (a command failed, a daemon did not come up)."""
 
 
-def missing_prerequisites(*, frr: bool = False) -> list[str]:
+def missing_prerequisites(*, frr: bool = False, ucarp: bool = False) -> list[str]:
     """Human-readable reasons why the lab cannot run here (empty when it can)."""
     out: list[str] = []
     if os.geteuid() != 0:
@@ -122,6 +125,8 @@ def missing_prerequisites(*, frr: bool = False) -> list[str]:
         for daemon in ("zebra", "vrrpd"):
             if not (FRR_DIR / daemon).exists():
                 out.append(f"{FRR_DIR / daemon} not installed (Debian package frr)")
+    if ucarp and shutil.which(UCARP) is None:
+        out.append("ucarp not installed (Debian package ucarp)")
     return out
 
 
@@ -547,6 +552,68 @@ class Host:
         )
         daemon = Daemon(self.lab, f"frr@{self.name}", [zebra, vrrpd], vlog)
         self.frr_dir = d
+        return daemon
+
+    def ucarp(
+        self,
+        *,
+        vhid: int,
+        password: str,
+        vip: str,
+        advbase: int = 1,
+        advskew: int = 0,
+        preempt: bool = False,
+        srcip: str | None = None,
+        iface: str = "eth0",
+        shutdown: bool = True,
+    ) -> Daemon:
+        """Start ucarp (Debian package ucarp, a userland CARP) for one vhid on ``iface``.
+
+        ucarp only sends and hears CARP adverts (from ``srcip``, default the interface's first
+        IPv4 address); its up script adds ``vip`` (CIDR) to ``iface`` when it becomes master,
+        its down script removes it (ucarp runs them as ``script <iface> <vip>``, and the down
+        script once at start, in BACKUP). ``preempt`` is ucarp ``--preempt``: a backup that
+        would advertise more often (lower advbase/advskew) than the master takes over.
+
+        ``shutdown`` (ucarp ``--shutdown``) makes SIGTERM run the down script before ucarp
+        exits. It sends nothing on the wire then (OpenBSD's carp sends a "bow out" advert,
+        advbase and advskew 255, when it leaves MASTER), so a backup takes over only after
+        its 3 x advbase + advskew/256 s, as after a cable pull. Without ``shutdown`` SIGTERM
+        kills ucarp and leaves the VIP on the interface. Returns once ucarp is in BACKUP
+        (every ucarp starts there, whatever its advskew).
+        """
+        check_doc_address(vip)
+        if srcip is None:
+            v4 = [a for a in self.addresses(iface) if a.version == 4]
+            if not v4:
+                raise LabError(f"ucarp@{self.name}: {iface} has no IPv4 address for --srcip")
+            srcip = str(v4[0].ip)
+        check_doc_address(srcip)
+        d = self._daemon_dir("ucarp")
+        up, down = d / "vip-up.sh", d / "vip-down.sh"
+        cidr = str(ipaddress.ip_interface(vip))
+        up.write_text(f'#!/bin/sh\necho "vip-up $2"\nexec ip addr add {cidr} dev "$1"\n')
+        down.write_text(
+            f'#!/bin/sh\necho "vip-down $2"\nip addr del {cidr} dev "$1" 2>/dev/null\nexit 0\n'
+        )
+        for script in (up, down):
+            script.chmod(0o755)
+        argv = [
+            UCARP,
+            f"--interface={iface}",
+            f"--srcip={_bare(srcip)}",
+            f"--vhid={vhid}",
+            f"--pass={password}",
+            f"--addr={_bare(vip)}",
+            f"--advbase={advbase}",
+            f"--advskew={advskew}",
+            f"--upscript={up}",
+            f"--downscript={down}",
+        ]
+        argv += ["--preempt"] * preempt + ["--shutdown"] * shutdown
+        log = d / "log"
+        daemon = Daemon(self.lab, f"ucarp@{self.name}", [self.popen(argv, log=log)], log)
+        daemon.wait_for_log(r"Switching to state: BACKUP")
         return daemon
 
     def vtysh(self, command: str) -> str:

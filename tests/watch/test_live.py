@@ -57,6 +57,7 @@ FILTER_COUNTS = {
     "HSRP_coup.pcap": (51, 51),
     "HSRP_election.pcap": (49, 49),
     "HSRP_failover.pcap": (39, 39),
+    "carp-ucarp.pcap": (31, 31),  # 18 CARP adverts, 13 gratuitous ARPs (tshark)
     "VRRP-V2.pcap": (1, 1),
     "VRRP-V3-IPv4.pcap": (1, 1),
     "VRRP-V3-IPv6.pcap": (1, 1),
