@@ -51,3 +51,33 @@ def test_below_the_bound_nothing_is_forgotten() -> None:
         f(i * 0.01, advert(flood_source(i), 100))
     assert len(f.m.routers[KEY].advertisers) == MAX_ADVERTISERS
     assert "advertiser-flood" not in f.kinds()
+
+
+def test_a_forgotten_source_starts_afresh_through_the_decode_cache() -> None:
+    """The monitor's fast path (an advert identical to the source's last one, the same object
+    from the decode cache) must not update a forgotten advertiser."""
+    from dissectors.packet import decode_packet
+    from vrrpwatch.fingerprints import fingerprint
+    from vrrpwatch.watch.feed import CachedDecoder
+    from vrrpwatch.watch.monitor import Monitor
+
+    m = Monitor(fingerprint=lambda pw: fingerprint(pw, b"k"))
+    cache = CachedDecoder()
+    frames = [advert(flood_source(i), 100) for i in range(MAX_ADVERTISERS + 1)]
+    first = cache.decode(frames[0], 1)
+    assert first is not None and first == decode_packet(frames[0], 1)
+    n = 0
+    for t, data in enumerate([frames[0], frames[0], *frames[1:]]):
+        d = cache.decode(data, 1)
+        assert d is not None
+        n += 1
+        m.observe(n, t * 0.01, d)
+    vr = m.routers[KEY]
+    assert flood_source(0) not in vr.advertisers  # forgotten for the 65th source
+    d = cache.decode(frames[0], 1)  # the very object it last sent
+    assert d is first
+    n += 1
+    m.observe(n, 5.0, d)
+    again = vr.advertisers[flood_source(0)]
+    assert again.adverts == 1 and again.first_seen == 5.0
+    assert len(vr.advertisers) == MAX_ADVERTISERS

@@ -192,7 +192,10 @@ def consistency_alerts(
 ) -> None:
     key = vr.key
     src = a.address
-    for other in vr.advertisers.values():
+    # Every advertiser with one profile: none differs from another (the loop would find
+    # nothing), so a flood of like sources costs nothing here.
+    others = vr.advertisers.values() if len(vr.profiles) > 1 else ()
+    for other in others:
         if other is a or other.last_priority == 0 and other.adverts == 1:
             continue
         if (other.auth_type, other.fingerprint) != (a.auth_type, a.fingerprint):
@@ -251,6 +254,11 @@ def split_brain(
     events: list[Event],
 ) -> None:
     if a.last_priority == 0:
+        return
+    if time - a.streak_start <= 3 * a.interval_s:
+        # No pair with ``a`` can have overlapped beyond 3 intervals (the test below, with the
+        # larger interval of the two): a source that has just started advertising, as every
+        # one of a flood of sources has, costs nothing here.
         return
     for other in vr.advertisers.values():
         if other is a or other.last_priority == 0:

@@ -21,6 +21,8 @@ from vrrpwatch.text import vlan_label
 from vrrpwatch.watch.catalogue import AlertKind, Severity
 
 NO_REWRITE = 1 << 62  # ObservedRouter.timeline_low: nothing written was replaced
+# Advertiser.profile(): version, auth type, password fingerprint, VIPs, interval
+Profile = tuple[int, int, "str | None", frozenset[str], int]
 
 # A master is "silent" once it has missed this many of its own intervals.
 SILENCE_FACTOR = 1.5
@@ -234,7 +236,7 @@ class Advertiser:
         self.streak_gap_s = down_s
         self.down_s = down_s
 
-    def profile(self) -> tuple[int, int, str | None, frozenset[str], int]:
+    def profile(self) -> Profile:
         return (
             self.version,
             self.auth_type,
@@ -278,18 +280,53 @@ class ObservedRouter:
     # sources forgotten to keep at most MAX_ADVERTISERS (``forget_least_recent``): how many in
     # all, and the addresses the store has yet to delete
     forgotten: int = 0
+    # how many of the VRRP advertisers have each profile (Advertiser.profile): with one profile
+    # only, no two of them can mismatch (consistency_alerts skips comparing)
+    profiles: dict[Profile, int] = field(default_factory=dict)
+    # the VRRP advertisers' addresses, the one heard least recently first (``heard``)
+    recency: dict[str, None] = field(default_factory=dict)
     forgotten_unstored: list[str] = field(default_factory=list)
 
     @property
     def current(self) -> Advertiser | None:
         return self.advertisers.get(self.master) if self.master else None
 
+    def count_profile(self, old: Profile | None, new: Profile) -> None:
+        """An advertiser's profile changed from ``old`` (None: a new one) to ``new``."""
+        counts = self.profiles
+        if old is not None and old in counts:
+            counts[old] -= 1
+            if not counts[old]:
+                del counts[old]
+        counts[new] = counts.get(new, 0) + 1
+
+    def heard(self, address: str) -> None:
+        """An advert from ``address``: it is now the one heard most recently."""
+        order = self.recency
+        order.pop(address, None)
+        order[address] = None
+
     def forget_least_recent(self) -> Advertiser | None:
         """Forget the advertiser heard least recently, never the master; the forgotten one."""
-        candidates = (a for a in self.advertisers.values() if a.address != self.master)
-        oldest = min(candidates, key=lambda a: a.last_seen, default=None)
+        oldest: Advertiser | None = None
+        for address in self.recency:  # oldest first: the master at most is skipped
+            if address != self.master and address in self.advertisers:
+                oldest = self.advertisers[address]
+                break
+        if oldest is None:  # advertisers not kept in ``recency`` (HSRP, CARP)
+            candidates = (a for a in self.advertisers.values() if a.address != self.master)
+            oldest = min(candidates, key=lambda a: a.last_seen, default=None)
         if oldest is not None:
+            self.recency.pop(oldest.address, None)
             del self.advertisers[oldest.address]
+            # the monitor's fast path (an advert identical to the source's last) must not
+            # update the forgotten object: the source starts afresh
+            oldest.last_decoded = None
+            profile = oldest.profile()
+            if profile in self.profiles:
+                self.profiles[profile] -= 1
+                if not self.profiles[profile]:
+                    del self.profiles[profile]
             self.forgotten += 1
             self.forgotten_unstored.append(oldest.address)
             self.profile_version += 1

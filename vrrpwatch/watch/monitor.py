@@ -166,6 +166,7 @@ class Monitor:
             if time - a.last_seen > a.streak_gap_s:
                 a.streak_start = time
             a.last_seen = time
+            vr.heard(a.address)
             a.last_frame = frame
             a.adverts += 1
             a.dirty = vr.dirty = True
@@ -410,6 +411,7 @@ class Monitor:
         elif time - a.last_seen > a.streak_gap_s:
             a.streak_start = time
         a.last_seen = time
+        vr.heard(src)
         a.last_frame = frame
         a.adverts += 1
         a.dirty = True
@@ -446,8 +448,10 @@ class Monitor:
         a.last_decoded = pkt
         book = self.book
         packet_alerts(book, self.known, vr, a, pkt, frame, time, events)
-        if a.profile() != before:
+        profile = a.profile()
+        if profile != before:
             vr.profile_version += 1
+            vr.count_profile(before, profile)
         consistency_alerts(book, self.known, vr, a, frame, time, events)
         a.checked_version = vr.profile_version
         if vr.unannounced is not None:
