@@ -185,3 +185,26 @@ def test_load_join_config_every_instance_and_the_sync_groups(tmp_path: Path) -> 
 def test_without_a_config_the_instance_is_named_after_the_vrid() -> None:
     assert JoinOptions(vrid=7, priority=50).instance == "VI_7"
     assert resolve_options(JoinValues(vrid=42, priority=50)).instance == "VI_42"
+
+
+@pytest.mark.parametrize(
+    ("line", "accept_mode", "warned"),
+    [("accept", True, False), ("no_accept", False, True), ("", False, False)],
+)
+def test_accept_and_no_accept(tmp_path: Path, line: str, accept_mode: bool, warned: bool) -> None:
+    """RFC 5798 Accept_Mode: ``accept`` is what join does (the host takes traffic to the VIPs
+    it holds); ``no_accept`` would need a filter join does not install: said, not pretended."""
+    conf = tmp_path / "k.conf"
+    conf.write_text(
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n"
+        f" {line}\n virtual_ipaddress {{\n  192.0.2.1/24\n }}\n}}\n"
+    )
+    settings = join_settings(parse_config(conf).instance())
+    assert settings.values().get("accept_mode", False) is accept_mode
+    assert resolve_options({}, settings).accept_mode is accept_mode
+    expected = (
+        ("no_accept is not enforced: as master, this host accepts traffic to the virtual "
+         "addresses it holds",)
+        if warned else ()
+    )  # fmt: skip
+    assert settings.warnings == expected

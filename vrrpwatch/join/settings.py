@@ -177,6 +177,7 @@ class JoinSettings:
     preempt: bool
     preempt_delay_s: float
     state: str
+    accept_mode: bool = False
     warnings: tuple[str, ...] = field(default=())
     notify_scripts: tuple[tuple[str, Script], ...] = ()
     tracking: TrackingSetup | None = None
@@ -204,6 +205,8 @@ class JoinSettings:
             preempt_delay_s=self.preempt_delay_s,
             **_vmac_values(self),
         )
+        if self.accept_mode:
+            values["accept_mode"] = True
         if self.notify_scripts:
             values["notify_scripts"] = self.notify_scripts
         if self.tracking is not None:
@@ -232,6 +235,13 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         )
     if inst.excluded_vips:
         warnings.append("virtual_ipaddress_excluded is ignored")
+    if inst.accept is False and inst.priority != 255:
+        # RFC 5798 section 6.4.3: a non-owner Master with Accept_Mode False drops packets to
+        # the VIPs. join filters nothing: the kernel accepts what is sent to an address it holds.
+        warnings.append(
+            "no_accept is not enforced: as master, this host accepts traffic to the virtual "
+            "addresses it holds"
+        )
     for kw, addr in (("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)):
         if addr is not None:
             warnings.append(f"{kw} is ignored: adverts go from the interface's primary address")
@@ -248,6 +258,7 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         else:
             auth_type, password = "ah", inst.auth_pass.encode()
     return JoinSettings(
+        accept_mode=inst.accept is True,
         instance=inst.name,
         vrid=inst.vrid,
         priority=inst.priority,

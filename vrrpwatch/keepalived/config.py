@@ -260,6 +260,7 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
     vmac_address: str | None = None
     xmit_base = False
     native_ipv6 = False
+    accept: bool | None = None
     tracks_other = False
     vips: list[VirtualAddress] = []
     excluded: list[VirtualAddress] = []
@@ -347,6 +348,9 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
                 tracked.append(_tracked(t))
         elif kw == "native_ipv6":
             native_ipv6 = True
+        elif kw in ("accept", "no_accept"):
+            _no_block(s)
+            accept = kw == "accept"
         elif kw == "track_script":
             scripts_tracked.extend(_tracked_scripts(s))
             tracks_other = tracks_other or bool(s.block)
@@ -392,6 +396,7 @@ def _parse_instance(stmt: _Stmt, global_version: int) -> VrrpInstance:
         mcast_src_ip=src_ips.get("mcast_src_ip"),
         unicast_peers=tuple(peers),
         preempt=preempt,
+        accept=accept,
         preempt_delay_s=preempt_delay_s,
         use_vmac=use_vmac,
         vmac_interface=vmac_interface,

@@ -193,6 +193,8 @@ class VrrpInstance:
     unicast_peers: tuple[IPAddress, ...] = ()
     preempt: bool = True
     preempt_delay_s: float = 0.0
+    # ``accept`` (True) / ``no_accept`` (False): RFC 5798 Accept_Mode; None when neither
+    accept: bool | None = None
     use_vmac: bool = False
     vmac_interface: str | None = None  # use_vmac NAME (None: keepalived's default name)
     vmac_address: str | None = None  # use_vmac's MAC argument (keepalived 2.3+), as written
