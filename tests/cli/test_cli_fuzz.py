@@ -294,7 +294,8 @@ def _check(res: Any, where: str, args: list[str], db: Path, before: set[int]) ->
     assert code in (0, 1, 2), f"{where}: exit {code}"
     text = res.stdout + res.stderr
     errors = [line for line in text.splitlines() if line.startswith("Error:")]
-    if code == 2 and command == "decode" and "Usage:" not in res.stderr:
+    option_error = any(e.startswith("Error: --") for e in errors)
+    if code == 2 and command == "decode" and "Usage:" not in res.stderr and not option_error:
         # README "Exit codes": decode, like cat, reports each file it cannot read on its own
         # line and goes on with the next: one Error line per failed file argument.
         files = [a for a in args[1:] if not a.startswith("--")]

@@ -121,7 +121,10 @@ def test_sniff_counts_hsrp_through_the_kernel_filter(tmp_path: Path) -> None:
             ).stdout
         )  # fmt: skip
         assert doc["hsrp"] == 3 * ROUNDS
-        assert (doc["vrrp_adverts"], doc["malformed"], doc["virtual_routers"]) == (0, 0, [])
+        assert (doc["vrrp_adverts"], doc["malformed"]) == (0, 0)
+        # followed as HSRP groups (never as VRRP routers), on VLAN 10
+        routers = doc["virtual_routers"]
+        assert routers and {(r["protocol"], tuple(r["vlan"])) for r in routers} == {("hsrp", (10,))}
         # What passed the kernel filter is in the pcap: HSRP only, tagged VLAN 10 (put back
         # from PACKET_AUXDATA), v1 with TTL 1, v2 with 255.
         decoded = [

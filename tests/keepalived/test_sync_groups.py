@@ -79,7 +79,6 @@ def test_group_members_on_one_line(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("vrrp_sync_group { group { A B } }", "vrrp_sync_group needs exactly one name"),
-        ("vrrp_sync_group G { notify_master /x }", "vrrp_sync_group G has no group"),
         ("vrrp_sync_group G { group { A B } }\nvrrp_sync_group G { group { A B } }",
          "vrrp_sync_group G already defined at"),
         ("vrrp_sync_group G { group { A B }\n notify_master }", "notify_master needs a script"),
@@ -114,3 +113,10 @@ def test_vrrp_globals_and_sections_join_does_not_act_on_are_listed(tmp_path: Pat
         "global_defs max_auto_priority",
         "vrrp_track_process",
     )
+
+
+def test_a_sync_group_without_group_block_is_empty_not_an_error(tmp_path: Path) -> None:
+    # As keepalived's own sample keepalived.conf.vrrp.lvs_syncd writes it: names, no group {}.
+    cfg = parse_config(write(tmp_path, "vrrp_sync_group VG1 {\n  VI_2\n  VI_3\n}\n" + CONF))
+    vg1 = next(g for g in cfg.sync_groups if g.name == "VG1")
+    assert vg1.members == () and vg1.ignored == ("VI_2", "VI_3")

@@ -467,8 +467,9 @@ def _parse_sync_group(stmt: _Stmt) -> SyncGroup:
             notify.append(_notify_line(s))
         else:
             ignored.append(kw)
-    if not members:
-        raise _err(stmt.keyword, f"vrrp_sync_group {name} has no group {{ ... }} of instances")
+    # No ``group { ... }`` (keepalived's own sample keepalived.conf.vrrp.lvs_syncd lists the
+    # names bare): keepalived warns of the unknown keywords and drops the empty group; so does
+    # join (settings: "sync group has 0 of the instances join runs; ignored").
     return SyncGroup(
         name=name,
         members=tuple(dict.fromkeys(members)),
