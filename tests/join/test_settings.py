@@ -208,3 +208,26 @@ def test_accept_and_no_accept(tmp_path: Path, line: str, accept_mode: bool, warn
         if warned else ()
     )  # fmt: skip
     assert settings.warnings == expected
+
+
+def test_notify_scripts_run_as_script_user(tmp_path: Path) -> None:
+    """keepalived's get_default_script_user: a notify line without ``username`` runs as
+    global_defs ``script_user``; one with a user keeps it; sync groups' notifies too."""
+    from vrrpwatch.join.settings import load_join_config
+
+    conf = tmp_path / "k.conf"
+    conf.write_text(
+        "global_defs {\n script_user nobody nogroup\n}\n"
+        "vrrp_sync_group G1 {\n group {\n  VI_1\n  VI_2\n }\n notify_master /bin/true\n}\n"
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n"
+        " notify_master /bin/true\n notify_backup /bin/false root\n"
+        " virtual_ipaddress {\n  192.0.2.1/24\n }\n}\n"
+        "vrrp_instance VI_2 {\n interface eth1\n virtual_router_id 2\n priority 100\n"
+        " virtual_ipaddress {\n  198.51.100.1/24\n }\n}\n"
+    )
+    cfg = load_join_config(conf)
+    scripts = dict(cfg.settings[0].notify_scripts)
+    assert (scripts["master"].user, scripts["master"].group) == ("nobody", "nogroup")
+    assert (scripts["backup"].user, scripts["backup"].group) == ("root", None)
+    (group,) = cfg.groups
+    assert dict(group.notify_scripts)["master"].user == "nobody"

@@ -299,7 +299,32 @@ def _tracked(config: KeepalivedConfig, inst: VrrpInstance) -> JoinSettings:
     settings = join_settings(inst)
     tracking, warnings = tracking_setup(config, inst)
     return dataclasses.replace(
-        settings, tracking=tracking, warnings=settings.warnings + tuple(warnings)
+        settings,
+        tracking=tracking,
+        warnings=settings.warnings + tuple(warnings),
+        notify_scripts=with_script_user(settings.notify_scripts, config),
+    )
+
+
+def with_script_user(
+    scripts: tuple[tuple[str, Script], ...], config: KeepalivedConfig
+) -> tuple[tuple[str, Script], ...]:
+    """Notify scripts without ``username`` run as keepalived runs them (notify.c
+    ``get_default_script_user``): as global_defs ``script_user``, else as ``keepalived_script``
+    when that user exists, else as join runs."""
+    import pwd
+
+    sec = config.script_security
+    user, group = sec.user, sec.group
+    if user is None:
+        try:
+            pwd.getpwnam("keepalived_script")
+        except KeyError:
+            return scripts
+        user, group = "keepalived_script", None
+    return tuple(
+        (kind, s if s.user is not None else dataclasses.replace(s, user=user, group=group))
+        for kind, s in scripts
     )
 
 
@@ -411,7 +436,11 @@ def _group_plans(
             )
             continue
         plans.append(
-            GroupPlan(name=g.name, members=tuple(members), notify_scripts=_scripts(g.notify))
+            GroupPlan(
+                name=g.name,
+                members=tuple(members),
+                notify_scripts=with_script_user(_scripts(g.notify), config),
+            )
         )
     return tuple(plans), warnings
 
