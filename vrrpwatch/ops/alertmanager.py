@@ -50,8 +50,9 @@ def rfc3339(t: float) -> str:
 
 
 def alert_labels(ep: Episode) -> dict[str, str]:
-    """alertname, severity, vlan, family, vrid, source, job (vlan left out when untagged, as
-    Prometheus and Alertmanager treat an empty label as no label)."""
+    """alertname, severity, vlan, family, vrid, protocol (HSRP and CARP only), source, job
+    (vlan left out when untagged, as Prometheus and Alertmanager treat an empty label as no
+    label)."""
     a = ep.alert
     labels = {"alertname": str(a.kind), "severity": str(a.severity)}
     if a.key is not None:
@@ -60,6 +61,10 @@ def alert_labels(ep: Episode) -> dict[str, str]:
             labels["vlan"] = vlan
         labels["family"] = str(a.key.family)
         labels["vrid"] = str(a.key.vrid)
+        if a.key.protocol != "vrrp":
+            # An HSRP group or CARP vhid may share VLAN, family and id with a VRRP router:
+            # its alerts must not merge with the router's (VRRP's labels stay as they were).
+            labels["protocol"] = str(a.key.protocol)
     if a.source is not None:
         labels["source"] = a.source
     labels["job"] = JOB

@@ -146,8 +146,10 @@ class RouterFamilies:
         self._texts: dict[RouterKey, _RouterText] = {}
 
     def sorted_routers(self, routers: Mapping[RouterKey, ObservedRouter]) -> list[ObservedRouter]:
-        """The monitor's routers by key (sorted again only when a router came or went)."""
-        items = list(routers.items())
+        """The monitor's VRRP routers by key (sorted again only when a router came or went).
+        HSRP groups and CARP vhids are left out: their labels (vlan, family, vrid) could equal
+        a VRRP router's on the same VLAN, and a duplicate series fails the whole scrape."""
+        items = [(k, vr) for k, vr in routers.items() if k.protocol == "vrrp"]
         keys = [k for k, _vr in items]
         if keys != self._keys:
             self._keys = keys
