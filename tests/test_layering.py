@@ -232,6 +232,7 @@ WATCH_EDGES = {"vrrpwatch.watch.live", "vrrpwatch.watch.files", "vrrpwatch.watch
 def pure_modules() -> list[str]:
     out = [m for m in modules() if _in(m, ("dissectors",))]
     out += ["vrrpwatch.rfc", "vrrpwatch.join.router", "vrrpwatch.join.group"]
+    out += ["vrrpwatch.join.states", "vrrpwatch.join.actions"]
     out += ["vrrpwatch.join.tracking"]
     out += [m for m in modules() if _in(m, (WATCH,)) and m not in WATCH_EDGES]
     assert "vrrpwatch.watch.monitor" in out and "vrrpwatch.join.router" in modules()
@@ -316,8 +317,8 @@ def test_router_imports_no_io() -> None:
     """The join router's own, narrower list (moved here from tests/join/test_router.py)."""
     names: set[str] = set()
     for i in imports_of("vrrpwatch.join.router"):
-        if i.target == "vrrpwatch.rfc":
-            continue  # the shared RFC formulas: pure, and checked the same way
+        if i.target in ("vrrpwatch.rfc", "vrrpwatch.join.states", "vrrpwatch.join.actions"):
+            continue  # the shared RFC formulas and the router's vocabulary: pure, checked alike
         names.add(_top(i.target))
     assert not names & {
         "socket", "time", "random", "logging", "sqlite_utils", "select", "selectors", "os",

@@ -42,25 +42,46 @@ gratuitous ARP / NA burst repeats once after ``garp_delay_s``, as keepalived doe
 Master, the addresses go first, before any advertisement or notification: a host that still
 holds a VIP answers ARP for it, and the new Master's gratuitous ARPs are already out.
 Misuse by the caller (starting twice, time going backwards) raises ``ProtocolError``.
+
+The vocabulary is in two modules of its own, re-exported here: ``join.states`` (State, Cause,
+TRANSITIONS, DiscardReason) and ``join.actions`` (IpHeader, RouterConfig and the actions).
 """
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from dissectors.ah import SEQUENCE_MAX, AhCheck, AhProtected, check_ah
 from dissectors.common import Finding, IPAddress
 from dissectors.vrrp import (
-    RECEIVER_DISCARDS,
     AuthType,
     VrrpPacket,
     VrrpV2,
     VrrpV3,
     validate_advert,
+)
+from vrrpwatch.join.actions import (
+    Action,
+    AddAddresses,
+    AdvertisementDiscarded,
+    IpHeader,
+    RemoveAddresses,
+    RouterConfig,
+    SendAdvertisement,
+    SendGratuitousArp,
+    SendNeighborAdvertisement,
+    StateChanged,
+)
+from vrrpwatch.join.states import (
+    DISCARDED_FINDINGS,
+    TRANSITIONS,
+    Cause,
+    DiscardReason,
+    ProtocolError,
+    State,
+    discard_reason,
 )
 from vrrpwatch.rfc import master_down_interval, outranks, skew_time
 
@@ -84,243 +105,6 @@ __all__ = [
     "VirtualRouter",
     "discard_reason",
 ]
-
-
-class ProtocolError(RuntimeError):
-    """The caller used the router wrongly (not a peer's fault)."""
-
-
-class State(enum.Enum):
-    INITIALIZE = "INIT"
-    BACKUP = "BACKUP"
-    MASTER = "MASTER"
-    FAULT = "FAULT"
-
-
-class Cause(enum.StrEnum):
-    """Why a state changed; stable ids for logs, JSON events and the database."""
-
-    STARTUP = "startup"
-    OWNER_STARTUP = "address-owner"
-    MASTER_DOWN = "master-down-timer"
-    HIGHER_PRIORITY = "higher-priority"
-    EQUAL_PRIORITY_HIGHER_ADDRESS = "equal-priority-higher-address"
-    SHUTDOWN = "shutdown"
-    LINK_DOWN = "link-down"
-    LINK_UP = "link-up"
-    # keepalived's vrrp_sync_group (vrrp_sync.c): a member follows another's change.
-    SYNC_GROUP = "sync-group"
-    TRACK_FAULT = "tracking-fault"
-    TRACK_RECOVERED = "tracking-recovered"
-
-
-# Legal transitions: (old, new) -> the causes that may produce them.
-TRANSITIONS: dict[tuple[State, State], frozenset[Cause]] = {
-    (State.INITIALIZE, State.BACKUP): frozenset({Cause.STARTUP}),
-    (State.INITIALIZE, State.MASTER): frozenset({Cause.OWNER_STARTUP}),
-    (State.INITIALIZE, State.FAULT): frozenset({Cause.LINK_DOWN, Cause.TRACK_FAULT}),
-    (State.BACKUP, State.MASTER): frozenset({Cause.MASTER_DOWN}),
-    (State.BACKUP, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
-    (State.BACKUP, State.FAULT): frozenset({Cause.LINK_DOWN, Cause.TRACK_FAULT}),
-    (State.MASTER, State.BACKUP): frozenset(
-        {Cause.HIGHER_PRIORITY, Cause.EQUAL_PRIORITY_HIGHER_ADDRESS}
-    ),
-    (State.MASTER, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
-    (State.MASTER, State.FAULT): frozenset({Cause.LINK_DOWN, Cause.TRACK_FAULT}),
-    (State.FAULT, State.BACKUP): frozenset({Cause.LINK_UP, Cause.TRACK_RECOVERED}),
-    (State.FAULT, State.MASTER): frozenset({Cause.OWNER_STARTUP}),
-    (State.FAULT, State.INITIALIZE): frozenset({Cause.SHUTDOWN}),
-}
-# A sync group moves its members together (keepalived vrrp_sync.c: vrrp_sync_master,
-# vrrp_sync_backup, vrrp_sync_fault); see the sync group inputs of VirtualRouter.
-for _edge in (
-    (State.BACKUP, State.MASTER),
-    (State.MASTER, State.BACKUP),
-    (State.BACKUP, State.FAULT),
-    (State.MASTER, State.FAULT),
-    (State.FAULT, State.BACKUP),
-):
-    TRANSITIONS[_edge] |= {Cause.SYNC_GROUP}
-
-
-class DiscardReason(enum.StrEnum):
-    """Why a received advertisement was dropped (RFC 5798 / RFC 3768 section 7.1)."""
-
-    TTL_NOT_255 = "ttl-not-255"
-    BAD_VERSION = "version-mismatch"
-    BAD_TYPE = "bad-type"
-    VRID_MISMATCH = "vrid-mismatch"
-    BAD_CHECKSUM = "bad-checksum"
-    COUNT_MISMATCH = "count-mismatch"
-    FAMILY_MISMATCH = "family-mismatch"
-    AUTH_TYPE_MISMATCH = "auth-type-mismatch"
-    AUTH_FAILURE = "auth-failure"
-    INTERVAL_MISMATCH = "interval-mismatch"
-    ADDRESS_LIST_MISMATCH = "address-list-mismatch"
-    INTERVAL_ZERO = "interval-zero"
-    OWN_ADVERTISEMENT = "own-advertisement"
-    LOWER_PRIORITY = "lower-priority"
-    NOT_RUNNING = "not-running"
-    LOCAL_OWNER = "local-owner"
-    MALFORMED = "malformed"  # could not be decoded at all (counted by the runtime)
-
-
-# RFC 5798 / RFC 3768 section 7.1, the checks an advertisement fails by itself (with its IP
-# header): they are written once, as the decoder's findings (dissectors.vrrp.validate_advert),
-# and the ones every receiver discards for once, as ``dissectors.vrrp.RECEIVER_DISCARDS`` (the
-# watcher follows no advert that has one). This table gives the router's reason for each. The
-# checks against our own configuration (version, VRID, owner, family, authentication, interval,
-# addresses) follow in ``_check``.
-DISCARDED_FINDINGS: dict[Finding, DiscardReason] = {
-    f: DiscardReason(f.value) for f in RECEIVER_DISCARDS
-}
-
-
-def discard_reason(findings: Iterable[Finding]) -> DiscardReason | None:
-    """Why any router discards an advertisement with these findings (None: it does not).
-
-    Learning reads it too, so ``join`` learns a group only from an advertisement its router
-    would accept."""
-    found = set(findings)
-    for finding, reason in DISCARDED_FINDINGS.items():
-        if finding in found:
-            return reason
-    return None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IpHeader:
-    """What the router needs from the IP header that carried an advertisement."""
-
-    src: IPAddress
-    dst: IPAddress
-    ttl: int
-    # The raw header, AH header and message of an advert that came inside IPsec AH.
-    ah: AhProtected | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RouterConfig:
-    vrid: int
-    priority: int
-    primary_address: IPAddress
-    addresses: tuple[IPAddress, ...]
-    version: int = 3
-    advertisement_interval_cs: int = 100
-    preempt_mode: bool = True
-    preempt_delay_s: float = 0.0
-    accept_mode: bool = False
-    auth_pass: bytes | None = None
-    # keepalived's auth_type AH: the HMAC key (dissectors.ah.ah_key), and whether the TTL is
-    # left out of the ICV (keepalived does so with unicast peers).
-    ah_key: bytes | None = None
-    ah_zero_ttl: bool = False
-    # keepalived's garp_master_repeat / garp_master_delay: a burst when becoming Master, and
-    # a second burst this many seconds later (0 disables the second burst).
-    garp_repeat: int = 5
-    garp_delay_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.vrid <= 255:
-            raise ValueError(f"VRID must be 1..255, not {self.vrid}")
-        if not 1 <= self.priority <= 255:
-            raise ValueError(f"priority must be 1..255, not {self.priority}")
-        if self.version not in (2, 3):
-            raise ValueError(f"version must be 2 or 3, not {self.version}")
-        if not self.addresses:
-            raise ValueError("at least one virtual address is needed")
-        fam = self.primary_address.version
-        if any(a.version != fam for a in self.addresses):
-            raise ValueError("virtual addresses and primary address must be of one family")
-        if self.version == 2:
-            if fam != 4:
-                raise ValueError("VRRPv2 is IPv4 only")
-            if self.advertisement_interval_cs % 100 or not 100 <= self.advertisement_interval_cs:
-                raise ValueError("VRRPv2 advertisement interval is whole seconds (1..255)")
-            if self.advertisement_interval_cs > 25500:
-                raise ValueError("VRRPv2 advertisement interval is whole seconds (1..255)")
-        elif not 1 <= self.advertisement_interval_cs <= 0x0FFF:
-            raise ValueError("VRRPv3 advertisement interval must be 1..4095 centiseconds")
-        if self.auth_pass is not None and self.version != 2:
-            raise ValueError("authentication exists only in VRRPv2")
-        if self.auth_pass is not None and len(self.auth_pass) > 8:
-            raise ValueError("a VRRPv2 password has at most 8 characters")
-        if self.ah_key is not None:
-            if self.version != 2:
-                raise ValueError("AH authentication exists only in VRRPv2")
-            if self.auth_pass is not None:
-                raise ValueError("authentication is either a simple password or AH")
-            if not self.ah_key:
-                raise ValueError("AH authentication needs a key (auth_pass)")
-
-    @property
-    def family(self) -> int:
-        return self.primary_address.version
-
-    @property
-    def advertisement_interval_s(self) -> float:
-        return self.advertisement_interval_cs / 100
-
-
-# --- actions -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendAdvertisement:
-    advertisement: VrrpPacket
-    # With AH authentication: the AH sequence number to send it with.
-    ah_sequence: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendGratuitousArp:
-    addresses: tuple[ipaddress.IPv4Address, ...]
-    count: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendNeighborAdvertisement:
-    addresses: tuple[ipaddress.IPv6Address, ...]
-    count: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AddAddresses:
-    addresses: tuple[IPAddress, ...]
-    accept_mode: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RemoveAddresses:
-    addresses: tuple[IPAddress, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StateChanged:
-    old: State
-    new: State
-    cause: Cause
-    # The advertisement's sender and priority when one caused the change.
-    peer: IPAddress | None = None
-    peer_priority: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AdvertisementDiscarded:
-    reason: DiscardReason
-    source: IPAddress
-    detail: str = ""
-
-
-Action = (
-    SendAdvertisement
-    | SendGratuitousArp
-    | SendNeighborAdvertisement
-    | AddAddresses
-    | RemoveAddresses
-    | StateChanged
-    | AdvertisementDiscarded
-)
 
 
 # --- the machine ---------------------------------------------------------------------------
