@@ -18,3 +18,10 @@ def path_label(path: object) -> str:
     UTF-8, which Python keeps as lone surrogates (PEP 383) and SQLite, JSON and terminals
     refuse, become ``\\xff`` escapes."""
     return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def raw_bytes(text: str) -> bytes:
+    """The bytes a string from a config file or the command line came from. Both are read
+    with ``surrogateescape`` (the lexer, and Python for argv), so a byte that is not UTF-8 (a
+    password, an interface name) is the same byte again here, never a UnicodeEncodeError."""
+    return text.encode("utf-8", "surrogateescape")

@@ -383,3 +383,22 @@ def test_names_are_printed_as_text_never_as_markup(tmp_path: Path) -> None:
     message = " ".join(result.stdout.split())
     assert "r2[red]/[/], a\\[=b\\xff/V\\x1b[31mI share priority 100" in message
     assert "\x1b" not in result.stdout
+
+
+def test_a_password_that_is_not_utf8_is_compared_byte_for_byte(tmp_path: Path) -> None:
+    # Found by the CLI fuzz test (seed 1796144542): keepalived reads its config as bytes, so a
+    # password byte that is not UTF-8 goes on the wire as it is; the audit compared it by
+    # encoding the text and raised UnicodeEncodeError (a traceback) instead.
+    conf = tmp_path / "r.conf"
+    conf.write_bytes(
+        b"vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 200\n"
+        b" authentication {\n auth_type PASS\n auth_pass s3\xffcret\n }\n"
+        b" virtual_ipaddress {\n 192.0.2.1/24\n }\n}\n"
+    )
+    same = _pcap(tmp_path / "same.pcap", [_frame("192.0.2.253", 200, b"s3\xffcret")])
+    code, report = run_json(conf, "--capture", same)
+    assert code == 0, report
+    assert "wire-password-differs" not in {f["id"] for f in report["findings"]}
+    other = _pcap(tmp_path / "other.pcap", [_frame("192.0.2.253", 200, b"s3\xfecret")])
+    code, report = run_json(conf, "--capture", other)
+    assert "wire-password-differs" in {f["id"] for f in report["findings"]}

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dissectors.packet import Kind
-from vrrpwatch.text import path_label, vlan_label
+from vrrpwatch.text import path_label, raw_bytes, vlan_label
 from vrrpwatch.times import format_time
 
 from . import EXIT_ERROR, cli
@@ -142,7 +142,7 @@ def decode(
         from vrrpwatch.join.settings import JoinError
 
         try:
-            ah_key = make_ah_key(read_auth_pass(auth_pass_file).encode())
+            ah_key = make_ah_key(raw_bytes(read_auth_pass(auth_pass_file)))
         except JoinError as exc:
             raise InputError(str(exc)) from None
     failed = False

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from dissectors.common import IPAddress
 from vrrpwatch.errors import VrrpwatchError
+from vrrpwatch.text import raw_bytes
 
 if TYPE_CHECKING:
     from vrrpwatch.join.trackers import TrackingSetup
@@ -256,7 +257,7 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
             why = "IPv6" if inst.auth_pass else "no auth_pass"
             warnings.append(f"auth_type AH with {why}: no authentication, as keepalived")
         else:
-            auth_type, password = "ah", inst.auth_pass.encode()
+            auth_type, password = "ah", raw_bytes(inst.auth_pass)
     return JoinSettings(
         accept_mode=inst.accept is True,
         instance=inst.name,

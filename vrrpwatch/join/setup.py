@@ -44,6 +44,7 @@ from vrrpwatch.join.trackers import Trackers
 from vrrpwatch.join.transport import RawTransport, Received, Transport
 from vrrpwatch.join.unit import Unit
 from vrrpwatch.join.vmac import check_vmac_options, remove_stale_vmac, start_vmac
+from vrrpwatch.text import raw_bytes
 
 __all__ = [
     "Learnt",
@@ -151,7 +152,7 @@ def build_config(
         if version != 2:
             raise JoinError("AH authentication (--auth-type ah) is VRRPv2 only")
     elif opts.auth_pass is not None:
-        auth = opts.auth_pass.encode()
+        auth = raw_bytes(opts.auth_pass)
     elif opts.auth_type == "pass":
         raise JoinError("--auth-type pass needs --auth-pass-file (or --auth-pass)")
     elif isinstance(adv, VrrpV2) and version == 2:
@@ -202,7 +203,7 @@ def ah_key_of(opts: JoinOptions) -> bytes | None:
         return None
     if opts.auth_pass is None:
         raise JoinError("--auth-type ah needs --auth-pass-file (or --auth-pass, or --config)")
-    return ah_key(opts.auth_pass.encode())
+    return ah_key(raw_bytes(opts.auth_pass))
 
 
 def default_state_file(iface: str, vrid: int, family: int) -> Path:

@@ -56,6 +56,7 @@ from dissectors.vrrp import (
     build_vrrp,
 )
 from vrrpwatch import netif
+from vrrpwatch.text import raw_bytes
 
 __all__ = [
     "BATCH",
@@ -391,7 +392,7 @@ class RawTransport:
         # each, IPsec state or not); the others 112.
         proto = IPPROTO_VRRP if self.ah_key is None else IPPROTO_AH
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.vrrp_on.name.encode())
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, raw_bytes(self.vrrp_on.name))
         s.setsockopt(_SOL_IP, _IP_HDRINCL, 1)
         # struct ip_mreqn: group, local address, ifindex.
         mreqn = VRRP_MCAST_V4.packed + bytes(4) + struct.pack("=i", self.vrrp_on.index)
@@ -405,7 +406,7 @@ class RawTransport:
 
     def _open6(self) -> socket.socket:
         s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_VRRP)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.vrrp_on.name.encode())
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, raw_bytes(self.vrrp_on.name))
         ipv6 = socket.IPPROTO_IPV6
         s.setsockopt(ipv6, _IPV6_RECVPKTINFO, 1)
         s.setsockopt(ipv6, _IPV6_RECVHOPLIMIT, 1)

@@ -46,6 +46,7 @@ from vrrpwatch.join.router import RouterConfig
 from vrrpwatch.join.settings import JoinError, JoinOptions
 from vrrpwatch.join.statefile import StateFile, VmacRecord, read_vmac_record
 from vrrpwatch.join.transport import RawTransport
+from vrrpwatch.text import raw_bytes
 
 __all__ = [
     "BASE_CONF",
@@ -86,7 +87,7 @@ def format_mac(mac: bytes) -> str:
 def valid_ifname(name: str) -> bool:
     """The kernel's ``dev_valid_name`` (keepalived checks it too): 1..15 bytes, not ``.`` or
     ``..``, no ``/``, ``:`` or white space."""
-    if not name or len(name.encode()) >= IFNAMSIZ or name in (".", ".."):
+    if not name or len(raw_bytes(name)) >= IFNAMSIZ or name in (".", ".."):
         return False
     return not any(ch in "/:" or ch.isspace() for ch in name)
 

@@ -18,6 +18,7 @@ from vrrpwatch.keepalived.report import (
     group_key,
 )
 from vrrpwatch.rfc import master_down_interval, skew_time
+from vrrpwatch.text import raw_bytes
 
 # --------------------------------------------------------------------------------------------
 # Timers
@@ -321,7 +322,7 @@ def _auth_labels(members: Sequence[Member]) -> dict[str, str]:
         label = auth_label(m.instance)
         # PASS and AH both key on auth_pass, of which keepalived uses 8 characters.
         raw = m.instance.auth_pass if m.instance.auth_type is not None else None
-        pw = raw.encode()[:8] if raw is not None else None
+        pw = raw_bytes(raw)[:8] if raw is not None else None
         if pw is not None:
             label += " password " + seen.setdefault(pw, _letters(len(seen)))
         out[m.label] = label

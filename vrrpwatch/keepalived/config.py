@@ -52,6 +52,7 @@ from vrrpwatch.keepalived.model import VirtualAddress as VirtualAddress
 from vrrpwatch.keepalived.model import VrrpInstance as VrrpInstance
 from vrrpwatch.keepalived.model import VrrpScript as VrrpScript
 from vrrpwatch.keepalived.model import VrrpTrackFile as VrrpTrackFile
+from vrrpwatch.text import raw_bytes
 
 # --------------------------------------------------------------------------------------------
 # Tree: tokens -> statements (keyword, args, optional block).
@@ -542,7 +543,7 @@ def _use_vmac(stmt: _Stmt) -> tuple[str | None, str | None]:
         elif name is None:
             name = text
     if name is not None and (
-        len(name.encode()) >= 16
+        len(raw_bytes(name)) >= 16
         or name in (".", "..")
         or any(ch == "/" or ch.isspace() for ch in name)
     ):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vrrpwatch.errors import VrrpwatchError
+from vrrpwatch.text import raw_bytes
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -230,7 +231,7 @@ class VrrpInstance:
         section 5.3.10 gives Authentication Data 8 octets)."""
         if self.auth_type != "PASS" or self.auth_pass is None:
             return None
-        return self.auth_pass.encode()[:8]
+        return raw_bytes(self.auth_pass)[:8]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
