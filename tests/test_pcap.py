@@ -68,6 +68,19 @@ def test_reads_a_pipe_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert got == want
 
 
+def test_a_record_over_many_chunks_is_gathered_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chunks of 100 bytes: a 10,000-byte record spans 100 of them, then small ones follow.
+    import vrrpwatch.pcap as capture
+
+    monkeypatch.setattr(capture, "CHUNK_SIZE", 100)
+    big = bytes(range(256)) * 39 + b"end"
+    data = _pcap(0xA1B2C3D4, [(1, 0, big), (2, 0, b"\x01" * 60), (3, 0, b"\x02" * 7)])
+    got = [(p.frame, p.data) for p in CaptureReader(io.BytesIO(data))]
+    assert got == [(1, big), (2, b"\x01" * 60), (3, b"\x02" * 7)]
+    with pytest.raises(CaptureError, match="record 2 at byte"):
+        list(CaptureReader(io.BytesIO(data[: 24 + 16 + len(big) + 30])))
+
+
 def _pcap(magic: int, records: list[tuple[int, int, bytes]]) -> bytes:
     out = struct.pack("<IHHiIII", magic, 2, 4, 0, 0, 65535, 1)
     for sec, frac, data in records:

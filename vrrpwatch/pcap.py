@@ -267,11 +267,21 @@ class CaptureReader:
             self.packets = frame
             pos += off
             rest = buf[off:]
-            more = next(chunks, b"")
-            if not more:
+            # A record that straddles chunks: gather the chunks it needs and join them once,
+            # so a large record costs one copy, not one per chunk.
+            need = rec_size + unpack_from(rest)[2] if len(rest) >= rec_size else 1
+            parts = [rest]
+            have = len(rest)
+            while have < need or len(parts) == 1:
+                more = next(chunks, b"")
+                if not more:
+                    break
+                parts.append(more)
+                have += len(more)
+            if len(parts) == 1:
                 buf = rest
                 break
-            buf = rest + more
+            buf = b"".join(parts)
         self.packets = frame
         if buf:
             raise CaptureError(
