@@ -41,6 +41,9 @@ in the RFC's order: the advertisement, then the addresses, then the announcement
 gratuitous ARP / NA burst repeats once after ``garp_delay_s``, as keepalived does. Leaving
 Master, the addresses go first, before any advertisement or notification: a host that still
 holds a VIP answers ARP for it, and the new Master's gratuitous ARPs are already out.
+A Master that hears a lower priority advertisement (another router that also
+believes it is Master) answers with its advertisement and announces its addresses again
+(keepalived does), so clients end at its MAC whatever the other announced meanwhile.
 Misuse by the caller (starting twice, time going backwards) raises ``ProtocolError``.
 
 The vocabulary is in two modules of its own, re-exported here: ``join.states`` (State, Cause,
@@ -122,6 +125,8 @@ class VirtualRouter:
     _master_down_at: float | None = field(default=None, init=False)
     _adver_at: float | None = field(default=None, init=False)
     _garp_at: float | None = field(default=None, init=False)
+    # When a lower priority advertisement last made us announce our addresses again.
+    _reannounced_at: float = field(default=float("-inf"), init=False)
     _started_at: float = field(default=0.0, init=False)
     _last_now: float = field(default=float("-inf"), init=False)
     _link_up: bool = field(default=True, init=False)
@@ -324,8 +329,17 @@ class VirtualRouter:
             return out + self._set_state(
                 State.BACKUP, cause, peer=ip.src, peer_priority=adv.priority
             )
-        # RFC 9568 section 6.4.3: a lower priority advertisement gets ours at once.
-        return self._advertise_now(now)
+        # RFC 9568 section 6.4.3: a lower priority advertisement gets ours at once. Its
+        # sender believes it is Master and may have announced our addresses (two Backups
+        # whose Master_Down_Timers ran out together): announce them again after the advert,
+        # as keepalived's vrrp_state_master_rx does ("we just refresh remote ARP cache",
+        # garp_lower_prio_repeat), at most once per Advertisement_Interval (a peer's flood
+        # of low adverts is not amplified into an ARP storm).
+        out = self._advertise_now(now)
+        if now >= self._reannounced_at + cfg.advertisement_interval_s:
+            self._reannounced_at = now
+            out += self._announce()
+        return out
 
     def _leave_initialize(self, now: float, cause: Cause) -> list[Action]:
         if self.is_owner:
