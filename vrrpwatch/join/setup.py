@@ -206,13 +206,21 @@ def ah_key_of(opts: JoinOptions) -> bytes | None:
     return ah_key(raw_bytes(opts.auth_pass))
 
 
+def state_dir() -> Path:
+    """Where the state files go without ``--state-file``: systemd's ``$RUNTIME_DIRECTORY`` (set
+    by a unit's ``RuntimeDirectory=``; the first when it lists several), else /run/vrrpwatch."""
+    first = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    return Path(first) if os.path.isabs(first) else Path("/run/vrrpwatch")
+
+
 def default_state_file(iface: str, vrid: int, family: int) -> Path:
-    """``/run/vrrpwatch/join-IFACE-vridN-ipvF-netns-INODE.json``: interface names repeat across
-    network namespaces (every lab host has an eth0), so the namespace's inode is in the name."""
+    """``STATE_DIR/join-IFACE-vridN-ipvF-netns-INODE.json`` (``state_dir``), one per instance:
+    interface names repeat across network namespaces (every lab host has an eth0), so the
+    namespace's inode is in the name."""
     name = f"join-{iface}-vrid{vrid}-ipv{family}"
     with contextlib.suppress(OSError):
         name += f"-netns-{os.stat('/proc/self/ns/net').st_ino}"
-    return Path("/run/vrrpwatch") / f"{name}.json"
+    return state_dir() / f"{name}.json"
 
 
 def with_password_file(opts: JoinOptions) -> JoinOptions:
