@@ -446,6 +446,10 @@ class _Reload:
             del self.running[r.unit.instance]
             self.transports.remove(r.transport)
             r.transport.close()
+            # use_vmac: its macvlan goes now, as at exit (before the lock is released).
+            cleanup = self.stop.cleanups.pop(r.unit.instance, None)
+            if cleanup is not None:
+                cleanup()
             lock = self.stop.locks.pop(r.unit.instance, None)
             if lock is not None:
                 lock.close()
@@ -455,7 +459,7 @@ class _Reload:
             try:
                 self.running[o.instance] = self._start(o)
             except (VrrpwatchError, OSError) as exc:
-                self.emit(log.reload_failed(f"{o.instance}: {exc}"))
+                self.emit(log.reload_not_started(o.instance, str(exc)))
         units = [
             self.running[o.instance].unit for o in plan.instances if o.instance in self.running
         ]
@@ -479,7 +483,11 @@ class _Reload:
     def _start(self, planned: JoinOptions) -> _Running:
         opts = dataclasses.replace(with_password_file(planned), learn_timeout_s=0.0)
         if not opts.vips:
-            raise JoinError("a reload starts an instance only with its virtual addresses")
+            # Learning blocks for --learn-timeout, and the running instances must not wait.
+            raise JoinError(
+                "an instance a reload starts does not learn its group from the wire; "
+                "give its virtual_ipaddress in the config"
+            )
         try:
             iface = netif.get_interface(opts.interface or netif.default_interface())
         except netif.NetifError as exc:
