@@ -1,12 +1,14 @@
-"""join's SIGHUP reload (``join.setup``'s ``_Reload``) without sockets: what it says about an
-instance it cannot start."""
+"""join's SIGHUP reload (``join.reload.Reload``, with ``join.setup``'s start) without
+sockets: what it says about an instance it cannot start."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from vrrpwatch.join import setup
+from vrrpwatch.join.reload import Reload, Stop
 from vrrpwatch.join.settings import JoinOptions, JoinPlan
-from vrrpwatch.join.setup import _Reload, _Stop
 
 
 class FakeRuntime:
@@ -28,7 +30,9 @@ def test_an_instance_a_reload_adds_without_vips_is_not_started_with_one_warning(
     # give the VIPs, and the line says so.
     events: list[dict[str, Any]] = []
     added = JoinOptions(vrid=3, priority=100, interface="lo", instance="VI_3")
-    reload = _Reload(lambda: JoinPlan(instances=(added,)), events.append, _Stop([]), {}, [])
+    stop = Stop([])
+    start = functools.partial(setup._start_instance, emit=events.append, stop=stop, transports=[])
+    reload = Reload(lambda: JoinPlan(instances=(added,)), events.append, stop, {}, [], start=start)
     runtime = FakeRuntime()
     reload(runtime)  # type: ignore[arg-type]
     assert [(e["event"], e["message"]) for e in events] == [
