@@ -317,6 +317,29 @@ def test_master_answers_lower_priority_at_once() -> None:
     assert vr.get_timer() == 5.0
 
 
+def test_master_announces_again_with_its_next_advert_after_a_lower_one() -> None:
+    # The other Master's kernel answers ARP for the VIP until it hears us: one more burst
+    # after it surely has, with our next advert (one interval after our answer).
+    vr = master()
+    vr.receive_advertisement(v3(50), ip=ip(), now=4.0)
+    assert vr.get_timer() == 5.0
+    assert vr.handle_timer(5.0) == [
+        SendAdvertisement(advertisement=v3(100)),
+        SendGratuitousArp(addresses=(VIP,), count=5),
+    ]
+    assert vr.handle_timer(6.0) == [SendAdvertisement(advertisement=v3(100))]
+
+
+def test_a_pending_announcement_does_not_outlive_mastership() -> None:
+    vr = master()
+    vr.receive_advertisement(v3(50), ip=ip(), now=4.0)
+    vr.receive_advertisement(v3(200), ip=ip(HIGH_PEER), now=4.5)  # back to Backup
+    assert vr.state is State.BACKUP
+    out = vr.handle_timer(vr.get_timer() or 0.0)  # Master again: its own burst only
+    assert kinds(out).count(SendGratuitousArp) == 1
+    assert kinds(vr.handle_timer(vr.get_timer() or 0.0)) == [SendAdvertisement]
+
+
 def test_master_reannounces_at_most_once_per_interval() -> None:
     # A flood of lower priority adverts gets our advert each time, but one GARP burst per
     # Advertisement_Interval (1 s here).
