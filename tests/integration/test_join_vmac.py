@@ -358,8 +358,9 @@ def wlab() -> Iterator[Lab]:
 
 
 def test_sighup_removing_a_vmac_instance_deletes_its_macvlan_at_once(wlab: Lab) -> None:
-    """keepalived's reload: a removed use_vmac instance stops (its priority-0 advert) and its
-    macvlan goes with it, while the other instance runs on."""
+    """keepalived's reload: a changed use_vmac instance restarts on a fresh macvlan; a removed
+    one stops (its priority-0 advert) and its macvlan goes with it, while the other instance
+    runs on."""
     lan = wlab.segment()
     r2 = wlab.host("r2", lan, addr4="192.0.2.254/24")
     conf_path = r2.workdir / "keepalived.conf"
@@ -382,11 +383,24 @@ def test_sighup_removing_a_vmac_instance_deletes_its_macvlan_at_once(wlab: Lab) 
         raise AssertionError(log.read_text()[-3000:])
 
     wait(lambda e: e["event"] == "state" and e["instance"] == "VI_9" and e["new"] == "MASTER", 8)
-    assert links(r2)["vmac9"]["address"] == VMAC and r2.has_address(VIP)
+    first = links(r2)["vmac9"]
+    assert first["address"] == VMAC and r2.has_address(VIP)
+    # Changed (priority 140): it stops, its macvlan goes, and it starts on a fresh one.
+    conf_path.write_text(RELOAD_VI_1 + RELOAD_VI_9.replace("priority 150", "priority 140"))
+    proc.send_signal(signal.SIGHUP)
+    wait(lambda e: e["event"] == "state" and e["instance"] == "VI_9" and e["priority"] == 140, 5)
+    actions = [e["action"] for e in events() if e["event"] == "vmac"]
+    assert actions == ["created", "removed", "created"], actions
+    wait(lambda e: e["event"] == "state" and e.get("priority") == 140 and e["new"] == "MASTER", 5)
+    second = links(r2)["vmac9"]
+    assert second["ifindex"] != first["ifindex"] and second["address"] == VMAC
+    assert [str(a) for a in r2.addresses("vmac9")].count(f"{VIP}/24") == 1
+    # Removed: its macvlan goes at once.
     conf_path.write_text(RELOAD_VI_1)
+    removed = [e for e in events() if e["event"] == "vmac" and e["action"] == "removed"]
     hup = time.monotonic()
     proc.send_signal(signal.SIGHUP)
-    gone = wait(lambda e: e["event"] == "vmac" and e["action"] == "removed", 3)
+    gone = wait(lambda e: e["event"] == "vmac" and e["action"] == "removed" and e not in removed, 3)
     took = time.monotonic() - hup
     assert gone["interface"] == "vmac9"
     assert "vmac9" not in links(r2) and not r2.has_address(VIP)
