@@ -164,6 +164,7 @@ class Unit:
         for i, act in enumerate(actions):
             if isinstance(act, AddAddresses):
                 added[i] = self._add_addresses(act)
+                self._record_held()  # at once: a kill -9 from here on leaves them listed
             elif isinstance(act, SendGratuitousArp | SendNeighborAdvertisement):
                 self._announce(act)
         changes: list[StateChanged] = []
@@ -177,7 +178,6 @@ class Unit:
             elif isinstance(act, AddAddresses):
                 for addr, plen in added[i]:
                     self._log.vip_add(addr, plen)
-                self._record_held()
             elif isinstance(act, StateChanged):
                 self._state_changed(act)
                 changes.append(act)
