@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -18,9 +19,17 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import VRRPWATCH, Join, classic
+from tests.helpers import VRRPWATCH, Join, classic, lab_unavailable
 from tests.helpers import make_lab as _lab
-from tests.lab import Daemon, Host, KeepalivedInstance, Lab, pcap_frames, read_adverts
+from tests.lab import (
+    Daemon,
+    Host,
+    KeepalivedInstance,
+    Lab,
+    missing_prerequisites,
+    pcap_frames,
+    read_adverts,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -312,3 +321,96 @@ def test_ipv6_join_master_keepalived_backup_with_vmac(vlab: Lab, tmp_path: Path)
     cap.stop()
     mine = [a for a in read_adverts(tmp_path / "vmac6.pcap") if a.src == lladdr]
     assert mine and {a.src_mac for a in mine} == {vmac6} and mine[-1].packet.priority == 0
+
+
+RELOAD_VI_1 = """\
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 1
+    priority 100
+    advert_int 1
+    virtual_ipaddress { 192.0.2.1/24 dev eth0 }
+}
+"""
+RELOAD_VI_9 = f"""\
+vrrp_instance VI_9 {{
+    interface eth0
+    virtual_router_id {VRID}
+    priority 150
+    version 3
+    advert_int 0.1
+    use_vmac vmac9
+    virtual_ipaddress {{ {VIP}/24 }}
+}}
+"""
+
+
+@pytest.fixture
+def wlab() -> Iterator[Lab]:
+    missing = missing_prerequisites()
+    if missing:
+        lab_unavailable("; ".join(missing))
+    lab = Lab(prefix=f"vwj{secrets.token_hex(2)}")
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def test_sighup_removing_a_vmac_instance_deletes_its_macvlan_at_once(wlab: Lab) -> None:
+    """keepalived's reload: a changed use_vmac instance restarts on a fresh macvlan; a removed
+    one stops (its priority-0 advert) and its macvlan goes with it, while the other instance
+    runs on."""
+    lan = wlab.segment()
+    r2 = wlab.host("r2", lan, addr4="192.0.2.254/24")
+    conf_path = r2.workdir / "keepalived.conf"
+    conf_path.write_text(RELOAD_VI_1 + RELOAD_VI_9)
+    log = r2.workdir / "join.log"
+    argv = [VRRPWATCH, "join", "--json", "--db", str(r2.workdir / "join.db")]
+    proc = r2.popen([*argv, "--config", str(conf_path), "--learn-timeout", "0"], log=log)
+
+    def events() -> list[dict[str, Any]]:
+        lines = log.read_text(errors="replace").splitlines()
+        return [json.loads(x) for x in lines if x.startswith("{")]
+
+    def wait(pred: Any, timeout: float) -> dict[str, Any]:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and proc.poll() is None:
+            hit = next((e for e in events() if pred(e)), None)
+            if hit is not None:
+                return hit
+            time.sleep(0.02)
+        raise AssertionError(log.read_text()[-3000:])
+
+    wait(lambda e: e["event"] == "state" and e["instance"] == "VI_9" and e["new"] == "MASTER", 8)
+    first = links(r2)["vmac9"]
+    assert first["address"] == VMAC and r2.has_address(VIP)
+    # Changed (priority 140): it stops, its macvlan goes, and it starts on a fresh one.
+    conf_path.write_text(RELOAD_VI_1 + RELOAD_VI_9.replace("priority 150", "priority 140"))
+    proc.send_signal(signal.SIGHUP)
+    wait(lambda e: e["event"] == "state" and e["instance"] == "VI_9" and e["priority"] == 140, 5)
+    actions = [e["action"] for e in events() if e["event"] == "vmac"]
+    assert actions == ["created", "removed", "created"], actions
+    wait(lambda e: e["event"] == "state" and e.get("priority") == 140 and e["new"] == "MASTER", 5)
+    second = links(r2)["vmac9"]
+    assert second["ifindex"] != first["ifindex"] and second["address"] == VMAC
+    assert [str(a) for a in r2.addresses("vmac9")].count(f"{VIP}/24") == 1
+    # Removed: its macvlan goes at once.
+    conf_path.write_text(RELOAD_VI_1)
+    removed = [e for e in events() if e["event"] == "vmac" and e["action"] == "removed"]
+    hup = time.monotonic()
+    proc.send_signal(signal.SIGHUP)
+    gone = wait(lambda e: e["event"] == "vmac" and e["action"] == "removed" and e not in removed, 3)
+    took = time.monotonic() - hup
+    assert gone["interface"] == "vmac9"
+    assert "vmac9" not in links(r2) and not r2.has_address(VIP)
+    print(f"macvlan gone {took * 1000:.0f} ms after SIGHUP")
+    assert took < 1.0, took
+    # The removed instance said goodbye as at shutdown; VI_1 runs on.
+    stops = [e for e in events() if e["event"] == "state" and e["instance"] == "VI_9"]
+    assert [e["new"] for e in stops][-1] == "INIT"
+    time.sleep(0.3)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert [n for n in links(r2) if n not in ("lo", "eth0")] == []

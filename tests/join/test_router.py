@@ -274,9 +274,12 @@ def test_master_yields_to_higher_priority() -> None:
 
 def test_master_equal_priority_tie_break_by_address() -> None:
     vr = master()
-    # Lower address: we stay master and answer at once.
+    # Lower address: we stay master, answer at once and announce the VIPs again.
     out = vr.receive_advertisement(v3(100), ip=ip(PEER), now=4.0)
-    assert out == [SendAdvertisement(advertisement=v3(100))]
+    assert out == [
+        SendAdvertisement(advertisement=v3(100)),
+        SendGratuitousArp(addresses=(VIP,), count=5),
+    ]
     assert vr.get_timer() == 5.0
     out = vr.receive_advertisement(v3(100), ip=ip(HIGH_PEER), now=4.5)
     assert out[0] == RemoveAddresses(addresses=(VIP,))
@@ -303,11 +306,58 @@ def test_tie_break_is_unsigned_ipv6() -> None:
 
 
 def test_master_answers_lower_priority_at_once() -> None:
-    # RFC 9568 section 6.4.3.
+    # RFC 9568 section 6.4.3; the sender thinks it is Master and may have announced our VIPs,
+    # so they are announced again (keepalived's vrrp_state_master_rx).
     vr = master()
     out = vr.receive_advertisement(v3(50), ip=ip(), now=4.0)
-    assert out == [SendAdvertisement(advertisement=v3(100))]
+    assert out == [
+        SendAdvertisement(advertisement=v3(100)),
+        SendGratuitousArp(addresses=(VIP,), count=5),
+    ]
     assert vr.get_timer() == 5.0
+
+
+def test_master_announces_again_with_its_next_advert_after_a_lower_one() -> None:
+    # The other Master's kernel answers ARP for the VIP until it hears us: one more burst
+    # after it surely has, with our next advert (one interval after our answer).
+    vr = master()
+    vr.receive_advertisement(v3(50), ip=ip(), now=4.0)
+    assert vr.get_timer() == 5.0
+    assert vr.handle_timer(5.0) == [
+        SendAdvertisement(advertisement=v3(100)),
+        SendGratuitousArp(addresses=(VIP,), count=5),
+    ]
+    assert vr.handle_timer(6.0) == [SendAdvertisement(advertisement=v3(100))]
+
+
+def test_a_pending_announcement_does_not_outlive_mastership() -> None:
+    vr = master()
+    vr.receive_advertisement(v3(50), ip=ip(), now=4.0)
+    vr.receive_advertisement(v3(200), ip=ip(HIGH_PEER), now=4.5)  # back to Backup
+    assert vr.state is State.BACKUP
+    out = vr.handle_timer(vr.get_timer() or 0.0)  # Master again: its own burst only
+    assert kinds(out).count(SendGratuitousArp) == 1
+    assert kinds(vr.handle_timer(vr.get_timer() or 0.0)) == [SendAdvertisement]
+
+
+def test_master_reannounces_at_most_once_per_interval() -> None:
+    # A flood of lower priority adverts gets our advert each time, but one GARP burst per
+    # Advertisement_Interval (1 s here).
+    vr = master()
+    bursts = 0
+    for i in range(40):  # 40 adverts in 1.25 s
+        out = vr.receive_advertisement(v3(50), ip=ip(), now=4.0 + i / 32)
+        assert out[0] == SendAdvertisement(advertisement=v3(100))
+        bursts += sum(isinstance(a, SendGratuitousArp) for a in out)
+    assert bursts == 2  # at 4.0 and 5.0
+
+
+def test_master_reannounces_with_neighbor_advertisements_for_ipv6() -> None:
+    me, vip = A("fe80::1"), A("2001:db8::1")
+    vr = master(primary_address=me, addresses=(vip,))
+    adv = dataclasses.replace(v3(50, addrs=(vip,)), family=6)
+    out = vr.receive_advertisement(adv, ip=ip(A("fe80::2")), now=4.0)
+    assert out[1:] == [SendNeighborAdvertisement(addresses=(vip,), count=5)]
 
 
 def test_master_answers_priority_zero() -> None:

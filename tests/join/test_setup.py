@@ -146,11 +146,26 @@ def test_learn_group_stops_on_request() -> None:
     assert clock.now == 1.0  # gave up at the first wake-up after the request, not at 5 s
 
 
-def test_default_state_file_is_per_network_namespace() -> None:
+def test_default_state_file_is_per_network_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RUNTIME_DIRECTORY", raising=False)
     inode = os.stat("/proc/self/ns/net").st_ino
     assert default_state_file("eth0.2", 1, 4) == Path(
         f"/run/vrrpwatch/join-eth0.2-vrid1-ipv4-netns-{inode}.json"
     )
+
+
+def test_default_state_file_is_in_systemds_runtime_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The unit's RuntimeDirectory= (systemd sets RUNTIME_DIRECTORY, ':'-separated when several):
+    # one file per instance, so several instances of one --config need no --state-file.
+    inode = os.stat("/proc/self/ns/net").st_ino
+    monkeypatch.setenv("RUNTIME_DIRECTORY", "/run/vrrpwatch-join-lan:/run/other")
+    assert [default_state_file("eth0", v, 4) for v in (1, 2)] == [
+        Path(f"/run/vrrpwatch-join-lan/join-eth0-vrid{v}-ipv4-netns-{inode}.json") for v in (1, 2)
+    ]
+    monkeypatch.setenv("RUNTIME_DIRECTORY", "relative/dir")  # not systemd's: ignored
+    assert default_state_file("eth0", 1, 6).parent == Path("/run/vrrpwatch")
 
 
 def test_learn_group_learns_only_what_the_router_would_accept() -> None:

@@ -13,7 +13,8 @@ import pytest
 from dissectors.ip import IPv4Header, IPv6Header, build_ipv4, build_ipv6
 from dissectors.vrrp import VrrpPacket, VrrpV2, VrrpV3, build_vrrp
 from vrrpwatch import netif
-from vrrpwatch.join.transport import BATCH, Insn, RawTransport, Received, vrrp_filter
+from vrrpwatch.join.bpf import Insn, vrrp_filter
+from vrrpwatch.join.transport import BATCH, RawTransport, Received
 
 
 def _newlink(index: int, flags: int, mtype: int = netif.RTM_NEWLINK) -> bytes:

@@ -58,7 +58,11 @@ def test_join_unit_adds_cap_net_admin_and_a_runtime_directory() -> None:
     assert s["AmbientCapabilities"] == s["CapabilityBoundingSet"] == caps
     assert s["StateDirectory"] == ["vrrpwatch-join-%i"]
     assert s["RuntimeDirectory"] == ["vrrpwatch-join-%i"]
-    assert "--state-file %t/vrrpwatch-join-%i/state.json" in s["ExecStart"][0]
+    # No --state-file (it takes one instance only): join puts one state file per instance in
+    # $RUNTIME_DIRECTORY, which RuntimeDirectory= sets; SIGHUP re-reads --config.
+    assert s["ExecStart"] == ["/usr/local/bin/vrrpwatch join $VRRPWATCH_JOIN_OPTS"]
+    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert s["RuntimeDirectoryPreserve"] == ["restart"]
     assert s["EnvironmentFile"] == ["/etc/vrrpwatch/join-%i.env"]
 
 

@@ -357,3 +357,9 @@ def reloading() -> Event:
 
 def reload_failed(why: str) -> Event:
     return _event("error", f"Reload failed: {why}; running as before")
+
+
+def reload_not_started(instance: str, why: str) -> Event:
+    """An instance a reload added (or changed) that could not start; the rest of the reload
+    holds."""
+    return _event("warning", f"Reload: {instance} not started: {why}", instance=instance)

@@ -41,6 +41,10 @@ in the RFC's order: the advertisement, then the addresses, then the announcement
 gratuitous ARP / NA burst repeats once after ``garp_delay_s``, as keepalived does. Leaving
 Master, the addresses go first, before any advertisement or notification: a host that still
 holds a VIP answers ARP for it, and the new Master's gratuitous ARPs are already out.
+A Master that hears a lower priority advertisement (another router that also
+believes it is Master) answers with its advertisement and announces its addresses again, at
+once and with its next advertisement (keepalived does so too), so clients end at its MAC
+whatever the other announced or answered meanwhile.
 Misuse by the caller (starting twice, time going backwards) raises ``ProtocolError``.
 
 The vocabulary is in two modules of its own, re-exported here: ``join.states`` (State, Cause,
@@ -122,6 +126,10 @@ class VirtualRouter:
     _master_down_at: float | None = field(default=None, init=False)
     _adver_at: float | None = field(default=None, init=False)
     _garp_at: float | None = field(default=None, init=False)
+    # When a lower priority advertisement last made us announce our addresses again.
+    _reannounced_at: float = field(default=float("-inf"), init=False)
+    # ... and announce them once more with the next advertisement.
+    _announce_with_advert: bool = field(default=False, init=False)
     _started_at: float = field(default=0.0, init=False)
     _last_now: float = field(default=float("-inf"), init=False)
     _link_up: bool = field(default=True, init=False)
@@ -267,6 +275,9 @@ class VirtualRouter:
             out.append(self._send_advertisement())
             nxt = self._adver_at + self.config.advertisement_interval_s
             self._adver_at = nxt if nxt > now else now + self.config.advertisement_interval_s
+            if self._announce_with_advert:
+                self._announce_with_advert = False
+                out += self._announce()
         if self._garp_at is not None and now >= self._garp_at:
             self._garp_at = None
             out += self._announce()
@@ -324,8 +335,22 @@ class VirtualRouter:
             return out + self._set_state(
                 State.BACKUP, cause, peer=ip.src, peer_priority=adv.priority
             )
-        # RFC 9568 section 6.4.3: a lower priority advertisement gets ours at once.
-        return self._advertise_now(now)
+        # RFC 9568 section 6.4.3: a lower priority advertisement gets ours at once. Its
+        # sender believes it is Master and may have announced our addresses (two Backups
+        # whose Master_Down_Timers ran out together): announce them again after the advert,
+        # as keepalived's vrrp_state_master_rx does ("we just refresh remote ARP cache",
+        # garp_lower_prio_repeat), and once more with our next advertisement, as keepalived
+        # sends a second burst (garp_lower_prio_delay; it waits garp_master_delay, we one
+        # Advertisement_Interval): until the other has heard us and dropped the addresses
+        # its kernel answers ARP for them, and a host whose first request it answered would
+        # otherwise point at it until our next burst. At most once per
+        # Advertisement_Interval: a peer's flood of low adverts is no ARP storm.
+        out = self._advertise_now(now)
+        if now >= self._reannounced_at + cfg.advertisement_interval_s:
+            self._reannounced_at = now
+            self._announce_with_advert = True
+            out += self._announce()
+        return out
 
     def _leave_initialize(self, now: float, cause: Cause) -> list[Action]:
         if self.is_owner:
@@ -338,6 +363,7 @@ class VirtualRouter:
     def _become_master(self, now: float, cause: Cause) -> list[Action]:
         cfg = self.config
         self._master_down_at = None
+        self._announce_with_advert = False
         # RFC 5798 section 6.4.1/6.4.2 order: advertise first, then announce the addresses
         # (which must be on the interface by the time the gratuitous ARPs go out).
         out: list[Action] = self._set_state(State.MASTER, cause)

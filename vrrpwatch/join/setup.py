@@ -1,5 +1,6 @@
 """join's set-up: check the options, open the interface, learn the group from the wire, build
-the router's configuration, clean up after a killed run, and hand over to the loop.
+the router's configuration, clean up after a killed run, and hand over to the loop (the
+signals and the SIGHUP reload are ``join.reload``'s).
 
 ``join()`` is the library entry point of ``vrrpwatch join``: the CLI resolves its options
 (``settings.resolve_options``) and calls it with an event sink. Every reason it cannot start
@@ -22,7 +23,6 @@ from dissectors.ah import AhCheck, ah_key, check_ah
 from dissectors.common import DecodeError, IPAddress
 from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, parse_vrrp, validate_advert
 from vrrpwatch import netif
-from vrrpwatch.errors import VrrpwatchError
 from vrrpwatch.join import log
 from vrrpwatch.join.checks import (
     check_options,
@@ -36,9 +36,10 @@ from vrrpwatch.join.group import SyncGroup
 from vrrpwatch.join.log import EventSink
 from vrrpwatch.join.loop import GroupRun, Runtime
 from vrrpwatch.join.mux import TransportMux
-from vrrpwatch.join.notify import Notifier, NotifyFifo, NotifyScripts, split_command
+from vrrpwatch.join.notify import NotifyFifo, split_command
+from vrrpwatch.join.reload import Reload, Running, Stop, notifier_for
 from vrrpwatch.join.router import RouterConfig, VirtualRouter, discard_reason
-from vrrpwatch.join.settings import JoinError, JoinOptions, JoinPlan, Script
+from vrrpwatch.join.settings import JoinError, JoinOptions, JoinPlan
 from vrrpwatch.join.statefile import InstanceLock, lock_name, remove_stale_addresses
 from vrrpwatch.join.trackers import Trackers
 from vrrpwatch.join.transport import RawTransport, Received, Transport
@@ -206,13 +207,21 @@ def ah_key_of(opts: JoinOptions) -> bytes | None:
     return ah_key(raw_bytes(opts.auth_pass))
 
 
+def state_dir() -> Path:
+    """Where the state files go without ``--state-file``: systemd's ``$RUNTIME_DIRECTORY`` (set
+    by a unit's ``RuntimeDirectory=``; the first when it lists several), else /run/vrrpwatch."""
+    first = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    return Path(first) if os.path.isabs(first) else Path("/run/vrrpwatch")
+
+
 def default_state_file(iface: str, vrid: int, family: int) -> Path:
-    """``/run/vrrpwatch/join-IFACE-vridN-ipvF-netns-INODE.json``: interface names repeat across
-    network namespaces (every lab host has an eth0), so the namespace's inode is in the name."""
+    """``STATE_DIR/join-IFACE-vridN-ipvF-netns-INODE.json`` (``state_dir``), one per instance:
+    interface names repeat across network namespaces (every lab host has an eth0), so the
+    namespace's inode is in the name."""
     name = f"join-{iface}-vrid{vrid}-ipv{family}"
     with contextlib.suppress(OSError):
         name += f"-netns-{os.stat('/proc/self/ns/net').st_ino}"
-    return Path("/run/vrrpwatch") / f"{name}.json"
+    return state_dir() / f"{name}.json"
 
 
 def with_password_file(opts: JoinOptions) -> JoinOptions:
@@ -232,39 +241,6 @@ def _mtu(name: str) -> int:
         return 1500
 
 
-class _Stop:
-    """SIGTERM/SIGINT before and while the runtime runs: a flag, and a wake-up of the loop."""
-
-    def __init__(self, transports: list[RawTransport]) -> None:
-        self.requested = False
-        self.transports = transports
-        self.runtime: Runtime | None = None
-        self.locks: dict[str, InstanceLock] = {}  # by instance
-        self.fifos: list[NotifyFifo] = []
-        # use_vmac: remove the macvlan, by instance (before the locks go)
-        self.cleanups: dict[str, Callable[[], None]] = {}
-
-    def __call__(self, *_: object) -> None:
-        self.requested = True
-        if self.runtime is not None:
-            self.runtime.request_stop()
-        else:
-            for t in self.transports:
-                t.wake()
-
-    def hup(self, *_: object) -> None:
-        if self.runtime is not None:
-            self.runtime.request_reload()
-
-    def close(self) -> None:
-        for cleanup in self.cleanups.values():
-            cleanup()
-        for lock in self.locks.values():
-            lock.close()
-        for fifo in self.fifos:
-            fifo.close()
-
-
 def join(
     opts: JoinOptions | JoinPlan,
     emit: EventSink,
@@ -279,7 +255,7 @@ def join(
     ``before_start`` runs once the arguments, root and the interfaces are checked (the CLI
     opens its database there, so a bad invocation leaves no file behind); ``on_runtime`` gets
     the runtime before it runs (``--metrics`` reads it). With ``reread`` (``--config``),
-    SIGHUP re-reads the configuration as keepalived does (``_Reload``).
+    SIGHUP re-reads the configuration as keepalived does (``reload.Reload``).
     """
     plan = opts if isinstance(opts, JoinPlan) else JoinPlan(instances=(opts,))
     if not plan.instances:
@@ -300,7 +276,7 @@ def join(
     if before_start is not None:
         before_start()
     transports: list[RawTransport] = []
-    stop = _Stop(transports)
+    stop = Stop(transports)
     try:
         for i, (o, iface) in enumerate(zip(instances, ifaces, strict=True)):
             transport, families[i] = _open_transport(o, iface, families[i])
@@ -352,7 +328,7 @@ def _join(
     transports: list[RawTransport],
     families: list[int | None],
     emit: EventSink,
-    stop: _Stop,
+    stop: Stop,
     on_runtime: Callable[[Runtime], None] | None = None,
     reread: Callable[[], JoinOptions | JoinPlan] | None = None,
 ) -> int:
@@ -368,7 +344,7 @@ def _join(
     groups = [
         GroupRun(
             SyncGroup(g.name, g.members),
-            _notifier(dict(g.notify_scripts), g.name, "GROUP", stop.fifos),
+            notifier_for(dict(g.notify_scripts), g.name, "GROUP", stop.fifos),
         )
         for g in plan.groups
     ]
@@ -377,10 +353,19 @@ def _join(
         runtime = Runtime(units=units, groups=groups, mux=mux)
         if reread is not None:
             running = {
-                o.instance: _Running(o, u, t)
+                o.instance: Running(o, u, t)
                 for o, u, t in zip(plan.instances, units, transports, strict=True)
             }
-            runtime.reloader = _Reload(reread, emit, stop, running, transports)
+            runtime.reloader = Reload(
+                reread,
+                emit,
+                stop,
+                running,
+                transports,
+                start=functools.partial(
+                    _start_instance, emit=emit, stop=stop, transports=transports
+                ),
+            )
         stop.runtime = runtime
         if on_runtime is not None:
             on_runtime(runtime)
@@ -392,115 +377,33 @@ def _join(
             mux.close()
 
 
-@dataclass
-class _Running:
-    planned: JoinOptions  # as the plan gave it: a reload compares the new plan's with it
-    unit: Unit
-    transport: RawTransport
-
-
-class _Reload:
-    """SIGHUP with ``--config``, as keepalived reloads: the file is read again; an instance
-    whose options are unchanged keeps running (its state, timers and addresses: not one advert
-    lost); a removed one stops as at shutdown (a Master's priority-0 advert); a changed one
-    stops and starts again; an added one starts. Instances start without waiting to learn
-    their group (the other instances must not wait), so the config must give their VIPs. A
-    config that cannot be read is one error line, and everything goes on as it was."""
-
-    def __init__(
-        self,
-        reread: Callable[[], JoinOptions | JoinPlan],
-        emit: EventSink,
-        stop: _Stop,
-        running: dict[str, _Running],
-        transports: list[RawTransport],
-    ) -> None:
-        self.reread = reread
-        self.emit = emit
-        self.stop = stop
-        self.running = running
-        self.transports = transports  # join() closes what is left in it at the end
-
-    def __call__(self, runtime: Runtime) -> None:
-        self.emit(log.reloading())
-        try:
-            new = self.reread()
-            plan = new if isinstance(new, JoinPlan) else JoinPlan(instances=(new,))
-            for o in plan.instances:
-                check_options(o)
-        except VrrpwatchError as exc:
-            self.emit(log.reload_failed(str(exc)))
-            return
-        wanted = {o.instance: o for o in plan.instances}
-        gone = [r for name, r in self.running.items() if wanted.get(name) != r.planned]
-        runtime.stop_units([r.unit for r in gone])
-        for r in gone:
-            del self.running[r.unit.instance]
-            self.transports.remove(r.transport)
-            r.transport.close()
-            lock = self.stop.locks.pop(r.unit.instance, None)
-            if lock is not None:
-                lock.close()
-        for o in plan.instances:
-            if o.instance in self.running:
-                continue
-            try:
-                self.running[o.instance] = self._start(o)
-            except (VrrpwatchError, OSError) as exc:
-                self.emit(log.reload_failed(f"{o.instance}: {exc}"))
-        units = [
-            self.running[o.instance].unit for o in plan.instances if o.instance in self.running
-        ]
-        groups = [
-            GroupRun(
-                SyncGroup(g.name, g.members),
-                _notifier(dict(g.notify_scripts), g.name, "GROUP", self.stop.fifos),
-            )
-            for g in plan.groups
-            if all(m in self.running for m in g.members)
-        ]
-        transports = [self.running[u.instance].transport for u in units]
-        old_mux = runtime.mux
-        mux = TransportMux(transports) if len(transports) > 1 else None
-        runtime.reconfigure(units, groups, mux)
-        if isinstance(old_mux, TransportMux):
-            old_mux.close()
-        if transports:
-            signal.set_wakeup_fd(transports[0].wake_fd, warn_on_full_buffer=False)
-
-    def _start(self, planned: JoinOptions) -> _Running:
-        opts = dataclasses.replace(with_password_file(planned), learn_timeout_s=0.0)
-        if not opts.vips:
-            raise JoinError("a reload starts an instance only with its virtual addresses")
-        try:
-            iface = netif.get_interface(opts.interface or netif.default_interface())
-        except netif.NetifError as exc:
-            raise JoinError(str(exc)) from None
-        transport, fam = _open_transport(opts, iface, _family(opts))
-        try:
-            unit = _prepare(opts, self.emit, iface, transport, fam, self.stop)
-            if unit is None:
-                raise JoinError("stopping")
-        except BaseException:
-            transport.close()
-            raise
-        self.transports.append(transport)
-        return _Running(planned, unit, transport)
-
-
-def _notifier(
-    scripts: dict[str, Script], name: str, kind: str, fifos: list[NotifyFifo]
-) -> Notifier | None:
-    ns = NotifyScripts(
-        master=scripts.get("master"),
-        backup=scripts.get("backup"),
-        fault=scripts.get("fault"),
-        stop=scripts.get("stop"),
-        notify=scripts.get("notify"),
-    )
-    if not ns and not fifos:
-        return None
-    return Notifier(ns, name, kind=kind, fifos=fifos)
+def _start_instance(
+    planned: JoinOptions, emit: EventSink, stop: Stop, transports: list[RawTransport]
+) -> Running:
+    """An instance a reload adds (or changes): opened and prepared without learning from the
+    wire (``Reload`` must not hold up the running instances); its transport joins
+    ``transports``."""
+    opts = dataclasses.replace(with_password_file(planned), learn_timeout_s=0.0)
+    if not opts.vips:
+        # Learning blocks for --learn-timeout, and the running instances must not wait.
+        raise JoinError(
+            "an instance a reload starts does not learn its group from the wire; "
+            "give its virtual_ipaddress in the config"
+        )
+    try:
+        iface = netif.get_interface(opts.interface or netif.default_interface())
+    except netif.NetifError as exc:
+        raise JoinError(str(exc)) from None
+    transport, fam = _open_transport(opts, iface, _family(opts))
+    try:
+        unit = _prepare(opts, emit, iface, transport, fam, stop)
+        if unit is None:
+            raise JoinError("stopping")
+    except BaseException:
+        transport.close()
+        raise
+    transports.append(transport)
+    return Running(planned, unit, transport)
 
 
 def _prepare(
@@ -509,7 +412,7 @@ def _prepare(
     iface: netif.Interface,
     transport: RawTransport,
     want_family: int | None,
-    stop: _Stop,
+    stop: Stop,
 ) -> Unit | None:
     """One instance: learn its group, build its router, lock, clean up after a killed run;
     None when a signal came first."""
@@ -596,7 +499,7 @@ def _prepare(
         instance=opts.instance,
         prefixes=prefixes,
         dry_run=opts.dry_run,
-        notify=_notifier(scripts, opts.instance, "INSTANCE", stop.fifos),
+        notify=notifier_for(scripts, opts.instance, "INSTANCE", stop.fifos),
         state_file=state_file,
         trackers=trackers,
         vmac=vmac.record if vmac is not None else None,

@@ -148,32 +148,36 @@ class Unit:
         """Carry out the router's actions; returns its state changes."""
         actions = list(actions)
         # Leaving Master, the VIPs go before anything else: while the host holds one its
-        # kernel answers ARP for it, after the new master's gratuitous ARPs. Then the adverts,
-        # before anything is logged: the wire is what peers time us by.
+        # kernel answers ARP for it, after the new master's gratuitous ARPs. Then the wire,
+        # before anything is logged or a notify script is started (the wire is what peers
+        # time us by): the adverts, the addresses, the gratuitous ARPs / NAs. The sooner a
+        # new Master's announcements follow its advert, the sooner they are out before a
+        # rival Master's answer to that advert (router: a Master hearing a lower priority
+        # advert announces its addresses again).
         for act in actions:
             if isinstance(act, RemoveAddresses):
                 self._remove_addresses(act)
         for act in actions:
             if isinstance(act, SendAdvertisement):
                 self._send_advert(act)
+        added: dict[int, list[tuple[IPAddress, int]]] = {}
+        for i, act in enumerate(actions):
+            if isinstance(act, AddAddresses):
+                added[i] = self._add_addresses(act)
+                self._record_held()  # at once: a kill -9 from here on leaves them listed
+            elif isinstance(act, SendGratuitousArp | SendNeighborAdvertisement):
+                self._announce(act)
         changes: list[StateChanged] = []
-        for act in actions:
-            if isinstance(act, SendAdvertisement | RemoveAddresses):
-                continue
-            elif isinstance(act, SendGratuitousArp):
+        for i, act in enumerate(actions):
+            if isinstance(act, SendGratuitousArp):
                 for vip in act.addresses:
                     self._log.gratuitous_arp(vip, act.count)
-                    for _ in range(act.count):
-                        if not self.dry_run:
-                            self._io("garp", self.transport.send_gratuitous_arp, vip)
             elif isinstance(act, SendNeighborAdvertisement):
                 for vip6 in act.addresses:
                     self._log.unsolicited_na(vip6, act.count)
-                    for _ in range(act.count):
-                        if not self.dry_run:
-                            self._io("na", self.transport.send_neighbor_advertisement, vip6)
             elif isinstance(act, AddAddresses):
-                self._add_addresses(act)
+                for addr, plen in added[i]:
+                    self._log.vip_add(addr, plen)
             elif isinstance(act, StateChanged):
                 self._state_changed(act)
                 changes.append(act)
@@ -181,6 +185,16 @@ class Unit:
                 count = self.router.discards[act.reason]
                 self._log.discarded(act, count, self.clock())
         return changes
+
+    def _announce(self, act: SendGratuitousArp | SendNeighborAdvertisement) -> None:
+        if self.dry_run:
+            return
+        for vip in act.addresses:
+            for _ in range(act.count):
+                if isinstance(act, SendGratuitousArp):
+                    self._io("garp", self.transport.send_gratuitous_arp, vip)
+                else:
+                    self._io("na", self.transport.send_neighbor_advertisement, vip)
 
     def _send_advert(self, act: SendAdvertisement) -> None:
         adv = act.advertisement
@@ -198,13 +212,15 @@ class Unit:
             self._io("advert", self.transport.send_advertisement, adv, act.ah_sequence)
         self.sent_adverts += 1
 
-    def _add_addresses(self, act: AddAddresses) -> None:
+    def _add_addresses(self, act: AddAddresses) -> list[tuple[IPAddress, int]]:
+        """Put the addresses on the interface (logged afterwards, by ``execute``)."""
+        out = []
         for addr in act.addresses:
             plen = self._prefixlen(addr)
-            self._log.vip_add(addr, plen)
+            out.append((addr, plen))
             if not self.dry_run and self._io("vip-add", self.transport.add_address, addr, plen):
                 self._added.add(addr)
-        self._record_held()
+        return out
 
     def _remove_addresses(self, act: RemoveAddresses) -> None:
         for addr in act.addresses:
