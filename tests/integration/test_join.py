@@ -619,7 +619,8 @@ def test_frr_backup_accepts_join_as_master(vlab_frr: Lab) -> None:
         "--learn-timeout",
         "0.2",
     )
-    j.wait_state("MASTER", 5)
+    # Master_Down_Interval 3.02 s after a 0.2 s listen, plus the start-up of join under load
+    j.wait_state("MASTER", 10)
     r1.frr_vrrpd(vrid=5, priority=100, vips=["192.0.2.5/24"], advert_int_ms=1000)
     time.sleep(6.0)
     show = r1.vtysh("show vrrp")
