@@ -34,8 +34,12 @@ API summary:
   first part of every namespace and interface name the lab creates. ``lab.segment(name)``,
   ``lab.host(name, segment, addr4=, addr6=, vlans={vid: (addr4, addr6)}, ipv6=True)``,
   ``lab.close()`` (idempotent; also ``with Lab()``), ``lab.namespaces()`` (ours that exist),
-  ``lab.pids`` (every process it started), ``lab.workdir``.
-- ``Host``: ``run(cmd)``, ``popen(cmd, log=)``, ``addresses(iface=None)``,
+  ``lab.pids`` (every process it started), ``lab.workdir``, ``lab.popen_in(ns, cmd, ...)`` and
+  ``lab.start_daemon(ns, name, argv, log, ready=)``: every process of the lab starts through
+  these two (recorded, stopped by PID at close; a daemon that never gets ready is killed at once).
+- ``Host``: ``run(cmd)``, ``popen(cmd, log=, stdout=, stderr=, text=, env=, cwd=)``,
+  ``vrrpwatch(*args, log=, stdout=, stderr=, prefix=)`` (this tree's ``python -m vrrpwatch``),
+  ``start_daemon(name, argv, log, ready=)``, ``addresses(iface=None)``,
   ``has_address(ip)``, ``wait_for_address(ip, timeout, present=True)``, ``mac(iface)``,
   ``link_down()`` / ``link_up()``, ``add_vlan(vid, addr4, addr6)``, ``add_address(cidr, iface)``,
   ``ping(ip)``, ``arping(ip)``, ``keepalived(*instances, **instance_fields)``,
@@ -64,7 +68,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -104,6 +108,7 @@ while True:
             out.send(data[:12] + tag + data[12:])
 """
 
+ROOT = Path(__file__).resolve().parents[1]
 REQUIRED_TOOLS = ("ip", "keepalived", "tcpdump", "tshark", "ping", "arping")
 FRR_DIR = Path("/usr/lib/frr")
 UCARP = "ucarp"
@@ -221,7 +226,7 @@ class KeepalivedInstance:
 class Daemon:
     """Processes the lab started on a host, stopped by PID. ``log`` is their combined output."""
 
-    def __init__(self, lab: Lab, name: str, procs: list[subprocess.Popen[bytes]], log: Path):
+    def __init__(self, lab: Lab, name: str, procs: list[subprocess.Popen[Any]], log: Path):
         self.lab = lab
         self.name = name
         self.procs = procs
@@ -260,6 +265,16 @@ class Daemon:
                 raise LabError(f"{self.name}: no {pattern!r} in {timeout} s:\n{self.log[-2000:]}")
             time.sleep(0.05)
 
+    def wait_for_path(self, path: Path, timeout: float = 10.0) -> None:
+        """Wait until ``path`` exists (a socket the daemon creates); LabError on timeout or exit."""
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            if not self.alive:
+                raise LabError(f"{self.name} exited before creating {path}:\n{self.log[-2000:]}")
+            if time.monotonic() > deadline:
+                raise LabError(f"{self.name}: no {path} in {timeout} s:\n{self.log[-2000:]}")
+            time.sleep(0.05)
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM each process (last started first) and wait; SIGKILL if it does not exit."""
         for p in reversed(self.procs):
@@ -271,7 +286,7 @@ class Daemon:
             _terminate(p, signal.SIGKILL, 5.0)
 
 
-def _terminate(p: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
+def _terminate(p: subprocess.Popen[Any], sig: int, timeout: float) -> None:
     if p.poll() is not None:
         return
     try:
@@ -337,10 +352,46 @@ class Host:
         return self.lab.sh(["ip", "netns", "exec", self.ns, *argv], check=check, timeout=timeout)
 
     def popen(
-        self, cmd: Sequence[str] | str, *, log: Path | None = None
-    ) -> subprocess.Popen[bytes]:
-        """Start a background process in this namespace; the lab stops it at close()."""
-        return self.lab.popen_in(self.ns, cmd, log=log)
+        self,
+        cmd: Sequence[str] | str,
+        *,
+        log: Path | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        text: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[Any]:
+        """Start a background process in this namespace; the lab stops it at close()
+        (``Lab.popen_in``)."""
+        return self.lab.popen_in(
+            self.ns, cmd, log=log, stdout=stdout, stderr=stderr, text=text, env=env, cwd=cwd
+        )
+
+    def vrrpwatch(
+        self,
+        *args: str,
+        log: Path | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        prefix: Sequence[str] = (),
+    ) -> subprocess.Popen[str]:
+        """``python -m vrrpwatch ARGS`` of this tree in this namespace (``prefix``, e.g. a
+        ``setpriv`` line, runs before it), text mode; the lab stops it at close()."""
+        argv = [*prefix, sys.executable, "-m", "vrrpwatch", *args]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        return self.popen(argv, log=log, stdout=stdout, stderr=stderr, text=True, env=env, cwd=ROOT)
+
+    def start_daemon(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        *,
+        ready: str | Callable[[Daemon], object] | None = None,
+    ) -> Daemon:
+        """``Lab.start_daemon`` in this namespace, as ``name@host``."""
+        return self.lab.start_daemon(self.ns, f"{name}@{self.name}", argv, log, ready=ready)
 
     # -- addresses and links ------------------------------------------------------------------
     def addresses(
@@ -453,8 +504,8 @@ class Host:
             "  script_user root\n"
             "}\n" + body + "\n" + extra
         )
-        log = d / "log"
-        proc = self.popen(
+        return self.start_daemon(
+            "keepalived",
             [
                 "keepalived",
                 "-n",
@@ -469,11 +520,9 @@ class Host:
                 "-r",
                 str(d / "vrrp.pid"),
             ],
-            log=log,
+            d / "log",
+            ready=r"Opening file|Registering gratuitous|Entering (BACKUP|MASTER|FAULT)",
         )
-        daemon = Daemon(self.lab, f"keepalived@{self.name}", [proc], log)
-        daemon.wait_for_log(r"Opening file|Registering gratuitous|Entering (BACKUP|MASTER|FAULT)")
-        return daemon
 
     def frr_vrrpd(
         self,
@@ -520,39 +569,21 @@ class Host:
         for f in d.iterdir():
             shutil.chown(f, "frr", "frr")
         common = ["-z", str(d / "zserv.api"), "--vty_socket", str(d), "-P", "0", "--log", "stdout"]
-        zlog, vlog = d / "zebra.log", d / "vrrpd.log"
-        zebra = self.popen(
-            [
-                str(FRR_DIR / "zebra"),
-                "-f",
-                str(d / "zebra.conf"),
-                "-i",
-                str(d / "zebra.pid"),
-                *common,
-            ],
-            log=zlog,
-        )
-        deadline = time.monotonic() + 10
-        while not (d / "zserv.api").exists():
-            if zebra.poll() is not None or time.monotonic() > deadline:
-                raise LabError(
-                    f"zebra@{self.name} did not start:\n{zlog.read_text(errors='replace')}"
-                )
-            time.sleep(0.05)
-        vrrpd = self.popen(
-            [
-                str(FRR_DIR / "vrrpd"),
-                "-f",
-                str(d / "vrrpd.conf"),
-                "-i",
-                str(d / "vrrpd.pid"),
-                *common,
-            ],
-            log=vlog,
-        )
-        daemon = Daemon(self.lab, f"frr@{self.name}", [zebra, vrrpd], vlog)
+        zserv = d / "zserv.api"
+
+        def frr(name: str, ready: Callable[[Daemon], object] | None = None) -> Daemon:
+            conf, pid = d / f"{name}.conf", d / f"{name}.pid"
+            argv = [str(FRR_DIR / name), "-f", str(conf), "-i", str(pid), *common]
+            return self.start_daemon(name, argv, d / f"{name}.log", ready=ready)
+
+        zebra = frr("zebra", ready=lambda z: z.wait_for_path(zserv))
+        try:
+            vrrpd = frr("vrrpd")
+        except BaseException:
+            zebra.kill()
+            raise
         self.frr_dir = d
-        return daemon
+        return Daemon(self.lab, f"frr@{self.name}", [*zebra.procs, *vrrpd.procs], vrrpd.log_path)
 
     def ucarp(
         self,
@@ -611,10 +642,7 @@ class Host:
             f"--downscript={down}",
         ]
         argv += ["--preempt"] * preempt + ["--shutdown"] * shutdown
-        log = d / "log"
-        daemon = Daemon(self.lab, f"ucarp@{self.name}", [self.popen(argv, log=log)], log)
-        daemon.wait_for_log(r"Switching to state: BACKUP")
-        return daemon
+        return self.start_daemon("ucarp", argv, d / "log", ready=r"Switching to state: BACKUP")
 
     def vtysh(self, command: str) -> str:
         """``vtysh -c command`` against this host's (last started) FRR."""
@@ -622,13 +650,9 @@ class Host:
 
     def tcpdump(self, path: Path | str, *, iface: str = "eth0", bpf: str = DEFAULT_BPF) -> Daemon:
         """Capture (classic pcap, Ethernet) until ``.stop()``; returns once tcpdump listens."""
+        argv = ["tcpdump", "-n", "-U", "--immediate-mode", "-i", iface, "-w", str(path), bpf]
         log = self.workdir / f"tcpdump{len(self.lab.processes)}.log"
-        proc = self.popen(
-            ["tcpdump", "-n", "-U", "--immediate-mode", "-i", iface, "-w", str(path), bpf], log=log
-        )
-        daemon = Daemon(self.lab, f"tcpdump@{self.name}", [proc], log)
-        daemon.wait_for_log(r"listening on")
-        return daemon
+        return self.start_daemon("tcpdump", argv, log, ready=r"listening on")
 
 
 class Lab:
@@ -642,7 +666,7 @@ class Lab:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"{self.prefix}-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o755)  # FRR runs as user frr and must reach its run directory
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.processes: list[subprocess.Popen[Any]] = []
         self.segments: list[Segment] = []
         self.hosts: dict[str, Host] = {}
         self._namespaces: list[str] = []
@@ -681,9 +705,20 @@ class Lab:
         return r
 
     def popen_in(
-        self, ns: str, cmd: Sequence[str] | str, *, log: Path | None = None
-    ) -> subprocess.Popen[bytes]:
-        """Start a background process in namespace ``ns`` (output appended to ``log``)."""
+        self,
+        ns: str,
+        cmd: Sequence[str] | str,
+        *,
+        log: Path | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        text: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[Any]:
+        """Start a background process in namespace ``ns``, in its own session, and record it:
+        ``close()`` stops it by PID. Output is appended to ``log`` (else discarded), unless
+        ``stdout`` / ``stderr`` (e.g. ``subprocess.PIPE``) say otherwise."""
         argv = cmd.split() if isinstance(cmd, str) else list(cmd)
         out: IO[bytes] | int = subprocess.DEVNULL
         fh = None
@@ -695,8 +730,11 @@ class Lab:
             proc = subprocess.Popen(
                 ["ip", "netns", "exec", ns, *argv],
                 stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdout=out if stdout is None else stdout,
+                stderr=subprocess.STDOUT if stderr is None else stderr,
+                text=text,
+                env=None if env is None else dict(env),
+                cwd=cwd,
                 start_new_session=True,
             )
         finally:
@@ -704,6 +742,30 @@ class Lab:
                 fh.close()
         self.processes.append(proc)
         return proc
+
+    def start_daemon(
+        self,
+        ns: str,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        *,
+        ready: str | Callable[[Daemon], object] | None = None,
+    ) -> Daemon:
+        """Start ``argv`` in namespace ``ns`` as the daemon ``name`` (output in ``log``) and wait
+        until it is ``ready`` (a regex its log shows, or a callable given the Daemon). If it is
+        not, it is killed by PID before the LabError goes up: no failed start is left running
+        (and ``close()`` stops every one that started)."""
+        daemon = Daemon(self, name, [self.popen_in(ns, argv, log=log)], log)
+        try:
+            if isinstance(ready, str):
+                daemon.wait_for_log(ready)
+            elif ready is not None:
+                ready(daemon)
+        except BaseException:
+            daemon.kill()
+            raise
+        return daemon
 
     def _add_ns(self, name: str) -> str:
         ns = f"{self.prefix}-{name}"
@@ -819,8 +881,7 @@ class Lab:
         port = self._cable(h, None, "eth0", port=f"{self.prefix}trunk")
         log = self.workdir / "trunk.log"
         argv = [sys.executable, "-c", _TAGGER, port] + [f"{s.bridge}:{s.vlan}" for s in vlan_segs]
-        proc = self.popen_in(self._trunk_ns, argv, log=log)
-        Daemon(self, "trunk", [proc], log).wait_for_log("tagging")
+        self.start_daemon(self._trunk_ns, "trunk", argv, log, ready="tagging")
         return h
 
     def namespaces(self) -> list[str]:
