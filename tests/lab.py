@@ -48,6 +48,10 @@ API summary:
 - ``Daemon``: ``pid``, ``pids``, ``alive``, ``stop()`` (SIGTERM, wait), ``kill()`` (SIGKILL),
   ``log`` (text so far), ``wait_for_log(regex, timeout)``.
 
+Reading what a monitor recorded: ``tests/lab_capture.py`` (pcap frames walked to the IP
+payload, truth rows), ``tests/lab_vrrp.py`` (``read_adverts``, ``masters_and_failovers``: names
+also importable from here), ``tests/lab_carp.py`` (CARP).
+
 Hygiene: only documentation addresses (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
 2001:db8::/32, plus IPv6 link-local) are accepted; ``close()`` stops the processes the lab
 started, by PID (SIGTERM, then SIGKILL), then any process still inside one of its own
@@ -72,6 +76,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from tests.lab_capture import LabError, pcap_frames
+from tests.lab_vrrp import (
+    Advert,
+    MasterRun,
+    master_down_interval_s,
+    master_runs,
+    masters_and_failovers,
+    merge_split_brain,
+    read_adverts,
+    skew_time_s,
+)
 
 DOC_NETWORKS = tuple(
     ipaddress.ip_network(n)
@@ -112,10 +128,6 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIRED_TOOLS = ("ip", "keepalived", "tcpdump", "tshark", "ping", "arping")
 FRR_DIR = Path("/usr/lib/frr")
 UCARP = "ucarp"
-
-
-class LabError(RuntimeError):
-    """The lab could not do what was asked (a command failed, a daemon did not come up)."""
 
 
 def missing_prerequisites(*, frr: bool = False, ucarp: bool = False) -> list[str]:
@@ -925,278 +937,23 @@ class Lab:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-# -- Reading what a monitor host recorded ---------------------------------------------------------
-
-_PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
-}
-_ETH_VLAN_TYPES = (0x8100, 0x88A8)
-IPPROTO_AH = 51
-
-
-@dataclass(frozen=True)
-class Advert:
-    """A VRRP advertisement found in a capture, with the frame and IP context it came in."""
-
-    time: float
-    vlan: tuple[int, ...]
-    src_mac: str
-    dst_mac: str
-    src: str
-    dst: str
-    ttl: int
-    in_ah: bool
-    packet: Any  # dissectors.vrrp.VrrpV2 | VrrpV3
-
-    @property
-    def family(self) -> int:
-        return 6 if ":" in self.src else 4
-
-    @property
-    def group(self) -> tuple[tuple[int, ...], int, int]:
-        return (self.vlan, self.family, int(self.packet.vrid))
-
-    @property
-    def interval_s(self) -> float:
-        return float(self.packet.interval_cs) / 100.0
-
-
-def pcap_frames(path: Path | str) -> Iterable[tuple[float, bytes]]:
-    """(epoch seconds, frame bytes) of a classic pcap file with Ethernet link type."""
-    import struct
-
-    data = Path(path).read_bytes()
-    if len(data) < 24 or data[:4] not in _PCAP_MAGICS:
-        raise LabError(f"{path}: not a classic pcap file")
-    endian, unit = _PCAP_MAGICS[data[:4]]
-    linktype = struct.unpack_from(endian + "I", data, 20)[0]
-    if linktype != 1:
-        raise LabError(f"{path}: link type {linktype}, expected 1 (Ethernet)")
-    rec = struct.Struct(endian + "IIII")
-    off = 24
-    while off + rec.size <= len(data):
-        sec, frac, incl, _orig = rec.unpack_from(data, off)
-        off += rec.size
-        yield sec + frac * unit, data[off : off + incl]
-        off += incl
-
-
-def _mac(b: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in b)
-
-
-def read_adverts(path: Path | str) -> list[Advert]:
-    """Every VRRP advertisement in a capture, decoded with ``dissectors.vrrp.parse_vrrp``.
-
-    Walks Ethernet, 802.1Q/802.1ad tags, IPv4/IPv6 and AH (RFC 4302 section 2: the payload
-    follows (Payload Len + 2) 32-bit words). Frames that do not decode are skipped.
-    """
-    from dissectors.common import DecodeError
-    from dissectors.vrrp import IPPROTO_VRRP, looks_like_carp, parse_vrrp
-
-    out: list[Advert] = []
-    for ts, frame in pcap_frames(path):
-        if len(frame) < 14:
-            continue
-        vlans: list[int] = []
-        etype = int.from_bytes(frame[12:14], "big")
-        off = 14
-        while etype in _ETH_VLAN_TYPES and len(frame) >= off + 4:
-            vlans.append(int.from_bytes(frame[off : off + 2], "big") & 0x0FFF)
-            etype = int.from_bytes(frame[off + 2 : off + 4], "big")
-            off += 4
-        ip = frame[off:]
-        if etype == 0x0800 and len(ip) >= 20 and ip[0] >> 4 == 4:
-            hlen = (ip[0] & 0x0F) * 4
-            total = int.from_bytes(ip[2:4], "big")
-            proto, ttl = ip[9], ip[8]
-            src = ipaddress.IPv4Address(ip[12:16])
-            dst = ipaddress.IPv4Address(ip[16:20])
-            payload = ip[hlen:total]
-        elif etype == 0x86DD and len(ip) >= 40:
-            proto, ttl = ip[6], ip[7]
-            src6 = ipaddress.IPv6Address(ip[8:24])
-            dst6 = ipaddress.IPv6Address(ip[24:40])
-            src, dst = src6, dst6  # type: ignore[assignment]
-            payload = ip[40 : 40 + int.from_bytes(ip[4:6], "big")]
-        else:
-            continue
-        in_ah = False
-        if proto == IPPROTO_AH and len(payload) >= 2:
-            proto, payload, in_ah = payload[0], payload[(payload[1] + 2) * 4 :], True
-        if proto != IPPROTO_VRRP or looks_like_carp(payload):
-            continue
-        try:
-            pkt = parse_vrrp(payload, src=src, dst=dst)
-        except DecodeError:
-            continue
-        out.append(
-            Advert(
-                ts,
-                tuple(vlans),
-                _mac(frame[6:12]),
-                _mac(frame[0:6]),
-                str(src),
-                str(dst),
-                ttl,
-                in_ah,
-                pkt,
-            )
-        )
-    return out
-
-
-@dataclass
-class MasterRun:
-    """A stretch of adverts from one source in one group (see ``master_runs``)."""
-
-    group: tuple[tuple[int, ...], int, int]
-    address: str
-    first: Advert
-    last: Advert
-    count: int = 1
-    outranked: bool = False  # a better advert from another source came after ``last``
-
-
-def _outranks(a: Advert, run: MasterRun) -> bool:
-    """RFC 5798 section 6.4.3: a higher priority wins, equal priorities go to the higher
-    primary address."""
-    p, q = a.packet.priority, run.last.packet.priority
-    mine, theirs = ipaddress.ip_address(a.src), ipaddress.ip_address(run.address)
-    return p > q or (p == q and mine.packed > theirs.packed)
-
-
-def skew_time_s(priority: int, interval_s: float, version: int) -> float:
-    """RFC 3768 section 6.1: (256 - Priority) / 256; RFC 5798 section 6.1 scales it by the
-    (Master_)Advertisement_Interval."""
-    return (256 - priority) / 256 * (interval_s if version == 3 else 1.0)
-
-
-def master_down_interval_s(priority: int, interval_s: float, version: int) -> float:
-    """RFC 3768 section 6.1 / RFC 5798 section 6.1: 3 x interval + Skew_Time."""
-    return 3 * interval_s + skew_time_s(priority, interval_s, version)
-
-
-def master_runs(adverts: Iterable[Advert]) -> list[MasterRun]:
-    """Split each source's adverts into master runs. A run ends with a priority-0 advert (the
-    master resigned, RFC 5798 section 6.4.3), with silence longer than 3 intervals + 1 s, or
-    with silence longer than 1.5 intervals during which a better router advertised (the
-    source was preempted and was a backup until it advertised again)."""
-    runs: list[MasterRun] = []
-    current: dict[tuple[tuple[tuple[int, ...], int, int], str], MasterRun] = {}
-    for a in sorted(adverts, key=lambda a: a.time):
-        key = (a.group, a.src)
-        run = current.get(key)
-        if run is not None:
-            gap = a.time - run.last.time
-            if gap > 3 * a.interval_s + 1.0 or (run.outranked and gap > 1.5 * a.interval_s):
-                run = None
-        if a.packet.priority > 0:
-            for (g, src), other in current.items():
-                if g == a.group and src != a.src and _outranks(a, other):
-                    other.outranked = True
-        if run is None:
-            if a.packet.priority == 0:
-                current.pop(key, None)
-                continue  # a resignation from a router we never saw as master
-            run = MasterRun(a.group, a.src, a, a)
-            runs.append(run)
-            current[key] = run
-        else:
-            run.last = a
-            run.count += 1
-            run.outranked = False
-        if a.packet.priority == 0:
-            del current[key]
-    return sorted(runs, key=lambda r: r.first.time)
-
-
-def merge_split_brain(runs: list[MasterRun]) -> list[MasterRun]:
-    """In a group where two sources advertised at the same time for more than an interval
-    (split brain), each source counts as one master run from its first advert to its last:
-    neither left the master state, even if its adverts came irregularly (keepalived restarts a
-    master's advert timer on every advert it receives, even one it then discards)."""
-    split: set[tuple[tuple[int, ...], int, int]] = set()
-    for a in runs:
-        for b in runs:
-            if a.group == b.group and a.address < b.address:
-                overlap = min(a.last.time, b.last.time) - max(a.first.time, b.first.time)
-                if overlap > a.first.interval_s:
-                    split.add(a.group)
-    out: list[MasterRun] = []
-    merged: dict[tuple[tuple[tuple[int, ...], int, int], str], MasterRun] = {}
-    for r in runs:
-        key = (r.group, r.address)
-        if r.group in split and key in merged:
-            m = merged[key]
-            m.last, m.count = r.last, m.count + r.count
-            continue
-        merged[key] = r
-        out.append(r)
-    return out
-
-
-def masters_and_failovers(
-    adverts: Iterable[Advert],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The truth file's ``masters`` and ``failovers`` as measured in a capture.
-
-    Runs of one source in a split-brain group are merged (``merge_split_brain``).
-    A failover is a run of B following a run of A in the same group, A having stopped by the
-    time B was one interval old (otherwise both are masters at once: split brain, no failover).
-    Its cause is ``resigned`` (A's last advert had priority 0), ``preempted`` (A was still
-    advertising less than two intervals before B's first advert and B has the higher priority)
-    or ``silent``. ``expected_ms``: Skew_Time after priority 0, Master_Down_Interval after
-    silence, both with B's priority (RFC 3768 / RFC 5798 section 6.1), None when preempted.
-    """
-    runs = merge_split_brain(master_runs(adverts))
-    masters = [
-        {
-            "vlan": list(r.group[0]),
-            "family": r.group[1],
-            "vrid": r.group[2],
-            "address": r.address,
-            "since": r.first.time,
-        }
-        for r in runs
-    ]
-    failovers: list[tuple[float, dict[str, Any]]] = []
-    by_group: dict[tuple[tuple[int, ...], int, int], list[MasterRun]] = {}
-    for r in runs:
-        by_group.setdefault(r.group, []).append(r)
-    for group, grs in by_group.items():
-        for a, b in zip(grs, grs[1:], strict=False):
-            if a.address == b.address:
-                continue
-            interval = b.first.interval_s
-            if a.last.time > b.first.time + interval:
-                continue  # both advertise at once
-            gap = b.first.time - a.last.time
-            prio, version = int(b.first.packet.priority), int(b.first.packet.version)
-            expected: float | None
-            if a.last.packet.priority == 0:
-                cause, expected = "resigned", skew_time_s(prio, interval, version)
-            elif gap < 2 * a.last.interval_s and prio > a.last.packet.priority:
-                cause, expected = "preempted", None
-            else:
-                cause, expected = "silent", master_down_interval_s(prio, interval, version)
-            failovers.append(
-                (
-                    b.first.time,
-                    {
-                        "vlan": list(group[0]),
-                        "family": group[1],
-                        "vrid": group[2],
-                        "from": a.address,
-                        "to": b.address,
-                        "cause": cause,
-                        "gap_ms": round(gap * 1000, 3),
-                        "expected_ms": None if expected is None else round(expected * 1000, 3),
-                    },
-                )
-            )
-    failovers.sort(key=lambda tf: tf[0])
-    return masters, [f for _, f in failovers]
+# Reading captures lives in tests/lab_capture.py (frames) and tests/lab_vrrp.py (VRRP adverts,
+# truth); the names stay importable from here.
+__all__ = [
+    "Advert",
+    "Daemon",
+    "Host",
+    "KeepalivedInstance",
+    "Lab",
+    "LabError",
+    "MasterRun",
+    "Segment",
+    "master_down_interval_s",
+    "master_runs",
+    "masters_and_failovers",
+    "merge_split_brain",
+    "missing_prerequisites",
+    "pcap_frames",
+    "read_adverts",
+    "skew_time_s",
+]
