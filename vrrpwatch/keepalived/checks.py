@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vrrpwatch.keepalived.model import KeepalivedConfig, VrrpInstance
+from vrrpwatch.keepalived.model import KeepalivedConfig, Source, VrrpInstance
 from vrrpwatch.keepalived.report import (
     AuditFinding,
     AuditSeverity,
@@ -73,79 +73,73 @@ def members_of(configs: Sequence[KeepalivedConfig]) -> list[Member]:
 
 
 def instance_checks(m: Member) -> list[AuditFinding]:
+    """What is wrong with one instance whatever its peers say."""
     inst = m.instance
     out: list[AuditFinding] = []
     key = group_key(inst)
+
+    def finding(
+        severity: AuditSeverity, ident: str, message: str, source: Source = inst.source
+    ) -> AuditFinding:
+        return AuditFinding(
+            severity=severity,
+            id=ident,
+            message=f"{m.label}: {message}",
+            group=key,
+            routers=(m.router,),
+            source=str(source),
+        )
+
     if not 1 <= inst.priority <= 255:
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.ERROR,
-                id="priority-out-of-range",
-                message=f"{m.label}: priority {inst.priority} is outside 1..255 "
-                "(keepalived falls back to 100)",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
+            finding(
+                AuditSeverity.ERROR,
+                "priority-out-of-range",
+                f"priority {inst.priority} is outside 1..255 (keepalived falls back to 100)",
             )
         )
     if not 1 <= inst.vrid <= 255:
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.ERROR,
-                id="vrid-out-of-range",
-                message=f"{m.label}: virtual_router_id {inst.vrid} is outside 1..255",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
+            finding(
+                AuditSeverity.ERROR,
+                "vrid-out-of-range",
+                f"virtual_router_id {inst.vrid} is outside 1..255",
             )
         )
     if inst.auth_type is not None and inst.version == 3:
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.WARNING,
-                id="auth-ignored-v3",
-                message=f"{m.label}: authentication is configured but VRRPv3 has none; "
-                "keepalived ignores it",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
+            finding(
+                AuditSeverity.WARNING,
+                "auth-ignored-v3",
+                "authentication is configured but VRRPv3 has none; keepalived ignores it",
             )
         )
     elif inst.auth_type == "PASS":
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.WARNING,
-                id="plaintext-auth",
-                message=f"{m.label}: auth_type PASS sends the password in clear in every advert",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
+            finding(
+                AuditSeverity.WARNING,
+                "plaintext-auth",
+                "auth_type PASS sends the password in clear in every advert",
             )
         )
     if inst.state == "MASTER" and (not inst.preempt or inst.preempt_delay_s):
         what = "nopreempt" if not inst.preempt else "preempt_delay"
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.WARNING,
-                id="preempt-setting-ignored",
-                message=f"{m.label}: {what} has no effect with state MASTER "
+            finding(
+                AuditSeverity.WARNING,
+                "preempt-setting-ignored",
+                f"{what} has no effect with state MASTER "
                 "(keepalived.conf(5): the initial state must be BACKUP)",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
             )
         )
     for vip in inst.vips:
         if vip.dev is not None and inst.interface is not None and vip.dev != inst.interface:
             out.append(
-                AuditFinding(
-                    severity=AuditSeverity.WARNING,
-                    id="vip-dev-mismatch",
-                    message=f"{m.label}: VIP {vip.ip} is on {vip.dev}, "
-                    f"the instance runs on {inst.interface}",
-                    group=key,
-                    routers=(m.router,),
-                    source=str(vip.source),
+                finding(
+                    AuditSeverity.WARNING,
+                    "vip-dev-mismatch",
+                    f"VIP {vip.ip} is on {vip.dev}, the instance runs on {inst.interface}",
+                    vip.source,
                 )
             )
     return out
