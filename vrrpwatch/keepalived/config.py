@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -127,174 +129,257 @@ def _vip_block(stmt: Stmt) -> list[VirtualAddress]:
     return [_vip_line(s) for s in need_block(stmt)]
 
 
-def _parse_instance(stmt: Stmt, global_version: int) -> VrrpInstance:
-    if len(stmt.args) != 1:
-        raise err(stmt.keyword, "vrrp_instance needs exactly one name")
-    name = stmt.args[0].text
-    body = need_block(stmt)
-    state = "BACKUP"
+@dataclass(slots=True)
+class _Instance:
+    """What a ``vrrp_instance`` block's lines have said so far (keepalived's ``vrrp_t`` while
+    vrrp_parser.c reads it); each handler of ``_INSTANCE_KEYWORDS`` reads one line into it."""
+
+    state: str = "BACKUP"
     interface: str | None = None
     vrid: int | None = None
-    priority = DEFAULT_PRIORITY
+    priority: int = DEFAULT_PRIORITY
     version: int | None = None
     advert_s: Decimal | None = None
     auth_type: str | None = None
     auth_pass: str | None = None
-    src_ips: dict[str, IPAddress] = {}
-    preempt = True
-    preempt_delay_s = 0.0
-    use_vmac = False
+    src_ips: dict[str, IPAddress] = field(default_factory=dict)
+    preempt: bool = True
+    preempt_delay_s: float = 0.0
+    use_vmac: bool = False
     vmac_interface: str | None = None
     vmac_address: str | None = None
-    xmit_base = False
-    native_ipv6 = False
+    xmit_base: bool = False
+    native_ipv6: bool = False
     accept: bool | None = None
-    tracks_other = False
-    vips: list[VirtualAddress] = []
-    excluded: list[VirtualAddress] = []
-    peers: list[IPAddress] = []
-    tracked: list[TrackedInterface] = []
-    notify: list[NotifyLine] = []
-    ignored: list[str] = []
-    scripts_tracked: list[TrackedScript] = []
-    files_tracked: list[TrackedFile] = []
-    for s in body:
-        kw = s.keyword.text
-        if kw == "state":
-            no_block(s)
-            v = one_arg(s)
-            if v.text not in ("MASTER", "BACKUP"):
-                raise err(v, f"state must be MASTER or BACKUP, not {shown(v.text)}")
-            # keepalived ignores "state BACKUP" after "state MASTER" (vrrp_state_handler).
-            if state != "MASTER":
-                state = v.text
-        elif kw == "interface":
-            no_block(s)
-            interface = one_arg(s).text
-        elif kw == "virtual_router_id":
-            no_block(s)
-            vrid = read_int(one_arg(s), "virtual_router_id")
-        elif kw == "priority":
-            no_block(s)
-            priority = read_int(one_arg(s), "priority")
-        elif kw == "version":
-            no_block(s)
-            v = one_arg(s)
-            if v.text not in ("2", "3"):
-                raise err(v, f"version must be 2 or 3, not {shown(v.text)}")
-            version = int(v.text)
-        elif kw == "advert_int":
-            no_block(s)
-            v = one_arg(s)
-            advert_s = read_seconds(v, "advert_int")
-            if advert_s == 0:
-                raise err(v, "advert_int must be greater than 0")
-        elif kw == "authentication":
-            for a in need_block(s):
-                no_block(a)
-                if a.keyword.text == "auth_type":
-                    v = one_arg(a)
-                    if v.text not in ("PASS", "AH"):
-                        raise err(v, f"auth_type must be PASS or AH, not {shown(v.text)}")
-                    auth_type = v.text
-                elif a.keyword.text == "auth_pass":
-                    auth_pass = one_arg(a).text
-                else:
-                    raise err(a.keyword, f"unknown authentication keyword {shown(a.keyword.text)}")
-        elif kw == "virtual_ipaddress":
-            vips.extend(_vip_block(s))
-        elif kw == "virtual_ipaddress_excluded":
-            excluded.extend(_vip_block(s))
-        elif kw in ("unicast_src_ip", "mcast_src_ip"):
-            no_block(s)
-            src_ips[kw] = read_ip(one_arg(s), kw)
-        elif kw == "unicast_peer":
-            for p in need_block(s):
-                no_block(p)
-                peers.append(read_ip(p.keyword, "unicast_peer"))
-        elif kw == "nopreempt":
-            preempt = False
-        elif kw == "preempt":
-            preempt = True
-        elif kw == "preempt_delay":
-            no_block(s)
-            delay = read_seconds(one_arg(s), "preempt_delay")
-            if delay > 1000:
-                raise err(s.args[0], "preempt_delay must be between 0 and 1000 seconds")
-            preempt_delay_s = float(delay)
-        elif kw == "use_vmac":
-            use_vmac = True
-            vmac_interface, vmac_address = _use_vmac(s)
-        elif kw == "vmac_xmit_base":
-            no_block(s)
-            xmit_base = True
-        elif kw == "track_interface":
-            for t in need_block(s):
-                no_block(t)
-                tracked.append(track_interface_line(t))
-        elif kw == "native_ipv6":
-            native_ipv6 = True
-        elif kw in ("accept", "no_accept"):
-            no_block(s)
-            accept = kw == "accept"
-        elif kw == "track_script":
-            scripts_tracked.extend(tracked_scripts(s))
-            tracks_other = tracks_other or bool(s.block)
-        elif kw == "track_file":
-            files_tracked.extend(tracked_files(s))
-            tracks_other = tracks_other or bool(s.block)
-        elif kw in ("track_process", "track_bfd"):
-            tracks_other = tracks_other or bool(s.block)
-            ignored.append(kw)
-        elif kw in NOTIFY_KEYWORDS:
-            notify.append(notify_line(s))
-        else:
-            # Any other keyword (garp settings, smtp_alert, ...) is not modelled: join warns.
-            ignored.append(kw)
+    tracks_other: bool = False
+    vips: list[VirtualAddress] = field(default_factory=list)
+    excluded: list[VirtualAddress] = field(default_factory=list)
+    peers: list[IPAddress] = field(default_factory=list)
+    tracked: list[TrackedInterface] = field(default_factory=list)
+    notify: list[NotifyLine] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    scripts_tracked: list[TrackedScript] = field(default_factory=list)
+    files_tracked: list[TrackedFile] = field(default_factory=list)
 
-    if vrid is None:
+
+def _state(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    v = one_arg(s)
+    if v.text not in ("MASTER", "BACKUP"):
+        raise err(v, f"state must be MASTER or BACKUP, not {shown(v.text)}")
+    # keepalived ignores "state BACKUP" after "state MASTER" (vrrp_state_handler).
+    if i.state != "MASTER":
+        i.state = v.text
+
+
+def _interface(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    i.interface = one_arg(s).text
+
+
+def _vrid(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    i.vrid = read_int(one_arg(s), "virtual_router_id")
+
+
+def _priority(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    i.priority = read_int(one_arg(s), "priority")
+
+
+def _version(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    v = one_arg(s)
+    if v.text not in ("2", "3"):
+        raise err(v, f"version must be 2 or 3, not {shown(v.text)}")
+    i.version = int(v.text)
+
+
+def _advert_int(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    v = one_arg(s)
+    i.advert_s = read_seconds(v, "advert_int")
+    if i.advert_s == 0:
+        raise err(v, "advert_int must be greater than 0")
+
+
+def _authentication(i: _Instance, s: Stmt) -> None:
+    for a in need_block(s):
+        no_block(a)
+        if a.keyword.text == "auth_type":
+            v = one_arg(a)
+            if v.text not in ("PASS", "AH"):
+                raise err(v, f"auth_type must be PASS or AH, not {shown(v.text)}")
+            i.auth_type = v.text
+        elif a.keyword.text == "auth_pass":
+            i.auth_pass = one_arg(a).text
+        else:
+            raise err(a.keyword, f"unknown authentication keyword {shown(a.keyword.text)}")
+
+
+def _virtual_ipaddress(i: _Instance, s: Stmt) -> None:
+    i.vips.extend(_vip_block(s))
+
+
+def _virtual_ipaddress_excluded(i: _Instance, s: Stmt) -> None:
+    i.excluded.extend(_vip_block(s))
+
+
+def _src_ip(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    kw = s.keyword.text
+    i.src_ips[kw] = read_ip(one_arg(s), kw)
+
+
+def _unicast_peer(i: _Instance, s: Stmt) -> None:
+    for p in need_block(s):
+        no_block(p)
+        i.peers.append(read_ip(p.keyword, "unicast_peer"))
+
+
+def _preempt(i: _Instance, s: Stmt) -> None:
+    i.preempt = s.keyword.text == "preempt"
+
+
+def _preempt_delay(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    delay = read_seconds(one_arg(s), "preempt_delay")
+    if delay > 1000:
+        raise err(s.args[0], "preempt_delay must be between 0 and 1000 seconds")
+    i.preempt_delay_s = float(delay)
+
+
+def _vmac(i: _Instance, s: Stmt) -> None:
+    i.use_vmac = True
+    i.vmac_interface, i.vmac_address = _use_vmac(s)
+
+
+def _vmac_xmit_base(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    i.xmit_base = True
+
+
+def _track_interface(i: _Instance, s: Stmt) -> None:
+    for t in need_block(s):
+        no_block(t)
+        i.tracked.append(track_interface_line(t))
+
+
+def _native_ipv6(i: _Instance, s: Stmt) -> None:
+    i.native_ipv6 = True
+
+
+def _accept(i: _Instance, s: Stmt) -> None:
+    no_block(s)
+    i.accept = s.keyword.text == "accept"
+
+
+def _track_script(i: _Instance, s: Stmt) -> None:
+    i.scripts_tracked.extend(tracked_scripts(s))
+    i.tracks_other = i.tracks_other or bool(s.block)
+
+
+def _track_file(i: _Instance, s: Stmt) -> None:
+    i.files_tracked.extend(tracked_files(s))
+    i.tracks_other = i.tracks_other or bool(s.block)
+
+
+def _track_other(i: _Instance, s: Stmt) -> None:
+    # track_process, track_bfd: not modelled, but they change the priority.
+    i.tracks_other = i.tracks_other or bool(s.block)
+    i.ignored.append(s.keyword.text)
+
+
+def _notify(i: _Instance, s: Stmt) -> None:
+    i.notify.append(notify_line(s))
+
+
+# The instance keywords read (keepalived vrrp_parser.c, ``init_vrrp_keywords``); any other one
+# (garp settings, smtp_alert, ...) is recorded in ``VrrpInstance.ignored``: join warns.
+_INSTANCE_KEYWORDS: dict[str, Callable[[_Instance, Stmt], None]] = {
+    "state": _state,
+    "interface": _interface,
+    "virtual_router_id": _vrid,
+    "priority": _priority,
+    "version": _version,
+    "advert_int": _advert_int,
+    "authentication": _authentication,
+    "virtual_ipaddress": _virtual_ipaddress,
+    "virtual_ipaddress_excluded": _virtual_ipaddress_excluded,
+    "unicast_src_ip": _src_ip,
+    "mcast_src_ip": _src_ip,
+    "unicast_peer": _unicast_peer,
+    "nopreempt": _preempt,
+    "preempt": _preempt,
+    "preempt_delay": _preempt_delay,
+    "use_vmac": _vmac,
+    "vmac_xmit_base": _vmac_xmit_base,
+    "track_interface": _track_interface,
+    "native_ipv6": _native_ipv6,
+    "accept": _accept,
+    "no_accept": _accept,
+    "track_script": _track_script,
+    "track_file": _track_file,
+    "track_process": _track_other,
+    "track_bfd": _track_other,
+    **dict.fromkeys(NOTIFY_KEYWORDS, _notify),
+}
+
+
+def _parse_instance(stmt: Stmt, global_version: int) -> VrrpInstance:
+    if len(stmt.args) != 1:
+        raise err(stmt.keyword, "vrrp_instance needs exactly one name")
+    name = stmt.args[0].text
+    i = _Instance()
+    for s in need_block(stmt):
+        handler = _INSTANCE_KEYWORDS.get(s.keyword.text)
+        if handler is None:
+            i.ignored.append(s.keyword.text)
+        else:
+            handler(i, s)
+
+    if i.vrid is None:
         raise err(stmt.keyword, f"vrrp_instance {name} has no virtual_router_id")
-    families = {v.ip.version for v in vips}
+    families = {v.ip.version for v in i.vips}
     if len(families) > 1:
         raise err(
             stmt.keyword,
             f"vrrp_instance {name}: virtual_ipaddress mixes IPv4 and IPv6 "
             "(use virtual_ipaddress_excluded for the other family)",
         )
-    if not preempt:
-        # keepalived resets it: "preempt_delay is incompatible with nopreempt mode".
-        preempt_delay_s = 0.0
+    # keepalived resets it: "preempt_delay is incompatible with nopreempt mode".
+    preempt_delay_s = i.preempt_delay_s if i.preempt else 0.0
     # keepalived.conf(5) "version": IPv6 instances always use VRRPv3.
-    resolved = 3 if (6 in families or native_ipv6) else (version or global_version)
+    resolved = 3 if (6 in families or i.native_ipv6) else (i.version or global_version)
     return VrrpInstance(
         name=name,
-        interface=interface,
-        state=state,
-        vrid=vrid,
-        priority=priority,
+        interface=i.interface,
+        state=i.state,
+        vrid=i.vrid,
+        priority=i.priority,
         version=resolved,
-        advert_int_ms=_normalise_advert(advert_s, resolved),
-        auth_type=auth_type,
-        auth_pass=auth_pass,
-        vips=tuple(vips),
-        excluded_vips=tuple(excluded),
-        unicast_src_ip=src_ips.get("unicast_src_ip"),
-        mcast_src_ip=src_ips.get("mcast_src_ip"),
-        unicast_peers=tuple(peers),
-        preempt=preempt,
-        accept=accept,
+        advert_int_ms=_normalise_advert(i.advert_s, resolved),
+        auth_type=i.auth_type,
+        auth_pass=i.auth_pass,
+        vips=tuple(i.vips),
+        excluded_vips=tuple(i.excluded),
+        unicast_src_ip=i.src_ips.get("unicast_src_ip"),
+        mcast_src_ip=i.src_ips.get("mcast_src_ip"),
+        unicast_peers=tuple(i.peers),
+        preempt=i.preempt,
+        accept=i.accept,
         preempt_delay_s=preempt_delay_s,
-        use_vmac=use_vmac,
-        vmac_interface=vmac_interface,
-        vmac_address=vmac_address,
+        use_vmac=i.use_vmac,
+        vmac_interface=i.vmac_interface,
+        vmac_address=i.vmac_address,
         # keepalived: "vmac_xmit_base is only valid with a vmac" (cleared otherwise).
-        vmac_xmit_base=xmit_base and use_vmac,
-        track_interface=tuple(tracked),
-        track_script=tuple(scripts_tracked),
-        track_file=tuple(files_tracked),
-        dynamic_priority=tracks_other or any(t.weight for t in tracked),
-        notify=tuple(notify),
-        ignored=tuple(dict.fromkeys(ignored)),
+        vmac_xmit_base=i.xmit_base and i.use_vmac,
+        track_interface=tuple(i.tracked),
+        track_script=tuple(i.scripts_tracked),
+        track_file=tuple(i.files_tracked),
+        dynamic_priority=i.tracks_other or any(t.weight for t in i.tracked),
+        notify=tuple(i.notify),
+        ignored=tuple(dict.fromkeys(i.ignored)),
         source=stmt.src,
     )
 
