@@ -173,35 +173,51 @@ def _disagreement(
 
 
 def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
-    out: list[AuditFinding] = []
-    routers = tuple(dict.fromkeys(m.router for m in members))
-    if len(routers) < len(members):
-        counts: dict[str, int] = {}
-        for m in members:
-            counts[m.router] = counts.get(m.router, 0) + 1
-        dup = [m.router for m in members if counts[m.router] > 1]
-        out.append(
-            AuditFinding(
-                severity=AuditSeverity.ERROR,
-                id="duplicate-vrid",
-                message=f"{key}: {dup[0]} runs more than one instance of this group",
-                group=key,
-                routers=(dup[0],),
-                source=str(members[0].instance.source),
-            )
-        )
+    """What is wrong with a group of peers (one VRID on one link) taken together."""
+    out = _duplicate_instances(key, members)
     if len(members) == 1:
-        out.append(
-            AuditFinding(
-                severity=AuditSeverity.INFO,
-                id="single-router",
-                message=f"{key}: only {members[0].label} is configured; nothing to fail over to",
-                group=key,
-                routers=routers,
-                source=str(members[0].instance.source),
-            )
+        return [*out, _single_router(key, members)]
+    for check in (_disagreements, _two_owners, _equal_priorities, _masters_below_others):
+        out.extend(check(key, members))
+    return out
+
+
+def _routers(members: Sequence[Member]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m.router for m in members))
+
+
+def _duplicate_instances(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
+    if len(_routers(members)) == len(members):
+        return []
+    counts: dict[str, int] = {}
+    for m in members:
+        counts[m.router] = counts.get(m.router, 0) + 1
+    dup = [m.router for m in members if counts[m.router] > 1]
+    return [
+        AuditFinding(
+            severity=AuditSeverity.ERROR,
+            id="duplicate-vrid",
+            message=f"{key}: {dup[0]} runs more than one instance of this group",
+            group=key,
+            routers=(dup[0],),
+            source=str(members[0].instance.source),
         )
-        return out
+    ]
+
+
+def _single_router(key: GroupKey, members: Sequence[Member]) -> AuditFinding:
+    return AuditFinding(
+        severity=AuditSeverity.INFO,
+        id="single-router",
+        message=f"{key}: only {members[0].label} is configured; nothing to fail over to",
+        group=key,
+        routers=_routers(members),
+        source=str(members[0].instance.source),
+    )
+
+
+def _disagreements(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
+    """Values every peer must share: version, interval, authentication (VRRPv2), VIPs."""
     checks: list[AuditFinding | None] = [
         _disagreement(
             key,
@@ -243,20 +259,28 @@ def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]
             {m.label: _vip_label(m.instance) for m in members},
         )
     )  # fmt: skip
-    out.extend(f for f in checks if f is not None)
+    return [f for f in checks if f is not None]
+
+
+def _two_owners(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
     owners = [m for m in members if m.instance.priority == 255]
-    if len(owners) > 1:
-        out.append(
-            AuditFinding(
-                severity=AuditSeverity.ERROR,
-                id="two-owners",
-                message=f"{key}: {len(owners)} address owners (priority 255): "
-                + ", ".join(m.label for m in owners),
-                group=key,
-                routers=tuple(m.router for m in owners),
-                source=str(owners[1].instance.source),
-            )
+    if len(owners) <= 1:
+        return []
+    return [
+        AuditFinding(
+            severity=AuditSeverity.ERROR,
+            id="two-owners",
+            message=f"{key}: {len(owners)} address owners (priority 255): "
+            + ", ".join(m.label for m in owners),
+            group=key,
+            routers=tuple(m.router for m in owners),
+            source=str(owners[1].instance.source),
         )
+    ]
+
+
+def _equal_priorities(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
+    out: list[AuditFinding] = []
     by_prio: dict[int, list[Member]] = {}
     for m in members:
         by_prio.setdefault(m.instance.priority, []).append(m)
@@ -274,8 +298,13 @@ def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]
                     source=str(same[1].instance.source),
                 )
             )
+    return out
+
+
+def _masters_below_others(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
     # Highest priority first (config order within one): the peers a MASTER is below are a
     # prefix, named up to _LISTED of them (a group of thousands stays linear).
+    out: list[AuditFinding] = []
     ranked = sorted(members, key=lambda x: -x.instance.priority)
     above: dict[int, int] = {}  # priority -> how many members have a higher one
     for rank, x in enumerate(ranked):
