@@ -15,11 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-class LabError(RuntimeError):
-    """The lab could not do what was asked (a command failed, a daemon did not come up, a
-    capture is not what it should be)."""
-
+from tests.lab_base import LabError
 
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
