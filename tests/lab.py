@@ -34,8 +34,12 @@ API summary:
   first part of every namespace and interface name the lab creates. ``lab.segment(name)``,
   ``lab.host(name, segment, addr4=, addr6=, vlans={vid: (addr4, addr6)}, ipv6=True)``,
   ``lab.close()`` (idempotent; also ``with Lab()``), ``lab.namespaces()`` (ours that exist),
-  ``lab.pids`` (every process it started), ``lab.workdir``.
-- ``Host``: ``run(cmd)``, ``popen(cmd, log=)``, ``addresses(iface=None)``,
+  ``lab.pids`` (every process it started), ``lab.workdir``, ``lab.popen_in(ns, cmd, ...)`` and
+  ``lab.start_daemon(ns, name, argv, log, ready=)``: every process of the lab starts through
+  these two (recorded, stopped by PID at close; a daemon that never gets ready is killed at once).
+- ``Host``: ``run(cmd)``, ``popen(cmd, log=, stdout=, stderr=, text=, env=, cwd=)``,
+  ``vrrpwatch(*args, log=, stdout=, stderr=, prefix=)`` (this tree's ``python -m vrrpwatch``),
+  ``start_daemon(name, argv, log, ready=)``, ``addresses(iface=None)``,
   ``has_address(ip)``, ``wait_for_address(ip, timeout, present=True)``, ``mac(iface)``,
   ``link_down()`` / ``link_up()``, ``add_vlan(vid, addr4, addr6)``, ``add_address(cidr, iface)``,
   ``ping(ip)``, ``arping(ip)``, ``keepalived(*instances, **instance_fields)``,
@@ -43,6 +47,14 @@ API summary:
   advskew=, preempt=, ...)``, ``tcpdump(path, iface=, bpf=)``.
 - ``Daemon``: ``pid``, ``pids``, ``alive``, ``stop()`` (SIGTERM, wait), ``kill()`` (SIGKILL),
   ``log`` (text so far), ``wait_for_log(regex, timeout)``.
+
+The peers (``KeepalivedInstance``, ``Daemon``, ``Host.keepalived`` and the other starters) are in
+``tests/lab_peers.py``, the lab's error and address rule in ``tests/lab_base.py``; their names
+are importable from here too.
+
+Reading what a monitor recorded: ``tests/lab_capture.py`` (pcap frames walked to the IP
+payload, truth rows), ``tests/lab_vrrp.py`` (``read_adverts``, ``masters_and_failovers``: names
+also importable from here), ``tests/lab_carp.py`` (CARP).
 
 Hygiene: only documentation addresses (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
 2001:db8::/32, plus IPv6 link-local) are accepted; ``close()`` stops the processes the lab
@@ -64,22 +76,33 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-DOC_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "fe80::/10")
+from tests.lab_base import DOC_NETWORKS, LabError, bare, check_doc_address
+from tests.lab_capture import pcap_frames
+from tests.lab_peers import (
+    DEFAULT_BPF,
+    FRR_DIR,
+    ROOT,
+    UCARP,
+    Daemon,
+    KeepalivedInstance,
+    Peers,
+    terminate,
 )
-
-# What a VRRP monitor port should record: VRRP over IPv4 and IPv6, VRRPv2 inside AH (RFC 2338
-# section 5.3.6.3, IP protocol 51), ARP (gratuitous ARPs of a new master) and ICMPv6 without
-# extension headers (neighbour advertisements; MLD carries a hop-by-hop header and stays out),
-# untagged or under one 802.1Q tag.
-_VRRP_BPF = "(ip proto 112 or ip proto 51 or ip6 proto 112 or arp or icmp6)"
-DEFAULT_BPF = f"{_VRRP_BPF} or (vlan and {_VRRP_BPF})"
+from tests.lab_vrrp import (
+    Advert,
+    MasterRun,
+    master_down_interval_s,
+    master_runs,
+    masters_and_failovers,
+    merge_split_brain,
+    read_adverts,
+    skew_time_s,
+)
 
 # The trunk's userspace 802.1Q tagger: argv = trunk port, then bridge:vid pairs. Every frame
 # a VLAN bridge floods (it is promiscuous) goes out of the trunk port with the tag inserted
@@ -105,12 +128,6 @@ while True:
 """
 
 REQUIRED_TOOLS = ("ip", "keepalived", "tcpdump", "tshark", "ping", "arping")
-FRR_DIR = Path("/usr/lib/frr")
-UCARP = "ucarp"
-
-
-class LabError(RuntimeError):
-    """The lab could not do what was asked (a command failed, a daemon did not come up)."""
 
 
 def missing_prerequisites(*, frr: bool = False, ucarp: bool = False) -> list[str]:
@@ -130,160 +147,6 @@ def missing_prerequisites(*, frr: bool = False, ucarp: bool = False) -> list[str
     return out
 
 
-def check_doc_address(addr: str) -> None:
-    """Raise LabError unless ``addr`` (with or without /prefix) is in a documentation range."""
-    ip = ipaddress.ip_interface(addr).ip
-    if not any(ip in net for net in DOC_NETWORKS):
-        raise LabError(f"{addr}: the lab only uses documentation addresses")
-
-
-def _bare(addr: str) -> str:
-    return str(ipaddress.ip_interface(addr).ip)
-
-
-@dataclass(frozen=True)
-class KeepalivedInstance:
-    """One ``vrrp_instance`` of a keepalived configuration.
-
-    ``advert_int`` is in seconds (sub-second only with ``version=3``). ``auth_type`` is None,
-    ``"PASS"`` or ``"AH"`` (VRRPv2 only). ``unicast_src``/``mcast_src`` set the adverts'
-    source address (keepalived ``unicast_src_ip``/``mcast_src_ip``). ``vips`` are CIDR
-    strings; the first one's family makes the instance IPv4 or IPv6. ``interface`` may be
-    a VLAN sub-interface (``eth0.10``).
-    """
-
-    vrid: int
-    priority: int = 100
-    state: str = "BACKUP"
-    version: int = 2
-    advert_int: float = 1.0
-    auth_type: str | None = None
-    auth_pass: str | None = None
-    vips: tuple[str, ...] = ()
-    unicast_peers: tuple[str, ...] = ()
-    unicast_src: str | None = None
-    mcast_src: str | None = None
-    nopreempt: bool = False
-    use_vmac: bool = False
-    interface: str = "eth0"
-    name: str | None = None
-
-    @property
-    def family(self) -> int:
-        return ipaddress.ip_interface(self.vips[0]).version if self.vips else 4
-
-    def render(self, index: int) -> str:
-        for a in (
-            *self.vips,
-            *self.unicast_peers,
-            *([self.unicast_src] if self.unicast_src else []),
-            *([self.mcast_src] if self.mcast_src else []),
-        ):
-            check_doc_address(a)
-        name = self.name or f"VI_{index}"
-        lines = [
-            f"vrrp_instance {name} {{",
-            f"  state {self.state}",
-            f"  interface {self.interface}",
-            f"  virtual_router_id {self.vrid}",
-            f"  priority {self.priority}",
-            f"  advert_int {self.advert_int:g}",
-            f"  version {self.version}",
-        ]
-        if self.nopreempt:
-            lines.append("  nopreempt")
-        if self.use_vmac:
-            # keepalived creates a macvlan with the virtual MAC and sends its adverts from it
-            # (RFC 5798 section 7.3); the interface name must stay within 15 characters.
-            lines.append(f"  use_vmac vrrp.{self.family}.{self.vrid}")
-        if self.auth_type:
-            lines += [
-                "  authentication {",
-                f"    auth_type {self.auth_type}",
-                f"    auth_pass {self.auth_pass or ''}",
-                "  }",
-            ]
-        if self.unicast_src:
-            lines.append(f"  unicast_src_ip {_bare(self.unicast_src)}")
-        if self.mcast_src:
-            lines.append(f"  mcast_src_ip {_bare(self.mcast_src)}")
-        if self.unicast_peers:
-            lines.append("  unicast_peer {")
-            lines += [f"    {_bare(p)}" for p in self.unicast_peers]
-            lines.append("  }")
-        lines.append("  virtual_ipaddress {")
-        dev = self.interface
-        lines += [f"    {v} dev {dev}" for v in self.vips]
-        lines += ["  }", "}"]
-        return "\n".join(lines)
-
-
-class Daemon:
-    """Processes the lab started on a host, stopped by PID. ``log`` is their combined output."""
-
-    def __init__(self, lab: Lab, name: str, procs: list[subprocess.Popen[bytes]], log: Path):
-        self.lab = lab
-        self.name = name
-        self.procs = procs
-        self.log_path = log
-
-    @property
-    def pid(self) -> int:
-        return self.procs[0].pid
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
-
-    @property
-    def alive(self) -> bool:
-        return any(p.poll() is None for p in self.procs)
-
-    @property
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def wait_for_log(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
-        """Wait until ``pattern`` (a regex) appears in the log; LabError on timeout or exit."""
-        deadline = time.monotonic() + timeout
-        rx = re.compile(pattern)
-        while True:
-            m = rx.search(self.log)
-            if m:
-                return m
-            if not self.alive:
-                raise LabError(f"{self.name} exited waiting for {pattern!r}:\n{self.log[-2000:]}")
-            if time.monotonic() > deadline:
-                raise LabError(f"{self.name}: no {pattern!r} in {timeout} s:\n{self.log[-2000:]}")
-            time.sleep(0.05)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM each process (last started first) and wait; SIGKILL if it does not exit."""
-        for p in reversed(self.procs):
-            _terminate(p, signal.SIGTERM, timeout)
-
-    def kill(self) -> None:
-        """SIGKILL: the daemon dies without a word (no priority-0 advert)."""
-        for p in reversed(self.procs):
-            _terminate(p, signal.SIGKILL, 5.0)
-
-
-def _terminate(p: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
-    if p.poll() is not None:
-        return
-    try:
-        p.send_signal(sig)
-        p.wait(timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(5)
-    except ProcessLookupError:
-        pass
-
-
 @dataclass
 class Segment:
     """One L2 segment: bridge ``bridge`` in the namespace ``ns``.
@@ -300,7 +163,7 @@ class Segment:
     hosts: list[Host] = field(default_factory=list)
 
 
-class Host:
+class Host(Peers):
     """A namespace ``ns`` with ``eth0`` cabled to a port of its segment's bridge, and maybe
     more interfaces cabled to other segments (``attach``)."""
 
@@ -337,10 +200,21 @@ class Host:
         return self.lab.sh(["ip", "netns", "exec", self.ns, *argv], check=check, timeout=timeout)
 
     def popen(
-        self, cmd: Sequence[str] | str, *, log: Path | None = None
-    ) -> subprocess.Popen[bytes]:
-        """Start a background process in this namespace; the lab stops it at close()."""
-        return self.lab.popen_in(self.ns, cmd, log=log)
+        self,
+        cmd: Sequence[str] | str,
+        *,
+        log: Path | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        text: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[Any]:
+        """Start a background process in this namespace; the lab stops it at close()
+        (``Lab.popen_in``)."""
+        return self.lab.popen_in(
+            self.ns, cmd, log=log, stdout=stdout, stderr=stderr, text=text, env=env, cwd=cwd
+        )
 
     # -- addresses and links ------------------------------------------------------------------
     def addresses(
@@ -411,224 +285,16 @@ class Host:
     def ping(self, addr: str, *, count: int = 1, timeout_s: int = 2) -> bool:
         check_doc_address(addr)
         r = self.run(
-            ["ping", "-n", "-c", str(count), "-W", str(timeout_s), _bare(addr)], check=False
+            ["ping", "-n", "-c", str(count), "-W", str(timeout_s), bare(addr)], check=False
         )
         return r.returncode == 0
 
     def arping(self, addr: str, *, iface: str = "eth0", count: int = 1) -> bool:
         check_doc_address(addr)
         r = self.run(
-            ["arping", "-q", "-c", str(count), "-w", "2", "-i", iface, _bare(addr)], check=False
+            ["arping", "-q", "-c", str(count), "-w", "2", "-i", iface, bare(addr)], check=False
         )
         return r.returncode == 0
-
-    # -- daemons ---------------------------------------------------------------------------
-    def _daemon_dir(self, kind: str) -> Path:
-        self._daemons += 1
-        d = self.workdir / f"{kind}{self._daemons}"
-        d.mkdir(mode=0o755)
-        return d
-
-    def keepalived(self, *instances: KeepalivedInstance, extra: str = "", **fields: Any) -> Daemon:
-        """Start keepalived (VRRP only) with the given instances, or one built from ``fields``,
-        and ``extra`` configuration text after them (e.g. a ``vrrp_sync_group``).
-
-        Waits until its VRRP child has read the configuration.
-        """
-        insts = list(instances)
-        if fields:
-            for key in ("vips", "unicast_peers"):
-                if key in fields:
-                    fields[key] = tuple(fields[key])
-            insts.append(KeepalivedInstance(**fields))
-        if not insts:
-            raise LabError("keepalived needs at least one instance")
-        d = self._daemon_dir("keepalived")
-        conf = d / "keepalived.conf"
-        body = "\n".join(i.render(n) for n, i in enumerate(insts, 1))
-        conf.write_text(
-            "global_defs {\n"
-            f"  router_id {self.name}\n"
-            "  enable_script_security\n"
-            "  script_user root\n"
-            "}\n" + body + "\n" + extra
-        )
-        log = d / "log"
-        proc = self.popen(
-            [
-                "keepalived",
-                "-n",
-                "-l",
-                "-D",
-                "-P",
-                "-G",
-                "-f",
-                str(conf),
-                "-p",
-                str(d / "keepalived.pid"),
-                "-r",
-                str(d / "vrrp.pid"),
-            ],
-            log=log,
-        )
-        daemon = Daemon(self.lab, f"keepalived@{self.name}", [proc], log)
-        daemon.wait_for_log(r"Opening file|Registering gratuitous|Entering (BACKUP|MASTER|FAULT)")
-        return daemon
-
-    def frr_vrrpd(
-        self,
-        *,
-        vrid: int,
-        priority: int = 100,
-        vips: Iterable[str],
-        version: int = 3,
-        advert_int_ms: int = 1000,
-        preempt: bool = True,
-        iface: str = "eth0",
-    ) -> Daemon:
-        """Start zebra + vrrpd (FRR) for one virtual router on ``iface``.
-
-        FRR needs the virtual MAC on a macvlan over the interface carrying the VIPs
-        (RFC 5798 section 7.3), one per family: ``vrrp4-<vrid>`` / ``vrrp6-<vrid>``.
-        """
-        vip_list = list(vips)
-        for v in vip_list:
-            check_doc_address(v)
-        fam = ipaddress.ip_interface(vip_list[0]).version
-        mv = f"vrrp{fam}-{vrid}"
-        vmac = f"00:00:5e:00:0{1 if fam == 4 else 2}:{vrid:02x}"
-        self.run(["ip", "link", "add", mv, "link", iface, "type", "macvlan", "mode", "bridge"])
-        self.run(["ip", "link", "set", mv, "address", vmac])
-        if fam == 6:
-            self.run(["sysctl", "-q", f"net.ipv6.conf.{mv}.accept_dad=0"])
-        self.run(["ip", "link", "set", mv, "up"])
-        for v in vip_list:
-            self.add_address(v, mv)
-        d = self._daemon_dir("frr")
-        shutil.chown(d, "frr", "frr")
-        ipkw = "ip" if fam == 4 else "ipv6"
-        cfg = [f"interface {iface}", f" vrrp {vrid} version {version}"]
-        cfg += [
-            f" vrrp {vrid} priority {priority}",
-            f" vrrp {vrid} advertisement-interval {advert_int_ms}",
-        ]
-        if not preempt:
-            cfg.append(f" no vrrp {vrid} preempt")
-        cfg += [f" vrrp {vrid} {ipkw} {_bare(v)}" for v in vip_list]
-        (d / "zebra.conf").write_text("hostname zebra\n")
-        (d / "vrrpd.conf").write_text("\n".join(cfg) + "\n")
-        for f in d.iterdir():
-            shutil.chown(f, "frr", "frr")
-        common = ["-z", str(d / "zserv.api"), "--vty_socket", str(d), "-P", "0", "--log", "stdout"]
-        zlog, vlog = d / "zebra.log", d / "vrrpd.log"
-        zebra = self.popen(
-            [
-                str(FRR_DIR / "zebra"),
-                "-f",
-                str(d / "zebra.conf"),
-                "-i",
-                str(d / "zebra.pid"),
-                *common,
-            ],
-            log=zlog,
-        )
-        deadline = time.monotonic() + 10
-        while not (d / "zserv.api").exists():
-            if zebra.poll() is not None or time.monotonic() > deadline:
-                raise LabError(
-                    f"zebra@{self.name} did not start:\n{zlog.read_text(errors='replace')}"
-                )
-            time.sleep(0.05)
-        vrrpd = self.popen(
-            [
-                str(FRR_DIR / "vrrpd"),
-                "-f",
-                str(d / "vrrpd.conf"),
-                "-i",
-                str(d / "vrrpd.pid"),
-                *common,
-            ],
-            log=vlog,
-        )
-        daemon = Daemon(self.lab, f"frr@{self.name}", [zebra, vrrpd], vlog)
-        self.frr_dir = d
-        return daemon
-
-    def ucarp(
-        self,
-        *,
-        vhid: int,
-        password: str,
-        vip: str,
-        advbase: int = 1,
-        advskew: int = 0,
-        preempt: bool = False,
-        srcip: str | None = None,
-        iface: str = "eth0",
-        shutdown: bool = True,
-    ) -> Daemon:
-        """Start ucarp (Debian package ucarp, a userland CARP) for one vhid on ``iface``.
-
-        ucarp only sends and hears CARP adverts (from ``srcip``, default the interface's first
-        IPv4 address); its up script adds ``vip`` (CIDR) to ``iface`` when it becomes master,
-        its down script removes it (ucarp runs them as ``script <iface> <vip>``, and the down
-        script once at start, in BACKUP). ``preempt`` is ucarp ``--preempt``: a backup that
-        would advertise more often (lower advbase/advskew) than the master takes over.
-
-        ``shutdown`` (ucarp ``--shutdown``) makes SIGTERM run the down script before ucarp
-        exits. It sends nothing on the wire then (OpenBSD's carp sends a "bow out" advert,
-        advbase and advskew 255, when it leaves MASTER), so a backup takes over only after
-        its 3 x advbase + advskew/256 s, as after a cable pull. Without ``shutdown`` SIGTERM
-        kills ucarp and leaves the VIP on the interface. Returns once ucarp is in BACKUP
-        (every ucarp starts there, whatever its advskew).
-        """
-        check_doc_address(vip)
-        if srcip is None:
-            v4 = [a for a in self.addresses(iface) if a.version == 4]
-            if not v4:
-                raise LabError(f"ucarp@{self.name}: {iface} has no IPv4 address for --srcip")
-            srcip = str(v4[0].ip)
-        check_doc_address(srcip)
-        d = self._daemon_dir("ucarp")
-        up, down = d / "vip-up.sh", d / "vip-down.sh"
-        cidr = str(ipaddress.ip_interface(vip))
-        up.write_text(f'#!/bin/sh\necho "vip-up $2"\nexec ip addr add {cidr} dev "$1"\n')
-        down.write_text(
-            f'#!/bin/sh\necho "vip-down $2"\nip addr del {cidr} dev "$1" 2>/dev/null\nexit 0\n'
-        )
-        for script in (up, down):
-            script.chmod(0o755)
-        argv = [
-            UCARP,
-            f"--interface={iface}",
-            f"--srcip={_bare(srcip)}",
-            f"--vhid={vhid}",
-            f"--pass={password}",
-            f"--addr={_bare(vip)}",
-            f"--advbase={advbase}",
-            f"--advskew={advskew}",
-            f"--upscript={up}",
-            f"--downscript={down}",
-        ]
-        argv += ["--preempt"] * preempt + ["--shutdown"] * shutdown
-        log = d / "log"
-        daemon = Daemon(self.lab, f"ucarp@{self.name}", [self.popen(argv, log=log)], log)
-        daemon.wait_for_log(r"Switching to state: BACKUP")
-        return daemon
-
-    def vtysh(self, command: str) -> str:
-        """``vtysh -c command`` against this host's (last started) FRR."""
-        return self.run(["vtysh", "--vty_socket", str(self.frr_dir), "-c", command]).stdout
-
-    def tcpdump(self, path: Path | str, *, iface: str = "eth0", bpf: str = DEFAULT_BPF) -> Daemon:
-        """Capture (classic pcap, Ethernet) until ``.stop()``; returns once tcpdump listens."""
-        log = self.workdir / f"tcpdump{len(self.lab.processes)}.log"
-        proc = self.popen(
-            ["tcpdump", "-n", "-U", "--immediate-mode", "-i", iface, "-w", str(path), bpf], log=log
-        )
-        daemon = Daemon(self.lab, f"tcpdump@{self.name}", [proc], log)
-        daemon.wait_for_log(r"listening on")
-        return daemon
 
 
 class Lab:
@@ -642,7 +308,7 @@ class Lab:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"{self.prefix}-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o755)  # FRR runs as user frr and must reach its run directory
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.processes: list[subprocess.Popen[Any]] = []
         self.segments: list[Segment] = []
         self.hosts: dict[str, Host] = {}
         self._namespaces: list[str] = []
@@ -681,9 +347,20 @@ class Lab:
         return r
 
     def popen_in(
-        self, ns: str, cmd: Sequence[str] | str, *, log: Path | None = None
-    ) -> subprocess.Popen[bytes]:
-        """Start a background process in namespace ``ns`` (output appended to ``log``)."""
+        self,
+        ns: str,
+        cmd: Sequence[str] | str,
+        *,
+        log: Path | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        text: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[Any]:
+        """Start a background process in namespace ``ns``, in its own session, and record it:
+        ``close()`` stops it by PID. Output is appended to ``log`` (else discarded), unless
+        ``stdout`` / ``stderr`` (e.g. ``subprocess.PIPE``) say otherwise."""
         argv = cmd.split() if isinstance(cmd, str) else list(cmd)
         out: IO[bytes] | int = subprocess.DEVNULL
         fh = None
@@ -695,8 +372,11 @@ class Lab:
             proc = subprocess.Popen(
                 ["ip", "netns", "exec", ns, *argv],
                 stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdout=out if stdout is None else stdout,
+                stderr=subprocess.STDOUT if stderr is None else stderr,
+                text=text,
+                env=None if env is None else dict(env),
+                cwd=cwd,
                 start_new_session=True,
             )
         finally:
@@ -704,6 +384,30 @@ class Lab:
                 fh.close()
         self.processes.append(proc)
         return proc
+
+    def start_daemon(
+        self,
+        ns: str,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        *,
+        ready: str | Callable[[Daemon], object] | None = None,
+    ) -> Daemon:
+        """Start ``argv`` in namespace ``ns`` as the daemon ``name`` (output in ``log``) and wait
+        until it is ``ready`` (a regex its log shows, or a callable given the Daemon). If it is
+        not, it is killed by PID before the LabError goes up: no failed start is left running
+        (and ``close()`` stops every one that started)."""
+        daemon = Daemon(self, name, [self.popen_in(ns, argv, log=log)], log)
+        try:
+            if isinstance(ready, str):
+                daemon.wait_for_log(ready)
+            elif ready is not None:
+                ready(daemon)
+        except BaseException:
+            daemon.kill()
+            raise
+        return daemon
 
     def _add_ns(self, name: str) -> str:
         ns = f"{self.prefix}-{name}"
@@ -819,8 +523,7 @@ class Lab:
         port = self._cable(h, None, "eth0", port=f"{self.prefix}trunk")
         log = self.workdir / "trunk.log"
         argv = [sys.executable, "-c", _TAGGER, port] + [f"{s.bridge}:{s.vlan}" for s in vlan_segs]
-        proc = self.popen_in(self._trunk_ns, argv, log=log)
-        Daemon(self, "trunk", [proc], log).wait_for_log("tagging")
+        self.start_daemon(self._trunk_ns, "trunk", argv, log, ready="tagging")
         return h
 
     def namespaces(self) -> list[str]:
@@ -844,7 +547,7 @@ class Lab:
         self.closed = True
         for p in reversed(self.processes):
             try:
-                _terminate(p, signal.SIGTERM, 5.0)
+                terminate(p, signal.SIGTERM, 5.0)
             except Exception as e:  # keep tearing down whatever happens
                 self.teardown_notes.append(f"pid {p.pid}: {e}")
         for ns in reversed(self._namespaces):
@@ -864,278 +567,29 @@ class Lab:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-# -- Reading what a monitor host recorded ---------------------------------------------------------
-
-_PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
-}
-_ETH_VLAN_TYPES = (0x8100, 0x88A8)
-IPPROTO_AH = 51
-
-
-@dataclass(frozen=True)
-class Advert:
-    """A VRRP advertisement found in a capture, with the frame and IP context it came in."""
-
-    time: float
-    vlan: tuple[int, ...]
-    src_mac: str
-    dst_mac: str
-    src: str
-    dst: str
-    ttl: int
-    in_ah: bool
-    packet: Any  # dissectors.vrrp.VrrpV2 | VrrpV3
-
-    @property
-    def family(self) -> int:
-        return 6 if ":" in self.src else 4
-
-    @property
-    def group(self) -> tuple[tuple[int, ...], int, int]:
-        return (self.vlan, self.family, int(self.packet.vrid))
-
-    @property
-    def interval_s(self) -> float:
-        return float(self.packet.interval_cs) / 100.0
-
-
-def pcap_frames(path: Path | str) -> Iterable[tuple[float, bytes]]:
-    """(epoch seconds, frame bytes) of a classic pcap file with Ethernet link type."""
-    import struct
-
-    data = Path(path).read_bytes()
-    if len(data) < 24 or data[:4] not in _PCAP_MAGICS:
-        raise LabError(f"{path}: not a classic pcap file")
-    endian, unit = _PCAP_MAGICS[data[:4]]
-    linktype = struct.unpack_from(endian + "I", data, 20)[0]
-    if linktype != 1:
-        raise LabError(f"{path}: link type {linktype}, expected 1 (Ethernet)")
-    rec = struct.Struct(endian + "IIII")
-    off = 24
-    while off + rec.size <= len(data):
-        sec, frac, incl, _orig = rec.unpack_from(data, off)
-        off += rec.size
-        yield sec + frac * unit, data[off : off + incl]
-        off += incl
-
-
-def _mac(b: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in b)
-
-
-def read_adverts(path: Path | str) -> list[Advert]:
-    """Every VRRP advertisement in a capture, decoded with ``dissectors.vrrp.parse_vrrp``.
-
-    Walks Ethernet, 802.1Q/802.1ad tags, IPv4/IPv6 and AH (RFC 4302 section 2: the payload
-    follows (Payload Len + 2) 32-bit words). Frames that do not decode are skipped.
-    """
-    from dissectors.common import DecodeError
-    from dissectors.vrrp import IPPROTO_VRRP, looks_like_carp, parse_vrrp
-
-    out: list[Advert] = []
-    for ts, frame in pcap_frames(path):
-        if len(frame) < 14:
-            continue
-        vlans: list[int] = []
-        etype = int.from_bytes(frame[12:14], "big")
-        off = 14
-        while etype in _ETH_VLAN_TYPES and len(frame) >= off + 4:
-            vlans.append(int.from_bytes(frame[off : off + 2], "big") & 0x0FFF)
-            etype = int.from_bytes(frame[off + 2 : off + 4], "big")
-            off += 4
-        ip = frame[off:]
-        if etype == 0x0800 and len(ip) >= 20 and ip[0] >> 4 == 4:
-            hlen = (ip[0] & 0x0F) * 4
-            total = int.from_bytes(ip[2:4], "big")
-            proto, ttl = ip[9], ip[8]
-            src = ipaddress.IPv4Address(ip[12:16])
-            dst = ipaddress.IPv4Address(ip[16:20])
-            payload = ip[hlen:total]
-        elif etype == 0x86DD and len(ip) >= 40:
-            proto, ttl = ip[6], ip[7]
-            src6 = ipaddress.IPv6Address(ip[8:24])
-            dst6 = ipaddress.IPv6Address(ip[24:40])
-            src, dst = src6, dst6  # type: ignore[assignment]
-            payload = ip[40 : 40 + int.from_bytes(ip[4:6], "big")]
-        else:
-            continue
-        in_ah = False
-        if proto == IPPROTO_AH and len(payload) >= 2:
-            proto, payload, in_ah = payload[0], payload[(payload[1] + 2) * 4 :], True
-        if proto != IPPROTO_VRRP or looks_like_carp(payload):
-            continue
-        try:
-            pkt = parse_vrrp(payload, src=src, dst=dst)
-        except DecodeError:
-            continue
-        out.append(
-            Advert(
-                ts,
-                tuple(vlans),
-                _mac(frame[6:12]),
-                _mac(frame[0:6]),
-                str(src),
-                str(dst),
-                ttl,
-                in_ah,
-                pkt,
-            )
-        )
-    return out
-
-
-@dataclass
-class MasterRun:
-    """A stretch of adverts from one source in one group (see ``master_runs``)."""
-
-    group: tuple[tuple[int, ...], int, int]
-    address: str
-    first: Advert
-    last: Advert
-    count: int = 1
-    outranked: bool = False  # a better advert from another source came after ``last``
-
-
-def _outranks(a: Advert, run: MasterRun) -> bool:
-    """RFC 5798 section 6.4.3: a higher priority wins, equal priorities go to the higher
-    primary address."""
-    p, q = a.packet.priority, run.last.packet.priority
-    mine, theirs = ipaddress.ip_address(a.src), ipaddress.ip_address(run.address)
-    return p > q or (p == q and mine.packed > theirs.packed)
-
-
-def skew_time_s(priority: int, interval_s: float, version: int) -> float:
-    """RFC 3768 section 6.1: (256 - Priority) / 256; RFC 5798 section 6.1 scales it by the
-    (Master_)Advertisement_Interval."""
-    return (256 - priority) / 256 * (interval_s if version == 3 else 1.0)
-
-
-def master_down_interval_s(priority: int, interval_s: float, version: int) -> float:
-    """RFC 3768 section 6.1 / RFC 5798 section 6.1: 3 x interval + Skew_Time."""
-    return 3 * interval_s + skew_time_s(priority, interval_s, version)
-
-
-def master_runs(adverts: Iterable[Advert]) -> list[MasterRun]:
-    """Split each source's adverts into master runs. A run ends with a priority-0 advert (the
-    master resigned, RFC 5798 section 6.4.3), with silence longer than 3 intervals + 1 s, or
-    with silence longer than 1.5 intervals during which a better router advertised (the
-    source was preempted and was a backup until it advertised again)."""
-    runs: list[MasterRun] = []
-    current: dict[tuple[tuple[tuple[int, ...], int, int], str], MasterRun] = {}
-    for a in sorted(adverts, key=lambda a: a.time):
-        key = (a.group, a.src)
-        run = current.get(key)
-        if run is not None:
-            gap = a.time - run.last.time
-            if gap > 3 * a.interval_s + 1.0 or (run.outranked and gap > 1.5 * a.interval_s):
-                run = None
-        if a.packet.priority > 0:
-            for (g, src), other in current.items():
-                if g == a.group and src != a.src and _outranks(a, other):
-                    other.outranked = True
-        if run is None:
-            if a.packet.priority == 0:
-                current.pop(key, None)
-                continue  # a resignation from a router we never saw as master
-            run = MasterRun(a.group, a.src, a, a)
-            runs.append(run)
-            current[key] = run
-        else:
-            run.last = a
-            run.count += 1
-            run.outranked = False
-        if a.packet.priority == 0:
-            del current[key]
-    return sorted(runs, key=lambda r: r.first.time)
-
-
-def merge_split_brain(runs: list[MasterRun]) -> list[MasterRun]:
-    """In a group where two sources advertised at the same time for more than an interval
-    (split brain), each source counts as one master run from its first advert to its last:
-    neither left the master state, even if its adverts came irregularly (keepalived restarts a
-    master's advert timer on every advert it receives, even one it then discards)."""
-    split: set[tuple[tuple[int, ...], int, int]] = set()
-    for a in runs:
-        for b in runs:
-            if a.group == b.group and a.address < b.address:
-                overlap = min(a.last.time, b.last.time) - max(a.first.time, b.first.time)
-                if overlap > a.first.interval_s:
-                    split.add(a.group)
-    out: list[MasterRun] = []
-    merged: dict[tuple[tuple[tuple[int, ...], int, int], str], MasterRun] = {}
-    for r in runs:
-        key = (r.group, r.address)
-        if r.group in split and key in merged:
-            m = merged[key]
-            m.last, m.count = r.last, m.count + r.count
-            continue
-        merged[key] = r
-        out.append(r)
-    return out
-
-
-def masters_and_failovers(
-    adverts: Iterable[Advert],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The truth file's ``masters`` and ``failovers`` as measured in a capture.
-
-    Runs of one source in a split-brain group are merged (``merge_split_brain``).
-    A failover is a run of B following a run of A in the same group, A having stopped by the
-    time B was one interval old (otherwise both are masters at once: split brain, no failover).
-    Its cause is ``resigned`` (A's last advert had priority 0), ``preempted`` (A was still
-    advertising less than two intervals before B's first advert and B has the higher priority)
-    or ``silent``. ``expected_ms``: Skew_Time after priority 0, Master_Down_Interval after
-    silence, both with B's priority (RFC 3768 / RFC 5798 section 6.1), None when preempted.
-    """
-    runs = merge_split_brain(master_runs(adverts))
-    masters = [
-        {
-            "vlan": list(r.group[0]),
-            "family": r.group[1],
-            "vrid": r.group[2],
-            "address": r.address,
-            "since": r.first.time,
-        }
-        for r in runs
-    ]
-    failovers: list[tuple[float, dict[str, Any]]] = []
-    by_group: dict[tuple[tuple[int, ...], int, int], list[MasterRun]] = {}
-    for r in runs:
-        by_group.setdefault(r.group, []).append(r)
-    for group, grs in by_group.items():
-        for a, b in zip(grs, grs[1:], strict=False):
-            if a.address == b.address:
-                continue
-            interval = b.first.interval_s
-            if a.last.time > b.first.time + interval:
-                continue  # both advertise at once
-            gap = b.first.time - a.last.time
-            prio, version = int(b.first.packet.priority), int(b.first.packet.version)
-            expected: float | None
-            if a.last.packet.priority == 0:
-                cause, expected = "resigned", skew_time_s(prio, interval, version)
-            elif gap < 2 * a.last.interval_s and prio > a.last.packet.priority:
-                cause, expected = "preempted", None
-            else:
-                cause, expected = "silent", master_down_interval_s(prio, interval, version)
-            failovers.append(
-                (
-                    b.first.time,
-                    {
-                        "vlan": list(group[0]),
-                        "family": group[1],
-                        "vrid": group[2],
-                        "from": a.address,
-                        "to": b.address,
-                        "cause": cause,
-                        "gap_ms": round(gap * 1000, 3),
-                        "expected_ms": None if expected is None else round(expected * 1000, 3),
-                    },
-                )
-            )
-    failovers.sort(key=lambda tf: tf[0])
-    return masters, [f for _, f in failovers]
+# Reading captures lives in tests/lab_capture.py (frames) and tests/lab_vrrp.py (VRRP adverts,
+# truth); the names stay importable from here.
+__all__ = [
+    "DEFAULT_BPF",
+    "DOC_NETWORKS",
+    "FRR_DIR",
+    "ROOT",
+    "UCARP",
+    "Advert",
+    "check_doc_address",
+    "Daemon",
+    "Host",
+    "KeepalivedInstance",
+    "Lab",
+    "LabError",
+    "MasterRun",
+    "Segment",
+    "master_down_interval_s",
+    "master_runs",
+    "masters_and_failovers",
+    "merge_split_brain",
+    "missing_prerequisites",
+    "pcap_frames",
+    "read_adverts",
+    "skew_time_s",
+]

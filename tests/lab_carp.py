@@ -14,7 +14,6 @@ master down after 3 x advbase + advskew/256 s of its own (OpenBSD ``carp_setrun`
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +21,11 @@ from typing import Any
 
 from dissectors.common import DecodeError
 from dissectors.vrrp import IPPROTO_VRRP, CarpPacket, looks_like_carp, parse_carp
-from tests.lab import pcap_frames
+from tests.lab_capture import Group, failover_row, ip_frames, master_row
 
-_ETH_VLAN_TYPES = (0x8100, 0x88A8)
 # OpenBSD's "bow out": a master leaving MASTER sends one advert with advbase and advskew 255
 # (``carp_send_ad``, ``sc_bow_out``); its backups take over at once. ucarp never sends it.
 BOW_OUT = 255
-
-Group = tuple[tuple[int, ...], int, int]
 
 
 @dataclass(frozen=True)
@@ -68,47 +64,32 @@ def master_down_s(advbase_s: int, advskew: int) -> float:
     return 3 * advbase_s + advskew / 256
 
 
-def _mac(b: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in b)
-
-
 def read_carp_adverts(path: Path | str) -> list[CarpAdvert]:
-    """Every CARP advertisement (IPv4, protocol 112, ``looks_like_carp``) in a capture."""
+    """Every CARP advertisement (IPv4, protocol 112, not in AH, ``looks_like_carp``) in a
+    capture (``lab_capture.ip_frames`` walks Ethernet, 802.1Q and IPv4)."""
     out: list[CarpAdvert] = []
-    for ts, frame in pcap_frames(path):
-        if len(frame) < 14:
+    for f in ip_frames(path):
+        if f.src.version != 4 or f.in_ah or f.proto != IPPROTO_VRRP:
             continue
-        vlans: list[int] = []
-        etype = int.from_bytes(frame[12:14], "big")
-        off = 14
-        while etype in _ETH_VLAN_TYPES and len(frame) >= off + 4:
-            vlans.append(int.from_bytes(frame[off : off + 2], "big") & 0x0FFF)
-            etype = int.from_bytes(frame[off + 2 : off + 4], "big")
-            off += 4
-        ip = frame[off:]
-        if etype != 0x0800 or len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != IPPROTO_VRRP:
-            continue
-        hlen = (ip[0] & 0x0F) * 4
-        payload = ip[hlen : int.from_bytes(ip[2:4], "big")]
-        if not looks_like_carp(payload):
+        if not looks_like_carp(f.payload):
             continue
         try:
-            pkt = parse_carp(payload)
+            pkt = parse_carp(f.payload)
         except DecodeError:
             continue
         out.append(
             CarpAdvert(
-                time=ts,
-                vlan=tuple(vlans),
-                src_mac=_mac(frame[6:12]),
-                dst_mac=_mac(frame[0:6]),
-                src=str(ipaddress.IPv4Address(ip[12:16])),
-                dst=str(ipaddress.IPv4Address(ip[16:20])),
-                ttl=ip[8],
-                tos=ip[1],
-                dont_fragment=bool(int.from_bytes(ip[6:8], "big") & 0x4000),
+                time=f.time,
+                vlan=f.vlan,
+                src_mac=f.src_mac,
+                dst_mac=f.dst_mac,
+                src=str(f.src),
+                dst=str(f.dst),
+                ttl=f.ttl,
+                tos=f.tos,
+                dont_fragment=f.dont_fragment,
                 packet=pkt,
-                raw=bytes(payload),
+                raw=f.payload,
             )
         )
     return out
@@ -172,16 +153,7 @@ def carp_masters_and_failovers(
     B's 3 x advbase + advskew/256 s after silence, None when preempted.
     """
     runs = carp_master_runs(adverts)
-    masters = [
-        {
-            "vlan": list(r.group[0]),
-            "family": r.group[1],
-            "vrid": r.group[2],
-            "address": r.address,
-            "since": r.adverts[0].time,
-        }
-        for r in runs
-    ]
+    masters = [master_row(r.group, r.address, r.adverts[0].time) for r in runs]
     by_group: dict[Group, list[_Run]] = {}
     for r in runs:
         by_group.setdefault(r.group, []).append(r)
@@ -204,20 +176,7 @@ def carp_masters_and_failovers(
             else:
                 cause = "silent"
                 expected = master_down_s(first.packet.advbase_s, first.packet.advskew)
-            failovers.append(
-                (
-                    first.time,
-                    {
-                        "vlan": list(group[0]),
-                        "family": group[1],
-                        "vrid": group[2],
-                        "from": a.address,
-                        "to": b.address,
-                        "cause": cause,
-                        "gap_ms": round(gap * 1000, 3),
-                        "expected_ms": None if expected is None else round(expected * 1000, 3),
-                    },
-                )
-            )
+            row = failover_row(group, a.address, b.address, cause, gap, expected)
+            failovers.append((first.time, row))
     failovers.sort(key=lambda tf: tf[0])
     return masters, [f for _, f in failovers]

@@ -402,3 +402,52 @@ def test_a_password_that_is_not_utf8_is_compared_byte_for_byte(tmp_path: Path) -
     other = _pcap(tmp_path / "other.pcap", [_frame("192.0.2.253", 200, b"s3\xfecret")])
     code, report = run_json(conf, "--capture", other)
     assert "wire-password-differs" in {f["id"] for f in report["findings"]}
+
+
+def _strict_json(text: str) -> Any:
+    """``text`` decoded as a strict JSON consumer does: every string must be UTF-8 text (a
+    lone surrogate escape such as ``"\\udcd2"``, which Python's json accepts, is refused)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            value.encode("utf-8")  # UnicodeEncodeError on a lone surrogate
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                check(k)
+                check(v)
+        elif isinstance(value, list):
+            for v in value:
+                check(v)
+        return value
+
+    return check(json.loads(text.encode("utf-8").decode("utf-8", "strict")))
+
+
+def test_json_writes_names_that_are_not_utf8_as_the_text_does(tmp_path: Path) -> None:
+    # The lexer keeps a byte that is not UTF-8 as a lone surrogate (surrogateescape); json.dumps
+    # wrote it as "\udcd2", which strict consumers reject. Both outputs write "\xd2".
+    body = b" interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1/24\n }\n}\n"
+    folder = tmp_path / "d\udcd2"
+    folder.mkdir()
+    one = folder / "r1.conf"
+    one.write_bytes(b"global_defs {\n router_id r\xd21\n}\nvrrp_instance vrrp4\xd24 {\n" + body)
+    two = tmp_path / "r2.conf"
+    two.write_bytes(b"global_defs {\n router_id r2\n}\nvrrp_instance vrrp4\xd24 {\n" + body)
+    text = run(one, two)
+    assert text.exit_code == 0, text.output
+    assert "r\\xd21/vrrp4\\xd24, r2/vrrp4\\xd24 share priority 100" in " ".join(text.stdout.split())
+    result = run("--json", one, two)
+    assert result.exit_code == 0, result.output
+    report = _strict_json(result.stdout)
+    assert "\\ud" not in result.stdout
+    assert report["routers"] == ["r\\xd21", "r2"]
+    routers = report["groups"][0]["routers"]
+    assert [(r["router"], r["instance"]) for r in routers] == [
+        ("r\\xd21", "vrrp4\\xd24"),
+        ("r2", "vrrp4\\xd24"),
+    ]
+    assert routers[0]["file"] == str(tmp_path / "d\\xd2" / "r1.conf")
+    (finding,) = report["findings"]
+    assert finding["id"] == "equal-priorities"
+    assert "r\\xd21/vrrp4\\xd24, r2/vrrp4\\xd24 share priority 100" in finding["message"]
+    assert finding["routers"] == ["r\\xd21", "r2"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import secrets
 import signal
 import subprocess
@@ -119,13 +118,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         r2 = lab.host("r2", lan, addr4=f"{R2}/24")
         mon = lab.host("mon", lan, ipv6=False)
         cap = mon.tcpdump(out.pcap)
-        sniff = subprocess.Popen(
-            ["ip", "netns", "exec", mon.ns, sys.executable, "-m", "vrrpwatch", "sniff", "eth0",
-             "--db", str(out.db), "--pcap-out", str(out.sniff_pcap)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
-        lab.processes.append(sniff)  # type: ignore[arg-type]  # stopped by PID at close()
+        sniff = mon.vrrpwatch(
+            "sniff", "eth0", "--db", str(out.db), "--pcap-out", str(out.sniff_pcap),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip  # stopped by PID at close() if not before
 
         def event(what: str) -> None:
             out.events.append((time.time(), what))

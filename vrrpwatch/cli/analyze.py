@@ -17,6 +17,7 @@ from .options import (
     check_output_file,
     db_option,
     fail_on_option,
+    html_option,
     load_known_routers,
     monitor_options,
     open_monitor,
@@ -36,12 +37,7 @@ from .options import (
     show_default=True,
     help="native: our pcap/pcapng reader; tshark: any format Wireshark reads.",
 )
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the failover report: one self-contained HTML file (see README).",
-)
+@html_option
 def analyze(
     files: tuple[str, ...],
     db_path: Path,
@@ -144,12 +140,7 @@ def _progress(files: tuple[str, ...]) -> tuple[Any, Any]:
     type=click.IntRange(1, 2**63 - 1),
     help="Run id (default: the latest run).",
 )
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the failover report: one self-contained HTML file (see README).",
-)
+@html_option
 @click.option(
     "--reveal-secrets",
     is_flag=True,

@@ -64,6 +64,16 @@ def fail_on_option(f: F) -> F:
     )(f)
 
 
+def html_option(f: F) -> F:
+    """--html FILE, as analyze and report take it: the failover report page (``report/``)."""
+    return click.option(
+        "--html",
+        "html_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write the failover report: one self-contained HTML file (see README).",
+    )(f)
+
+
 def monitor_options(f: F) -> F:
     """--known-routers and --reveal-secrets, as analyze and sniff take them."""
     f = click.option(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vrrpwatch.keepalived.model import KeepalivedConfig, VrrpInstance
+from vrrpwatch.keepalived.model import KeepalivedConfig, Source, VrrpInstance
 from vrrpwatch.keepalived.report import (
     AuditFinding,
     AuditSeverity,
@@ -73,79 +73,73 @@ def members_of(configs: Sequence[KeepalivedConfig]) -> list[Member]:
 
 
 def instance_checks(m: Member) -> list[AuditFinding]:
+    """What is wrong with one instance whatever its peers say."""
     inst = m.instance
     out: list[AuditFinding] = []
     key = group_key(inst)
+
+    def finding(
+        severity: AuditSeverity, ident: str, message: str, source: Source = inst.source
+    ) -> AuditFinding:
+        return AuditFinding(
+            severity=severity,
+            id=ident,
+            message=f"{m.label}: {message}",
+            group=key,
+            routers=(m.router,),
+            source=str(source),
+        )
+
     if not 1 <= inst.priority <= 255:
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.ERROR,
-                id="priority-out-of-range",
-                message=f"{m.label}: priority {inst.priority} is outside 1..255 "
-                "(keepalived falls back to 100)",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
+            finding(
+                AuditSeverity.ERROR,
+                "priority-out-of-range",
+                f"priority {inst.priority} is outside 1..255 (keepalived falls back to 100)",
             )
         )
     if not 1 <= inst.vrid <= 255:
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.ERROR,
-                id="vrid-out-of-range",
-                message=f"{m.label}: virtual_router_id {inst.vrid} is outside 1..255",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
+            finding(
+                AuditSeverity.ERROR,
+                "vrid-out-of-range",
+                f"virtual_router_id {inst.vrid} is outside 1..255",
             )
         )
     if inst.auth_type is not None and inst.version == 3:
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.WARNING,
-                id="auth-ignored-v3",
-                message=f"{m.label}: authentication is configured but VRRPv3 has none; "
-                "keepalived ignores it",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
+            finding(
+                AuditSeverity.WARNING,
+                "auth-ignored-v3",
+                "authentication is configured but VRRPv3 has none; keepalived ignores it",
             )
         )
     elif inst.auth_type == "PASS":
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.WARNING,
-                id="plaintext-auth",
-                message=f"{m.label}: auth_type PASS sends the password in clear in every advert",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
+            finding(
+                AuditSeverity.WARNING,
+                "plaintext-auth",
+                "auth_type PASS sends the password in clear in every advert",
             )
         )
     if inst.state == "MASTER" and (not inst.preempt or inst.preempt_delay_s):
         what = "nopreempt" if not inst.preempt else "preempt_delay"
         out.append(
-            AuditFinding(
-                severity=AuditSeverity.WARNING,
-                id="preempt-setting-ignored",
-                message=f"{m.label}: {what} has no effect with state MASTER "
+            finding(
+                AuditSeverity.WARNING,
+                "preempt-setting-ignored",
+                f"{what} has no effect with state MASTER "
                 "(keepalived.conf(5): the initial state must be BACKUP)",
-                group=key,
-                routers=(m.router,),
-                source=str(inst.source),
             )
         )
     for vip in inst.vips:
         if vip.dev is not None and inst.interface is not None and vip.dev != inst.interface:
             out.append(
-                AuditFinding(
-                    severity=AuditSeverity.WARNING,
-                    id="vip-dev-mismatch",
-                    message=f"{m.label}: VIP {vip.ip} is on {vip.dev}, "
-                    f"the instance runs on {inst.interface}",
-                    group=key,
-                    routers=(m.router,),
-                    source=str(vip.source),
+                finding(
+                    AuditSeverity.WARNING,
+                    "vip-dev-mismatch",
+                    f"VIP {vip.ip} is on {vip.dev}, the instance runs on {inst.interface}",
+                    vip.source,
                 )
             )
     return out
@@ -179,35 +173,51 @@ def _disagreement(
 
 
 def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
-    out: list[AuditFinding] = []
-    routers = tuple(dict.fromkeys(m.router for m in members))
-    if len(routers) < len(members):
-        counts: dict[str, int] = {}
-        for m in members:
-            counts[m.router] = counts.get(m.router, 0) + 1
-        dup = [m.router for m in members if counts[m.router] > 1]
-        out.append(
-            AuditFinding(
-                severity=AuditSeverity.ERROR,
-                id="duplicate-vrid",
-                message=f"{key}: {dup[0]} runs more than one instance of this group",
-                group=key,
-                routers=(dup[0],),
-                source=str(members[0].instance.source),
-            )
-        )
+    """What is wrong with a group of peers (one VRID on one link) taken together."""
+    out = _duplicate_instances(key, members)
     if len(members) == 1:
-        out.append(
-            AuditFinding(
-                severity=AuditSeverity.INFO,
-                id="single-router",
-                message=f"{key}: only {members[0].label} is configured; nothing to fail over to",
-                group=key,
-                routers=routers,
-                source=str(members[0].instance.source),
-            )
+        return [*out, _single_router(key, members)]
+    for check in (_disagreements, _two_owners, _equal_priorities, _masters_below_others):
+        out.extend(check(key, members))
+    return out
+
+
+def _routers(members: Sequence[Member]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m.router for m in members))
+
+
+def _duplicate_instances(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
+    if len(_routers(members)) == len(members):
+        return []
+    counts: dict[str, int] = {}
+    for m in members:
+        counts[m.router] = counts.get(m.router, 0) + 1
+    dup = [m.router for m in members if counts[m.router] > 1]
+    return [
+        AuditFinding(
+            severity=AuditSeverity.ERROR,
+            id="duplicate-vrid",
+            message=f"{key}: {dup[0]} runs more than one instance of this group",
+            group=key,
+            routers=(dup[0],),
+            source=str(members[0].instance.source),
         )
-        return out
+    ]
+
+
+def _single_router(key: GroupKey, members: Sequence[Member]) -> AuditFinding:
+    return AuditFinding(
+        severity=AuditSeverity.INFO,
+        id="single-router",
+        message=f"{key}: only {members[0].label} is configured; nothing to fail over to",
+        group=key,
+        routers=_routers(members),
+        source=str(members[0].instance.source),
+    )
+
+
+def _disagreements(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
+    """Values every peer must share: version, interval, authentication (VRRPv2), VIPs."""
     checks: list[AuditFinding | None] = [
         _disagreement(
             key,
@@ -249,20 +259,28 @@ def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]
             {m.label: _vip_label(m.instance) for m in members},
         )
     )  # fmt: skip
-    out.extend(f for f in checks if f is not None)
+    return [f for f in checks if f is not None]
+
+
+def _two_owners(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
     owners = [m for m in members if m.instance.priority == 255]
-    if len(owners) > 1:
-        out.append(
-            AuditFinding(
-                severity=AuditSeverity.ERROR,
-                id="two-owners",
-                message=f"{key}: {len(owners)} address owners (priority 255): "
-                + ", ".join(m.label for m in owners),
-                group=key,
-                routers=tuple(m.router for m in owners),
-                source=str(owners[1].instance.source),
-            )
+    if len(owners) <= 1:
+        return []
+    return [
+        AuditFinding(
+            severity=AuditSeverity.ERROR,
+            id="two-owners",
+            message=f"{key}: {len(owners)} address owners (priority 255): "
+            + ", ".join(m.label for m in owners),
+            group=key,
+            routers=tuple(m.router for m in owners),
+            source=str(owners[1].instance.source),
         )
+    ]
+
+
+def _equal_priorities(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
+    out: list[AuditFinding] = []
     by_prio: dict[int, list[Member]] = {}
     for m in members:
         by_prio.setdefault(m.instance.priority, []).append(m)
@@ -280,8 +298,13 @@ def group_checks(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]
                     source=str(same[1].instance.source),
                 )
             )
+    return out
+
+
+def _masters_below_others(key: GroupKey, members: Sequence[Member]) -> list[AuditFinding]:
     # Highest priority first (config order within one): the peers a MASTER is below are a
     # prefix, named up to _LISTED of them (a group of thousands stays linear).
+    out: list[AuditFinding] = []
     ranked = sorted(members, key=lambda x: -x.instance.priority)
     above: dict[int, int] = {}  # priority -> how many members have a higher one
     for rank, x in enumerate(ranked):

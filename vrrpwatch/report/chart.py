@@ -309,6 +309,47 @@ def _advertiser_sub(a: dict[str, Any]) -> str:
     return f"prio {prios} · {a['interval_ms']} ms · v{a['version']}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where one chart's marks go: its time scale, its lanes, and whether it is a close-up
+    (only what falls inside ``scale`` is drawn)."""
+
+    scale: Scale
+    lanes: dict[str, Lane]
+    closeup: bool
+
+    def inside(self, t: float) -> bool:
+        return not self.closeup or self.scale.t0 <= t <= self.scale.t1
+
+    def shown(self, start: float, end: float) -> bool:
+        return not self.closeup or (end >= self.scale.t0 and start <= self.scale.t1)
+
+    def bar(self, addr: str, start: float, end: float, kind: str, title: str, h: float) -> Bar:
+        x0, x1 = self.scale.x(start), self.scale.x(end)
+        lane = self.lanes[addr]
+        return Bar(x0, lane.y + LANE_H - 8 - h, max(x1 - x0, 1.5), kind, title)
+
+
+def _lanes(vr: dict[str, Any]) -> dict[str, Lane]:
+    """One lane per address: masters in the order they first took over, then the other
+    advertisers."""
+    order: list[str] = []
+    for t in vr["transitions"]:
+        if t["to"] not in order:
+            order.append(t["to"])
+    by_addr = {a["address"]: a for a in vr["advertisers"]}
+    order += [a for a in by_addr if a not in order]
+    return {
+        addr: Lane(
+            addr,
+            addr,
+            _advertiser_sub(by_addr[addr]) if addr in by_addr else "",
+            AXIS_H + i * LANE_H,
+        )
+        for i, addr in enumerate(order)
+    }
+
+
 def build_chart(
     vr: dict[str, Any],
     alerts: list[dict[str, Any]],
@@ -320,26 +361,9 @@ def build_chart(
     """The lane chart of one router; ``alerts`` are the run's alerts for this router.
     ``closeup``: a stretch of the run (``scale`` covers it): lanes, masters and failovers
     only, nothing outside it."""
-
-    def inside(t: float) -> bool:
-        return not closeup or scale.t0 <= t <= scale.t1
-
-    order: list[str] = []
-    for t in vr["transitions"]:
-        if t["to"] not in order:
-            order.append(t["to"])
-    by_addr = {a["address"]: a for a in vr["advertisers"]}
-    order += [a for a in by_addr if a not in order]
-    lanes = {
-        addr: Lane(
-            addr,
-            addr,
-            _advertiser_sub(by_addr[addr]) if addr in by_addr else "",
-            AXIS_H + i * LANE_H,
-        )
-        for i, addr in enumerate(order)
-    }
-    alerts_y = AXIS_H + len(order) * LANE_H + 4
+    lanes = _lanes(vr)
+    place = _Place(scale, lanes, closeup)
+    alerts_y = AXIS_H + len(lanes) * LANE_H + 4
     events_y = alerts_y + ALERT_ROW_H * len(SEVERITIES) + 4
     chart = Chart(
         height=alerts_y + BOTTOM_H if closeup else events_y + EVENTS_H + BOTTOM_H,
@@ -347,53 +371,68 @@ def build_chart(
         alerts_y=alerts_y,
         events_y=events_y,
     )
+    chart.presence = _presence_bars(vr, place)
+    chart.bars = _master_bars(vr, alerts, place)
+    chart.zero_marks = _zero_marks(vr, alerts, place, files)
+    chart.failovers = _failover_marks(vr, place, files)
+    if not closeup:
+        chart.alerts = alert_marks(alerts, scale, alerts_y, files)
+        chart.events = event_marks(vr["address_events"], scale, files)
+    return chart
 
-    def bar(addr: str, start: float, end: float, kind: str, title: str, h: float) -> Bar:
-        x0, x1 = scale.x(start), scale.x(end)
-        lane = lanes[addr]
-        return Bar(x0, lane.y + LANE_H - 8 - h, max(x1 - x0, 1.5), kind, title)
 
-    def shown(start: float, end: float) -> bool:
-        return not closeup or (end >= scale.t0 and start <= scale.t1)
+def _presence_bars(vr: dict[str, Any], place: _Place) -> list[Bar]:
+    """A thin bar per advertiser, from its first advert to its last."""
+    return [
+        place.bar(
+            a["address"],
+            a["first_seen"],
+            a["last_seen"],
+            "presence",
+            f"{a['address']} advertised {a['adverts']} times, "
+            f"{utc(a['first_seen'])} to {utc(a['last_seen'])} UTC",
+            2,
+        )  # fmt: skip
+        for a in vr["advertisers"]
+        if place.shown(a["first_seen"], a["last_seen"])
+    ]
 
-    for a in vr["advertisers"]:
-        if not shown(a["first_seen"], a["last_seen"]):
-            continue
-        chart.presence.append(
-            bar(
-                a["address"],
-                a["first_seen"],
-                a["last_seen"],
-                "presence",
-                f"{a['address']} advertised {a['adverts']} times, "
-                f"{utc(a['first_seen'])} to {utc(a['last_seen'])} UTC",
-                2,
-            )  # fmt: skip
-        )
+
+def _master_bars(vr: dict[str, Any], alerts: list[dict[str, Any]], place: _Place) -> list[Bar]:
+    """Who was master when, then who also acted as master (split brain)."""
+    out: list[Bar] = []
     spans = master_spans(vr, alerts)
     for addr, start, end in spans:
-        if not shown(start, end):
-            continue
-        chart.bars.append(
-            bar(addr, start, end, "master",
-                f"{addr} master {utc(start)} to {utc(end)} UTC ({end - start:.1f} s)", 12)
-        )  # fmt: skip
+        if place.shown(start, end):
+            out.append(
+                place.bar(addr, start, end, "master",
+                    f"{addr} master {utc(start)} to {utc(end)} UTC ({end - start:.1f} s)", 12)
+            )  # fmt: skip
     for addr, start, end in contender_spans(vr, alerts, spans):
-        if not shown(start, end):
-            continue
-        chart.bars.append(
-            bar(addr, start, end, "contender",
-                f"{addr} also acted as master (split brain) {utc(start)} to {utc(end)} UTC", 12)
-        )  # fmt: skip
+        if place.shown(start, end):
+            out.append(
+                place.bar(addr, start, end, "contender",
+                    f"{addr} also acted as master (split brain) {utc(start)} to {utc(end)} UTC",
+                    12)
+            )  # fmt: skip
+    return out
+
+
+def _zero_marks(
+    vr: dict[str, Any], alerts: list[dict[str, Any]], place: _Place, files: Files
+) -> list[Mark]:
+    """A mark where a master resigned (a master-resigned alert), and where a VRRP advertiser's
+    last advert had priority 0 without such an alert."""
+    out: list[Mark] = []
+    lanes = place.lanes
     zero: set[tuple[str, float]] = set()
     protocol = vr.get("protocol") or "vrrp"
-    vrrp = protocol == "vrrp"
     for al in alerts:
-        if al["kind"] == "master-resigned" and al["source"] in lanes and inside(al["time"]):
+        if al["kind"] == "master-resigned" and al["source"] in lanes and place.inside(al["time"]):
             zero.add((al["source"], al["time"]))
-            chart.zero_marks.append(
+            out.append(
                 Mark(
-                    scale.x(al["time"]),
+                    place.scale.x(al["time"]),
                     lanes[al["source"]].y + 7,
                     f"{al['source']} {_RESIGN_WORDS.get(protocol, _RESIGN_WORDS['vrrp'])} "
                     f"at {utc(al['time'])} UTC,"
@@ -404,20 +443,29 @@ def build_chart(
         if (
             a.get("last_priority") == 0
             and (a["address"], a["last_seen"]) not in zero
-            and inside(a["last_seen"])
+            and place.inside(a["last_seen"])
         ):
-            chart.zero_marks.append(
+            out.append(
                 Mark(
-                    scale.x(a["last_seen"]),
+                    place.scale.x(a["last_seen"]),
                     lanes[a["address"]].y + 7,
                     f"{a['address']} advertised priority 0 at {utc(a['last_seen'])} UTC",
                 )  # fmt: skip
             )
+    return out
+
+
+def _failover_marks(vr: dict[str, Any], place: _Place, files: Files) -> list[Failover]:
+    """An arrow per failover, labelled with its cause and gap where the label does not overlap
+    an earlier one of the same lane."""
+    out: list[Failover] = []
+    lanes = place.lanes
+    vrrp = (vr.get("protocol") or "vrrp") == "vrrp"
     label_end: dict[str, float] = {}  # per lane: labels of one lane must not overlap
     for i, t in enumerate(vr["transitions"]):
-        if t["from"] is None or not inside(t["time"]):
+        if t["from"] is None or not place.inside(t["time"]):
             continue
-        x = scale.x(t["time"])
+        x = place.scale.x(t["time"])
         cause = "resigned (priority 0)" if t["cause"] == "resigned" and vrrp else t["cause"]
         text = f"{cause} {gap_text(t)}".strip()
         label, label_x = "", x + 6
@@ -427,7 +475,7 @@ def build_chart(
         if label_x > label_end.get(t["to"], -1e9):
             label = text
             label_end[t["to"]] = label_x + width + 8
-        chart.failovers.append(
+        out.append(
             Failover(
                 index=i,
                 x=x,
@@ -442,10 +490,7 @@ def build_chart(
                 + f", {files.where(t['file'], t['frame'])}",
             )
         )
-    if not closeup:
-        chart.alerts = alert_marks(alerts, scale, alerts_y, files)
-        chart.events = event_marks(vr["address_events"], scale, files)
-    return chart
+    return out
 
 
 # A close-up is drawn where failovers come closer than this share of the run's span (about

@@ -3,6 +3,10 @@
 :func:`run_audit` reads the configs and, optionally, a capture (through the analyze engine),
 and returns the audit's report; :func:`audit_document` maps the report to the ``audit --json``
 document. The document's field names, the finding ids and the severity strings are a contract.
+
+Names, paths and messages come from the configs, which the lexer reads with ``surrogateescape``:
+a byte that is not UTF-8 is a lone surrogate there, which strict JSON consumers refuse; the
+document writes it as ``\\xd2``, as the text output does (``vrrpwatch.text.path_label``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.keepalived.audit import audit
 from vrrpwatch.keepalived.config import parse_config, split_config_id
 from vrrpwatch.keepalived.report import AuditReport, GroupKey, WireAdvertiser
+from vrrpwatch.text import path_label
 from vrrpwatch.watch.files import run_files
 from vrrpwatch.watch.monitor import Monitor
 
@@ -86,8 +91,25 @@ def _group_json(key: GroupKey) -> dict[str, Any]:
     }
 
 
+def _as_text(value: Any) -> Any:
+    """``value`` with every string in it written by ``path_label`` (lone surrogates, bytes that
+    are not UTF-8, become ``\\xNN``; any other string is left as it is)."""
+    if isinstance(value, str):
+        return path_label(value)
+    if isinstance(value, dict):
+        return {k: _as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_text(v) for v in value]
+    return value
+
+
 def audit_document(report: AuditReport, *, strict: bool = False) -> dict[str, Any]:
-    """The ``audit --json`` document. ``strict`` (``--strict``) decides its ``exit_code``."""
+    """The ``audit --json`` document. ``strict`` (``--strict``) decides its ``exit_code``.
+    Every string in it is UTF-8 text (``_as_text``)."""
+    return _as_text(_document(report, strict=strict))  # type: ignore[no-any-return]
+
+
+def _document(report: AuditReport, *, strict: bool) -> dict[str, Any]:
     groups = []
     for g in report.groups:
         by_label = {(m.router, m.instance.name): m for m in g.members}
