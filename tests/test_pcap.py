@@ -141,3 +141,46 @@ def test_open_errors(tmp_path: Path) -> None:
         list(iter_capture(tmp_path / "missing"))
     with pytest.raises(CaptureError, match="is a directory"):
         list(iter_capture(tmp_path))
+
+
+def _as_pcapng(path: Path, order: str) -> bytes:
+    """The packets of a pcap as pcapng EPBs (microseconds), in byte order ``order``."""
+
+    def block(btype: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        n = len(body) + 12
+        return struct.pack(order + "II", btype, n) + body + struct.pack(order + "I", n)
+
+    with open(path, "rb") as f:
+        reader = CaptureReader(f)
+        packets = list(reader)
+    linktype = packets[0].linktype if packets else 1
+    out = [block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    out.append(block(1, struct.pack(order + "HHI", linktype, 0, 0)))
+    for p in packets:
+        ticks = round(p.time * 1e6)
+        n = len(p.data)
+        out.append(
+            block(
+                6, struct.pack(order + "IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, n, n) + p.data
+            )
+        )
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("order", ["<", ">"], ids=["little-endian", "big-endian"])
+@pytest.mark.parametrize("path", sorted(CAPTURES.glob("*.pcap")), ids=lambda p: p.name)
+def test_pcapng_reads_what_pcap_reads(path: Path, order: str) -> None:
+    # The pcapng reader's one-unpack EPB path and its general path against the pcap reader:
+    # the same frames, times and data, with and without the candidate filter.
+    ng = _as_pcapng(path, order)
+    for only in (False, True):
+        with open(path, "rb") as f:
+            want = [
+                (n, round(t, 6), d) for n, t, _, d in CaptureReader(f).records(candidates_only=only)
+            ]
+        got = [
+            (n, round(t, 6), d)
+            for n, t, _, d in CaptureReader(io.BytesIO(ng)).records(candidates_only=only)
+        ]
+        assert got == want

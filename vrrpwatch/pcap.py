@@ -170,21 +170,16 @@ class CaptureReader:
         # Record header plus the bytes that decide most Ethernet frames in one unpack: the
         # EtherType (frame bytes 12-13), the IPv6 next header (20) and IPv4 protocol (23), and
         # the same behind one tag (EtherType 16-17, next header 24, protocol 27). EtherTypes are
-        # read in file order and compared with the table's values in file order. The peek only
-        # settles what ``ethernet_may_be_ours`` would settle the same way from those bytes
-        # (tests/dissectors/test_ours.py holds it to that); anything else goes to it.
+        # read in file order and compared with the table's values in file order (_peek_verdict).
         peek = struct.Struct(order + "IIII12xH2xH2xB2xBB2xB")
         peek_size = peek.size
         peek_from = peek.unpack_from
 
-        def file_order(value: int) -> int:
-            return int(struct.unpack(order + "H", value.to_bytes(2, "big"))[0])
-
-        et4, et6 = file_order(ETH_P_IP), file_order(ETH_P_IPV6)
-        tags = frozenset(file_order(t) for t in TAG_TPIDS)
-        protos = IP_PROTOCOLS
-        v6_first = IPV6_FIRST
-        udp, ports4, ports6 = IPPROTO_UDP, UDP_PORTS_V4, UDP_PORTS_V6
+        passes = _peek_verdict(
+            _in_order(ETH_P_IP, order),
+            _in_order(ETH_P_IPV6, order),
+            frozenset(_in_order(t, order) for t in TAG_TPIDS),
+        )
         candidate = ethernet_may_be_ours
         eth = linktype == LINKTYPE_ETHERNET and candidates_only
         frame = 0
@@ -208,45 +203,7 @@ class CaptureReader:
                         break
                     frame += 1
                     off = stop
-                    # 38 bytes: a whole IPv4 header behind one tag, so an IPv4 verdict here is
-                    # the one ethernet_may_be_ours gives.
-                    if caplen >= 38:
-                        if et == et4:
-                            if p4 not in protos:
-                                # UDP: the port behind a 20-byte header is in the 38 bytes
-                                if p4 != udp:
-                                    continue
-                                if buf[start + 14] == 0x45:
-                                    if buf[start + 36] << 8 | buf[start + 37] not in ports4:
-                                        continue
-                                elif not candidate(buf, start, stop):
-                                    continue
-                        elif et in tags:
-                            if et_in == et4:
-                                if p4_q not in protos:
-                                    if p4_q != udp:
-                                        continue
-                                    if caplen >= 42 and buf[start + 18] == 0x45:
-                                        if buf[start + 40] << 8 | buf[start + 41] not in ports4:
-                                            continue
-                                    elif not candidate(buf, start, stop):
-                                        continue
-                            elif et_in == et6 and nh6_q == udp and caplen >= 62:
-                                if buf[start + 60] << 8 | buf[start + 61] not in ports6:
-                                    continue
-                            elif (et_in == et6 and nh6_q not in v6_first) or not candidate(
-                                buf, start, stop
-                            ):
-                                continue
-                        elif et == et6:
-                            if nh6 == udp and caplen >= 58:
-                                if buf[start + 56] << 8 | buf[start + 57] not in ports6:
-                                    continue
-                            elif nh6 not in v6_first or not candidate(buf, start, stop):
-                                continue
-                        elif not candidate(buf, start, stop):
-                            continue
-                    elif not candidate(buf, start, stop):
+                    if not passes(buf, start, stop, et, et_in, nh6, p4, nh6_q, p4_q):
                         continue
                     yield (frame, sec + frac / per_sec, linktype, buf[start:stop])
                     continue
@@ -308,9 +265,41 @@ class CaptureReader:
         chunks = self._chunks(b"")
         may_be_ours = ethernet_may_be_ours
         peek = struct.Struct(">12xH2xH2xB2xBB2xB").unpack_from
-        protos, v6_first, tags = IP_PROTOCOLS, IPV6_FIRST, TAG_TPIDS
-        udp, ports4, ports6 = IPPROTO_UDP, UDP_PORTS_V4, UDP_PORTS_V6
+        passes = _peek_verdict(ETH_P_IP, ETH_P_IPV6, frozenset(TAG_TPIDS))
+        # The common block, an EPB, in one unpack as the pcap reader reads a record: block
+        # header, EPB fields and the frame bytes the peek reads, EtherTypes in file order.
+        epb_peek = struct.Struct("<IIIIIII12xH2xH2xB2xBB2xB")
+        epb_peek_from, epb_peek_size = epb_peek.unpack_from, epb_peek.size
+        passes_in_order = passes
+        eth_only = candidates_only
         while True:
+            if end - off >= epb_peek_size:
+                (btype, blen, ifid, ts_hi, ts_lo, caplen, _,
+                 et, et_in, nh6, p4, nh6_q, p4_q) = epb_peek_from(buf, off)  # fmt: skip
+                if (
+                    btype == 6
+                    and ifid < len(interfaces)
+                    and caplen + 32 <= blen <= end - off
+                    and blen <= _MAX_BLOCK
+                    and not blen & 3
+                ):
+                    frame += 1
+                    data_start = off + 28
+                    data_stop = data_start + caplen
+                    off += blen
+                    linktype, per_sec = interfaces[ifid]
+                    if (
+                        eth_only
+                        and linktype == LINKTYPE_ETHERNET
+                        and not passes_in_order(
+                            buf, data_start, data_stop, et, et_in, nh6, p4, nh6_q, p4_q
+                        )
+                    ):
+                        continue
+                    secs, frac = divmod((ts_hi << 32) | ts_lo, per_sec)
+                    self.packets = frame
+                    yield (frame, secs + frac / per_sec, linktype, buf[data_start:data_stop])
+                    continue
             if end - off < 12:
                 more = next(chunks, b"")
                 if not more:
@@ -332,6 +321,12 @@ class CaptureReader:
                 u32 = struct.Struct(order + "I").unpack_from
                 hdr = struct.Struct(order + "II").unpack_from
                 epb_fields = struct.Struct(order + "IIIII").unpack_from
+                epb_peek_from = struct.Struct(order + "IIIIIII12xH2xH2xB2xBB2xB").unpack_from
+                passes_in_order = _peek_verdict(
+                    _in_order(ETH_P_IP, order),
+                    _in_order(ETH_P_IPV6, order),
+                    frozenset(_in_order(t, order) for t in TAG_TPIDS),
+                )
                 interfaces = []
             btype, blen = hdr(buf, off)
             if blen < 12 or blen % 4:
@@ -385,42 +380,9 @@ class CaptureReader:
                     # the pcap reader's peek (see _read_pcap), on the frame's network-order bytes
                     if caplen >= 38:
                         et, et_in, nh6, p4, nh6_q, p4_q = peek(buf, data_start)
-                        d = data_start
-                        if et == ETH_P_IP:
-                            if p4 not in protos:
-                                if p4 != udp:
-                                    continue
-                                if buf[d + 14] == 0x45:
-                                    if buf[d + 36] << 8 | buf[d + 37] not in ports4:
-                                        continue
-                                elif not may_be_ours(buf, d, data_stop):
-                                    continue
-                        elif et in tags:
-                            if et_in == ETH_P_IP:
-                                if p4_q not in protos:
-                                    if p4_q != udp:
-                                        continue
-                                    if caplen >= 42 and buf[d + 18] == 0x45:
-                                        if buf[d + 40] << 8 | buf[d + 41] not in ports4:
-                                            continue
-                                    elif not may_be_ours(buf, d, data_stop):
-                                        continue
-                            elif et_in == ETH_P_IPV6 and nh6_q == udp and caplen >= 62:
-                                if buf[d + 60] << 8 | buf[d + 61] not in ports6:
-                                    continue
-                            elif (et_in == ETH_P_IPV6 and nh6_q not in v6_first) or not may_be_ours(
-                                buf, d, data_stop
-                            ):
-                                continue
-                        elif et == ETH_P_IPV6:
-                            if nh6 == udp and caplen >= 58:
-                                if buf[d + 56] << 8 | buf[d + 57] not in ports6:
-                                    continue
-                            elif nh6 not in v6_first or not may_be_ours(buf, d, data_stop):
-                                continue
-                        elif not may_be_ours(buf, d, data_stop):
-                            continue
-                    elif not may_be_ours(buf, data_start, data_stop):
+                    else:
+                        et = et_in = nh6 = p4 = nh6_q = p4_q = 0
+                    if not passes(buf, data_start, data_stop, et, et_in, nh6, p4, nh6_q, p4_q):
                         continue
                 # integer split first, so times round as the pcap reader's do
                 secs, frac = divmod((ts_hi << 32) | ts_lo, per_sec)
@@ -455,6 +417,68 @@ class CaptureReader:
                 f"{self.name}: truncated capture: block at byte {pos + off} is cut short "
                 f"after {frame} complete packets"
             )
+
+
+def _in_order(value: int, order: str) -> int:
+    """A 16-bit network-order value as an unpack in ``order`` reads its two bytes."""
+    return int(struct.unpack(order + "H", value.to_bytes(2, "big"))[0])
+
+
+def _peek_verdict(
+    et4: int, et6: int, tags: frozenset[int]
+) -> Callable[[bytes, int, int, int, int, int, int, int, int], bool]:
+    """Both readers' fast verdict on an Ethernet frame ``buf[d:stop]``: whether it may be ours.
+
+    The fields come unpacked with the record header (pcap) or on their own (pcapng): the
+    EtherType (frame bytes 12-13), the inner EtherType behind one tag (16-17), the IPv6 next
+    header (20), the IPv4 protocol (23), and the same two behind one tag (24, 27). ``et4``,
+    ``et6`` and ``tags`` are the EtherTypes as the caller's unpack reads them (the pcap reader
+    unpacks in file order). It settles only what ``ethernet_may_be_ours`` would settle the same
+    way from those bytes (tests/dissectors/test_ours.py holds it to that, dissectors/ours.py
+    is the table); anything else goes to it.
+    """
+    protos, v6_first = IP_PROTOCOLS, IPV6_FIRST
+    udp, ports4, ports6 = IPPROTO_UDP, UDP_PORTS_V4, UDP_PORTS_V6
+    candidate = ethernet_may_be_ours
+
+    def passes(
+        buf: bytes, d: int, stop: int, et: int, et_in: int, nh6: int, p4: int, nh6_q: int, p4_q: int
+    ) -> bool:
+        caplen = stop - d
+        # 38 bytes: a whole IPv4 header behind one tag, so an IPv4 verdict here is the one
+        # ethernet_may_be_ours gives.
+        if caplen < 38:
+            return candidate(buf, d, stop)
+        if et == et4:
+            if p4 in protos:
+                return True
+            if p4 != udp:
+                return False
+            if buf[d + 14] == 0x45:  # UDP: the port behind a 20-byte header is in the 38 bytes
+                return buf[d + 36] << 8 | buf[d + 37] in ports4
+            return candidate(buf, d, stop)
+        if et in tags:
+            if et_in == et4:
+                if p4_q in protos:
+                    return True
+                if p4_q != udp:
+                    return False
+                if caplen >= 42 and buf[d + 18] == 0x45:
+                    return buf[d + 40] << 8 | buf[d + 41] in ports4
+                return candidate(buf, d, stop)
+            if et_in == et6 and nh6_q == udp and caplen >= 62:
+                return buf[d + 60] << 8 | buf[d + 61] in ports6
+            if et_in == et6 and nh6_q not in v6_first:
+                return False
+            return candidate(buf, d, stop)
+        if et == et6:
+            if nh6 == udp and caplen >= 58:
+                return buf[d + 56] << 8 | buf[d + 57] in ports6
+            if nh6 not in v6_first:
+                return False
+        return candidate(buf, d, stop)
+
+    return passes
 
 
 def _if_tsresol(options: bytes, order: str) -> int:
