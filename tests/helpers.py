@@ -437,15 +437,16 @@ class RouterPair:
 VRRPWATCH = str(Path(sys.executable).parent / "vrrpwatch")
 
 
-def make_lab(tmp_path: Path, frr: bool = False) -> Iterator[Lab]:
-    """The body of a lab fixture (``yield from make_lab(tmp_path)``): torn down in all cases."""
+def make_lab(tmp_path: Path, frr: bool = False, prefix: str = "vwb") -> Iterator[Lab]:
+    """The body of a lab fixture (``yield from make_lab(tmp_path)``): torn down in all cases.
+    ``prefix`` (three letters) names the run's namespaces, with four random hex digits."""
     from tests.lab import Lab, missing_prerequisites
 
     missing = missing_prerequisites(frr=frr)
     if missing:
         lab_unavailable("; ".join(missing))
     # The lab makes its own world-readable work directory: FRR runs as user frr.
-    lab = Lab(prefix=f"vwb{secrets.token_hex(2)}")
+    lab = Lab(prefix=f"{prefix}{secrets.token_hex(2)}")
     try:
         yield lab
     finally:

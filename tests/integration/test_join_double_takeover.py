@@ -14,7 +14,6 @@ too), and that client's neighbour entry for the VIP ends at the winner's MAC.
 from __future__ import annotations
 
 import ipaddress
-import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -24,8 +23,8 @@ import pytest
 
 from dissectors.arp import parse_arp
 from dissectors.common import DecodeError
-from tests.helpers import Join, lab_unavailable
-from tests.lab import Daemon, Host, Lab, missing_prerequisites, pcap_frames
+from tests.helpers import Join, make_lab
+from tests.lab import Daemon, Host, Lab, pcap_frames
 
 pytestmark = pytest.mark.integration
 
@@ -54,15 +53,8 @@ while time.monotonic() < end:
 
 
 @pytest.fixture
-def dlab() -> Iterator[Lab]:
-    missing = missing_prerequisites()
-    if missing:
-        lab_unavailable("; ".join(missing))
-    lab = Lab(prefix=f"vwj{secrets.token_hex(2)}")
-    try:
-        yield lab
-    finally:
-        lab.close()
+def dlab(tmp_path: Path) -> Iterator[Lab]:
+    yield from make_lab(tmp_path, prefix="vwj")
 
 
 def _bridge_capture(lab: Lab, path: Path) -> Daemon:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_join import VRRPWATCH, Join, _lab, classic
+from tests.helpers import VRRPWATCH, Join, classic
+from tests.helpers import make_lab as _lab
 from tests.lab import Host, Lab
 
 pytestmark = pytest.mark.integration

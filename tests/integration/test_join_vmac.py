@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -19,14 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import VRRPWATCH, Join, classic, lab_unavailable
+from tests.helpers import VRRPWATCH, Join, classic
 from tests.helpers import make_lab as _lab
 from tests.lab import (
     Daemon,
     Host,
     KeepalivedInstance,
     Lab,
-    missing_prerequisites,
     pcap_frames,
     read_adverts,
 )
@@ -346,15 +344,8 @@ vrrp_instance VI_9 {{
 
 
 @pytest.fixture
-def wlab() -> Iterator[Lab]:
-    missing = missing_prerequisites()
-    if missing:
-        lab_unavailable("; ".join(missing))
-    lab = Lab(prefix=f"vwj{secrets.token_hex(2)}")
-    try:
-        yield lab
-    finally:
-        lab.close()
+def wlab(tmp_path: Path) -> Iterator[Lab]:
+    yield from _lab(tmp_path, prefix="vwj")
 
 
 def test_sighup_removing_a_vmac_instance_deletes_its_macvlan_at_once(wlab: Lab) -> None:
