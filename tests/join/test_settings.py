@@ -231,3 +231,26 @@ def test_notify_scripts_run_as_script_user(tmp_path: Path) -> None:
     assert (scripts["backup"].user, scripts["backup"].group) == ("root", None)
     (group,) = cfg.groups
     assert dict(group.notify_scripts)["master"].user == "nobody"
+
+
+@pytest.mark.parametrize(
+    "password", ["pässwört".encode(), b"s3\xffcret", b"\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"]
+)
+def test_a_config_password_reaches_the_wire_as_keepalived_sends_it(
+    tmp_path: Path, password: bytes
+) -> None:
+    """keepalived sends the first 8 bytes of auth_pass as the file has them, even when the cut
+    falls inside a UTF-8 character or a byte is not UTF-8 (was: decoded with "replace", so
+    U+FFFD's three bytes went out instead)."""
+    from vrrpwatch.text import raw_bytes
+
+    conf = tmp_path / "k.conf"
+    conf.write_bytes(
+        b"vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n"
+        b" authentication {\n auth_type PASS\n auth_pass " + password + b"\n }\n"
+        b" virtual_ipaddress {\n  192.0.2.1/24\n }\n}\n"
+    )
+    settings = join_settings(parse_config(conf).instance())
+    assert settings.auth_pass is not None
+    assert raw_bytes(settings.auth_pass) == password[:8]
+    assert raw_bytes(resolve_options({}, settings).auth_pass or "") == password[:8]

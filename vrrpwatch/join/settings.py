@@ -268,7 +268,11 @@ def join_settings(inst: VrrpInstance) -> JoinSettings:
         family=inst.family,
         advert_int_cs=inst.advert_int_cs,
         vips=tuple(v.address for v in inst.vips),
-        auth_pass=password.decode(errors="replace") if password and inst.version == 2 else None,
+        # surrogateescape: the bytes come back as they are (text.raw_bytes), even where the
+        # 8-byte cut falls inside a UTF-8 character
+        auth_pass=password.decode("utf-8", "surrogateescape")
+        if password and inst.version == 2
+        else None,
         unicast_src_ip=inst.unicast_src_ip,
         unicast_peers=inst.unicast_peers,
         preempt=inst.preempt,
