@@ -65,7 +65,7 @@ def inet_checksum(*chunks: bytes | memoryview) -> int:
     Returns the 16-bit checksum value to put in a header (0 when the data already
     includes a correct checksum field, i.e. a verifying sum).
     """
-    data = b"".join(bytes(c) for c in chunks)
+    data = chunks[0] if len(chunks) == 1 and type(chunks[0]) is bytes else b"".join(chunks)
     if len(data) % 2:
         data += b"\x00"
     # Summing 16-bit words in host order and swapping the folded result is the same as

@@ -57,7 +57,9 @@ class LinkHeader:
 
 
 def format_mac(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
+    """``00:00:5e:00:01:01``: two lower-case hex digits per byte (``bytes.hex``, in C: the
+    monitor formats the source MAC of every advert)."""
+    return mac.hex(":")
 
 
 def parse_mac(text: str) -> bytes:

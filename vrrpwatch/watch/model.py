@@ -11,11 +11,13 @@ monitor returns from each input; the store turns them into rows. Nothing here re
 from __future__ import annotations
 
 import enum
+import socket
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
+from dissectors.common import IPAddress
 from dissectors.packet import Decoded
 from vrrpwatch.text import vlan_label
 from vrrpwatch.watch.catalogue import AlertKind, Severity
@@ -28,6 +30,35 @@ Profile = tuple[int, int, "str | None", frozenset[str], int]
 SILENCE_FACTOR = 1.5
 
 _T = TypeVar("_T")
+
+# address_text: the text of recent address objects, by identity (the decoders share one object
+# per recurring address), at most _TEXTS of them.
+_TEXTS = 8192
+_texts: dict[int, tuple[IPAddress, str]] = {}
+_AF_INET6 = socket.AF_INET6
+
+
+def address_text(addr: IPAddress) -> str:
+    """``str(addr)``, cheaply: an advert's source and virtual addresses become text for every
+    advert, and ``ipaddress`` formats an IPv6 address in Python (about 15 us). inet_ntop writes
+    the same RFC 5952 text (the longest run of two or more zero groups compressed, the first of
+    equal runs, lower case); where it would write an embedded IPv4 address (``::ffff:a.b.c.d``)
+    or the address has a scope, ``str`` decides."""
+    hit = _texts.get(id(addr))
+    if hit is not None and hit[0] is addr:
+        return hit[1]
+    if addr.version == 6 and addr.scope_id is None:
+        text = socket.inet_ntop(_AF_INET6, addr.packed)
+        if "." in text:
+            text = str(addr)
+    elif addr.version == 4:
+        text = socket.inet_ntoa(addr.packed)
+    else:
+        text = str(addr)
+    if len(_texts) >= _TEXTS:
+        _texts.clear()
+    _texts[id(addr)] = (addr, text)
+    return text
 
 
 class EventLog(list[_T]):
@@ -213,6 +244,8 @@ class Advertiser:
     hold_ms: int | None = None  # HSRP: its advertised hold time
     demotion: int = 0  # CARP: the demote counter of its latest advert (OpenBSD)
     advbase_s: int = 0  # CARP: the advbase of its latest advert
+    # VRRP: the source as an address object (what the election compares, ``rfc.outranks``)
+    ip: IPAddress | None = None
 
     @property
     def mac(self) -> str | None:
