@@ -12,7 +12,7 @@ import enum
 import struct
 from dataclasses import dataclass
 
-from .common import DecodeError, Truncated, need
+from .common import DecodeError, Truncated, need, positional
 from .ours import ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_P_PBB, PBB_ITAG_LEN, TAG_TPIDS
 
 
@@ -54,6 +54,9 @@ class LinkHeader:
     dst_mac: bytes | None = None
     vlans: tuple[int, ...] = ()  # VLAN ids, outermost first
     ethertype: int = 0
+
+
+_new_link = positional(LinkHeader, "src_mac", "dst_mac", "vlans", "ethertype")
 
 
 def format_mac(mac: bytes) -> str:
@@ -145,7 +148,7 @@ def parse_link(data: bytes, linktype: int) -> tuple[LinkHeader, int]:
         src = None
     else:
         raise DecodeError(f"unsupported link type {linktype}")
-    return LinkHeader(src_mac=src, dst_mac=dst, vlans=tuple(vlans), ethertype=ethertype), off
+    return _new_link(src, dst, tuple(vlans), ethertype), off
 
 
 def build_ethernet(

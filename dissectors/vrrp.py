@@ -37,6 +37,7 @@ from .common import (
     ipv4_address,
     ipv6_address,
     need,
+    positional,
 )
 
 IPPROTO_VRRP = 112
@@ -198,6 +199,16 @@ class CarpPacket:
     checksum_ok: bool = field(default=True, compare=False)
 
 
+_new_v2 = positional(
+    VrrpV2, "type", "vrid", "priority", "count_ip_addrs", "auth_type", "adver_int_s",
+    "addresses", "auth_data", "checksum", "checksum_status", "trailing", "version",
+)  # fmt: skip
+_new_v3 = positional(
+    VrrpV3, "type", "vrid", "priority", "count_ip_addrs", "reserved", "max_adver_int_cs",
+    "addresses", "checksum", "checksum_status", "trailing", "family", "version",
+)  # fmt: skip
+
+
 def _pseudo_header(src: IPAddress, dst: IPAddress, length: int) -> bytes:
     # RFC 5798 section 5.2.8: the checksum covers an IPv4 (RFC 768) or IPv6 (RFC 8200
     # section 8.1) pseudo-header. The real destination is used, so unicast VRRP verifies too.
@@ -286,18 +297,19 @@ def _parse_v2(data: bytes | memoryview, fragment: bool = False) -> VrrpV2:
         status = ChecksumStatus.UNVERIFIED
     else:
         status = ChecksumStatus.GOOD if ok else ChecksumStatus.BAD
-    return VrrpV2(
-        type=vtype & 0x0F,
-        vrid=vrid,
-        priority=prio,
-        count_ip_addrs=count,
-        auth_type=auth_type,
-        adver_int_s=adver_int,
-        addresses=addrs,
-        auth_data=raw[end : end + _V2_AUTH_LEN],
-        checksum=cksum,
-        checksum_status=status,
-        trailing=raw[end + _V2_AUTH_LEN :],
+    return _new_v2(
+        vtype & 0x0F,
+        vrid,
+        prio,
+        count,
+        auth_type,
+        adver_int,
+        addrs,
+        raw[end : end + _V2_AUTH_LEN],
+        cksum,
+        status,
+        raw[end + _V2_AUTH_LEN :],
+        2,
     )
 
 
@@ -327,18 +339,19 @@ def _parse_v3(
         status = ChecksumStatus.GOOD_WITHOUT_PSEUDO_HEADER
     else:
         status = ChecksumStatus.BAD
-    return VrrpV3(
-        type=vtype & 0x0F,
-        vrid=vrid,
-        priority=prio,
-        count_ip_addrs=count,
-        reserved=rsvd_int >> 12,
-        max_adver_int_cs=rsvd_int & 0x0FFF,
-        addresses=addrs,
-        checksum=cksum,
-        checksum_status=status,
-        trailing=raw[end:],
-        family=src.version,
+    return _new_v3(
+        vtype & 0x0F,
+        vrid,
+        prio,
+        count,
+        rsvd_int >> 12,
+        rsvd_int & 0x0FFF,
+        addrs,
+        cksum,
+        status,
+        raw[end:],
+        src.version,
+        3,
     )
 
 

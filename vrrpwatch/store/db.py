@@ -652,6 +652,7 @@ class Store:
                 for a in vr.advertisers.values():
                     if a.dirty:
                         a.dirty = False
+                        a.stored = True
                         adv_rows.append(
                             rows.advertiser_row(
                                 run, vr.key, a, reveal_secrets=monitor.reveal_secrets

@@ -244,6 +244,7 @@ class Advertiser:
     hold_ms: int | None = None  # HSRP: its advertised hold time
     demotion: int = 0  # CARP: the demote counter of its latest advert (OpenBSD)
     advbase_s: int = 0  # CARP: the advbase of its latest advert
+    stored: bool = False  # the store has written its row (forgetting it deletes the row)
     # VRRP: the source as an address object (what the election compares, ``rfc.outranks``)
     ip: IPAddress | None = None
 
@@ -311,7 +312,7 @@ class ObservedRouter:
     standby_transitions: EventLog[Transition] = field(default_factory=EventLog)
     dirty: bool = True
     # sources forgotten to keep at most MAX_ADVERTISERS (``forget_least_recent``): how many in
-    # all, and the addresses the store has yet to delete
+    # all, and the addresses whose rows the store has yet to delete
     forgotten: int = 0
     # how many of the VRRP advertisers have each profile (Advertiser.profile): with one profile
     # only, no two of them can mismatch (consistency_alerts skips comparing)
@@ -361,7 +362,8 @@ class ObservedRouter:
                 if not self.profiles[profile]:
                     del self.profiles[profile]
             self.forgotten += 1
-            self.forgotten_unstored.append(oldest.address)
+            if oldest.stored:  # a row to delete (a flood's sources mostly never got one)
+                self.forgotten_unstored.append(oldest.address)
             self.profile_version += 1
             self.dirty = True
         return oldest
