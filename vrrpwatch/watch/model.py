@@ -11,7 +11,6 @@ monitor returns from each input; the store turns them into rows. Nothing here re
 from __future__ import annotations
 
 import enum
-import socket
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,24 +34,57 @@ _T = TypeVar("_T")
 # per recurring address), at most _TEXTS of them.
 _TEXTS = 8192
 _texts: dict[int, tuple[IPAddress, str]] = {}
-_AF_INET6 = socket.AF_INET6
+_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
+
+
+def _longest_zero_run(mask: int) -> tuple[int, int]:
+    """(start, length) of the longest run of zero groups in an 8-bit mask (bit i: group i is
+    zero), the first of equal runs; (0, 0) when no run is two groups long (RFC 5952 section
+    4.2.2: a single zero group is not compressed)."""
+    best = (0, 0)
+    i = 0
+    while i < 8:
+        if mask >> i & 1:
+            j = i
+            while j < 8 and mask >> j & 1:
+                j += 1
+            if j - i > best[1] and j - i >= 2:
+                best = (i, j - i)
+            i = j
+        else:
+            i += 1
+    return best
+
+
+_ZERO_RUNS = tuple(_longest_zero_run(m) for m in range(256))
 
 
 def address_text(addr: IPAddress) -> str:
     """``str(addr)``, cheaply: an advert's source and virtual addresses become text for every
-    advert, and ``ipaddress`` formats an IPv6 address in Python (about 15 us). inet_ntop writes
-    the same RFC 5952 text (the longest run of two or more zero groups compressed, the first of
-    equal runs, lower case); where it would write an embedded IPv4 address (``::ffff:a.b.c.d``)
-    or the address has a scope, ``str`` decides."""
+    advert, and ``ipaddress`` formats an IPv6 address through several Python functions (about
+    15 us). RFC 5952 text from the packed bytes: groups in lower-case hex without leading
+    zeros, the longest run of two or more zero groups (the first of equal runs) as ``::``. An
+    address with a scope, or IPv4-mapped (whose text depends on the Python version), is left to
+    ``str``; so is IPv4, which ``str`` writes quickly."""
     hit = _texts.get(id(addr))
     if hit is not None and hit[0] is addr:
         return hit[1]
     if addr.version == 6 and addr.scope_id is None:
-        text = socket.inet_ntop(_AF_INET6, addr.packed)
-        if "." in text:
+        packed = addr.packed
+        if packed[:12] == _MAPPED_PREFIX:
             text = str(addr)
-    elif addr.version == 4:
-        text = socket.inet_ntoa(addr.packed)
+        else:
+            h = packed.hex()
+            groups = [h[i : i + 4].lstrip("0") or "0" for i in range(0, 32, 4)]
+            mask = 0
+            for i, g in enumerate(groups):
+                if g == "0":
+                    mask |= 1 << i
+            start, length = _ZERO_RUNS[mask]
+            if length:
+                text = ":".join(groups[:start]) + "::" + ":".join(groups[start + length :])
+            else:
+                text = ":".join(groups)
     else:
         text = str(addr)
     if len(_texts) >= _TEXTS:
