@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import ipaddress
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -65,7 +70,7 @@ def inet_checksum(*chunks: bytes | memoryview) -> int:
     Returns the 16-bit checksum value to put in a header (0 when the data already
     includes a correct checksum field, i.e. a verifying sum).
     """
-    data = b"".join(bytes(c) for c in chunks)
+    data = chunks[0] if len(chunks) == 1 and type(chunks[0]) is bytes else b"".join(chunks)
     if len(data) % 2:
         data += b"\x00"
     # Summing 16-bit words in host order and swapping the folded result is the same as
@@ -78,3 +83,25 @@ def inet_checksum(*chunks: bytes | memoryview) -> int:
     if sys.byteorder == "little":
         result = ((result & 0xFF) << 8) | (result >> 8)
     return result
+
+
+def positional(cls: type[_T], *names: str) -> Callable[..., _T]:
+    """A constructor of the frozen, slotted dataclass ``cls`` taking every field positionally,
+    in declaration order, which ``names`` spells out (checked here, at import): the same object
+    as ``cls(**fields)``. The keyword-only ``__init__`` that dataclasses generates calls
+    ``object.__setattr__`` by name for each field; this sets each slot through its descriptor,
+    in about two thirds of the time. For the decoders' per-advert path only: it runs no
+    ``__post_init__``, so every value must be the final one (``init=False`` fields too)."""
+    fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    if names != fields:
+        raise TypeError(f"{cls.__name__} fields are {fields}, not {names}")
+    setters = tuple(getattr(cls, name).__set__ for name in fields)
+    new = object.__new__
+
+    def make(*values: Any) -> _T:
+        obj = new(cls)
+        for put, value in zip(setters, values, strict=True):
+            put(obj, value)
+        return obj
+
+    return make

@@ -12,7 +12,7 @@ import enum
 import struct
 from dataclasses import dataclass
 
-from .common import DecodeError, Truncated, need
+from .common import DecodeError, Truncated, need, positional
 from .ours import ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_P_PBB, PBB_ITAG_LEN, TAG_TPIDS
 
 
@@ -56,8 +56,13 @@ class LinkHeader:
     ethertype: int = 0
 
 
+_new_link = positional(LinkHeader, "src_mac", "dst_mac", "vlans", "ethertype")
+
+
 def format_mac(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
+    """``00:00:5e:00:01:01``: two lower-case hex digits per byte (``bytes.hex``, in C: the
+    monitor formats the source MAC of every advert)."""
+    return mac.hex(":")
 
 
 def parse_mac(text: str) -> bytes:
@@ -143,7 +148,7 @@ def parse_link(data: bytes, linktype: int) -> tuple[LinkHeader, int]:
         src = None
     else:
         raise DecodeError(f"unsupported link type {linktype}")
-    return LinkHeader(src_mac=src, dst_mac=dst, vlans=tuple(vlans), ethertype=ethertype), off
+    return _new_link(src, dst, tuple(vlans), ethertype), off
 
 
 def build_ethernet(

@@ -12,7 +12,15 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
-from .common import DecodeError, IPAddress, inet_checksum, ipv4_address, ipv6_address, need
+from .common import (
+    DecodeError,
+    IPAddress,
+    inet_checksum,
+    ipv4_address,
+    ipv6_address,
+    need,
+    positional,
+)
 from .ours import (
     IPPROTO_AH,
     IPPROTO_DSTOPTS,
@@ -118,6 +126,16 @@ class AuthHeader:
     reserved: int = 0
 
 
+_new_ipv4 = positional(
+    IPv4Header, "src", "dst", "protocol", "ttl", "tos", "identification", "dont_fragment",
+    "more_fragments", "fragment_offset", "options", "total_length", "checksum", "checksum_ok",
+)  # fmt: skip
+_new_ipv6 = positional(
+    IPv6Header, "src", "dst", "next_header", "hop_limit", "traffic_class", "flow_label",
+    "protocol", "extension_headers", "fragment_offset", "more_fragments", "payload_length",
+)  # fmt: skip
+
+
 def parse_ipv4(data: bytes, off: int = 0) -> tuple[IPv4Header, bytes]:
     """The IPv4 header at ``off`` and its payload (up to Total Length)."""
     need(data, off + _V4.size, "IPv4 header")
@@ -130,20 +148,20 @@ def parse_ipv4(data: bytes, off: int = 0) -> tuple[IPv4Header, bytes]:
     if total < ihl:
         raise DecodeError(f"IPv4: total length {total} below header length {ihl}")
     need(data, off + total, "IPv4 datagram")
-    header = IPv4Header(
-        src=ipv4_address(src),
-        dst=ipv4_address(dst),
-        protocol=proto,
-        ttl=ttl,
-        tos=tos,
-        identification=ident,
-        dont_fragment=bool(frag & 0x4000),
-        more_fragments=bool(frag & 0x2000),
-        fragment_offset=frag & 0x1FFF,
-        options=bytes(data[off + _V4.size : off + ihl]),
-        total_length=total,
-        checksum=cksum,
-        checksum_ok=inet_checksum(data[off : off + ihl]) == 0,
+    header = _new_ipv4(
+        ipv4_address(src),
+        ipv4_address(dst),
+        proto,
+        ttl,
+        tos,
+        ident,
+        bool(frag & 0x4000),
+        bool(frag & 0x2000),
+        frag & 0x1FFF,
+        bytes(data[off + _V4.size : off + ihl]),
+        total,
+        cksum,
+        inet_checksum(data[off : off + ihl]) == 0,
     )
     return header, bytes(data[off + ihl : off + total])
 
@@ -208,18 +226,18 @@ def parse_ipv6(data: bytes, off: int = 0) -> tuple[IPv6Header, bytes]:
         else:
             proto, pos = data[pos], pos + 8 + data[pos + 1] * 8
     need(data[:end], pos, "IPv6 extension headers")
-    header = IPv6Header(
-        src=ipv6_address(src),
-        dst=ipv6_address(dst),
-        next_header=nxt,
-        hop_limit=hlim,
-        traffic_class=(vtcfl >> 20) & 0xFF,
-        flow_label=vtcfl & 0xFFFFF,
-        protocol=proto,
-        extension_headers=tuple(walked),
-        fragment_offset=frag_off,
-        more_fragments=more,
-        payload_length=plen,
+    header = _new_ipv6(
+        ipv6_address(src),
+        ipv6_address(dst),
+        nxt,
+        hlim,
+        (vtcfl >> 20) & 0xFF,
+        vtcfl & 0xFFFFF,
+        proto,
+        tuple(walked),
+        frag_off,
+        more,
+        plen,
     )
     return header, bytes(data[pos:end])
 

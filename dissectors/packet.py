@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .arp import ArpPacket, parse_arp
-from .common import DecodeError, Finding, need
+from .common import DecodeError, Finding, need, positional
 from .frame import ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, LinkHeader, LinkType, parse_link
 from .hsrp import HsrpMessage, parse_hsrp, validate_hsrp
 from .ip import (
@@ -80,6 +80,9 @@ class Decoded:
     message: Message
     findings: tuple[Finding, ...] = ()
     udp: UdpHeader | None = None  # HSRP's
+
+
+_new_decoded = positional(Decoded, "kind", "link", "ip", "ah", "message", "findings", "udp")
 
 
 def decode_packet(data: bytes, linktype: int) -> Decoded | None:
@@ -161,14 +164,7 @@ def _vrrp(
         return Decoded(kind=Kind.CARP, link=link, ip=ip, ah=ah, message=carp, findings=findings)
     adv = parse_vrrp(payload, src=ip.src, dst=ip.dst, fragment=ip.is_fragment)
     findings = validate_advert(adv, src=ip.src, dst=ip.dst, ttl=ip.ttl, src_mac=link.src_mac)
-    return Decoded(
-        kind=Kind.VRRP,
-        link=link,
-        ip=ip,
-        ah=ah,
-        message=adv,
-        findings=findings + ip_findings,
-    )
+    return _new_decoded(Kind.VRRP, link, ip, ah, adv, findings + ip_findings, None)
 
 
 def _icmpv6(

@@ -37,11 +37,13 @@ from .common import (
     ipv4_address,
     ipv6_address,
     need,
+    positional,
 )
 
 IPPROTO_VRRP = 112
-VRRP_MCAST_V4 = ipaddress.IPv4Address("224.0.0.18")
-VRRP_MCAST_V6 = ipaddress.IPv6Address("ff02::12")
+# From the decoders' address cache: a decoded destination is usually this very object.
+VRRP_MCAST_V4 = ipv4_address(bytes((224, 0, 0, 18)))
+VRRP_MCAST_V6 = ipv6_address(bytes.fromhex("ff020000000000000000000000000012"))
 
 # Byte 0: version (high nibble) and type (low nibble), RFC 3768 5.3.1-5.3.2 / RFC 5798 5.2.1-5.2.2.
 # v2: vtype, vrid, priority, count, auth_type, adver_int (s), checksum.
@@ -197,6 +199,16 @@ class CarpPacket:
     checksum_ok: bool = field(default=True, compare=False)
 
 
+_new_v2 = positional(
+    VrrpV2, "type", "vrid", "priority", "count_ip_addrs", "auth_type", "adver_int_s",
+    "addresses", "auth_data", "checksum", "checksum_status", "trailing", "version",
+)  # fmt: skip
+_new_v3 = positional(
+    VrrpV3, "type", "vrid", "priority", "count_ip_addrs", "reserved", "max_adver_int_cs",
+    "addresses", "checksum", "checksum_status", "trailing", "family", "version",
+)  # fmt: skip
+
+
 def _pseudo_header(src: IPAddress, dst: IPAddress, length: int) -> bytes:
     # RFC 5798 section 5.2.8: the checksum covers an IPv4 (RFC 768) or IPv6 (RFC 8200
     # section 8.1) pseudo-header. The real destination is used, so unicast VRRP verifies too.
@@ -277,26 +289,27 @@ def _parse_v2(data: bytes | memoryview, fragment: bool = False) -> VrrpV2:
     # when Auth Type is 0 (PcapPlusPlus' VRRP-V2.pcap; Wireshark accepts it). Short auth data
     # is kept as it is and reported; short addresses are truncation.
     need(data, end, f"VRRPv2 with {count} addresses")
-    raw = bytes(data)
-    addrs = tuple(ipv4_address(raw[off : off + 4]) for off in range(_V2_HEADER.size, end, 4))
+    raw = data if type(data) is bytes else bytes(data)
+    addrs = tuple([ipv4_address(raw[off : off + 4]) for off in range(_V2_HEADER.size, end, 4)])
     # RFC 3768 section 5.3.8: checksum over the entire VRRP message, no pseudo-header.
     ok = inet_checksum(raw) == 0
     if fragment:
         status = ChecksumStatus.UNVERIFIED
     else:
         status = ChecksumStatus.GOOD if ok else ChecksumStatus.BAD
-    return VrrpV2(
-        type=vtype & 0x0F,
-        vrid=vrid,
-        priority=prio,
-        count_ip_addrs=count,
-        auth_type=auth_type,
-        adver_int_s=adver_int,
-        addresses=addrs,
-        auth_data=raw[end : end + _V2_AUTH_LEN],
-        checksum=cksum,
-        checksum_status=status,
-        trailing=raw[end + _V2_AUTH_LEN :],
+    return _new_v2(
+        vtype & 0x0F,
+        vrid,
+        prio,
+        count,
+        auth_type,
+        adver_int,
+        addrs,
+        raw[end : end + _V2_AUTH_LEN],
+        cksum,
+        status,
+        raw[end + _V2_AUTH_LEN :],
+        2,
     )
 
 
@@ -315,9 +328,9 @@ def _parse_v3(
     if fragment:
         end = min(end, _V3_HEADER.size + (len(data) - _V3_HEADER.size) // alen * alen)
     need(data, end, f"VRRPv3 with {count} addresses")
-    raw = bytes(data)
+    raw = data if type(data) is bytes else bytes(data)
     cls = ipv4_address if alen == 4 else ipv6_address
-    addrs = tuple(cls(raw[off : off + alen]) for off in range(_V3_HEADER.size, end, alen))
+    addrs = tuple([cls(raw[off : off + alen]) for off in range(_V3_HEADER.size, end, alen)])
     if fragment:
         status = ChecksumStatus.UNVERIFIED
     elif inet_checksum(_pseudo_header(src, dst, len(raw)), raw) == 0:
@@ -326,18 +339,19 @@ def _parse_v3(
         status = ChecksumStatus.GOOD_WITHOUT_PSEUDO_HEADER
     else:
         status = ChecksumStatus.BAD
-    return VrrpV3(
-        type=vtype & 0x0F,
-        vrid=vrid,
-        priority=prio,
-        count_ip_addrs=count,
-        reserved=rsvd_int >> 12,
-        max_adver_int_cs=rsvd_int & 0x0FFF,
-        addresses=addrs,
-        checksum=cksum,
-        checksum_status=status,
-        trailing=raw[end:],
-        family=src.version,
+    return _new_v3(
+        vtype & 0x0F,
+        vrid,
+        prio,
+        count,
+        rsvd_int >> 12,
+        rsvd_int & 0x0FFF,
+        addrs,
+        cksum,
+        status,
+        raw[end:],
+        src.version,
+        3,
     )
 
 
@@ -398,6 +412,12 @@ def virtual_mac(vrid: int, family: int) -> bytes:
     return bytes((0x00, 0x00, 0x5E, 0x00, 0x01 if family == 4 else 0x02, vrid & 0xFF))
 
 
+# virtual_mac(vrid, 4) and virtual_mac(vrid, 6) for every VRID (validate_advert's, per advert)
+_VIRTUAL_MACS = (
+    tuple(virtual_mac(v, 4) for v in range(256)),
+    tuple(virtual_mac(v, 6) for v in range(256)),
+)
+
 # RFC 5798 / RFC 3768 section 7.1: the findings for which every receiver discards an advert by
 # itself, whatever its own configuration (in this order: join reports the first). The others
 # are tolerated: a unicast or foreign destination (keepalived's and FRR's unicast peers), a
@@ -442,15 +462,19 @@ def validate_advert(
     out = list(adv.findings())
     if ttl != 255:
         out.append(Finding.TTL_NOT_255)
-    group = VRRP_MCAST_V4 if src.version == 4 else VRRP_MCAST_V6
-    if dst != group:
+    family = src.version
+    group = VRRP_MCAST_V4 if family == 4 else VRRP_MCAST_V6
+    if dst is not group and dst != group:  # (the decoders' address cache shares the group's)
         out.append(Finding.BAD_DESTINATION if dst.is_multicast else Finding.UNICAST_DESTINATION)
     if isinstance(adv, VrrpV2):
-        if src.version != 4:
+        if family != 4:
             out.append(Finding.FAMILY_MISMATCH)
-    elif any(a.version != src.version for a in adv.addresses):
-        out.append(Finding.FAMILY_MISMATCH)
-    if src_mac is not None and src_mac != virtual_mac(adv.vrid, src.version):
+    else:
+        for a in adv.addresses:
+            if a.version != family:
+                out.append(Finding.FAMILY_MISMATCH)
+                break
+    if src_mac is not None and src_mac != _VIRTUAL_MACS[family == 6][adv.vrid & 0xFF]:
         out.append(Finding.BAD_SOURCE_MAC)
     return tuple(out)
 

@@ -38,7 +38,12 @@ def outranks(
     """
     if priority_a != priority_b:
         return priority_a > priority_b
-    return int(ipaddress.ip_address(address_a)) > int(ipaddress.ip_address(address_b))
+    return _as_int(address_a) > _as_int(address_b)
+
+
+def _as_int(address: IPAddress | str) -> int:
+    # an address object is its integer at once (parsing its text again is slow)
+    return int(ipaddress.ip_address(address) if isinstance(address, str) else address)
 
 
 # -- CARP (no RFC: OpenBSD's carp(4), which FreeBSD's carp and ucarp follow) ---------------------

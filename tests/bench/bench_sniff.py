@@ -4,13 +4,16 @@ Run as root (the namespace lab of tests/lab.py, prefix ``vwc`` + 4 hex digits):
 
     .venv/bin/python tests/bench/bench_sniff.py [--seconds 5] [--rates 100,1000,...]
 
-A sender namespace floods a lab segment with VRRPv2 adverts of 100 virtual routers (VRIDs
-1-100, each from its own address and virtual MAC, as 100 masters would) at a fixed rate through
-an AF_PACKET socket, paced per millisecond; ``vrrpwatch sniff eth0 --json --quiet`` listens on
+A sender namespace floods a lab segment with VRRPv2 adverts from 100 sources at a fixed rate
+through an AF_PACKET socket, paced per millisecond, in one of two shapes (``--shape``):
+``vrids`` (the default), 100 virtual routers (VRIDs 1-100, each from its own address and
+virtual MAC, as 100 masters would); ``one-vrid``, 100 sources in VRID 1, the first at priority
+200 (the master) and 99 at 100 (issue 11). ``vrrpwatch sniff eth0 --json --quiet`` listens on
 a monitor host for the same time plus a second. For each rate the table shows what was sent,
-what sniff counted, the kernel's drop counter (PACKET_STATISTICS, from the run row), and the
-CPU time sniff used (user + system, from wait4) per second of wall time. Target (issue 5):
-20,000 adverts/s without drops.
+what sniff counted, the kernel's drop counter (PACKET_STATISTICS, from the run row), the CPU
+time sniff used (user + system, from wait4) per second of wall time, and the ``split-brain``
+alerts (with the distinct pairs they name) and ``master-lost`` alerts it raised. Target (issue
+5): 20,000 adverts/s without drops.
 """
 
 from __future__ import annotations
@@ -37,16 +40,20 @@ sys.path.insert(0, %(root)r)
 from dissectors.frame import ETH_P_IP, build_ethernet
 from dissectors.ip import IPv4Header, build_ipv4
 from dissectors.vrrp import VrrpV2, build_vrrp, virtual_mac
-rate, seconds = float(sys.argv[1]), float(sys.argv[2])
+rate, seconds, shape = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 group = ipaddress.IPv4Address("224.0.0.18")
 frames = []
-for vrid in range(1, 101):
-    src = ipaddress.IPv4Address("198.51.100.0") + vrid
-    adv = VrrpV2(vrid=vrid, priority=100, count_ip_addrs=1, auth_type=0, adver_int_s=1,
-                 addresses=(ipaddress.IPv4Address("203.0.113.0") + vrid,), auth_data=bytes(8))
+for n in range(1, 101):
+    src = ipaddress.IPv4Address("198.51.100.0") + n
+    if shape == "vrids":  # 100 masters, VRIDs 1-100
+        vrid, priority, vip = n, 100, ipaddress.IPv4Address("203.0.113.0") + n
+    else:  # one VRID: the first source at priority 200, 99 others at 100
+        vrid, priority, vip = 1, 200 if n == 1 else 100, ipaddress.IPv4Address("203.0.113.1")
+    adv = VrrpV2(vrid=vrid, priority=priority, count_ip_addrs=1, auth_type=0, adver_int_s=1,
+                 addresses=(vip,), auth_data=bytes(8))
     ip = build_ipv4(IPv4Header(src=src, dst=group, protocol=112, ttl=255),
                     build_vrrp(adv, src=src, dst=group))
-    frames.append(build_ethernet(bytes.fromhex("01005e000012"), virtual_mac(4, vrid), ETH_P_IP, ip))
+    frames.append(build_ethernet(bytes.fromhex("01005e000012"), virtual_mac(vrid, 4), ETH_P_IP, ip))
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(("eth0", 0))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
@@ -67,7 +74,9 @@ print(sent, time.monotonic() - start)
 """
 
 
-def run_rate(lab_hosts: tuple[object, object], rate: int, seconds: float, work: Path) -> dict:
+def run_rate(
+    lab_hosts: tuple[object, object], rate: int, seconds: float, work: Path, shape: str = "vrids"
+) -> dict:
     sender, mon = lab_hosts
     db = work / f"sniff-{rate}.db"
     for p in work.glob(db.name + "*"):
@@ -82,7 +91,7 @@ def run_rate(lab_hosts: tuple[object, object], rate: int, seconds: float, work: 
     time.sleep(1.5)  # interpreter start, sockets open
     cpu0 = _cpu_s(sniff.pid)
     out = sender.run(  # type: ignore[attr-defined]
-        [sys.executable, "-c", SENDER % {"root": str(ROOT)}, str(rate), str(seconds)],
+        [sys.executable, "-c", SENDER % {"root": str(ROOT)}, str(rate), str(seconds), shape],
         timeout=seconds + 30,
     ).stdout.split()
     sent, took = int(out[0]), float(out[1])
@@ -95,6 +104,14 @@ def run_rate(lab_hosts: tuple[object, object], rate: int, seconds: float, work: 
     packets, drops, started, stopped = con.execute(
         "SELECT packets, kernel_drops, started, stopped FROM runs"
     ).fetchone()
+    kinds = dict(con.execute("SELECT kind, count(*) FROM alerts GROUP BY kind").fetchall())
+    pairs = {
+        frozenset((src, msg.split(" and ", 1)[1].split(" ", 1)[0]))
+        for src, msg in con.execute(
+            "SELECT source, substr(message, instr(message, ': ') + 2) FROM alerts"
+            " WHERE kind = 'split-brain'"
+        )
+    }
     con.close()
     cpu = usage.ru_utime + usage.ru_stime
     return {
@@ -106,6 +123,9 @@ def run_rate(lab_hosts: tuple[object, object], rate: int, seconds: float, work: 
         "cpu_s": round(cpu, 2),  # the whole run, start-up included
         "flood_cpu_pct": round(100 * flood_cpu / took, 1),  # while the sender ran
         "wall_s": round(stopped - started, 2),
+        "split_brain": kinds.get("split-brain", 0),
+        "split_brain_pairs": len(pairs),
+        "master_lost": kinds.get("master-lost", 0),
     }
 
 
@@ -120,28 +140,33 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--rates", default="100,1000,5000,10000,20000,30000,40000")
     ap.add_argument("--json", action="store_true", help="one JSON object per rate")
+    ap.add_argument("--shape", choices=("vrids", "one-vrid"), default="vrids")
+    ap.add_argument("--prefix", default="vwc", help="the lab's namespace prefix (+ 4 hex digits)")
     args = ap.parse_args()
     missing = missing_prerequisites()
     if missing:
         raise SystemExit("; ".join(missing))
     rates = [int(r) for r in args.rates.split(",")]
-    with Lab(prefix=f"vwc{secrets.token_hex(2)}") as lab:
+    with Lab(prefix=f"{args.prefix}{secrets.token_hex(2)}") as lab:
         lan = lab.segment()
         sender = lab.host("gen", lan, addr4="198.51.100.250/24", ipv6=False)
         mon = lab.host("mon", lan, ipv6=False)
         work = lab.workdir
         rows = []
+        print(f"shape {args.shape}; load average {os.getloadavg()[0]:.2f}")
         print(f"{'rate/s':>8} {'sent/s':>8} {'sent':>8} {'captured':>9} {'drops':>7} "
-              f"{'cpu s':>6} {'flood cpu %':>11}")  # fmt: skip
+              f"{'cpu s':>6} {'flood cpu %':>11} {'split-brain (pairs)':>19} "
+              f"{'master-lost':>11}")  # fmt: skip
         for rate in rates:
-            r = run_rate((sender, mon), rate, args.seconds, work)
+            r = run_rate((sender, mon), rate, args.seconds, work, args.shape)
             rows.append(r)
             if args.json:
                 print(json.dumps(r), flush=True)
             else:
+                sb = f"{r['split_brain']} ({r['split_brain_pairs']})"
                 print(f"{r['rate']:>8} {r['send_rate']:>8} {r['sent']:>8} {r['captured']:>9} "
-                      f"{r['kernel_drops']:>7} {r['cpu_s']:>6} {r['flood_cpu_pct']:>11}",
-                      flush=True)  # fmt: skip
+                      f"{r['kernel_drops']:>7} {r['cpu_s']:>6} {r['flood_cpu_pct']:>11} "
+                      f"{sb:>19} {r['master_lost']:>11}", flush=True)  # fmt: skip
         clean = [r for r in rows if r["kernel_drops"] == 0 and r["captured"] >= r["sent"]]
         best = max((r["send_rate"] for r in clean), default=0)
         print(f"highest rate without kernel drops: {best} adverts/s (target 20000)")

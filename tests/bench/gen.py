@@ -5,6 +5,20 @@
 failover now and then) and a few gratuitous ARPs. ``adverts``: every packet a VRRP advert.
 
     python tests/bench/gen.py mixed 1000000 /tmp/mixed.pcap
+
+A flood of sources for one virtual router (VRID 1, VRRPv3, issue 11), every advert from a source
+of its own, 20,000 adverts/s (``flood_frames``):
+
+* ``flood-preempt6`` / ``flood-preempt4``: every source at priority 100 with a higher address
+  than the one before, so each outranks the master and takes over (RFC 5798 section 6.4.3);
+* ``flood-master6`` / ``flood-master4``: the sources at priority 100 under a live master at
+  priority 200 that advertises every second throughout.
+
+IPv6 sources are link-local (fe80::1:0:0 on); IPv4 ones come from 169.254.0.0/16, the one
+IPv4 block we may use that is big enough: at most 65,024 of them (169.254.1.0 to
+169.254.254.255, RFC 3927 section 2.1).
+
+    python tests/bench/gen.py flood-master6 100000 /tmp/flood.pcap
 """
 
 from __future__ import annotations
@@ -120,11 +134,60 @@ def frames(kind: str, count: int, seed: int = 1) -> Iterator[tuple[float, bytes]
             yield t, _other(rng)
 
 
+_V6 = ipaddress.IPv6Address
+_GROUP6 = _V6("ff02::12")
+_GROUP6_MAC = bytes.fromhex("333300000012")
+FLOOD_RATE = 20_000.0  # adverts/s of the flood
+FLOOD_V4_MAX = 65_024  # 169.254.1.0 .. 169.254.254.255
+
+
+def _flood_advert(src: _V4 | _V6, priority: int) -> bytes:
+    """A VRRPv3 advert for VRID 1 from ``src`` (interval 1 s, one VIP), TTL/hop limit 255,
+    from the virtual MAC."""
+    if src.version == 6:
+        vip6 = _V6("2001:db8:1::1")
+        adv = VrrpV3(vrid=1, priority=priority, count_ip_addrs=1, addresses=(vip6,), family=6)
+        body = build_vrrp(adv, src=src, dst=_GROUP6)
+        ip = _ipv6(src.packed, _GROUP6.packed, 112, body, hlim=255)
+        return _eth(_GROUP6_MAC, virtual_mac(1, 6), 0x86DD, ip, None)
+    vip4 = _V4("203.0.113.1")
+    adv = VrrpV3(vrid=1, priority=priority, count_ip_addrs=1, addresses=(vip4,))
+    body = build_vrrp(adv, src=src, dst=_GROUP4)
+    ip = _ipv4(src.packed, _GROUP4.packed, 112, body, ttl=255)
+    return _eth(_GROUP4_MAC, virtual_mac(1, 4), 0x0800, ip, None)
+
+
+def flood_frames(kind: str, count: int) -> Iterator[tuple[float, bytes]]:
+    """``count`` adverts of a flood of distinct sources (``flood-preempt6`` etc., above); with
+    a live master its adverts come on top, one a second."""
+    shape, family = kind[:-1], int(kind[-1])
+    if shape not in ("flood-preempt", "flood-master") or family not in (4, 6):
+        raise ValueError(f"unknown flood {kind!r}")
+    if family == 4 and count > FLOOD_V4_MAX:
+        raise ValueError(f"at most {FLOOD_V4_MAX} distinct IPv4 sources (169.254.0.0/16)")
+    first: _V4 | _V6
+    if family == 6:
+        first, master = _V6("fe80::1:0:0"), _V6("fe80::1")
+    else:
+        first, master = _V4("169.254.1.0"), _V4("169.254.0.1")
+    master_frame = _flood_advert(master, 200)
+    t = 1_700_000_000.0
+    next_master = t
+    step = 1.0 / FLOOD_RATE
+    for i in range(count):
+        if shape == "flood-master" and t >= next_master:
+            yield t, master_frame
+            next_master += 1.0
+        yield t, _flood_advert(first + i, 100)
+        t += step
+
+
 def write(kind: str, count: int, path: Path, seed: int = 1) -> None:
+    source = flood_frames(kind, count) if kind.startswith("flood-") else frames(kind, count, seed)
     with open(path, "wb") as out:
         out.write(_PCAP_HEADER)
         buf: list[bytes] = []
-        for t, frame in frames(kind, count, seed):
+        for t, frame in source:
             sec = int(t)
             buf.append(_REC.pack(sec, int((t - sec) * 1e6), len(frame), len(frame)))
             buf.append(frame)

@@ -40,6 +40,7 @@ is kept outside the database (keys.py).
 
 from __future__ import annotations
 
+import operator
 import os
 import sqlite3
 import stat
@@ -562,6 +563,20 @@ class Store:
             self.db.execute(f"DELETE FROM [{table}] WHERE run_id = ?", [run_id])
         self.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
 
+    def _insert(self, table: str, batch: list[rows.Row]) -> None:
+        """``insert_all`` of rows of one mapping (the same columns, plain values), as one
+        executemany: sqlite_utils inspects every value of every row, which made a flood of
+        takeovers (a transition and a master-change alert each) spend most of its time here."""
+        if not batch:
+            return
+        columns = list(batch[0])
+        sql = (
+            f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
+        )
+        values = operator.itemgetter(*columns)
+        self.db.conn.executemany(sql, [values(r) for r in batch])
+
     def _write_timeline(self, run: int, k: RouterKey, vr: ObservedRouter) -> None:
         """Write what changed in the router's timeline: the transitions from the first one the
         monitor may have replaced (a takeover is settled after it was first written: the
@@ -581,8 +596,9 @@ class Store:
         router = "run_id = ? AND vlan = ? AND family = ? AND vrid = ? AND protocol = ?"
         if vr.standby_transitions:  # HSRP's standby timeline (short): rewritten whole
             self.db.execute(f"DELETE FROM standby_transitions WHERE {router}", where)
-            self.db.table("standby_transitions").insert_all(
-                rows.transition_row(run, k, t) for t in vr.standby_transitions
+            self._insert(
+                "standby_transitions",
+                [rows.transition_row(run, k, t) for t in vr.standby_transitions],
             )
         if start < written and start not in ids:
             self.db.execute(f"DELETE FROM transitions WHERE {router}", where)
@@ -598,7 +614,7 @@ class Store:
                     del ids[index]
         new = log.since(start)
         if new:
-            self.db.table("transitions").insert_all(rows.transition_row(run, k, t) for t in new)
+            self._insert("transitions", [rows.transition_row(run, k, t) for t in new])
             # AUTOINCREMENT in one write transaction: the new rows' ids are consecutive.
             last = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
             first = last - len(new) + 1
@@ -636,6 +652,7 @@ class Store:
                 for a in vr.advertisers.values():
                     if a.dirty:
                         a.dirty = False
+                        a.stored = True
                         adv_rows.append(
                             rows.advertiser_row(
                                 run, vr.key, a, reveal_secrets=monitor.reveal_secrets
@@ -652,7 +669,7 @@ class Store:
             new_alerts = alerts.since(self._alerts_done)
             self._alerts_done = alerts.total
             if new_alerts:
-                self.db.table("alerts").insert_all(rows.alert_row(run, a) for a in new_alerts)
+                self._insert("alerts", [rows.alert_row(run, a) for a in new_alerts])
             events = monitor.address_events
             new_events = events.since(self._events_done)
             self._events_done = events.total

@@ -44,7 +44,8 @@ def packet_alerts(
     time: float,
     events: list[Event],
 ) -> None:
-    finding_alerts(book, vr.key, a.address, a.ttls[-1], a.mac, pkt, frame, time, events)
+    if pkt.findings:
+        finding_alerts(book, vr.key, a.address, a.ttls[-1], a.mac, pkt, frame, time, events)
     key = vr.key
     src = a.address
     if a.auth_type == 1:
@@ -227,16 +228,20 @@ def consistency_alerts(
     if known is None and vr.reference is not None and a.address != vr.master:
         ref = vr.reference
         prof = a.profile()
-        diffs = [
-            name
-            for name, x, y in (
-                ("version", prof[0], ref[0]),
-                ("auth", (prof[1], prof[2]), (ref[1], ref[2])),
-                ("virtual addresses", prof[3], ref[3]),
-                ("interval", prof[4], ref[4]),
-            )
-            if x != y
-        ]
+        diffs = (
+            []
+            if prof == ref
+            else [
+                name
+                for name, x, y in (
+                    ("version", prof[0], ref[0]),
+                    ("auth", (prof[1], prof[2]), (ref[1], ref[2])),
+                    ("virtual addresses", prof[3], ref[3]),
+                    ("interval", prof[4], ref[4]),
+                )
+                if x != y
+            ]
+        )
         if diffs:
             book.raise_alert(
                 events, AlertKind.ROGUE_ADVERTISER, key, src, time, frame,

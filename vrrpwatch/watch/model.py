@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
+from dissectors.common import IPAddress
 from dissectors.packet import Decoded
 from vrrpwatch.text import vlan_label
 from vrrpwatch.watch.catalogue import AlertKind, Severity
@@ -28,6 +29,68 @@ Profile = tuple[int, int, "str | None", frozenset[str], int]
 SILENCE_FACTOR = 1.5
 
 _T = TypeVar("_T")
+
+# address_text: the text of recent address objects, by identity (the decoders share one object
+# per recurring address), at most _TEXTS of them.
+_TEXTS = 8192
+_texts: dict[int, tuple[IPAddress, str]] = {}
+_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
+
+
+def _longest_zero_run(mask: int) -> tuple[int, int]:
+    """(start, length) of the longest run of zero groups in an 8-bit mask (bit i: group i is
+    zero), the first of equal runs; (0, 0) when no run is two groups long (RFC 5952 section
+    4.2.2: a single zero group is not compressed)."""
+    best = (0, 0)
+    i = 0
+    while i < 8:
+        if mask >> i & 1:
+            j = i
+            while j < 8 and mask >> j & 1:
+                j += 1
+            if j - i > best[1] and j - i >= 2:
+                best = (i, j - i)
+            i = j
+        else:
+            i += 1
+    return best
+
+
+_ZERO_RUNS = tuple(_longest_zero_run(m) for m in range(256))
+
+
+def address_text(addr: IPAddress) -> str:
+    """``str(addr)``, cheaply: an advert's source and virtual addresses become text for every
+    advert, and ``ipaddress`` formats an IPv6 address through several Python functions (about
+    15 us). RFC 5952 text from the packed bytes: groups in lower-case hex without leading
+    zeros, the longest run of two or more zero groups (the first of equal runs) as ``::``. An
+    address with a scope, or IPv4-mapped (whose text depends on the Python version), is left to
+    ``str``; so is IPv4, which ``str`` writes quickly."""
+    hit = _texts.get(id(addr))
+    if hit is not None and hit[0] is addr:
+        return hit[1]
+    if addr.version == 6 and addr.scope_id is None:
+        packed = addr.packed
+        if packed[:12] == _MAPPED_PREFIX:
+            text = str(addr)
+        else:
+            h = packed.hex()
+            groups = [h[i : i + 4].lstrip("0") or "0" for i in range(0, 32, 4)]
+            mask = 0
+            for i, g in enumerate(groups):
+                if g == "0":
+                    mask |= 1 << i
+            start, length = _ZERO_RUNS[mask]
+            if length:
+                text = ":".join(groups[:start]) + "::" + ":".join(groups[start + length :])
+            else:
+                text = ":".join(groups)
+    else:
+        text = str(addr)
+    if len(_texts) >= _TEXTS:
+        _texts.clear()
+    _texts[id(addr)] = (addr, text)
+    return text
 
 
 class EventLog(list[_T]):
@@ -213,6 +276,9 @@ class Advertiser:
     hold_ms: int | None = None  # HSRP: its advertised hold time
     demotion: int = 0  # CARP: the demote counter of its latest advert (OpenBSD)
     advbase_s: int = 0  # CARP: the advbase of its latest advert
+    stored: bool = False  # the store has written its row (forgetting it deletes the row)
+    # VRRP: the source as an address object (what the election compares, ``rfc.outranks``)
+    ip: IPAddress | None = None
 
     @property
     def mac(self) -> str | None:
@@ -278,7 +344,7 @@ class ObservedRouter:
     standby_transitions: EventLog[Transition] = field(default_factory=EventLog)
     dirty: bool = True
     # sources forgotten to keep at most MAX_ADVERTISERS (``forget_least_recent``): how many in
-    # all, and the addresses the store has yet to delete
+    # all, and the addresses whose rows the store has yet to delete
     forgotten: int = 0
     # how many of the VRRP advertisers have each profile (Advertiser.profile): with one profile
     # only, no two of them can mismatch (consistency_alerts skips comparing)
@@ -328,7 +394,8 @@ class ObservedRouter:
                 if not self.profiles[profile]:
                     del self.profiles[profile]
             self.forgotten += 1
-            self.forgotten_unstored.append(oldest.address)
+            if oldest.stored:  # a row to delete (a flood's sources mostly never got one)
+                self.forgotten_unstored.append(oldest.address)
             self.profile_version += 1
             self.dirty = True
         return oldest

@@ -65,6 +65,7 @@ from vrrpwatch.watch.model import (
     RouterKey,
     Transition,
     TransitionCause,
+    address_text,
 )
 from vrrpwatch.watch.timeline import lost_cleared, master_lost, settle, track_master
 
@@ -121,6 +122,7 @@ class Monitor:
         self.last_time = 0.0
         self.first_time: float | None = None
         self._seen: dict[int, tuple[Decoded, ObservedRouter, Advertiser]] = {}
+        self._keys: dict[tuple[tuple[int, ...], int, int], RouterKey] = {}
 
     @property
     def alerts(self) -> EventLog[Alert]:
@@ -370,8 +372,8 @@ class Monitor:
         """Keep the router's advertisers bounded: the cost of an advert (consistency and split
         brain compare it with the others) and the memory stay flat under a flood of sources."""
         gone = vr.forget_least_recent()
-        if gone is None:
-            return
+        if gone is None or self.book.is_open(AlertKind.ADVERTISER_FLOOD, vr.key, None):
+            return  # raised once per episode: its message is not even written
         self.book.raise_alert(
             events, AlertKind.ADVERTISER_FLOOD, vr.key, None, time, frame,
             f"{vr.key.label()}: more than {MAX_ADVERTISERS} sources advertise; {gone.address} "
@@ -385,11 +387,19 @@ class Monitor:
         """Follow one advert; None when every receiver discards it (it is not followed)."""
         ip = pkt.ip
         assert ip is not None
-        family = ip.family
-        key = RouterKey(pkt.link.vlans, family, adv.vrid)
-        self._carp.vrrp(pkt.link.vlans, events)
-        src = str(ip.src)
-        mac = format_mac(pkt.link.src_mac) if pkt.link.src_mac else None
+        link = pkt.link
+        vlans = link.vlans
+        # RouterKey's hash and equality are Python code: the keys are looked up by a plain tuple
+        spec = (vlans, ip.family, adv.vrid)
+        key = self._keys.get(spec)
+        if key is None:
+            if len(self._keys) >= 4096:
+                self._keys.clear()
+            key = self._keys[spec] = RouterKey(vlans, ip.family, adv.vrid)
+        self._carp.vrrp(vlans, events)
+        src_ip = ip.src
+        src = address_text(src_ip)
+        mac = format_mac(link.src_mac) if link.src_mac else None
         discards = discarded_by_receivers(pkt.findings) if pkt.findings else ()
         if discards:
             # RFC 5798 / RFC 3768 section 7.1: every router drops it, so it is no advertiser
@@ -407,7 +417,7 @@ class Monitor:
         if a is None:
             if len(vr.advertisers) >= MAX_ADVERTISERS:
                 self._forget(vr, src, frame, time, events)
-            a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)
+            a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time, ip=src_ip)
         elif time - a.last_seen > a.streak_gap_s:
             a.streak_start = time
         a.last_seen = time
@@ -427,7 +437,7 @@ class Monitor:
         if adv.version not in a.versions:
             a.versions.append(adv.version)
         a.auth_type = adv.auth_type
-        a.vips = tuple(str(x) for x in adv.addresses)
+        a.vips = tuple([address_text(x) for x in adv.addresses])
         if ip.ttl not in a.ttls:
             a.ttls.append(ip.ttl)
         status = str(adv.checksum_status)

@@ -73,7 +73,9 @@ def track_master(
     settling = (
         last.cause in _TAKEOVER and last.new == cur.address and time - last.time <= cur.interval_s
     )
-    if settling and outranks(priority, src, cur.last_priority, cur.address):
+    # the address objects when known (comparing them is cheaper than parsing the text)
+    mine, theirs = a.ip or src, cur.ip or cur.address
+    if settling and outranks(priority, mine, cur.last_priority, theirs):
         # Two backups took over at once; the better one wins (RFC 5798 section 6.4.3):
         # the takeover belongs to the winner.
         old = vr.transitions.pop()
@@ -97,7 +99,7 @@ def track_master(
         cause = TransitionCause.RESIGNED
     elif time - cur.last_seen > SILENCE_FACTOR * cur.interval_s:
         cause = TransitionCause.SILENT
-    elif outranks(priority, src, cur.last_priority, cur.address):
+    elif outranks(priority, mine, cur.last_priority, theirs):
         cause = TransitionCause.PREEMPTED
     else:
         return  # a contender while the master still advertises; see split_brain
