@@ -45,7 +45,17 @@ def packet_alerts(
     events: list[Event],
 ) -> None:
     if pkt.findings:
-        finding_alerts(book, vr.key, a.address, a.ttls[-1], a.mac, pkt, frame, time, events)
+        finding_alerts(
+            book,
+            vr.key,
+            a.address,
+            pkt.ip.ttl if pkt.ip is not None else 255,
+            a.mac,
+            pkt,
+            frame,
+            time,
+            events,
+        )
     key = vr.key
     src = a.address
     if a.auth_type == 1:

@@ -262,7 +262,17 @@ class HsrpFollower:
         events: list[Event],
     ) -> None:
         book, key, src = self._book, vr.key, a.address
-        finding_alerts(book, key, src, a.ttls[-1], a.mac, pkt, frame, time, events)
+        finding_alerts(
+            book,
+            key,
+            src,
+            pkt.ip.ttl if pkt.ip is not None else 255,
+            a.mac,
+            pkt,
+            frame,
+            time,
+            events,
+        )
         if password is not None:
             book.raise_alert(
                 events, AlertKind.PLAINTEXT_AUTH, key, src, time, frame,
