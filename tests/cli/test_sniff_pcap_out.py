@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import vrrpwatch.watch.live as live
-from tests.watch.test_monitor import R1, advert
+from tests.helpers import R1, advert
 from vrrpwatch.cli import cli
 
 T0 = 1_700_000_000.0

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import CAPTURES, ROOT
-from tests.watch.test_monitor import R1, Feed, advert
+from tests.helpers import R1, Feed, advert
 from vrrpwatch.cli import cli
 from vrrpwatch.store.db import Store, open_db
 from vrrpwatch.store.summary import summarize
