@@ -128,6 +128,8 @@ class Registry(CollectorRegistry):
     def __init__(self) -> None:
         super().__init__(auto_describe=False)
         self.collectors: list[Collector] = []
+        # id -> (the Metric, its fast lines or None) of the last answer (``render``)
+        self.written: dict[int, tuple[Metric, list[str] | None]] = {}
 
     def register(self, collector: Collector) -> None:
         super().register(collector)
@@ -190,18 +192,30 @@ def render(registry: Registry, encoder: Callable[..., bytes], content_type: str)
             out.append(encoder(_Metrics(pending)).decode().removesuffix(_EOF))
             pending.clear()
 
+    # The lines of each Metric object, kept from the last answer for the next: a collector
+    # that yields the same object again (a family whose values did not change) costs nothing.
+    written = registry.written
+    kept: dict[int, tuple[Metric, list[str] | None]] = {}
     for collector in list(registry.collectors):
         parts: Iterable[Part] = (
             collector.parts() if hasattr(collector, "parts") else list(collector.collect())
         )
         for part in parts:
             if isinstance(part, TextFamily):
-                flush()
-                out.append(_header(content_type, encoder, part.name, part.type, part.documentation))
-                out.extend(part.lines)
+                lines: list[str] | None = part.lines
             else:
-                pending.append(part)
+                hit = written.get(id(part))
+                lines = hit[1] if hit is not None and hit[0] is part else metric_lines(part)
+                kept[id(part)] = (part, lines)
+            if lines is None:
+                assert not isinstance(part, TextFamily)
+                pending.append(part)  # the encoder writes what the fast lines cannot
+                continue
+            flush()
+            out.append(_header(content_type, encoder, part.name, part.type, part.documentation))
+            out.extend(lines)
     flush()
+    registry.written = kept
     if content_type.startswith(OPENMETRICS):
         out.append(_EOF)
     return "".join(out).encode()

@@ -144,6 +144,8 @@ class RouterFamilies:
         self._keys: list[RouterKey] = []
         self._order: list[int] = []
         self._texts: dict[RouterKey, _RouterText] = {}
+        self._aligned: list[_RouterText] = []  # the texts in ``_order``
+        self.version = 0  # how many times the set of routers changed
 
     def sorted_routers(self, routers: Mapping[RouterKey, ObservedRouter]) -> list[ObservedRouter]:
         """The monitor's VRRP routers by key (sorted again only when a router came or went).
@@ -151,10 +153,12 @@ class RouterFamilies:
         a VRRP router's on the same VLAN, and a duplicate series fails the whole scrape."""
         items = [(k, vr) for k, vr in routers.items() if k.protocol == "vrrp"]
         keys = [k for k, _vr in items]
-        if keys != self._keys:
+        if keys != self._keys:  # the same key objects while no router came or went: cheap
             self._keys = keys
             self._order = sorted(range(len(keys)), key=keys.__getitem__)
             self._texts = {k: self._texts.get(k) or _RouterText(k) for k in keys}
+            self._aligned = [self._texts[keys[i]] for i in self._order]
+            self.version += 1
         return [items[i][1] for i in self._order]
 
     def families(
@@ -162,9 +166,11 @@ class RouterFamilies:
         routers: Sequence[ObservedRouter],
         now: float,
         split: Set[RouterKey | None],
-        changes: Mapping[RouterKey, Mapping[str, int]],
+        changes: Sequence[Mapping[str, int]],
         causes: Sequence[str],
     ) -> list[TextFamily]:
+        """The families of ``routers`` as ``sorted_routers`` last returned them; ``changes``:
+        each one's master changes by cause, in the same order."""
         master: list[str] = []
         masters: list[str] = []
         state: list[str] = []
@@ -173,30 +179,34 @@ class RouterFamilies:
         priority: list[str] = []
         adverts: list[str] = []
         changed: list[str] = []
-        texts = self._texts
-        none: Mapping[str, int] = {}
-        for vr in routers:
-            rt = texts[vr.key]
+        for vr, rt, counts in zip(routers, self._aligned, changes, strict=True):
             n = 0
             followed = vr.master
             advertisers = list(vr.advertisers.values())
-            if len(rt.advertisers) > len(advertisers):  # one was forgotten: drop its text
-                rt.advertisers = {a.address: rt.advertiser(a.address) for a in advertisers}
+            texts = rt.advertisers
+            if len(texts) > len(advertisers):  # one was forgotten: drop its text
+                texts = rt.advertisers = {a.address: rt.advertiser(a.address) for a in advertisers}
             for a in advertisers:
-                at = rt.advertiser(a.address)
+                at = texts.get(a.address) or rt.advertiser(a.address)
                 master.append(at.master_yes if a.address == followed else at.master_no)
-                if a.last_priority != at.priority_of:
-                    at.priority_of = a.last_priority
-                    at.priority_line = at.priority + number(a.last_priority) + "\n"
+                p = a.last_priority
+                if p != at.priority_of:
+                    at.priority_of = p
+                    at.priority_line = at.priority + number(p) + "\n"
                 priority.append(at.priority_line)
-                adverts.append(at.adverts + number(a.adverts) + "\n")
-                if a.last_priority > 0 and now - a.last_seen <= a.silence_s:
+                count = a.adverts
+                adverts.append(
+                    f"{at.adverts}{count}.0\n"  # number(count) for the usual counts
+                    if type(count) is int and 0 <= count < 1_000_000
+                    else at.adverts + number(count) + "\n"
+                )
+                if p > 0 and now - a.last_seen <= a.silence_s:
                     n += 1
             if n != rt.masters_of:
                 rt.masters_of, rt.masters_line = n, rt.masters + number(n) + "\n"
             masters.append(rt.masters_line)
             state.append(rt.states[router_state(vr, bool(split) and vr.key in split)])
-            cur = vr.current
+            cur = vr.advertisers.get(followed) if followed else None  # vr.current
             if cur is not None:
                 if cur.last_seen != rt.last_of:
                     rt.last_of = cur.last_seen
@@ -208,7 +218,6 @@ class RouterFamilies:
                 interval.append(rt.interval_line)
             # Every cause of every router from 0 on, so increase() sees a router's first change.
             # Counts only grow, so their total tells whether the lines must be written again.
-            counts = changes.get(vr.key, none)
             seen = (sum(counts.values()), causes)
             if seen != rt.changes_of:
                 rt.changes_of = seen
