@@ -47,12 +47,22 @@ OPENMETRICS = "application/openmetrics-text"
 _EOF = "# EOF\n"
 
 _go_string: Callable[[float], str] = floatToGoString
+_INF = float("inf")
 
 
 def number(value: float) -> str:
     """A sample value as prometheus-client writes it (``floatToGoString``)."""
     if type(value) is int and 0 <= value < 1_000_000:
         return f"{value}.0"  # repr(float(value)), as floatToGoString writes it below 1e6
+    if type(value) is float and 0.0 < value < _INF:  # a timestamp, an interval (NaN: False)
+        # floatToGoString's own steps for a positive finite float, without its other cases:
+        # Go writes an exponent from 1e7 on (floatToGoString: "dot > 6", two digits at least).
+        text = repr(value)
+        dot = text.find(".")
+        if dot > 6:
+            mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
+            return f"{mantissa}e+{dot - 1:02d}"
+        return text
     return _go_string(value)
 
 
