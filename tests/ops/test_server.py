@@ -153,3 +153,24 @@ def test_the_book_sees_an_episode_end_and_another_open_between_two_calls() -> No
     _seq, ended = book.ended_since(seq)
     assert [(ep.alert.key, ep.ends_at) for ep in ended] == [(a, 13.0)]
     assert [ep.alert.key for ep in book.open()] == [b]
+
+
+def test_ended_since_gives_the_episodes_after_the_cursor_and_at_most_the_kept() -> None:
+    from vrrpwatch.ops.episodes import ENDED_KEPT
+
+    m = Monitor(fingerprint=lambda pw: "fp")
+    book = EpisodeBook(m)
+    events: list[Event] = []
+    n = ENDED_KEPT + 10
+    for i in range(n):
+        key = RouterKey(vlan=(), family=4, vrid=1 + i % 255)
+        m.book.raise_alert(events, AlertKind.SPLIT_BRAIN, key, f"198.51.100.{i % 250}", i, i, "x")
+        book.advance(i + 0.5)
+        m.book.resolve(events, i + 0.6, AlertKind.SPLIT_BRAIN, key)
+        book.advance(i + 0.7)
+    seq, ended = book.ended_since(0)
+    assert seq == n and len(ended) == ENDED_KEPT  # the oldest forgotten
+    assert [ep.alert.time for ep in ended] == list(range(10, n))
+    _seq, ended = book.ended_since(n - 3)
+    assert [ep.alert.time for ep in ended] == [n - 3, n - 2, n - 1]
+    assert book.ended_since(n) == (n, [])

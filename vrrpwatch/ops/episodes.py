@@ -13,6 +13,7 @@ calls (an event-like kind) is reported ended at once.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -111,7 +112,9 @@ class EpisodeBook:
         """Episodes ended after sequence number ``seq``, and the sequence number to ask from
         next time (episodes beyond ENDED_KEPT are forgotten)."""
         with self._lock:
-            return self._seq, [ep for s, ep in self._ended if s > seq]
+            ended = self._ended  # sequence numbers one after another, the newest last
+            new = min(len(ended), max(0, self._seq - seq))
+            return self._seq, [ep for _s, ep in itertools.islice(ended, len(ended) - new, None)]
 
     def _close(self, ep: Episode, when: float) -> None:
         self._version += 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time as _time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,7 +31,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from vrrpwatch.ops.episodes import EpisodeBook
-from vrrpwatch.ops.exposition import Part, collect_parts
+from vrrpwatch.ops.exposition import Part, TextFamily, collect_parts
+from vrrpwatch.ops.groups import CAUSES as GROUP_CAUSES
+from vrrpwatch.ops.groups import CLAIMS as GROUP_CLAIMS
+from vrrpwatch.ops.groups import GROUPS
 from vrrpwatch.ops.routers import RouterFamilies
 
 # MetricsServer, parse_listen and registry_for are shared with join --metrics (ops.server);
@@ -124,6 +127,7 @@ class _Counted:
 
     done: int = 0  # absolute position in its transitions up to which they were counted
     changes: dict[str, int] = field(default_factory=dict)  # cause -> count
+    total: int = 0  # all causes
 
 
 class _Timeline:
@@ -173,6 +177,7 @@ class _Timeline:
                 counts = counted.changes
                 cause = str(t.cause)
                 counts[cause] = counts.get(cause, 0) + 1
+                counted.total += 1
                 self.causes.add(cause)
                 # A failover is a takeover the RFC times (resigned: Skew_Time, silent:
                 # Master_Down_Interval); a preemption's gap is only the adverts' phase.
@@ -204,6 +209,8 @@ class SniffCollector(Collector):
         self.extra = extra
         self._timeline = _Timeline()
         self._routers = RouterFamilies()
+        self._groups = RouterFamilies(GROUPS, GROUP_CLAIMS)
+        self._group_timeline = _Timeline()  # its histograms unused: those are VRRP's
         self._alerts_done = 0
         self._alerts: dict[tuple[str, str], int] = {}
         # Families kept while what they show is unchanged: (what they were built for, them).
@@ -228,8 +235,9 @@ class SniffCollector(Collector):
         tl.update(routers, now, fams.version)
         # Every cause of every router from 0 on, so increase() sees a router's first change.
         causes = [*CHANGE_CAUSES, *sorted(tl.causes - set(CHANGE_CAUSES))]
-        changes = [c.changes for c in tl.aligned(routers, fams.version)]
-        out += fams.families(routers, now, split, changes, causes)
+        changes = tl.aligned(routers, fams.version)
+        out += fams.families(routers, now, split, changes, {"vrrp": causes})
+        out += self._group_families(now, split)
         out += self._histograms()
         out += self._alert_families()
         if self.interfaces is not None:
@@ -237,6 +245,19 @@ class SniffCollector(Collector):
         if self.extra is not None:
             out += self.extra()
         return out
+
+    def _group_families(self, now: float, split: Set[RouterKey | None]) -> list[TextFamily]:
+        """HSRP groups and CARP vhids (``ops.groups``); nothing while there is none."""
+        fams = self._groups
+        groups = fams.sorted_routers(self.monitor.routers)
+        if not groups:
+            return []
+        tl = self._group_timeline
+        tl.update(groups, now, fams.version)
+        # a cause no protocol is known to give (none today) shows for every group
+        unknown = sorted(tl.causes.difference(*GROUP_CAUSES.values()))
+        causes = {p: [*c, *unknown] for p, c in GROUP_CAUSES.items()}
+        return fams.families(groups, now, split, tl.aligned(groups, fams.version), causes)
 
     def _histograms(self) -> list[Metric]:
         """Both histograms; the same ``Metric`` objects while nothing was observed (the fast
