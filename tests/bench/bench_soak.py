@@ -12,8 +12,16 @@ segment sniff the same traffic at the same time: ``full`` with ``--metrics`` (sc
 second by a scraper in its namespace) and ``--alertmanager`` (a real Alertmanager there,
 ``--alertmanager-severity info`` so every master change is pushed), ``plain`` with neither. Every
 ``--every`` seconds the table shows each sniff's RSS, its CPU since the previous row and its
-database size. Targets (issue 12): RSS flat after warm-up (within 2 MB), at most 10 % more CPU
-with metrics and alert push, a scrape under 50 ms.
+database size. CPU is counted from when both sniffs have started (their imports done: the
+full one's extra imports are a one-off, reported as ``startup_cpu_s``), and split by thread
+(``cpu_s_by_thread``: the packet loop is ``main``; the metrics server's ``serve_forever`` and
+``metrics request`` threads, the ``alert pusher`` and one sender per Alertmanager; ``ended``:
+threads gone by the end). Targets (issue 12): RSS flat after warm-up (within 2 MB), at most
+10 % more CPU with metrics and alert push, a scrape under 50 ms.
+
+Investigating (not for the figures): ``VWS_PROFILE=FILE`` runs each thread under cProfile with
+a CPU clock and writes FILE.<arm>.<thread>; ``VWS_PROFILE_THREADS=request`` profiles only the
+threads whose names match (profiling the packet loop slows it behind the traffic).
 """
 
 from __future__ import annotations
