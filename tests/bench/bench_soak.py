@@ -12,8 +12,16 @@ segment sniff the same traffic at the same time: ``full`` with ``--metrics`` (sc
 second by a scraper in its namespace) and ``--alertmanager`` (a real Alertmanager there,
 ``--alertmanager-severity info`` so every master change is pushed), ``plain`` with neither. Every
 ``--every`` seconds the table shows each sniff's RSS, its CPU since the previous row and its
-database size. Targets (issue 12): RSS flat after warm-up (within 2 MB), at most 10 % more CPU
-with metrics and alert push, a scrape under 50 ms.
+database size. CPU is counted from when both sniffs have started (their imports done: the
+full one's extra imports are a one-off, reported as ``startup_cpu_s``), and split by thread
+(``cpu_s_by_thread``: the packet loop is ``main``; the metrics server's ``serve_forever`` and
+``metrics request`` threads, the ``alert pusher`` and one sender per Alertmanager; ``ended``:
+threads gone by the end). Targets (issue 12): RSS flat after warm-up (within 2 MB), at most
+10 % more CPU with metrics and alert push, a scrape under 50 ms.
+
+Investigating (not for the figures): ``VWS_PROFILE=FILE`` runs each thread under cProfile with
+a CPU clock and writes FILE.<arm>.<thread>; ``VWS_PROFILE_THREADS=request`` profiles only the
+threads whose names match (profiling the packet loop slows it behind the traffic).
 """
 
 from __future__ import annotations
@@ -101,6 +109,61 @@ while time.monotonic() < end:
 print(" ".join("%.2f" % x for x in times))
 """
 
+# Both sniffs start through this wrapper (argv: sniff's arguments): each Python thread names
+# its OS thread (prctl PR_SET_NAME, 15 bytes) after itself, so /proc/PID/task/*/comm tells the
+# packet loop (the main thread) from the metrics server, the alert pusher and its senders.
+# With env VWS_PROFILE=FILE, each thread runs under cProfile with a CPU-time clock (per-thread
+# CPU, its overhead included) and the stats are dumped to FILE.<arm>.<thread> at exit; with
+# VWS_PROFILE_THREADS=REGEX only the threads whose names match (investigation only: the
+# soak's figures are measured without it, and profiling the packet loop slows it behind).
+WRAPPER = r"""
+import ctypes, os, re, runpy, sys, threading, time
+libc = ctypes.CDLL(None)
+profile = os.environ.get("VWS_PROFILE")
+only = re.compile(os.environ.get("VWS_PROFILE_THREADS", ""))  # e.g. "request": those alone
+profiles = []
+def short(name):
+    target = re.search(r"[(](\w+)[)]", name)  # "Thread-3 (serve_forever)": its target
+    return target.group(1) if target else name.replace("alertmanager http://", "am ")
+inner = threading.Thread._bootstrap_inner
+def bootstrap(self):
+    libc.prctl(15, short(self.name).encode()[:15], 0, 0, 0)
+    if not profile or not only.search(self.name):
+        return inner(self)
+    import cProfile
+    prof = cProfile.Profile(time.thread_time)
+    profiles.append((self.name, prof))
+    prof.enable()
+    try:
+        inner(self)
+    finally:
+        prof.disable()
+threading.Thread._bootstrap_inner = bootstrap
+sys.argv = ["vrrpwatch", *sys.argv[1:]]
+if profile:
+    import atexit, cProfile, pstats
+    main = cProfile.Profile(time.thread_time)
+    if only.search("main"):
+        profiles.append(("main", main))
+    def dump():
+        main.disable()
+        merged = {}
+        for name, prof in profiles:
+            key = re.sub(r"[^a-z0-9]+", "_", short(name).lower())
+            merged.setdefault(key, []).append(prof)
+        for key, profs in merged.items():
+            profs[0].create_stats()
+            st = pstats.Stats(profs[0])
+            for other in profs[1:]:
+                other.create_stats()
+                st.add(other)
+            st.dump_stats(profile + "." + key)
+    atexit.register(dump)
+    if only.search("main"):
+        main.enable()
+runpy.run_module("vrrpwatch", run_name="__main__")
+"""
+
 
 def proc_stats(pid: int) -> tuple[float, float]:
     """(RSS in MB, user + system CPU seconds) of a running process."""
@@ -109,6 +172,41 @@ def proc_stats(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return rss_kb / 1024, cpu
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's live threads by name (main, metrics server, alert pusher,
+    am HOST:PORT); what threads that have ended used is under ``ended``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        name = "main" if task.name == str(pid) else name
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    out["ended"] = max(0.0, proc_stats(pid)[1] - sum(out.values()))
+    return out
+
+
+def settled(
+    sniffs: dict[str, subprocess.Popen[bytes]], timeout_s: float = 60.0
+) -> dict[str, float]:
+    """Wait until every sniff has started (its CPU time still for a second: imports done, the
+    packet loop waiting, no traffic yet); their CPU seconds so far. The soak's CPU figures
+    are counted from then on, so the full sniff's extra imports (prometheus-client, the HTTP
+    server) are reported apart, as a one-off."""
+    deadline = time.monotonic() + timeout_s
+    before = {n: proc_stats(p.pid)[1] for n, p in sniffs.items()}
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = {n: proc_stats(p.pid)[1] for n, p in sniffs.items()}
+        if now == before:
+            break
+        before = now
+    return before
 
 
 def db_mb(path: Path) -> float:
@@ -149,15 +247,18 @@ def main() -> None:
             )
             extra = {"full": ["--metrics", f"127.0.0.1:{port}", *push], "plain": []}  # fmt: skip
             sniffs = {}
+            env = dict(os.environ)
+            profile = env.pop("VWS_PROFILE", "")
             for name, host in (("full", full), ("plain", plain)):
                 p = subprocess.Popen(
-                    ["ip", "netns", "exec", host.ns, sys.executable, "-m", "vrrpwatch", "sniff",
+                    ["ip", "netns", "exec", host.ns, sys.executable, "-c", WRAPPER, "sniff",
                      "eth0", "--json", "--quiet", "--db", str(dbs[name]), *extra[name]],
                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                    env=env | {"VWS_PROFILE": f"{profile}.{name}"} if profile else env,
                 )  # fmt: skip
                 lab.processes.append(p)
                 sniffs[name] = p
-            time.sleep(2.0)
+            startup = settled(sniffs)
             sender = gen.popen(
                 [sys.executable, "-c", SENDER % {"root": str(ROOT), "routers": ROUTERS,
                  "interval": INTERVAL_S, "every": FAILOVER_EVERY_S}, str(args.seconds)],
@@ -171,6 +272,7 @@ def main() -> None:
             start = time.monotonic()
             last = {n: proc_stats(p.pid) for n, p in sniffs.items()}
             cpu0 = {n: last[n][1] for n in sniffs}
+            threads0 = {n: thread_cpu(p.pid) for n, p in sniffs.items()}
             rows = []
             print(f"{'t s':>5} | {'full RSS MB':>11} {'CPU %':>6} {'db MB':>6} | "
                   f"{'plain RSS MB':>12} {'CPU %':>6} {'db MB':>6}", flush=True)  # fmt: skip
@@ -193,6 +295,10 @@ def main() -> None:
             sender.wait(60)
             scraper.wait(60)
             total_cpu = {n: last[n][1] - cpu0[n] for n in sniffs}
+            threads = {
+                n: {k: v - threads0[n].get(k, 0.0) for k, v in thread_cpu(p.pid).items()}
+                for n, p in sniffs.items()
+            }
             alerts = am.alerts() or []
             for p in sniffs.values():
                 p.terminate()
@@ -210,6 +316,10 @@ def main() -> None:
             },
             "cpu_s": {n: round(c, 1) for n, c in total_cpu.items()},
             "cpu_extra_pct": round(100 * (total_cpu["full"] / total_cpu["plain"] - 1), 1),
+            "startup_cpu_s": {n: round(c, 2) for n, c in startup.items()},
+            "cpu_s_by_thread": {
+                n: {k: round(v, 2) for k, v in sorted(t.items())} for n, t in threads.items()
+            },
             "db_mb": {n: rows[-1][f"{n}_db"] for n in sniffs},
             "scrapes": len(scrapes),
             "scrape_ms_median": round(statistics.median(scrapes), 1) if scrapes else None,

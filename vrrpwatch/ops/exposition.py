@@ -47,12 +47,22 @@ OPENMETRICS = "application/openmetrics-text"
 _EOF = "# EOF\n"
 
 _go_string: Callable[[float], str] = floatToGoString
+_INF = float("inf")
 
 
 def number(value: float) -> str:
     """A sample value as prometheus-client writes it (``floatToGoString``)."""
     if type(value) is int and 0 <= value < 1_000_000:
         return f"{value}.0"  # repr(float(value)), as floatToGoString writes it below 1e6
+    if type(value) is float and 0.0 < value < _INF:  # a timestamp, an interval (NaN: False)
+        # floatToGoString's own steps for a positive finite float, without its other cases:
+        # Go writes an exponent from 1e7 on (floatToGoString: "dot > 6", two digits at least).
+        text = repr(value)
+        dot = text.find(".")
+        if dot > 6:
+            mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
+            return f"{mantissa}e+{dot - 1:02d}"
+        return text
     return _go_string(value)
 
 
@@ -128,6 +138,8 @@ class Registry(CollectorRegistry):
     def __init__(self) -> None:
         super().__init__(auto_describe=False)
         self.collectors: list[Collector] = []
+        # id -> (the Metric, its fast lines or None) of the last answer (``render``)
+        self.written: dict[int, tuple[Metric, list[str] | None]] = {}
 
     def register(self, collector: Collector) -> None:
         super().register(collector)
@@ -190,18 +202,30 @@ def render(registry: Registry, encoder: Callable[..., bytes], content_type: str)
             out.append(encoder(_Metrics(pending)).decode().removesuffix(_EOF))
             pending.clear()
 
+    # The lines of each Metric object, kept from the last answer for the next: a collector
+    # that yields the same object again (a family whose values did not change) costs nothing.
+    written = registry.written
+    kept: dict[int, tuple[Metric, list[str] | None]] = {}
     for collector in list(registry.collectors):
         parts: Iterable[Part] = (
             collector.parts() if hasattr(collector, "parts") else list(collector.collect())
         )
         for part in parts:
             if isinstance(part, TextFamily):
-                flush()
-                out.append(_header(content_type, encoder, part.name, part.type, part.documentation))
-                out.extend(part.lines)
+                lines: list[str] | None = part.lines
             else:
-                pending.append(part)
+                hit = written.get(id(part))
+                lines = hit[1] if hit is not None and hit[0] is part else metric_lines(part)
+                kept[id(part)] = (part, lines)
+            if lines is None:
+                assert not isinstance(part, TextFamily)
+                pending.append(part)  # the encoder writes what the fast lines cannot
+                continue
+            flush()
+            out.append(_header(content_type, encoder, part.name, part.type, part.documentation))
+            out.extend(lines)
     flush()
+    registry.written = kept
     if content_type.startswith(OPENMETRICS):
         out.append(_EOF)
     return "".join(out).encode()

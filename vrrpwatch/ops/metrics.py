@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time as _time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,7 +31,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from vrrpwatch.ops.episodes import EpisodeBook
-from vrrpwatch.ops.exposition import Part, collect_parts
+from vrrpwatch.ops.exposition import Part, TextFamily, collect_parts
+from vrrpwatch.ops.groups import CAUSES as GROUP_CAUSES
+from vrrpwatch.ops.groups import CLAIMS as GROUP_CLAIMS
+from vrrpwatch.ops.groups import GROUPS
 from vrrpwatch.ops.routers import RouterFamilies
 
 # MetricsServer, parse_listen and registry_for are shared with join --metrics (ops.server);
@@ -117,25 +120,50 @@ def _float(v: float) -> str:
     return repr(float(v))
 
 
+@dataclass(slots=True)
+class _Counted:
+    """What the timeline has counted of one router (by key: a router forgotten and seen again
+    carries on from its counts)."""
+
+    done: int = 0  # absolute position in its transitions up to which they were counted
+    changes: dict[str, int] = field(default_factory=dict)  # cause -> count
+    total: int = 0  # all causes
+
+
 class _Timeline:
     """Counters and histograms of settled transitions, read from the routers' timelines at
     scrape time (each transition is counted once, when it can no longer be replaced)."""
 
     def __init__(self) -> None:
-        self.done: dict[RouterKey, int] = {}
-        self.changes: dict[RouterKey, dict[str, int]] = {}  # router -> cause -> count
+        self.counted: dict[RouterKey, _Counted] = {}
         self.causes: set[str] = set()
         self.failover = _Histogram(FAILOVER_BUCKETS_S)
         self.excess = _Histogram(EXCESS_BUCKETS_S)
+        self._aligned: list[_Counted] = []  # the routers' entries in scrape order
+        self._version = -1
 
-    def update(self, routers: Sequence[ObservedRouter], now: float) -> None:
-        for vr in routers:
+    def aligned(self, routers: Sequence[ObservedRouter], version: int) -> list[_Counted]:
+        """The entries of ``routers`` in their order, looked up again only when the routers
+        changed (``version``, ``RouterFamilies.version``)."""
+        if version != self._version:
+            self._version = version
+            self._aligned = [self.counted.setdefault(vr.key, _Counted()) for vr in routers]
+        return self._aligned
+
+    def update(self, routers: Sequence[ObservedRouter], now: float, version: int) -> None:
+        for vr, counted in zip(routers, self.aligned(routers, version), strict=True):
             # Absolute positions: retention drops the oldest transitions (``trimmed``), a
             # settling takeover may pop the newest. What was trimmed uncounted is skipped.
-            log = vr.transitions
-            off, timeline = log.trimmed, list(log)  # one log, copied at once
+            log = vr.transitions  # one log: a trim replaces it (watch.model.EventLog)
+            off = log.trimmed
+            n = off + len(log)
+            done = max(off, min(counted.done, n))
+            if done == n:  # nothing new (most routers at most scrapes): no copy
+                counted.done = done
+                continue
+            timeline = list(log)  # one log, copied at once
             n = off + len(timeline)
-            done = max(off, min(self.done.get(vr.key, 0), n))
+            done = min(done, n)
             while done < n:
                 t = timeline[done - off]
                 if done == n - 1:
@@ -146,16 +174,17 @@ class _Timeline:
                 done += 1
                 if t.old is None:
                     continue  # first-seen is no change
-                counts = self.changes.setdefault(vr.key, {})
+                counts = counted.changes
                 cause = str(t.cause)
                 counts[cause] = counts.get(cause, 0) + 1
+                counted.total += 1
                 self.causes.add(cause)
                 # A failover is a takeover the RFC times (resigned: Skew_Time, silent:
                 # Master_Down_Interval); a preemption's gap is only the adverts' phase.
                 if t.gap_ms is not None and t.expected_ms is not None:
                     self.failover.observe(t.gap_ms / 1000)
                     self.excess.observe((t.gap_ms - t.expected_ms) / 1000)
-            self.done[vr.key] = done
+            counted.done = done
 
 
 class SniffCollector(Collector):
@@ -180,8 +209,13 @@ class SniffCollector(Collector):
         self.extra = extra
         self._timeline = _Timeline()
         self._routers = RouterFamilies()
+        self._groups = RouterFamilies(GROUPS, GROUP_CLAIMS)
+        self._group_timeline = _Timeline()  # its histograms unused: those are VRRP's
         self._alerts_done = 0
         self._alerts: dict[tuple[str, str], int] = {}
+        # Families kept while what they show is unchanged: (what they were built for, them).
+        self._histograms_of: tuple[tuple[int, int], list[Metric]] = ((-1, -1), [])
+        self._alert_families_of: tuple[tuple[int, int], list[Metric]] = ((-1, -1), [])
         self._lock = threading.Lock()  # between scrapes only; the packet loop never takes it
 
     def collect(self) -> Iterator[Metric]:
@@ -193,14 +227,17 @@ class SniffCollector(Collector):
 
     def _parts(self, now: float) -> list[Part]:
         out: list[Part] = [build_info()]
-        routers = self._routers.sorted_routers(self.monitor.routers)
+        fams = self._routers
+        routers = fams.sorted_routers(self.monitor.routers)
         self.book.advance(now)
-        split = {ep.alert.key for ep in self.book.open() if ep.kind is AlertKind.SPLIT_BRAIN}
+        split = self.book.open_keys(AlertKind.SPLIT_BRAIN)
         tl = self._timeline
-        tl.update(routers, now)
+        tl.update(routers, now, fams.version)
         # Every cause of every router from 0 on, so increase() sees a router's first change.
         causes = [*CHANGE_CAUSES, *sorted(tl.causes - set(CHANGE_CAUSES))]
-        out += self._routers.families(routers, now, split, tl.changes, causes)
+        changes = tl.aligned(routers, fams.version)
+        out += fams.families(routers, now, split, changes, {"vrrp": causes})
+        out += self._group_families(now, split)
         out += self._histograms()
         out += self._alert_families()
         if self.interfaces is not None:
@@ -209,39 +246,66 @@ class SniffCollector(Collector):
             out += self.extra()
         return out
 
-    def _histograms(self) -> Iterator[Metric]:
-        tl = self._timeline
-        for name, hist, text in (
-            (
-                "vrrpwatch_failover_seconds",
-                tl.failover,
-                "Measured failover gaps (a backup taking over from a resigned or silent master): "
-                "the old master's last advert to the new one's first.",
-            ),
-            (
-                "vrrpwatch_failover_excess_seconds",
-                tl.excess,
-                "Failover gap minus the RFC's expectation (Skew_Time after a resignation, "
-                "Master_Down_Interval after silence): above 0 is slower than the RFC allows.",
-            ),
-        ):
-            h = HistogramMetricFamily(name, text)
-            h.add_metric([], hist.buckets(), hist.total)
-            yield h
+    def _group_families(self, now: float, split: Set[RouterKey | None]) -> list[TextFamily]:
+        """HSRP groups and CARP vhids (``ops.groups``); nothing while there is none."""
+        fams = self._groups
+        groups = fams.sorted_routers(self.monitor.routers)
+        if not groups:
+            return []
+        tl = self._group_timeline
+        tl.update(groups, now, fams.version)
+        # a cause no protocol is known to give (none today) shows for every group
+        unknown = sorted(tl.causes.difference(*GROUP_CAUSES.values()))
+        causes = {p: [*c, *unknown] for p, c in GROUP_CAUSES.items()}
+        return fams.families(groups, now, split, tl.aligned(groups, fams.version), causes)
 
-    def _alert_families(self) -> Iterator[Metric]:
+    def _histograms(self) -> list[Metric]:
+        """Both histograms; the same ``Metric`` objects while nothing was observed (the fast
+        writer keeps the lines of an object it has written: ``exposition.render``)."""
+        tl = self._timeline
+        seen = (tl.failover.n, tl.excess.n)
+        if seen != self._histograms_of[0]:
+            self._histograms_of = (seen, [
+                self._histogram(name, hist, text) for name, hist, text in (
+                    (
+                        "vrrpwatch_failover_seconds",
+                        tl.failover,
+                        "Measured failover gaps (a backup taking over from a resigned or silent "
+                        "master): the old master's last advert to the new one's first.",
+                    ),
+                    (
+                        "vrrpwatch_failover_excess_seconds",
+                        tl.excess,
+                        "Failover gap minus the RFC's expectation (Skew_Time after a resignation, "
+                        "Master_Down_Interval after silence): above 0 is slower than the RFC "
+                        "allows.",
+                    ),
+                )
+            ])  # fmt: skip
+        return self._histograms_of[1]
+
+    @staticmethod
+    def _histogram(name: str, hist: _Histogram, text: str) -> Metric:
+        h = HistogramMetricFamily(name, text)
+        h.add_metric([], hist.buckets(), hist.total)
+        return h
+
+    def _alert_families(self) -> list[Metric]:
+        """The alert counters and the open episodes; the same objects while neither changed."""
         alerts = self.monitor.alerts
         new = alerts.since(self._alerts_done)
         self._alerts_done = alerts.total
         for a in new:
             k = (str(a.kind), str(a.severity))
             self._alerts[k] = self._alerts.get(k, 0) + 1
+        seen = (sum(self._alerts.values()), self.book.version)
+        if seen == self._alert_families_of[0]:
+            return self._alert_families_of[1]
         total = CounterMetricFamily(
             "vrrpwatch_alerts", "Alerts raised, by kind and severity.", labels=["kind", "severity"]
         )
         for (kind, sev), n in sorted(self._alerts.items()):
             total.add_metric([kind, sev], n)
-        yield total
         opened = GaugeMetricFamily(
             "vrrpwatch_alerts_open",
             "Alert episodes open now, by kind (one-shot kinds stay open a fixed time).",
@@ -250,7 +314,8 @@ class SniffCollector(Collector):
         counts = self.book.open_counts()
         for kind in sorted({k for k, _s in self._alerts} | set(counts)):
             opened.add_metric([kind], counts.get(kind, 0))
-        yield opened
+        self._alert_families_of = (seen, [total, opened])
+        return [total, opened]
 
     def _interface_families(self, s: SnifferInterfaces) -> Iterator[Metric]:
         il = ["interface"]

@@ -9,7 +9,10 @@ same (``exposition.render``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import queue
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 from wsgiref.types import WSGIApplication
 
@@ -20,8 +23,9 @@ from vrrpwatch import __version__
 from vrrpwatch.ops.exposition import Registry, make_app
 
 
+@functools.cache
 def build_info() -> GaugeMetricFamily:
-    """``vrrpwatch_build_info{version}``: 1."""
+    """``vrrpwatch_build_info{version}``: 1 (one object: the fast writer keeps its lines)."""
     info = GaugeMetricFamily(
         "vrrpwatch_build_info", "vrrpwatch's version; always 1.", labels=["version"]
     )
@@ -83,6 +87,12 @@ class MetricsServer:
             raise MetricsError(f"{listen}: cannot listen: {exc.strerror or exc}") from None
         app: WSGIApplication = make_app(registry)
         self._httpd.set_app(_routed(dict(routes), app) if routes else app)
+        # prometheus-client's server (socketserver.ThreadingMixIn) starts a thread for every
+        # request; with a scrape a second that is a good part of what serving costs. Threads
+        # that are done wait for the next request instead (as many as may be kept).
+        httpd: Any = self._httpd  # a ThreadingMixIn server (typeshed types it WSGIServer)
+        self._workers = RequestThreads(httpd.process_request_thread)
+        httpd.process_request = self._workers.submit
         self.address: tuple[str, int] = self._httpd.server_address[:2]  # type: ignore[assignment]
 
     @property
@@ -91,8 +101,56 @@ class MetricsServer:
 
     def close(self) -> None:
         self._httpd.shutdown()
+        self._workers.close()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+KEEP_THREADS = 2  # request threads kept waiting: Prometheus scrapes one at a time (two: a pair)
+
+
+class RequestThreads:
+    """Threads for the server's requests, kept for the next one: a request goes to a thread
+    that waits for one if there is any, else to a new thread (as socketserver's ThreadingMixIn
+    does for every request, so a slow client never holds up another); a thread done with its
+    request waits for the next while fewer than ``keep`` do, else it ends."""
+
+    def __init__(self, handle: Callable[[Any, Any], None], *, keep: int = KEEP_THREADS) -> None:
+        self._handle = handle
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._idle = 0  # threads waiting on the queue, not yet promised a request
+        self._queue: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._closed = False
+        self.started = 0  # threads started (for tests)
+
+    def submit(self, request: Any, address: Any) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                self._queue.put((request, address))
+                return
+            self.started += 1
+        threading.Thread(
+            target=self._work, args=((request, address),), name="metrics request", daemon=True
+        ).start()
+
+    def _work(self, job: tuple[Any, Any] | None) -> None:
+        while job is not None:
+            self._handle(*job)  # ThreadingMixIn.process_request_thread: handles, closes
+            with self._lock:
+                if self._closed or self._idle >= self._keep:
+                    return
+                self._idle += 1
+            job = self._queue.get()
+
+    def close(self) -> None:
+        """Waiting threads end (those busy end after their request)."""
+        with self._lock:
+            self._closed = True
+            waiting, self._idle = self._idle, 0
+        for _ in range(waiting):
+            self._queue.put(None)
 
 
 def _routed(routes: dict[str, WSGIApplication], default: WSGIApplication) -> WSGIApplication:
