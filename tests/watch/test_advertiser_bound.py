@@ -81,3 +81,38 @@ def test_a_forgotten_source_starts_afresh_through_the_decode_cache() -> None:
     again = vr.advertisers[flood_source(0)]
     assert again.adverts == 1 and again.first_seen == 5.0
     assert len(vr.advertisers) == MAX_ADVERTISERS
+
+
+def _carp(src: str, advskew: int) -> bytes:
+    from dissectors.frame import ETH_P_IP, build_ethernet
+    from dissectors.ip import IPv4Header, build_ipv4
+    from dissectors.vrrp import CarpPacket, build_carp
+
+    body = build_carp(CarpPacket(vhid=7, advskew=advskew, advbase_s=1, demotion=0))
+    dst = ipaddress.IPv4Address("224.0.0.18")
+    ip = build_ipv4(IPv4Header(src=ipaddress.IPv4Address(src), dst=dst, protocol=112), body)
+    return build_ethernet(
+        bytes.fromhex("01005e000012"), bytes.fromhex("00005e000107"), ETH_P_IP, ip
+    )
+
+
+def test_a_carp_flood_is_bounded_by_the_same_rule() -> None:
+    """One rule for every protocol (ObservedRouter.speaker): CARP's advertisers are kept in
+    the order they were heard, and the least recently heard goes first, never the master."""
+    from vrrpwatch.watch.model import Protocol, RouterKey
+
+    f = Feed()
+    master = "192.0.2.10"
+    f(0.0, _carp(master, 0))
+    t = 0.0
+    for i in range(3 * MAX_ADVERTISERS):
+        t += 0.01
+        f(t, _carp(flood_source(i), 200))  # a higher advskew: none takes over
+        if i % 50 == 0:
+            f(t, _carp(master, 0))
+    vr = f.m.routers[RouterKey((), 4, 7, Protocol.CARP)]
+    assert len(vr.advertisers) == MAX_ADVERTISERS
+    assert vr.master == master and master in vr.advertisers
+    assert list(vr.recency)[-1] == flood_source(3 * MAX_ADVERTISERS - 1)
+    assert flood_source(0) not in vr.advertisers
+    assert [a.kind for a in f.m.alerts].count("advertiser-flood") == 1

@@ -35,7 +35,7 @@ from vrrpwatch.rfc import (
     carp_master_down,
     carp_outranks,
 )
-from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, MAX_ADVERTISERS, AlertKind
+from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, AlertKind
 from vrrpwatch.watch.consistency import discarded_advert, finding_alerts
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
@@ -43,12 +43,13 @@ from vrrpwatch.watch.model import (
     SILENCE_FACTOR,
     Advertiser,
     Event,
+    Forget,
     ObservedRouter,
     Protocol,
     RouterKey,
     TransitionCause,
 )
-from vrrpwatch.watch.rivals import Forget, two_masters
+from vrrpwatch.watch.rivals import two_masters
 from vrrpwatch.watch.timeline import lost_cleared, record_transition
 
 CARP_AUTH = 2  # the advertisers' auth_type: CARP always carries its SHA1 HMAC (shown "hmac")
@@ -92,19 +93,11 @@ class CarpFollower:
         vr = self._routers.get(key)
         if vr is None:
             vr = self._routers[key] = ObservedRouter(key)
-        a = vr.advertisers.get(src)
-        if a is None:
-            if len(vr.advertisers) >= MAX_ADVERTISERS and self.forget is not None:
-                self.forget(vr, src, frame, time, events)
-            a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)
-        elif time - a.last_seen > a.streak_gap_s:
-            a.streak_start = time
+        a = vr.speaker(src, frame, time, events, self.forget)
         bow_out = _bows_out(msg)
         before = (a.interval_ms, a.last_priority, a.demotion) if a.adverts else None
-        a.last_seen = time
-        a.last_frame = frame
-        a.adverts += 1
-        a.dirty = vr.dirty = True
+        a.heard_at(frame, time)
+        vr.dirty = True
         if mac is not None and mac not in a.macs:
             a.macs.append(mac)
         if ip.ttl not in a.ttls:

@@ -48,7 +48,7 @@ from dissectors.hsrp import (
 )
 from dissectors.packet import Decoded
 from vrrpwatch.rfc import hsrp_active_down, hsrp_outranks
-from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, MAX_ADVERTISERS, AlertKind
+from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, AlertKind
 from vrrpwatch.watch.consistency import finding_alerts
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
@@ -57,6 +57,7 @@ from vrrpwatch.watch.model import (
     Advertiser,
     Cause,
     Event,
+    Forget,
     HsrpCause,
     ObservedRouter,
     Protocol,
@@ -64,7 +65,7 @@ from vrrpwatch.watch.model import (
     Transition,
     TransitionCause,
 )
-from vrrpwatch.watch.rivals import Forget, two_masters
+from vrrpwatch.watch.rivals import two_masters
 from vrrpwatch.watch.timeline import lost_cleared, record_transition
 
 # Advertiser.auth_type for HSRP (the store shows the labels)
@@ -181,11 +182,7 @@ class HsrpFollower:
             vr = self._routers.get(key)
             if vr is None:
                 vr = self._routers[key] = ObservedRouter(key)
-            a = vr.advertisers.get(src)
-            if a is None:
-                if len(vr.advertisers) >= MAX_ADVERTISERS and self.forget is not None:
-                    self.forget(vr, src, frame, time, events)
-                a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time)
+            a = vr.speaker(src, frame, time, events, self.forget)
             before = self._profile(a) if a.adverts else None
             # A Resign gives the Active role up, whatever State it carries; a Coup takes it
             # (RFC 2281 section 5.1), so a last Active hello of the old active racing the Coup
@@ -196,10 +193,8 @@ class HsrpFollower:
             was_active = a.state == ACTIVE and time - a.last_seen <= a.streak_gap_s
             if state == ACTIVE and not was_active:
                 a.streak_start = time
-            a.last_seen = time
-            a.last_frame = frame
-            a.adverts += 1
-            a.dirty = vr.dirty = True
+            a.heard_at(frame, time, streak=False)
+            vr.dirty = True
             if mac is not None and mac not in a.macs:
                 a.macs.append(mac)
             if h.priority not in a.priorities:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
 from dissectors.common import IPAddress
 from dissectors.packet import Decoded
 from vrrpwatch.text import vlan_label
-from vrrpwatch.watch.catalogue import AlertKind, Severity
+from vrrpwatch.watch.catalogue import MAX_ADVERTISERS, AlertKind, Severity
 
 NO_REWRITE = 1 << 62  # ObservedRouter.timeline_low: nothing written was replaced
 # Advertiser.profile(): version, auth type, password fingerprint, VIPs, interval
@@ -233,6 +233,9 @@ class AddressEvent:
 
 
 Event = Alert | AlertResolved | Transition | AddressEvent
+# (router, the new source, frame, time, events): make room for one more advertiser
+# (``ObservedRouter.speaker``; the monitor's ``_forget`` raises advertiser-flood).
+Forget = Callable[["ObservedRouter", str, int, float, list[Event]], None]
 
 
 # The mutable state objects compare by identity (eq=False): one object per advertiser/router.
@@ -284,6 +287,17 @@ class Advertiser:
     def mac(self) -> str | None:
         """The MAC of its latest advert."""
         return self.macs[-1] if self.macs else None
+
+    def heard_at(self, frame: int, time: float, *, streak: bool = True) -> None:
+        """An advert of this advertiser, frame ``frame`` at ``time``. ``streak``: a silence of
+        more than ``streak_gap_s`` starts a new streak (VRRP, CARP); HSRP's streak follows its
+        Active state, which its caller sets."""
+        if streak and time - self.last_seen > self.streak_gap_s:
+            self.streak_start = time
+        self.last_seen = time
+        self.last_frame = frame
+        self.adverts += 1
+        self.dirty = True
 
     def set_interval(self, interval_cs: int) -> None:
         self.interval_cs = interval_cs
@@ -365,6 +379,29 @@ class ObservedRouter:
             if not counts[old]:
                 del counts[old]
         counts[new] = counts.get(new, 0) + 1
+
+    def speaker(
+        self,
+        address: str,
+        frame: int,
+        time: float,
+        events: list[Event],
+        forget: Forget | None,
+        ip: IPAddress | None = None,
+    ) -> Advertiser:
+        """The advertiser ``address`` whose advert arrives now (frame ``frame`` at ``time``):
+        found, or made, and then the one heard most recently. One rule for VRRP, HSRP and
+        CARP: a router keeps at most MAX_ADVERTISERS, so before a new one is made beyond that
+        ``forget`` lets the least recently heard go (the monitor's ``_forget``: its alert)."""
+        a = self.advertisers.get(address)
+        if a is None:
+            if len(self.advertisers) >= MAX_ADVERTISERS and forget is not None:
+                forget(self, address, frame, time, events)
+            a = self.advertisers[address] = Advertiser(
+                address, time, frame, streak_start=time, ip=ip
+            )
+        self.heard(address)
+        return a
 
     def heard(self, address: str) -> None:
         """An advert from ``address``: it is now the one heard most recently."""

@@ -165,13 +165,9 @@ class Monitor:
             self.counters.vrrp_adverts += 1
             if pkt.findings:
                 self._count_findings(pkt)
-            if time - a.last_seen > a.streak_gap_s:
-                a.streak_start = time
-            a.last_seen = time
             vr.heard(a.address)
-            a.last_frame = frame
-            a.adverts += 1
-            a.dirty = vr.dirty = True
+            a.heard_at(frame, time)
+            vr.dirty = True
             if vr.unannounced is not None:
                 settle(self.book, vr, time, events)
             if vr.master != a.address or vr.resigned or a.last_priority == 0:
@@ -413,20 +409,10 @@ class Monitor:
         vr = self.routers.get(key)
         if vr is None:
             vr = self.routers[key] = ObservedRouter(key)
-        a = vr.advertisers.get(src)
-        if a is None:
-            if len(vr.advertisers) >= MAX_ADVERTISERS:
-                self._forget(vr, src, frame, time, events)
-            a = vr.advertisers[src] = Advertiser(src, time, frame, streak_start=time, ip=src_ip)
-        elif time - a.last_seen > a.streak_gap_s:
-            a.streak_start = time
-        a.last_seen = time
-        vr.heard(src)
-        a.last_frame = frame
-        a.adverts += 1
-        a.dirty = True
+        a = vr.speaker(src, frame, time, events, self._forget, src_ip)
+        before = a.profile() if a.adverts else None
+        a.heard_at(frame, time)
         vr.dirty = True
-        before = a.profile() if a.adverts > 1 else None
         if mac is not None and mac not in a.macs:
             a.macs.append(mac)
         if adv.priority not in a.priorities:

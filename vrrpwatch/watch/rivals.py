@@ -16,10 +16,6 @@ from vrrpwatch.watch.catalogue import AlertKind
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.model import Advertiser, Event, ObservedRouter
 
-# (router, the new source, frame, time, events): make room for one more advertiser (the
-# monitor's ``_forget``: MAX_ADVERTISERS, advertiser-flood), for every protocol alike.
-Forget = Callable[[ObservedRouter, str, int, float, list[Event]], None]
-
 
 def two_masters(
     book: AlertBook,
