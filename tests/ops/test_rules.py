@@ -31,7 +31,7 @@ def _promtool() -> str:
 def test_promtool_checks_the_rules() -> None:
     r = subprocess.run([_promtool(), "check", "rules", str(RULES)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 5 rules found" in r.stdout
+    assert "SUCCESS: 7 rules found" in r.stdout
 
 
 def test_promtool_rule_unit_tests_pass() -> None:
@@ -54,7 +54,8 @@ def test_every_rule_has_a_firing_and_a_quiet_test() -> None:
 
 def test_rules_read_only_served_metrics() -> None:
     m = Monitor(fingerprint=lambda pw: "fp")
-    run_files([str(CAPTURES / "v2-failover.pcap")], m)
+    # VRRP, and CARP (the group metrics): every family the rules read is served
+    run_files([str(CAPTURES / "v2-failover.pcap"), str(CAPTURES / "carp-ucarp.pcap")], m)
     server = MetricsServer("127.0.0.1:0", registry_for(SniffCollector(m, EpisodeBook(m))))
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as r:
