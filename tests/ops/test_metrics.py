@@ -260,3 +260,19 @@ def test_port_in_use_is_one_error(tmp_path: Path) -> None:
             )
     finally:
         first.close()
+
+
+def test_a_stranger_of_the_other_version_is_no_second_master(scrape) -> None:  # type: ignore[no-untyped-def]
+    # RFC 5798 section 7.1 (watch.timeline.other_version_than_master): a VRRPv2 stranger
+    # beside a live VRRPv3 master is no second master for the rules (VrrpSplitBrain).
+    from tests.helpers import MAC3, R1, R3, Feed, advert
+
+    f = Feed()
+    for i in range(10):
+        f(float(i), advert(R1, 100, version=3))
+        f(i + 0.5, advert(R3, 254, mac=MAC3, version=2))
+    c = SniffCollector(f.m, EpisodeBook(f.m), clock=lambda: 9.6)
+    s = scrape(c)
+    assert one(s, "vrrpwatch_router_masters", vrid="1") == 1
+    assert one(s, "vrrpwatch_advertiser_master", vrid="1", address=R1) == 1
+    assert one(s, "vrrpwatch_advertiser_master", vrid="1", address=R3) == 0

@@ -180,3 +180,34 @@ def test_master_lost_says_no_frames_were_dropped() -> None:
     assert "dropped no frames on eth0" in lost.message  # type: ignore[attr-defined]
     (plain,) = _on_eth0([])
     assert "dropped" not in plain.message  # type: ignore[attr-defined]
+
+
+def test_a_stranger_of_the_other_version_moves_no_master_and_makes_no_split_brain() -> None:
+    """RFC 5798 section 7.1: a VRRPv3 group's routers discard a VRRPv2 advert. A stranger at
+    254 speaking v2 beside a live v3 master is alerted on (version-mismatch), but is no
+    takeover and no second master."""
+    f = Feed()
+    for i in range(10):
+        f(float(i), advert(R1, 100, version=3))
+        f(i + 0.5, advert(R3, 254, mac=MAC3, version=2))
+    vr = f.m.routers[KEY]
+    assert vr.master == R1
+    assert f.timeline() == [(None, R1, "first-seen")]
+    kinds = f.kinds()
+    assert "split-brain" not in kinds and "master-change" not in kinds
+    assert R3 in {a.source for a in f.m.alerts if a.kind == "version-mismatch"}
+    assert R3 in vr.advertisers  # checked and shown like any advertiser
+
+
+def test_the_other_version_is_followed_once_the_master_is_gone() -> None:
+    """A router moving the segment to VRRPv3 takes over from a v2 master that stopped (or
+    resigned): the takeover is recorded, with its gap."""
+    f = Feed()
+    f.every(0.0, 5.0, 1.0, advert(R1, 200))
+    f.every(8.5, 12.0, 1.0, advert(R2, 100, mac=MAC2, version=3))
+    assert f.timeline() == [(None, R1, "first-seen"), (R1, R2, "silent")]
+    g = Feed()
+    g.every(0.0, 5.0, 1.0, advert(R1, 200))
+    g(4.5, advert(R1, 0))
+    g.every(5.2, 8.0, 1.0, advert(R2, 100, mac=MAC2, version=3))
+    assert g.timeline() == [(None, R1, "first-seen"), (R1, R2, "resigned")]

@@ -17,6 +17,7 @@ from typing import Protocol
 from vrrpwatch.ops.exposition import TextFamily, label_value, number
 from vrrpwatch.store.rows import vlan_column as vlan_text
 from vrrpwatch.watch.model import Advertiser, ObservedRouter, RouterKey
+from vrrpwatch.watch.timeline import other_version_than_master
 
 ROUTER_STATES = ("ok", "lost", "resigned", "split-brain")
 
@@ -268,7 +269,11 @@ class RouterFamilies:
                     if type(count) is int and 0 <= count < 1_000_000
                     else at.adverts + number(count) + "\n"
                 )
-                if (p > 0 if claim is None else claim(a)) and now - a.last_seen <= a.silence_s:
+                if (
+                    (p > 0 and not other_version_than_master(vr, a, now))
+                    if claim is None
+                    else claim(a)
+                ) and now - a.last_seen <= a.silence_s:
                     n += 1
             if n != rt.masters_of:
                 rt.masters_of, rt.masters_line = n, rt.masters + number(n) + "\n"

@@ -225,11 +225,13 @@ _ENTRIES = (
         kind=AlertKind.VERSION_MISMATCH,
         severity=Severity.WARNING,
         description="advertisers of one router speak different VRRP (or HSRP) versions",
-        opens="an advertiser's version differs from another advertiser's of the same router",
+        opens="an advertiser's version differs from another advertiser's of the same router; "
+        "while the master advertises, an advert of another version moves no master and counts "
+        "towards no split brain (its peers discard it)",
         ends=Ends.SOURCE_SILENT,
         hold_s=EVENT_HOLD_S,
         ends_text=_SILENT,
-        rfc="RFC 5798 8.4",
+        rfc="RFC 5798 7.1, 8.4",
     ),
     Entry(
         kind=AlertKind.TTL_NOT_255,

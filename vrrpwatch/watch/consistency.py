@@ -278,6 +278,10 @@ def split_brain(
     for other in vr.advertisers.values():
         if other is a or other.last_priority == 0:
             continue
+        if other.version != a.version:
+            # RFC 5798 section 7.1: a's peers discard the other version's adverts (only an
+            # advertiser of the master's version gets here: timeline.other_version_than_master)
+            continue
         if time - other.last_seen > SILENCE_FACTOR * other.interval_s:
             continue  # not advertising any more
         overlap = time - max(a.streak_start, other.streak_start)

@@ -67,7 +67,13 @@ from vrrpwatch.watch.model import (
     TransitionCause,
     address_text,
 )
-from vrrpwatch.watch.timeline import lost_cleared, master_lost, settle, track_master
+from vrrpwatch.watch.timeline import (
+    lost_cleared,
+    master_lost,
+    other_version_than_master,
+    settle,
+    track_master,
+)
 
 __all__ = [
     "EXPIRE_SLACK_S",
@@ -170,12 +176,13 @@ class Monitor:
             vr.dirty = True
             if vr.unannounced is not None:
                 settle(self.book, vr, time, events)
-            if vr.master != a.address or vr.resigned or a.last_priority == 0:
+            in_group = not other_version_than_master(vr, a, time)
+            if in_group and (vr.master != a.address or vr.resigned or a.last_priority == 0):
                 track_master(self.book, vr, a, a.last_priority, frame, time, events)
             if a.checked_version != vr.profile_version:
                 consistency_alerts(self.book, self.known, vr, a, frame, time, events)
                 a.checked_version = vr.profile_version
-            if len(vr.advertisers) > 1:
+            if in_group and len(vr.advertisers) > 1:
                 split_brain(self.book, vr, a, frame, time, events)
             if vr.lost:
                 lost_cleared(self.book, vr, a, frame, time, events)
@@ -452,8 +459,9 @@ class Monitor:
         a.checked_version = vr.profile_version
         if vr.unannounced is not None:
             settle(book, vr, time, events)
-        track_master(book, vr, a, adv.priority, frame, time, events)
-        split_brain(book, vr, a, frame, time, events)
+        if not other_version_than_master(vr, a, time):
+            track_master(book, vr, a, adv.priority, frame, time, events)
+            split_brain(book, vr, a, frame, time, events)
         if vr.lost and vr.master is not None:
             lost_cleared(book, vr, a, frame, time, events)
         return vr

@@ -40,6 +40,20 @@ from vrrpwatch.watch.model import (
 _TAKEOVER = (TransitionCause.RESIGNED, TransitionCause.SILENT)
 
 
+def other_version_than_master(vr: ObservedRouter, a: Advertiser, time: float) -> bool:
+    """Whether ``a``'s advert is of another VRRP version than the router's master, which still
+    advertises: its peers run the master's version and discard it (RFC 5798 section 7.1, "MUST
+    verify that the VRRP version field is 3"; RFC 3768 section 7.1 alike for 2), so it moves no
+    master, adds no transition and makes no split brain. It is checked and alerted on like any
+    other advert (``version-mismatch``). Once the master resigned or fell silent (as
+    ``track_master`` judges it) the group is whoever takes over: a router moving the segment
+    to another version is followed."""
+    cur = vr.current
+    if cur is None or cur is a or cur.version == a.version or vr.resigned:
+        return False
+    return time - cur.last_seen <= SILENCE_FACTOR * cur.interval_s
+
+
 def track_master(
     book: AlertBook,
     vr: ObservedRouter,
