@@ -40,8 +40,12 @@ VIP, VHID, PASSWORD = "192.0.2.40", 4, "carp4lab"
 R1, R2 = "192.0.2.41", "192.0.2.42"
 SKEW = {R1: 0, R2: 100}
 # ucarp checks its master-down timer only when its poll() wakes, every advbase + advskew/256 s
-# once the master is silent: it takes over up to one of its own intervals late.
-LATE_S = 1 + SKEW[R2] / 256
+# once the master is silent: it takes over up to one of its own intervals late. And it hears
+# adverts through libpcap opened with a 1 s packet buffer timeout (ucarp.h CAPTURE_TIMEOUT 1000,
+# pcap_open_live without immediate mode): the master's last advert may reach it up to 1 s after
+# it was on the wire, and its master-down timer starts from then (seen: 1.73 s late).
+CAPTURE_TIMEOUT_S = 1.0
+LATE_S = 1 + SKEW[R2] / 256 + CAPTURE_TIMEOUT_S
 
 
 @dataclass
