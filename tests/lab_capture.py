@@ -71,6 +71,22 @@ class IpFrame:
     payload: bytes
 
 
+def arp_frames(path: Path | str) -> Iterator[tuple[float, bytes, Any]]:
+    """Every untagged ARP packet of a capture that decodes: (time, source MAC, dissectors.arp
+    packet)."""
+    from dissectors.arp import parse_arp
+    from dissectors.common import DecodeError
+
+    for ts, frame in pcap_frames(path):
+        if frame[12:14] != b"\x08\x06":
+            continue
+        try:
+            arp = parse_arp(frame[14:])
+        except DecodeError:
+            continue
+        yield ts, frame[6:12], arp
+
+
 def ip_frames(path: Path | str) -> Iterator[IpFrame]:
     """Every IP packet of a capture: walks Ethernet, 802.1Q/802.1ad tags, IPv4/IPv6 and AH
     (RFC 4302 section 2: the payload follows (Payload Len + 2) 32-bit words). Frames that are

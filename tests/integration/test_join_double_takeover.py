@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from dissectors.arp import parse_arp
-from dissectors.common import DecodeError
 from tests.helpers import Join, make_lab
-from tests.lab import Daemon, Host, Lab, pcap_frames
+from tests.lab import Daemon, Host, Lab
+from tests.lab_capture import arp_frames
 
 pytestmark = pytest.mark.integration
 
@@ -73,17 +72,9 @@ def _bridge_capture(lab: Lab, path: Path) -> Daemon:
 
 def _vip_arps(pcap: Path) -> list[tuple[float, bytes, bool]]:
     """ARP frames whose sender IP is the VIP: (time, source MAC, gratuitous)."""
-    out = []
-    for ts, frame in pcap_frames(pcap):
-        if frame[12:14] != b"\x08\x06":
-            continue
-        try:
-            arp = parse_arp(frame[14:])
-        except DecodeError:
-            continue
-        if arp.sender_ip == VIP:
-            out.append((ts, frame[6:12], arp.target_ip == VIP))
-    return out
+    return [
+        (ts, mac, arp.target_ip == VIP) for ts, mac, arp in arp_frames(pcap) if arp.sender_ip == VIP
+    ]
 
 
 def _notify_script(host: Host) -> tuple[Path, Path]:

@@ -25,9 +25,9 @@ from tests.lab import (
     Host,
     KeepalivedInstance,
     Lab,
-    pcap_frames,
     read_adverts,
 )
+from tests.lab_capture import arp_frames
 
 pytestmark = pytest.mark.integration
 
@@ -87,19 +87,10 @@ def conf(host: Host, iface: str, key: str) -> str:
 
 def arp_senders(pcap: Path, ip: str) -> set[str]:
     """The sender MACs of every ARP reply or gratuitous ARP for ``ip`` in a capture."""
-    from dissectors.arp import parse_arp
-    from dissectors.common import DecodeError
-
     out: set[str] = set()
-    for _ts, frame in pcap_frames(pcap):
-        if frame[12:14] != b"\x08\x06":
-            continue
-        try:
-            arp = parse_arp(frame[14:])
-        except DecodeError:
-            continue
+    for _ts, mac, arp in arp_frames(pcap):
         if str(arp.sender_ip) == ip and (arp.is_gratuitous or arp.oper == 2):
-            out.add(":".join(f"{b:02x}" for b in frame[6:12]))
+            out.add(":".join(f"{b:02x}" for b in mac))
             out.add(":".join(f"{b:02x}" for b in arp.sender_mac))
     return out
 
