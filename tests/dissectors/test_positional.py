@@ -45,5 +45,7 @@ def test_a_wrong_field_list_is_refused() -> None:
     with pytest.raises(TypeError, match="IPv6Header fields are"):
         positional(IPv6Header, "dst", "src")
     make = positional(IPv6Header, *(f.name for f in dataclasses.fields(IPv6Header)))
-    with pytest.raises(ValueError):  # every field, no fewer
+    with pytest.raises(TypeError, match="missing 9"):  # every field, no fewer
         make(1, 2)
+    with pytest.raises(TypeError, match="takes 11 positional"):  # and no more
+        make(*range(12))

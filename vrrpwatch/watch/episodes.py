@@ -26,6 +26,7 @@ from vrrpwatch.watch.model import (
     EventLog,
     ObservedRouter,
     RouterKey,
+    new_alert,
 )
 
 # How many sources of discarded adverts the book remembers (their alerts' ends).
@@ -93,16 +94,7 @@ class AlertBook:
             ident = (kind + episode_extra, key, source)
             if ident in self._open:
                 return
-        alert = Alert(
-            kind=kind,
-            severity=severity,
-            key=key,
-            source=source,
-            time=time,
-            frame=frame,
-            message=message,
-            file=file or self.source,
-        )
+        alert = new_alert(kind, severity, key, source, time, frame, message, file or self.source)
         self._open[ident] = Episode(alert, ident, peer)
         self.alerts.append(alert)
         events.append(alert)

@@ -11,12 +11,13 @@ monitor returns from each input; the store turns them into rows. Nothing here re
 from __future__ import annotations
 
 import enum
+import struct
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
-from dissectors.common import IPAddress
+from dissectors.common import IPAddress, positional
 from dissectors.packet import Decoded
 from vrrpwatch.text import vlan_label
 from vrrpwatch.watch.catalogue import MAX_ADVERTISERS, AlertKind, Severity
@@ -37,35 +38,20 @@ _texts: dict[int, tuple[IPAddress, str]] = {}
 _MAPPED_PREFIX = bytes(10) + b"\xff\xff"
 
 
-def _longest_zero_run(mask: int) -> tuple[int, int]:
-    """(start, length) of the longest run of zero groups in an 8-bit mask (bit i: group i is
-    zero), the first of equal runs; (0, 0) when no run is two groups long (RFC 5952 section
-    4.2.2: a single zero group is not compressed)."""
-    best = (0, 0)
-    i = 0
-    while i < 8:
-        if mask >> i & 1:
-            j = i
-            while j < 8 and mask >> j & 1:
-                j += 1
-            if j - i > best[1] and j - i >= 2:
-                best = (i, j - i)
-            i = j
-        else:
-            i += 1
-    return best
-
-
-_ZERO_RUNS = tuple(_longest_zero_run(m) for m in range(256))
+# RFC 5952 section 4.2.3: "::" replaces the longest run of two or more zero groups, the first
+# of equal runs. Text of the eight groups with ":" on both ends, searched longest run first.
+_GROUPS = struct.Struct(">8H")
+_GROUP_FORMAT = ":%x:%x:%x:%x:%x:%x:%x:%x:"
+_ZERO_RUNS = tuple(":0" * n + ":" for n in range(8, 1, -1))
 
 
 def address_text(addr: IPAddress) -> str:
     """``str(addr)``, cheaply: an advert's source and virtual addresses become text for every
     advert, and ``ipaddress`` formats an IPv6 address through several Python functions (about
-    15 us). RFC 5952 text from the packed bytes: groups in lower-case hex without leading
-    zeros, the longest run of two or more zero groups (the first of equal runs) as ``::``. An
-    address with a scope, or IPv4-mapped (whose text depends on the Python version), is left to
-    ``str``; so is IPv4, which ``str`` writes quickly."""
+    6 us). RFC 5952 text from the packed bytes: groups in lower-case hex without leading
+    zeros (section 4.1, 4.3), the longest run of two or more zero groups (the first of equal
+    runs) as ``::`` (section 4.2). An address with a scope, or IPv4-mapped (whose text depends
+    on the Python version), is left to ``str``; so is IPv4, which ``str`` writes quickly."""
     hit = _texts.get(id(addr))
     if hit is not None and hit[0] is addr:
         return hit[1]
@@ -74,17 +60,14 @@ def address_text(addr: IPAddress) -> str:
         if packed[:12] == _MAPPED_PREFIX:
             text = str(addr)
         else:
-            h = packed.hex()
-            groups = [h[i : i + 4].lstrip("0") or "0" for i in range(0, 32, 4)]
-            mask = 0
-            for i, g in enumerate(groups):
-                if g == "0":
-                    mask |= 1 << i
-            start, length = _ZERO_RUNS[mask]
-            if length:
-                text = ":".join(groups[:start]) + "::" + ":".join(groups[start + length :])
+            padded = _GROUP_FORMAT % _GROUPS.unpack(packed)
+            for run in _ZERO_RUNS:
+                at = padded.find(run)
+                if at >= 0:
+                    text = padded[1:at] + "::" + padded[at + len(run) : -1]
+                    break
             else:
-                text = ":".join(groups)
+                text = padded[1:-1]
     else:
         text = str(addr)
     if len(_texts) >= _TEXTS:
@@ -216,6 +199,16 @@ class Transition:
     gap_ms: float | None
     expected_ms: float | None
     file: str | None = None  # the capture file ``frame`` counts in (analyze)
+
+
+# Positional constructors (``dissectors.common.positional``) for the events a flood makes one
+# of per advert: a transition and a master-change alert per takeover.
+new_alert = positional(
+    Alert, "kind", "severity", "key", "source", "time", "frame", "message", "file"
+)
+new_transition = positional(
+    Transition, "key", "time", "frame", "old", "new", "cause", "gap_ms", "expected_ms", "file"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -35,6 +35,7 @@ from vrrpwatch.watch.model import (
     ObservedRouter,
     Transition,
     TransitionCause,
+    new_transition,
 )
 
 _TAKEOVER = (TransitionCause.RESIGNED, TransitionCause.SILENT)
@@ -144,17 +145,10 @@ def _transition(
             expected_ms = mdi * 1000
         if expected_ms is not None:
             expected_ms = round(expected_ms, 3)
-    t = Transition(
-        key=vr.key,
-        time=time,
-        frame=frame,
-        old=old.address if old else None,
-        new=new.address,
-        cause=cause,
-        gap_ms=gap_ms,
-        expected_ms=expected_ms,
-        file=book.source,
-    )
+    t = new_transition(
+        vr.key, time, frame, old.address if old else None, new.address, cause, gap_ms,
+        expected_ms, book.source,
+    )  # fmt: skip
     vr.transitions.append(t)
     vr.timeline_version += 1
     vr.profile_version += 1
