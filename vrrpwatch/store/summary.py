@@ -49,15 +49,6 @@ def summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
         raise StoreError(f"cannot read run {run_id} from the database ({exc})") from None
 
 
-def _query(db: sqlite_utils.Database, sql: str, run_id: int) -> sqlite3.Cursor:
-    """The rows of ``sql`` (one ``?``: the run) as ``sqlite3.Row``s, read by column name as
-    ``db.query``'s dicts are but without building a dict per row: a flood's run holds a
-    transition and an alert per advert, hundreds of thousands of rows to read back."""
-    cursor = db.conn.cursor()
-    cursor.row_factory = sqlite3.Row
-    return cursor.execute(sql, [run_id])
-
-
 def _summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     found = list(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
     if not found:
@@ -69,8 +60,8 @@ def _summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
         for r in db.query("SELECT name, value FROM counters WHERE run_id = ?", [run_id])
     }
     advertisers: dict[RouterColumns, list[dict[str, Any]]] = {}
-    for a in _query(
-        db, "SELECT * FROM advertisers WHERE run_id = ? ORDER BY first_seen, address", run_id
+    for a in db.query(
+        "SELECT * FROM advertisers WHERE run_id = ? ORDER BY first_seen, address", [run_id]
     ):
         advertisers.setdefault((a["vlan"], a["family"], a["vrid"], a["protocol"]), []).append(
             rows.advertiser_doc(a)
@@ -78,22 +69,21 @@ def _summarize(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     timelines: dict[str, dict[RouterColumns, list[dict[str, Any]]]] = {}
     for table in ("transitions", "standby_transitions"):
         timeline = timelines[table] = {}
-        for t in _query(db, f"SELECT * FROM {table} WHERE run_id = ? ORDER BY time, id", run_id):
+        for t in db.query(f"SELECT * FROM {table} WHERE run_id = ? ORDER BY time, id", [run_id]):
             timeline.setdefault((t["vlan"], t["family"], t["vrid"], t["protocol"]), []).append(
                 rows.transition_doc(t)
             )
     alert_counts: dict[RouterColumns, int] = {}
     alerts = []
-    for al in _query(db, "SELECT * FROM alerts WHERE run_id = ? ORDER BY time, id", run_id):
+    for al in db.query("SELECT * FROM alerts WHERE run_id = ? ORDER BY time, id", [run_id]):
         alerts.append(rows.alert_doc(al))
         if al["vrid"] is not None:
             k = (al["vlan"], al["family"], al["vrid"], al["protocol"] or "vrrp")
             alert_counts[k] = alert_counts.get(k, 0) + 1
     routers = []
-    for v in _query(
-        db,
+    for v in db.query(
         "SELECT * FROM virtual_routers WHERE run_id = ? ORDER BY vlan, family, vrid, protocol",
-        run_id,
+        [run_id],
     ):
         k = (v["vlan"], v["family"], v["vrid"], v["protocol"])
         routers.append(
