@@ -85,23 +85,30 @@ def inet_checksum(*chunks: bytes | memoryview) -> int:
     return result
 
 
+def _constructor_source(arity: int) -> str:
+    """The source of ``positional``'s constructor of ``arity`` fields: a new object, then one
+    slot set per field through its descriptor (``set0`` ... from the scope it runs in). Built
+    from the arity alone, so what ``exec`` runs is only ever this text (tests pin it)."""
+    params = ", ".join(f"v{i}" for i in range(arity))
+    sets = "".join(f"    set{i}(obj, v{i})\n" for i in range(arity))
+    return f"def make({params}):\n    obj = new(cls)\n{sets}    return obj\n"
+
+
 def positional(cls: type[_T], *names: str) -> Callable[..., _T]:
     """A constructor of the frozen, slotted dataclass ``cls`` taking every field positionally,
     in declaration order, which ``names`` spells out (checked here, at import): the same object
     as ``cls(**fields)``. The keyword-only ``__init__`` that dataclasses generates calls
     ``object.__setattr__`` by name for each field; this sets each slot through its descriptor,
-    one straight line per field (generated here, as dataclasses generates ``__init__``), in
-    about a third of the time. For the decoders' per-advert path only: it runs no
-    ``__post_init__``, so every value must be the final one (``init=False`` fields too)."""
+    one straight line per field (generated, as dataclasses generates ``__init__``), in about a
+    third of the time. For the decoders' per-advert path only: it runs no ``__post_init__``,
+    so every value must be the final one (``init=False`` fields too)."""
     fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
     if names != fields:
         raise TypeError(f"{cls.__name__} fields are {fields}, not {names}")
-    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls, "__builtins__": {}}
     for i, name in enumerate(fields):
         scope[f"set{i}"] = getattr(cls, name).__set__
-    params = ", ".join(f"v{i}" for i in range(len(fields)))
-    lines = "".join(f"    set{i}(obj, v{i})\n" for i in range(len(fields)))
-    exec(f"def make({params}):\n    obj = new(cls)\n{lines}    return obj\n", scope)
+    exec(_constructor_source(len(fields)), scope)
     make: Callable[..., _T] = scope["make"]
     make.__qualname__ = f"positional.<{cls.__name__}>"
     return make

@@ -9,7 +9,7 @@ import ipaddress
 
 import pytest
 
-from dissectors.common import positional
+from dissectors.common import _constructor_source, positional
 from dissectors.ip import IPv6Header
 from dissectors.vrrp import ChecksumStatus, VrrpV3
 
@@ -49,3 +49,18 @@ def test_a_wrong_field_list_is_refused() -> None:
         make(1, 2)
     with pytest.raises(TypeError, match="takes 11 positional"):  # and no more
         make(*range(12))
+
+
+def test_the_generated_constructor_only_sets_slots() -> None:
+    """What ``positional`` hands to ``exec`` (the one exec pure code may call, test_layering):
+    a new object and one slot set per field, nothing else, and it runs without builtins."""
+    assert _constructor_source(3) == (
+        "def make(v0, v1, v2):\n"
+        "    obj = new(cls)\n"
+        "    set0(obj, v0)\n"
+        "    set1(obj, v1)\n"
+        "    set2(obj, v2)\n"
+        "    return obj\n"
+    )
+    make = positional(IPv6Header, *(f.name for f in dataclasses.fields(IPv6Header)))
+    assert make.__globals__["__builtins__"] == {}
