@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from dissectors.ip import (
     build_udp,
 )
 from dissectors.packet import Decoded, Kind, decode_packet
+from tests.crafted import write_crafted
 from tests.helpers import PUBLIC_CAPTURES, garp, summary_of
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.rfc import hsrp_active_down
@@ -279,11 +281,12 @@ def test_summary_keeps_standby_transitions_through_the_store() -> None:
 # -- the public captures (tests/data/public, MANIFEST.md) ------------------------------------
 
 
-def _follow(name: str) -> Monitor:
+def _follow(name: str | Path) -> Monitor:
+    """A public capture by name, or a capture file."""
     from vrrpwatch.pcap import iter_capture
 
     m = Monitor(fingerprint=lambda pw: fingerprint(pw, b"k"))
-    for p in iter_capture(PUBLIC_CAPTURES / name):
+    for p in iter_capture(name if isinstance(name, Path) else PUBLIC_CAPTURES / name):
         d = decode_packet(p.data, p.linktype)
         if d is not None:
             m.observe(p.frame, p.time, d)
@@ -336,8 +339,9 @@ def test_public_coup() -> None:
     assert {AlertKind.ROGUE_ADVERTISER, AlertKind.PRIORITY_TAKEOVER} <= {a.kind for a in m.alerts}
 
 
-def test_public_resign_is_nobody_becoming_active() -> None:
-    m = _follow("hsrpv2-resign-active.pcapng")
+def test_resign_is_nobody_becoming_active(tmp_path: Path) -> None:
+    # tests/crafted.py: the active's resign, then an interface state TLV alone
+    m = _follow(write_crafted(tmp_path, "v2-resign"))
     (vr,) = [v for k, v in m.routers.items() if k.protocol == Protocol.HSRP]
     assert vr.master is None and not vr.transitions
 
