@@ -346,6 +346,27 @@ def test_resign_is_nobody_becoming_active(tmp_path: Path) -> None:
     assert vr.master is None and not vr.transitions
 
 
+def test_crafted_election_and_authentication(tmp_path: Path) -> None:
+    # tests/crafted.py (checked against tshark): A (150) and B (100) speak, A goes Standby at
+    # frame 9 and Active at frame 11, B then Standby.
+    m = _follow(write_crafted(tmp_path, "v2-election"))
+    vr = m.routers[RouterKey((), 4, 1, Protocol.HSRP)]
+    assert [(t.old, t.new, t.cause, t.frame) for t in vr.transitions] == [
+        (None, "192.0.2.1", "first-seen", 11)
+    ]
+    assert [(t.old, t.new, t.cause) for t in vr.standby_transitions] == [
+        (None, "192.0.2.1", "first-seen"),
+        ("192.0.2.1", "192.0.2.2", "promoted"),
+    ]
+    assert {AlertKind.DEFAULT_PASSWORD, AlertKind.PLAINTEXT_AUTH} <= {a.kind for a in m.alerts}
+    text = _follow(write_crafted(tmp_path, "v2-text-auth")).alerts
+    kinds = {a.kind for a in text}
+    assert AlertKind.PLAINTEXT_AUTH in kinds and AlertKind.DEFAULT_PASSWORD not in kinds
+    assert "MY_KEY" not in " ".join(a.message for a in text)  # a fingerprint, not the key
+    md5 = _follow(write_crafted(tmp_path, "v2-md5-key-chain"))
+    assert not {AlertKind.PLAINTEXT_AUTH, AlertKind.DEFAULT_PASSWORD} & {a.kind for a in md5.alerts}
+
+
 def test_the_old_actives_hello_racing_a_coup_does_not_undo_it() -> None:
     h = Hsrp()
     h(0.0, v1(V1State.ACTIVE, 100), A, MAC_A)
