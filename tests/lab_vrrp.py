@@ -128,6 +128,25 @@ def master_runs(adverts: Iterable[Advert]) -> list[MasterRun]:
     return sorted(runs, key=lambda r: r.first.time)
 
 
+def drop_contests(runs: list[MasterRun]) -> list[MasterRun]:
+    """Two backups that time out together both advertise (RFC 3768 / RFC 5798 section 6.4.2);
+    the one outranked yields at the other's first advert (section 6.4.3). Its few adverts,
+    all within one interval of the winner's first, are a contest, not a master run."""
+
+    def lost(r: MasterRun) -> bool:
+        interval = r.first.interval_s
+        return any(
+            s.group == r.group
+            and s.address != r.address
+            and abs(s.first.time - r.first.time) <= interval
+            and r.last.time < s.first.time + interval
+            and _outranks(s.first, r)
+            for s in runs
+        )
+
+    return [r for r in runs if not lost(r)]
+
+
 def merge_split_brain(runs: list[MasterRun]) -> list[MasterRun]:
     """In a group where two sources advertised at the same time for more than an interval
     (split brain), each source counts as one master run from its first advert to its last:
@@ -166,7 +185,7 @@ def masters_and_failovers(
     or ``silent``. ``expected_ms``: Skew_Time after priority 0, Master_Down_Interval after
     silence, both with B's priority (RFC 3768 / RFC 5798 section 6.1), None when preempted.
     """
-    runs = merge_split_brain(master_runs(adverts))
+    runs = drop_contests(merge_split_brain(master_runs(adverts)))
     masters = [master_row(r.group, r.address, r.first.time) for r in runs]
     failovers: list[tuple[float, dict[str, Any]]] = []
     by_group: dict[Group, list[MasterRun]] = {}

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import CAPTURES
+from tests.crafted import write_crafted
 from vrrpwatch.cli import cli
 
 FAILOVER = str(CAPTURES / "v2-failover.pcap")
@@ -434,15 +435,16 @@ def test_analyze_public_hsrp_failover_prints_groups_timelines_and_alerts(tmp_pat
 @pytest.mark.parametrize(
     ("name", "family", "vrid", "version"),
     [
-        ("hsrp-v2-ipv6-hello.pcapng", 6, 1, 2),
-        ("hsrpv2-election.pcapng", 4, 1, 2),
+        ("v2-ipv6-hellos", 6, 1, 2),  # tests/crafted.py (checked against tshark)
+        ("v2-election", 4, 1, 2),
         ("hsrp0.pcap", 4, 10, 1),
     ],
 )
 def test_analyze_public_hsrp_captures(
     name: str, family: int, vrid: int, version: int, tmp_path: Path
 ) -> None:
-    doc = analyze_json(str(PUBLIC / name), tmp_path / "x.db")
+    path = PUBLIC / name if "." in name else write_crafted(tmp_path, name)
+    doc = analyze_json(str(path), tmp_path / "x.db")
     hsrp = [v for v in doc["virtual_routers"] if v["protocol"] == "hsrp"]
     assert (hsrp[0]["family"], hsrp[0]["vrid"], hsrp[0]["version"]) == (family, vrid, version)
     assert hsrp[0]["master"] is not None and hsrp[0]["transitions"][0]["cause"] == "first-seen"

@@ -30,6 +30,7 @@ from dissectors.hsrp import (
 from dissectors.ip import IPv4Header, IPv6Header, build_ipv4, build_ipv6
 from dissectors.nd import build_na, unsolicited_na
 from dissectors.vrrp import CarpPacket, VrrpV2, VrrpV3, build_carp, build_vrrp
+from tests.crafted import write_crafted
 from tests.helpers import hsrp_frame
 from vrrpwatch.cli import cli
 from vrrpwatch.fingerprints import ENV_KEY, fingerprint
@@ -502,41 +503,44 @@ def test_hsrp_findings_and_malformed(tmp_path: Path) -> None:
     assert c["kind"] == "malformed" and c["error"] == "HSRP: TLV type 1 has length 39, not 40"
 
 
-def test_public_hsrp_captures(public_captures: Path) -> None:
-    """Every HSRP packet the link layer carries (ERSPAN-tunnelled ones are not decoded)."""
-    names = {
+def test_public_hsrp_captures(public_captures: Path, tmp_path: Path) -> None:
+    """Every HSRP packet the link layer carries (ERSPAN-tunnelled ones are not decoded), in the
+    public captures and in tests/crafted.py's (HSRPv2 authentication, resign, IPv6, an
+    election, v1 millisecond timers; each checked against tshark in test_hsrp_tshark.py)."""
+    public = {
         "HSRP_coup.pcap": 51,
         "HSRP_election.pcap": 49,
         "HSRP_failover.pcap": 39,
         "hsrp0.pcap": 4,
         "hsrp2.pcap": 2,
         "hsrp2_ipv6.pcapng": 36,
-        "hsrpv2-election.pcapng": 65,
-        "hsrpv2-resign-active.pcapng": 2,
-        "hsrp-v2-authentication-plaintext.pcapng": 2,
-        "hsrp-v2-authentication-md5-key-chain.pcapng": 1,
-        "hsrp-v2-authentication-md5-key-string.pcapng": 1,
-        "hsrp-v2-hello.pcapng": 2,
-        "hsrp-v2-ipv6-hello.pcapng": 2,
-        "hsrpv1-hello-packet-milliseconds-timer-not-shown.pcapng": 1,
         "erspan-type-ii-2.pcap": 0,
     }
-    for name, count in names.items():
-        result = run("--json", str(public_captures / name))
-        assert result.exit_code == 0, name
+    crafted = {
+        "v2-election": 18,  # and one gratuitous ARP
+        "v2-resign": 2,
+        "v2-text-auth": 2,
+        "v2-md5-key-chain": 1,
+        "v2-md5-key-string": 1,
+        "v2-hellos": 2,
+        "v2-ipv6-hellos": 2,
+        "v1-millisecond-timers": 1,
+    }
+    paths = {public_captures / name: count for name, count in public.items()}
+    paths |= {write_crafted(tmp_path, name): count for name, count in crafted.items()}
+    for path, count in paths.items():
+        result = run("--json", str(path))
+        assert result.exit_code == 0, path.name
         recs = [r for r in lines(result) if r["kind"] in ("hsrp", "malformed")]
-        assert len(recs) == count and all(r["kind"] == "hsrp" for r in recs), name
+        assert len(recs) == count and all(r["kind"] == "hsrp" for r in recs), path.name
     coup = lines(run("--json", str(public_captures / "HSRP_coup.pcap")))
     assert coup[21]["frame"] == 22 and coup[21]["opcode"] == "coup"
     assert "cisco" not in run(str(public_captures / "HSRP_coup.pcap")).output
-    (plain, _) = lines(
-        run(
-            "--json",
-            "--reveal-secrets",
-            str(public_captures / "hsrp-v2-authentication-plaintext.pcapng"),
-        )
-    )
+    plain, _ = lines(run("--json", "--reveal-secrets", str(tmp_path / "v2-text-auth.pcap")))
     assert plain["password"] == "MY_KEY" and plain["auth_type"] == "text"
+    assert "MY_KEY" not in run(str(tmp_path / "v2-text-auth.pcap")).output
+    resign, _ = lines(run("--json", str(tmp_path / "v2-resign.pcap")))
+    assert resign["opcode"] == "resign" and resign["state"] == "active"
 
 
 def test_analyze_counts_what_decode_shows(public_captures: Path, tmp_path: Path) -> None:

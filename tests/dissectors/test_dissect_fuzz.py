@@ -30,6 +30,8 @@ from dissectors.nd import build_na, parse_na, unsolicited_na
 from dissectors.packet import Decoded, Kind, decode_packet
 from dissectors.packet import _decode as _decode_slow
 from dissectors.vrrp import VrrpV2, VrrpV3, build_vrrp, parse_carp, parse_vrrp
+from tests.crafted import EMPTY_VRRP_FRAME
+from tests.helpers import CAPTURES
 from vrrpwatch.pcap import iter_capture
 
 V4 = ipaddress.IPv4Address
@@ -180,9 +182,7 @@ SOURCES = [
     "vrrp3.pcapng",
     "VRRP-V2.pcap",
     "VRRP-V3-IPv6.pcap",
-    "VRRP_failover.cap",
     "pbb.pcap",
-    "vrrp-gratuitous-arp.pcapng",
     "linuxsll-arp.pcap",
     "icmp_dot1q.pcap",
     "suricata-verify_smb2-ntlmssp-negotiateflags_input.pcap",
@@ -191,13 +191,18 @@ SOURCES = [
 ]
 
 
+# The project's recordings of real routers (captures/): a failover contest, GARPs from the
+# virtual MAC.
+LAB_SOURCES = ["v2-three-routers.pcap", "vmac.pcap", "v2-failover.pcap"]
+
+
 @pytest.fixture(scope="module")
 def real_frames(frames: Frames) -> list[tuple[int, bytes]]:
     out = []
-    for name in SOURCES:
-        for _n, lt, data in frames(name):
-            if _decode(data, lt) is not None:
-                out.append((lt, data[:160]))
+    lab = [(p.frame, p.linktype, p.data) for n in LAB_SOURCES for p in iter_capture(CAPTURES / n)]
+    for _n, lt, data in [f for name in SOURCES for f in frames(name)] + lab:
+        if _decode(data, lt) is not None:
+            out.append((lt, data[:160]))
     return out
 
 
@@ -214,7 +219,6 @@ def test_mutated_real_frames(real_frames: list[tuple[int, bytes]]) -> None:
 
 # What the malformed and fuzzed public captures must give (frame -> error text or findings).
 MALFORMED = {
-    "VRRP_Malformed_DoS.cap": {1: "need 1 bytes, have 0"},
     "fuzz-2020-02-16-11740.pcap": {161: "unknown version 7"},
     "icmp-icmp_print-oobr-1.pcap": {2: "VRRPv3 with 4 addresses"},
 }
@@ -231,6 +235,13 @@ def test_malformed_public_captures(frames: Frames, name: str) -> None:
     assert errors.keys() == MALFORMED[name].keys()
     for n, text in MALFORMED[name].items():
         assert text in errors[n]
+
+
+def test_empty_vrrp_payload_is_malformed() -> None:
+    # tests/crafted.py: IP protocol 112, no payload, TTL 5 (tshark: an IPv4 frame with nothing
+    # after the header, test_tshark_crosscheck.py)
+    with pytest.raises(DecodeError, match="need 1 bytes, have 0"):
+        decode_packet(EMPTY_VRRP_FRAME, 1)
 
 
 def test_every_public_capture_decodes_without_crash(public_captures: Path) -> None:

@@ -1,5 +1,5 @@
-"""HSRPv1 (RFC 2281) and HSRPv2 from byte vectors of the public captures, round trips, every
-prefix, random bytes, the findings, and the UDP header parser they travel in."""
+"""HSRPv1 (RFC 2281) and HSRPv2 from byte vectors (of public captures, or crafted), round
+trips, every prefix, random bytes, the findings, and the UDP header parser they travel in."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from dissectors.hsrp import (
     parse_hsrp,
     validate_hsrp,
 )
+from tests.crafted import CRAFTED_HSRP
 
 V4 = ipaddress.IPv4Address
 V6 = ipaddress.IPv6Address
@@ -66,9 +67,11 @@ V1_ADVERT = bytes.fromhex(
     "0001"  # passive groups 1
     "6f000000"  # reserved
 )
-# hsrpv1-hello-packet-milliseconds-timer-not-shown.pcapng: millisecond timers, sent as 0 and 0.
-V1_MS_TIMERS = bytes.fromhex("0000040000960100636973636f000000c0a80cfe")
-# hsrpv2-resign-active.pcapng frame 1: group state (resign, active), text auth "cisco".
+# The vectors below written here byte by byte are the payloads of tests/crafted.py's frames,
+# which tests/dissectors/test_hsrp_tshark.py checks against tshark (test_vectors_are_crafted).
+# A v1 hello in Speak with millisecond timers, which IOS sends as 0 and 0.
+V1_MS_TIMERS = bytes.fromhex("0000040000960100636973636f000000c00002fe")
+# An active's resign: group state (op code 2, state active), text auth "cisco".
 V2_RESIGN = bytes.fromhex(
     "01"  # type 1, group state
     "28"  # length 40
@@ -77,28 +80,28 @@ V2_RESIGN = bytes.fromhex(
     "06"  # state 6, active
     "04"  # IP version 4
     "0001"  # group 1
-    "aabbcc000210"  # identifier
+    "02000000000a"  # identifier (the sender's MAC)
     "00000096"  # priority 150
     "00000bb8"  # hello time 3000 ms
     "00002710"  # hold time 10000 ms
-    "c0a80cfe000000000000000000000000"  # virtual IP 192.168.12.254, padded to 16 bytes
+    "c00002fe000000000000000000000000"  # virtual IP 192.0.2.254, padded to 16 bytes
     "03"  # type 3, text authentication
     "08"  # length 8
     "636973636f000000"  # "cisco"
 )
-# hsrpv2-resign-active.pcapng frame 2: an interface state TLV alone.
+# An interface state TLV alone (1 active group, 0 passive).
 V2_INTERFACE = bytes.fromhex("020400010000")
-# hsrp-v2-authentication-md5-key-chain.pcapng: group state and MD5 authentication (key id 1).
+# An active's hello: group state and MD5 authentication (key id 1, a key chain).
 V2_MD5 = bytes.fromhex(
-    "0128020006040001aabbcc0002100000009600000bb800002710c0a80cfe000000000000000000000000"
+    "012802000604000102000000000a0000009600000bb800002710c00002fe000000000000000000000000"
     "04"  # type 4, MD5 authentication
     "1c"  # length 28
     "01"  # algorithm 1, MD5
     "00"  # padding
     "0000"  # flags
-    "c0a80c01"  # IP address 192.168.12.1
+    "c0000201"  # IP address 192.0.2.1
     "00000001"  # key id 1
-    "9b0f4f06e3db6e3e1368a8a37f360ed7"  # digest
+    "00112233445566778899aabbccddeeff"  # digest
 )
 # hsrp2_ipv6.pcapng frame 3: HSRPv2 over IPv6, group 16, MD5 authentication.
 V2_IPV6_MD5 = bytes.fromhex(
@@ -120,6 +123,16 @@ V1_MD5 = (
     )
     + bytes(range(16))
 )
+
+
+def test_vectors_are_crafted() -> None:
+    """The vectors written here are the HSRP payloads of tests/crafted.py's frames, which
+    test_hsrp_tshark.py decodes with tshark: bytes and layout checked independently."""
+    frames = {n: [f for _, f in fn()] for n, fn in CRAFTED_HSRP.items()}
+    udp_payload = 14 + 20 + 8
+    assert frames["v1-millisecond-timers"][0][udp_payload:] == V1_MS_TIMERS
+    assert [f[udp_payload:] for f in frames["v2-resign"]] == [V2_RESIGN, V2_INTERFACE]
+    assert frames["v2-md5-key-chain"][0][udp_payload:] == V2_MD5
 
 
 def test_v1_hello_vector() -> None:
@@ -196,11 +209,11 @@ def test_v2_resign_vector() -> None:
         state=V2State.ACTIVE,
         ip_version=4,
         group=1,
-        identifier=bytes.fromhex("aabbcc000210"),
+        identifier=bytes.fromhex("02000000000a"),
         priority=150,
         hello_time_ms=3000,
         hold_time_ms=10000,
-        virtual_ip_address=V4("192.168.12.254"),
+        virtual_ip_address=V4("192.0.2.254"),
     )
     assert gs is not None and gs.version == 2 and gs.type == TlvType.GROUP_STATE
     assert gs.is_active and not gs.is_standby
@@ -220,9 +233,9 @@ def test_v2_md5_vector() -> None:
     msg = parse_hsrp(V2_MD5, family=4, dst_port=1985)
     assert isinstance(msg, HsrpV2) and msg.text_auth is None
     assert msg.md5_auth == Md5Auth(
-        ip_address=V4("192.168.12.1"),
+        ip_address=V4("192.0.2.1"),
         key_id=1,
-        authentication_data=bytes.fromhex("9b0f4f06e3db6e3e1368a8a37f360ed7"),
+        authentication_data=bytes.fromhex("00112233445566778899aabbccddeeff"),
     )
     assert build_hsrp(msg) == V2_MD5
 

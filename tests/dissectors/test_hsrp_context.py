@@ -34,10 +34,10 @@ V4 = ipaddress.IPv4Address
 V6 = ipaddress.IPv6Address
 SRC4, SRC6 = V4("192.0.2.10"), V6("fe80::1")
 V1_GROUP, V2_GROUP4, V2_GROUP6 = V4("224.0.0.2"), V4("224.0.0.102"), V6("ff02::66")
-# HSRP_coup.pcap frame 1 and hsrpv2-resign-active.pcapng frame 1 (test_hsrp.py lays them out).
+# HSRP_coup.pcap frame 1 and tests/crafted.py's resign (test_hsrp.py lays them out).
 V1_HELLO = bytes.fromhex("00001003 0a640100 636973636f000000 c0a80001".replace(" ", ""))
 V2_RESIGN = bytes.fromhex(
-    "0128020206040001aabbcc0002100000009600000bb800002710c0a80cfe000000000000000000000000"
+    "012802020604000102000000000a0000009600000bb800002710c00002fe000000000000000000000000"
     "0308636973636f000000"
 )
 GS6 = GroupState(

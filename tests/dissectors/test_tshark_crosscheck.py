@@ -35,6 +35,7 @@ from dissectors.frame import build_ethernet
 from dissectors.hsrp import GroupState, HsrpV1, HsrpV2, UnknownTlv, V1State, V2State
 from dissectors.ip import IPv4Header, build_ipv4
 from dissectors.vrrp import CarpPacket, VrrpV3, build_carp, build_vrrp
+from tests.crafted import CRAFTED_HSRP, EMPTY_VRRP_FRAME, write_crafted, write_pcap
 from tests.helpers import CAPTURES, PUBLIC_CAPTURES, hsrp_frame, lab_unavailable
 from vrrpwatch.cli import cli
 
@@ -434,7 +435,7 @@ def test_project_capture_agrees_with_tshark(pyshark_mod: Any, name: str) -> None
 def test_public_captures_present(public_captures: Path) -> None:
     # The cross-check above is parametrized over what is there; make sure that is something.
     names = set(_captures())
-    assert {"vrrp.pcap", "VRRP_failover.cap", "pbb.pcap", "linuxsll-arp.pcap"} <= names
+    assert {"vrrp.pcap", "VRRP-V2.pcap", "pbb.pcap", "linuxsll-arp.pcap"} <= names
 
 
 # --- documented differences, pinned on crafted captures ------------------------------------
@@ -492,6 +493,19 @@ def test_v3_checksum_without_pseudo_header(pyshark_mod: Any, tmp_path: Path) -> 
     assert compare("v3.pcap", {1: default[1]}, {1: mine[1]}) == []
 
 
+def test_empty_vrrp_payload(pyshark_mod: Any, tmp_path: Path) -> None:
+    """tests/crafted.py's empty protocol-112 frame (TTL 5, unicast, to the virtual MAC):
+    tshark sees the IPv4 header and no VRRP at all; we count it malformed."""
+    path = write_pcap(tmp_path / "empty.pcap", [EMPTY_VRRP_FRAME])
+    theirs = tshark_view(pyshark_mod, path)
+    assert theirs == {
+        1: {"malformed": False, "time": 1700000000.0, "vlan": [], "src_mac": "02:00:00:00:00:66",
+            "src": "198.51.100.66", "dst": "192.0.2.1", "ttl": 5},
+    }  # fmt: skip
+    (rec,) = ours(path).values()
+    assert rec["kind"] == "malformed" and rec["error"] == "VRRP: need 1 bytes, have 0"
+
+
 def test_unknown_version_refused(pyshark_mod: Any, tmp_path: Path) -> None:
     v2ish = bytes.fromhex("71016401000100000c000201") + bytes(8)  # version 7, otherwise v2
     path = _pcap(tmp_path / "v7.pcap", [v2ish])
@@ -535,8 +549,8 @@ def test_compare_notices_disagreement(pyshark_mod: Any, public_captures: Path) -
 
 
 def test_every_public_hsrp_packet_is_compared(pyshark_mod: Any, public_captures: Path) -> None:
-    """273 HSRP packets in the public captures (the MANIFEST's count); the 16 inside ERSPAN
-    are tunnelled (we decode only what the link layer carries), the other 257 compared."""
+    """197 HSRP packets in the public captures (the MANIFEST's count); the 16 inside ERSPAN
+    are tunnelled (we decode only what the link layer carries), the other 181 compared."""
     decoded = tunnelled = 0
     for name in _captures():
         if "hsrp" not in name.lower() and "erspan" not in name:
@@ -544,7 +558,17 @@ def test_every_public_hsrp_packet_is_compared(pyshark_mod: Any, public_captures:
         theirs = tshark_view(pyshark_mod, public_captures / name)
         decoded += sum(t.get("kind") == "hsrp" for t in theirs.values())
         tunnelled += sum(bool(t.get("tunnelled")) for t in theirs.values())
-    assert (decoded, tunnelled) == (257, 16)
+    assert (decoded, tunnelled) == (181, 16)
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED_HSRP))
+def test_crafted_hsrp_agrees_with_tshark(pyshark_mod: Any, tmp_path: Path, name: str) -> None:
+    """decode --json on tests/crafted.py's HSRP frames (HSRPv2 text and MD5 authentication,
+    resign, IPv6, v1 millisecond timers, virtual-MAC GARPs) field by field against tshark."""
+    path = write_crafted(tmp_path, name)
+    theirs = tshark_view(pyshark_mod, path)
+    assert len(theirs) == len(CRAFTED_HSRP[name]())
+    assert compare(name, theirs, ours(path)) == []
 
 
 def test_hsrp_compare_notices_disagreement(pyshark_mod: Any, public_captures: Path) -> None:

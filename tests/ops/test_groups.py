@@ -1,6 +1,7 @@
 """The HSRP and CARP group families (``vrrpwatch_group_*``, ops/groups.py), from real captures:
 ucarp's CARP failovers (captures/carp-ucarp.pcap) and a Cisco HSRPv1 failover
-(tests/data/public/HSRP_failover.pcap, packetlife), scraped through the real server."""
+(tests/data/public/HSRP_failover.pcap, tcpdump's BSD-licensed copy of packetlife's), scraped
+through the real server."""
 
 from __future__ import annotations
 

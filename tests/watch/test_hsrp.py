@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from dissectors.ip import (
     build_udp,
 )
 from dissectors.packet import Decoded, Kind, decode_packet
+from tests.crafted import write_crafted
 from tests.helpers import PUBLIC_CAPTURES, garp, summary_of
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.rfc import hsrp_active_down
@@ -279,11 +281,12 @@ def test_summary_keeps_standby_transitions_through_the_store() -> None:
 # -- the public captures (tests/data/public, MANIFEST.md) ------------------------------------
 
 
-def _follow(name: str) -> Monitor:
+def _follow(name: str | Path) -> Monitor:
+    """A public capture by name, or a capture file."""
     from vrrpwatch.pcap import iter_capture
 
     m = Monitor(fingerprint=lambda pw: fingerprint(pw, b"k"))
-    for p in iter_capture(PUBLIC_CAPTURES / name):
+    for p in iter_capture(name if isinstance(name, Path) else PUBLIC_CAPTURES / name):
         d = decode_packet(p.data, p.linktype)
         if d is not None:
             m.observe(p.frame, p.time, d)
@@ -336,10 +339,32 @@ def test_public_coup() -> None:
     assert {AlertKind.ROGUE_ADVERTISER, AlertKind.PRIORITY_TAKEOVER} <= {a.kind for a in m.alerts}
 
 
-def test_public_resign_is_nobody_becoming_active() -> None:
-    m = _follow("hsrpv2-resign-active.pcapng")
+def test_resign_is_nobody_becoming_active(tmp_path: Path) -> None:
+    # tests/crafted.py: the active's resign, then an interface state TLV alone
+    m = _follow(write_crafted(tmp_path, "v2-resign"))
     (vr,) = [v for k, v in m.routers.items() if k.protocol == Protocol.HSRP]
     assert vr.master is None and not vr.transitions
+
+
+def test_crafted_election_and_authentication(tmp_path: Path) -> None:
+    # tests/crafted.py (checked against tshark): A (150) and B (100) speak, A goes Standby at
+    # frame 9 and Active at frame 11, B then Standby.
+    m = _follow(write_crafted(tmp_path, "v2-election"))
+    vr = m.routers[RouterKey((), 4, 1, Protocol.HSRP)]
+    assert [(t.old, t.new, t.cause, t.frame) for t in vr.transitions] == [
+        (None, "192.0.2.1", "first-seen", 11)
+    ]
+    assert [(t.old, t.new, t.cause) for t in vr.standby_transitions] == [
+        (None, "192.0.2.1", "first-seen"),
+        ("192.0.2.1", "192.0.2.2", "promoted"),
+    ]
+    assert {AlertKind.DEFAULT_PASSWORD, AlertKind.PLAINTEXT_AUTH} <= {a.kind for a in m.alerts}
+    text = _follow(write_crafted(tmp_path, "v2-text-auth")).alerts
+    kinds = {a.kind for a in text}
+    assert AlertKind.PLAINTEXT_AUTH in kinds and AlertKind.DEFAULT_PASSWORD not in kinds
+    assert "MY_KEY" not in " ".join(a.message for a in text)  # a fingerprint, not the key
+    md5 = _follow(write_crafted(tmp_path, "v2-md5-key-chain"))
+    assert not {AlertKind.PLAINTEXT_AUTH, AlertKind.DEFAULT_PASSWORD} & {a.kind for a in md5.alerts}
 
 
 def test_the_old_actives_hello_racing_a_coup_does_not_undo_it() -> None:

@@ -100,7 +100,8 @@ def test_lower_priority_while_master_advertises_is_no_transition() -> None:
 
 
 def test_two_backups_at_once_the_better_one_wins_in_one_transition() -> None:
-    # VRRP_failover.cap's shape: both backups advertise once, the higher address keeps on.
+    # captures/v2-three-routers.pcap's shape: both backups advertise once, the higher address
+    # keeps on (test_analyze_bundled.py checks that capture).
     f = Feed()
     f.every(0.0, 3.0, 1.0, advert(R3, 200, mac=MAC3))
     f(5.7, advert(R1, 100))
