@@ -26,6 +26,7 @@ from vrrpwatch.watch.monitor import (
     Transition,
     TransitionCause,
 )
+from vrrpwatch.watch.timeline import RECENT_TRANSITIONS, master_at, recent_transitions
 
 
 def stored(m: Monitor) -> tuple[sqlite_utils.Database, dict[str, Any]]:
@@ -233,6 +234,46 @@ def test_new_masters_garp_just_before_its_first_advert_is_fine() -> None:
     f.every(4.1, 8.0, 1.0, advert(R2, 100, mac=MAC2))
     f.m.finish()
     assert "garp-conflict" not in f.kinds()
+
+
+def test_the_losing_backups_garps_in_a_contest_are_no_conflict() -> None:
+    """Two backups time out together (keepalived, captures/README.md "v2-three-routers"): both
+    become master, both send gratuitous ARPs (RFC 5798 section 6.4.2), the lower address yields
+    on the other's advert (section 6.4.3). One transition goes to the winner, and the loser's
+    GARPs are a master's of that moment, not a conflict; another MAC's still is."""
+    f = Feed()
+    f.every(0.0, 3.0, 1.0, advert(R3, 200, mac=MAC3))
+    f(5.7, advert(R1, 100))
+    f(5.7001, garp(MAC1))  # R1, about to lose
+    f(5.71, advert(R2, 100, mac=MAC2))
+    f(5.7101, garp(MAC2))
+    f.every(6.71, 12.0, 1.0, advert(R2, 100, mac=MAC2))
+    f.m.finish()
+    assert f.timeline() == [(None, R3, "first-seen"), (R3, R2, "silent")]
+    assert "garp-conflict" not in f.kinds()
+    stranger = bytes.fromhex("020000000099")
+    f(12.5, garp(stranger))
+    f.every(13.0, 16.0, 1.0, advert(R2, 100, mac=MAC2))
+    f.m.finish()
+    (c,) = [a for a in f.m.alerts if a.kind == "garp-conflict"]
+    assert c.source == "02:00:00:00:00:99"
+
+
+def test_a_garp_is_judged_against_the_latest_transitions_only() -> None:
+    """Under a flood of takeovers each announcement costs the same: it is judged against the
+    router's latest RECENT_TRANSITIONS (before them, the master they started from), not a walk
+    of the whole timeline."""
+    f = Feed()
+    n = RECENT_TRANSITIONS * 3
+    for i in range(n):  # each source outranks the one before: a takeover per advert
+        f(i * 0.001, advert(f"192.0.2.{10 + i % 200}", 1 + i % 254, mac=MAC1))
+    vr = f.m.routers[KEY]
+    assert len(vr.transitions) > RECENT_TRANSITIONS
+    assert recent_transitions(vr) == vr.transitions[-RECENT_TRANSITIONS:]
+    last = vr.transitions[-1]
+    assert master_at(vr, last.time) == last.new
+    before_tail = vr.transitions[-RECENT_TRANSITIONS - 1]
+    assert master_at(vr, vr.transitions[-RECENT_TRANSITIONS].time - 1e-9) == before_tail.new
 
 
 def test_priority_255_owner_is_info_non_owner_with_evidence_is_critical() -> None:

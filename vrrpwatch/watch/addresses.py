@@ -33,7 +33,7 @@ from vrrpwatch.watch.model import (
     Protocol,
     RouterKey,
 )
-from vrrpwatch.watch.timeline import master_at
+from vrrpwatch.watch.timeline import master_at, recent_transitions
 
 
 class Announcements:
@@ -92,8 +92,13 @@ class Announcements:
             allowed = virtual_macs(vr)
             # The master at the time, and anyone who became master within the grace period
             # around it (a new master's GARPs and first advert race each other).
-            for t in vr.transitions:
+            for t in recent_transitions(vr):
                 if abs(t.time - ev.time) <= GARP_GRACE_S and (n := vr.advertisers.get(t.new)):
+                    allowed.update(n.macs)
+            # and the backups that took over at once and lost (master for a moment, their
+            # takeover is not in the timeline: the winner's replaced it)
+            for took_over, loser in vr.contest_losers:
+                if abs(took_over - ev.time) <= GARP_GRACE_S and (n := vr.advertisers.get(loser)):
                     allowed.update(n.macs)
             # (a master of the past may have been forgotten since: MAX_ADVERTISERS)
             master = master_at(vr, ev.time)

@@ -342,7 +342,8 @@ _ENTRIES = (
         severity=Severity.CRITICAL,
         description="another station claims a virtual address",
         opens="a gratuitous ARP or unsolicited NA claims a VIP for a MAC that is neither the "
-        f"master's (at that time, ± {GARP_GRACE_S:.0f} s for a takeover's race) nor the virtual "
+        f"master's (at that time, ± {GARP_GRACE_S:.0f} s for a takeover's race, the backups "
+        "that took over at the same moment and lost included) nor the virtual "
         "MAC (HSRP: the group's, v1 0000.0c07.acXX, v2 0000.0c9f.fXXX, IPv6 0005.73a0.0XXX)",
         ends=Ends.AFTER_HOLD,
         hold_s=EVENT_HOLD_S,

@@ -346,6 +346,10 @@ class ObservedRouter:
     # the backups that advertised at once and lost to its new master.
     unannounced: Transition | None = None
     settled_over: list[str] = field(default_factory=list)
+    # (when it took over, address) of the recent backups that took over at once with another
+    # and lost the contest (``timeline.track_master``): each was master for a moment, so its
+    # gratuitous ARPs then are a master's (RFC 5798 section 6.4.2), not a conflict.
+    contest_losers: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=16))
     # HSRP: the standby router (it sends hellos too) and its timeline
     standby: str | None = None
     standby_transitions: EventLog[Transition] = field(default_factory=EventLog)

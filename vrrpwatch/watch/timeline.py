@@ -39,6 +39,9 @@ from vrrpwatch.watch.model import (
 )
 
 _TAKEOVER = (TransitionCause.RESIGNED, TransitionCause.SILENT)
+# How many of a router's latest transitions a gratuitous ARP or NA is judged against: far more
+# than a real group makes within GARP_GRACE_S; a flood of takeovers makes them in a moment.
+RECENT_TRANSITIONS = 64
 
 
 def other_version_than_master(vr: ObservedRouter, a: Advertiser, time: float) -> bool:
@@ -97,6 +100,7 @@ def track_master(
         vr.timeline_low = min(vr.timeline_low, vr.transitions.total)
         prev = vr.advertisers.get(old.old) if old.old else None
         vr.settled_over.append(cur.address)
+        vr.contest_losers.append((old.time, cur.address))
         if prev is a:
             # the old master is back and outranks them: there was no takeover
             vr.unannounced = None
@@ -307,10 +311,20 @@ def slowest_backup(vr: ObservedRouter, master: Advertiser) -> int:
     return min((p for p in seen if 0 < p < 255), default=1)
 
 
+def recent_transitions(vr: ObservedRouter) -> list[Transition]:
+    """The router's latest RECENT_TRANSITIONS transitions, oldest first: what an announcement
+    is judged against (``addresses``), so that under a flood of takeovers each gratuitous ARP
+    costs the same, not a walk of the whole timeline."""
+    return vr.transitions[-RECENT_TRANSITIONS:]
+
+
 def master_at(vr: ObservedRouter, time: float) -> str | None:
-    """Who was master at ``time``, by the timeline."""
-    master = None
-    for t in vr.transitions:
+    """Who was master at ``time``, by the timeline (its latest RECENT_TRANSITIONS: before
+    them, the master they started from)."""
+    log = vr.transitions
+    start = max(0, len(log) - RECENT_TRANSITIONS)
+    master = log[start - 1].new if start else None
+    for t in log[start:]:
         if t.time > time:
             break
         master = t.new
