@@ -188,7 +188,8 @@ def summary_of(monitor: Monitor) -> dict[str, Any]:
     included when the monitor kept them; without the wall-clock time the run started."""
     import sqlite_utils
 
-    from vrrpwatch.store.db import Store, ensure_schema
+    from vrrpwatch.store.recorder import Store
+    from vrrpwatch.store.schema import ensure_schema
     from vrrpwatch.store.summary import summarize
 
     db = sqlite_utils.Database(memory=True)
