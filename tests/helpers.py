@@ -2,7 +2,8 @@
 
 - Paths: the repository, the bundled captures, the third-party public captures (tests/data/public,
   with their MANIFEST and licences, so a fresh clone needs nothing from outside).
-- The monitor's frame builders and ``Feed`` (a monitor fed frames at explicit times).
+- The monitor's frame builders (VRRP, CARP, HSRP, GARP) and ``Feed`` (a monitor fed frames at
+  explicit times).
 - The join side: ``FakeClock``, ``FakeTransport`` (scripted packets, recorded actions) and
   ``RouterPair``, two sans-IO routers on one wire, modelled on ``ConnectionPair`` in
   ``h11/tests/helpers.py``.
@@ -46,7 +47,15 @@ from dissectors.ip import (
     build_udp,
 )
 from dissectors.packet import decode_packet
-from dissectors.vrrp import AuthType, VrrpPacket, VrrpV2, VrrpV3, build_vrrp
+from dissectors.vrrp import (
+    AuthType,
+    CarpPacket,
+    VrrpPacket,
+    VrrpV2,
+    VrrpV3,
+    build_carp,
+    build_vrrp,
+)
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.join.router import (
     Action,
@@ -127,6 +136,22 @@ def advert(
     return build_ethernet(bytes.fromhex("01005e000012"), mac, ETH_P_IP, ip, vlans)
 
 
+def carp_advert(
+    src: str,
+    advskew: int,
+    *,
+    advbase: int = 1,
+    vhid: int = 7,
+    demotion: int = 0,
+    ttl: int = 255,
+    mac: bytes = bytes.fromhex("00005e000107"),
+) -> bytes:
+    """An Ethernet frame holding a CARP advertisement from ``src`` to 224.0.0.18."""
+    body = build_carp(CarpPacket(vhid=vhid, advskew=advskew, advbase_s=advbase, demotion=demotion))
+    ip = build_ipv4(IPv4Header(src=V4(src), dst=GROUP, protocol=112, ttl=ttl), body)
+    return build_ethernet(bytes.fromhex("01005e000012"), mac, ETH_P_IP, ip)
+
+
 def garp(mac: bytes, ip: V4 = VIP) -> bytes:
     """A broadcast gratuitous ARP for ``ip`` from ``mac``."""
     return build_ethernet(b"\xff" * 6, mac, ETH_P_ARP, build_arp(gratuitous_arp(mac, ip)))
@@ -163,7 +188,8 @@ def summary_of(monitor: Monitor) -> dict[str, Any]:
     included when the monitor kept them; without the wall-clock time the run started."""
     import sqlite_utils
 
-    from vrrpwatch.store.db import Store, ensure_schema
+    from vrrpwatch.store.recorder import Store
+    from vrrpwatch.store.schema import ensure_schema
     from vrrpwatch.store.summary import summarize
 
     db = sqlite_utils.Database(memory=True)

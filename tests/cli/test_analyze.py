@@ -310,7 +310,8 @@ def test_a_database_error_during_the_run_is_one_line(
 ) -> None:
     """The database refuses a batch mid-run (another writer held the lock): the run stops with
     one Error line, exit 2; what was read up to then is committed, the run closed as an error."""
-    from vrrpwatch.store.db import LOCK_TIMEOUT_S, Store
+    from vrrpwatch.store.db import LOCK_TIMEOUT_S
+    from vrrpwatch.store.recorder import Store
     from vrrpwatch.watch import feed, files
 
     monkeypatch.setattr(files, "FLUSH_EVERY_S", 0.0)  # a batch at every tick of the feed,

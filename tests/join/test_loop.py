@@ -233,7 +233,8 @@ def test_notify_command_that_cannot_run_is_logged_not_fatal(tmp_path: Path) -> N
 
 
 def test_join_events_table(tmp_path: Path) -> None:
-    from vrrpwatch.store.db import open_db, write_join_event
+    from vrrpwatch.store.db import open_db
+    from vrrpwatch.store.recorder import write_join_event
 
     db = open_db(tmp_path / "j.db")
     db = open_db(tmp_path / "j.db")  # schema creation is idempotent

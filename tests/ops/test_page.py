@@ -23,7 +23,8 @@ from vrrpwatch.ops.metrics import MetricsServer, SniffCollector, registry_for
 from vrrpwatch.ops.page import LivePage
 from vrrpwatch.pcap import PcapWriter
 from vrrpwatch.report.html import render_html
-from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.db import open_db
+from vrrpwatch.store.recorder import Store
 from vrrpwatch.store.timeline import report_data
 from vrrpwatch.watch.files import run_files
 from vrrpwatch.watch.monitor import Monitor

@@ -12,7 +12,8 @@ from tests.helpers import MAC2, R1, R2, advert
 from vrrpwatch.cli import cli
 from vrrpwatch.ops.episodes import EpisodeBook
 from vrrpwatch.ops.metrics import SniffCollector
-from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.db import open_db
+from vrrpwatch.store.recorder import Store
 from vrrpwatch.watch.live import RETAIN_EVERY_S, Sniffer
 from vrrpwatch.watch.monitor import Monitor
 

@@ -15,17 +15,11 @@ from tests.conftest import CAPTURES
 from tests.helpers import MAC2, MAC3, R1, R2, R3, Feed, advert
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.pcap import CaptureError, iter_capture
-from vrrpwatch.store.db import (
-    _TABLES,
-    LOCK_TIMEOUT_S,
-    SCHEMA_VERSION,
-    Store,
-    StoreError,
-    open_db,
-    write_join_event,
-)
+from vrrpwatch.store.db import LOCK_TIMEOUT_S, StoreError, open_db
 from vrrpwatch.store.keys import fingerprint_key
+from vrrpwatch.store.recorder import Store, write_join_event
 from vrrpwatch.store.run import RunError, recorded_run
+from vrrpwatch.store.schema import SCHEMA_VERSION, TABLES
 from vrrpwatch.store.summary import summarize
 from vrrpwatch.watch.files import run_files
 from vrrpwatch.watch.monitor import Monitor
@@ -69,10 +63,10 @@ def test_schema_is_explicit(tmp_path: Path) -> None:
     open_db(tmp_path / "s.db").close()
     con = sqlite3.connect(tmp_path / "s.db")
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == set(_TABLES) | {"sqlite_sequence"}  # runs: AUTOINCREMENT, ids not reused
+    assert tables == set(TABLES) | {"sqlite_sequence"}  # runs: AUTOINCREMENT, ids not reused
     (runs_sql,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 'runs'").fetchone()
     assert "AUTOINCREMENT" in runs_sql
-    for name, (columns, _) in _TABLES.items():
+    for name, (columns, _) in TABLES.items():
         assert list(_columns(con, name)) == list(columns), name
     assert _columns(con, "runs")["started"] == "REAL"
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (

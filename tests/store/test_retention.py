@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.helpers import MAC1, MAC2, R1, R2, Feed, advert, garp
-from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.db import open_db
+from vrrpwatch.store.recorder import Store
 from vrrpwatch.store.retention import prune_events
 
 

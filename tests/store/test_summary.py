@@ -14,8 +14,9 @@ import sqlite_utils
 from tests.conftest import CAPTURES
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.store import rows
-from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.db import open_db
 from vrrpwatch.store.keys import fingerprint_key
+from vrrpwatch.store.recorder import Store
 from vrrpwatch.store.run import recorded_run
 from vrrpwatch.store.summary import NoRun, fails_on, latest_run, summarize, worst_severity
 from vrrpwatch.watch.files import run_files

@@ -8,7 +8,8 @@ import random
 from pathlib import Path
 
 from tests.helpers import KEY, R1, R2, R3, Feed, advert
-from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.db import open_db
+from vrrpwatch.store.recorder import Store
 
 
 def _db_timeline(store: Store) -> list[tuple[float, str | None, str, str]]:

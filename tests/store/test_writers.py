@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from tests.conftest import CAPTURES, ROOT
 from tests.helpers import R1, Feed, advert
 from vrrpwatch.cli import cli
-from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.db import open_db
+from vrrpwatch.store.recorder import Store
 from vrrpwatch.store.summary import summarize
 from vrrpwatch.store.writers import process_start, shown_status, this_writer, writer_alive
 

@@ -8,7 +8,8 @@ import ipaddress
 from pathlib import Path
 
 from tests.helpers import KEY, R1, Feed, advert
-from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.db import open_db
+from vrrpwatch.store.recorder import Store
 from vrrpwatch.watch.catalogue import MAX_ADVERTISERS, Severity
 
 

@@ -7,10 +7,8 @@ import ipaddress
 
 import pytest
 
-from dissectors.frame import ETH_P_IP, build_ethernet
-from dissectors.ip import IPv4Header, build_ipv4
-from dissectors.vrrp import CarpPacket, build_carp
 from tests.helpers import Feed, advert, summary_of
+from tests.helpers import carp_advert as carp
 from vrrpwatch.rfc import carp_master_down, carp_outranks
 from vrrpwatch.watch.catalogue import AlertKind
 from vrrpwatch.watch.known import KnownRouter, KnownRouters
@@ -19,21 +17,6 @@ from vrrpwatch.watch.model import Protocol, RouterKey
 V4 = ipaddress.IPv4Address
 A, B, C = "192.0.2.10", "192.0.2.11", "192.0.2.12"
 CARP_KEY = RouterKey((), 4, 7, Protocol.CARP)
-
-
-def carp(
-    src: str,
-    advskew: int,
-    *,
-    advbase: int = 1,
-    vhid: int = 7,
-    demotion: int = 0,
-    ttl: int = 255,
-    mac: bytes = bytes.fromhex("00005e000107"),
-) -> bytes:
-    body = build_carp(CarpPacket(vhid=vhid, advskew=advskew, advbase_s=advbase, demotion=demotion))
-    ip = build_ipv4(IPv4Header(src=V4(src), dst=V4("224.0.0.18"), protocol=112, ttl=ttl), body)
-    return build_ethernet(bytes.fromhex("01005e000012"), mac, ETH_P_IP, ip)
 
 
 def timeline(f: Feed) -> list[tuple[str | None, str, str, float | None, float | None]]:

@@ -24,7 +24,8 @@ from tests.crafted import CRAFTED_HSRP
 from tests.helpers import MAC1, MAC2, R1, R2, advert, kernel_view, run_bpf
 from vrrpwatch.cli import cli
 from vrrpwatch.pcap import PcapWriter, iter_capture
-from vrrpwatch.store.db import Store, open_db
+from vrrpwatch.store.db import open_db
+from vrrpwatch.store.recorder import Store
 from vrrpwatch.watch.live import (
     TP_STATUS_VLAN_TPID_VALID,
     TP_STATUS_VLAN_VALID,

@@ -13,7 +13,9 @@ from dissectors.packet import decode_packet
 from dissectors.vrrp import virtual_mac
 from tests.helpers import KEY, MAC1, MAC2, MAC3, R1, R2, R3, V4, Feed, advert, garp
 from vrrpwatch.fingerprints import fingerprint
-from vrrpwatch.store.db import Store, ensure_schema, open_db
+from vrrpwatch.store.db import open_db
+from vrrpwatch.store.recorder import Store
+from vrrpwatch.store.schema import ensure_schema
 from vrrpwatch.store.summary import summarize
 from vrrpwatch.watch.monitor import (
     FLAP_TRANSITIONS,

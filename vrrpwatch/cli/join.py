@@ -48,7 +48,7 @@ class _Sink:
     def __call__(self, event: dict[str, Any]) -> None:
         # A router must not die of its log: a closed pipe or a locked database stops that
         # output, not the router (which still has to send its priority 0 and remove its VIPs).
-        from vrrpwatch.store.db import write_join_event
+        from vrrpwatch.store.recorder import write_join_event
 
         if not self.output_broken:
             try:

@@ -136,8 +136,9 @@ def open_monitor(db_path: Path, known: Any, reveal_secrets: bool) -> tuple[Any, 
     store/keys.py), and a Store on it:
     what analyze and sniff both start from."""
     from vrrpwatch.fingerprints import fingerprint
-    from vrrpwatch.store.db import Store, open_db
+    from vrrpwatch.store.db import open_db
     from vrrpwatch.store.keys import fingerprint_key
+    from vrrpwatch.store.recorder import Store
     from vrrpwatch.watch.monitor import Monitor
 
     db = open_db(db_path)

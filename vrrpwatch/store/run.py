@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from vrrpwatch.errors import VrrpwatchError
-from vrrpwatch.store.db import Store, StoreError, sqlite_message
+from vrrpwatch.store.db import StoreError, sqlite_message
+from vrrpwatch.store.recorder import Store
 from vrrpwatch.watch.monitor import Event, Monitor
 
 

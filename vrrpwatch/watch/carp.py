@@ -20,8 +20,9 @@ wins). CARP adverts carry no addresses (they are configured on both sides) and t
 cannot be checked without the password, so there is no VIP or auth comparison here. Alerts:
 ``split-brain``, ``master-change``, ``master-resigned``, ``master-lost`` (sniff, by the rule
 above for the slowest backup), ``timer-mismatch`` (advbase differs, or a tie of advbase and
-advskew), ``carp-demotion``, ``rogue-advertiser`` (``--known-routers``), and the adverts'
-own findings (TTL, checksum: receivers discard those, as VRRP's do, and they are not followed).
+advskew), ``carp-demotion``, ``rogue-advertiser`` (``--known-routers``, by VRRP's and HSRP's
+rule: ``rogue``), and the adverts' own findings (TTL, checksum: receivers discard those, as
+VRRP's do, and they are not followed).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from vrrpwatch.watch.model import (
     TransitionCause,
 )
 from vrrpwatch.watch.rivals import two_masters
+from vrrpwatch.watch.rogue import rogue_advertiser
 from vrrpwatch.watch.timeline import lost_cleared, record_transition
 
 CARP_AUTH = 2  # the advertisers' auth_type: CARP always carries its SHA1 HMAC (shown "hmac")
@@ -162,13 +164,8 @@ class CarpFollower:
                 events, AlertKind.CARP_DEMOTION, key, src, time, frame,
                 f"{key.label()}: {src} is demoted ({why}): it yields the master role",
             )  # fmt: skip
-        known = self.known
-        if known is not None and not known.allows(src, a.mac, key.vrid):
-            book.raise_alert(
-                events, AlertKind.ROGUE_ADVERTISER, key, src, time, frame,
-                f"{key.label()}: {src} ({a.mac or '?'}) advertises but is not "
-                "in the known routers list",
-            )  # fmt: skip
+        # CARP has no evidence without the list (rogue.py)
+        rogue_advertiser(book, self.known, vr, a, frame, time, events)
 
     def _timers(
         self, vr: ObservedRouter, a: Advertiser, frame: int, time: float, events: list[Event]

@@ -1,11 +1,12 @@
 """Rules over one advert and over the advertisers of one router.
 
 ``packet_alerts`` (``finding_alerts``): what one advert shows by itself (TTL, checksum, source
-MAC, layout, a plaintext password, priority 255, a source not in ``--known-routers``).
+MAC, layout, a plaintext password, priority 255, a source not in ``--known-routers``:
+``rogue.rogue_advertiser``, the rule all protocols share).
 ``discarded_advert``: an advert every receiver discards (RFC 5798 section 7.1), which the
 monitor does not follow. ``consistency_alerts``: advertisers of one router that disagree (auth,
 VIPs, interval, version) and, without a known routers list, one that differs from the
-established router (rogue). ``split_brain``: two sources advertising beyond a
+established router (``rogue``). ``split_brain``: two sources advertising beyond a
 Master_Down_Interval. ``priority_255``: the address owner's priority (RFC 5798 section 5.2.4),
 judged again when a GARP contradicts it.
 """
@@ -21,6 +22,7 @@ from vrrpwatch.watch.catalogue import AlertKind, Severity
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
 from vrrpwatch.watch.model import SILENCE_FACTOR, Advertiser, Event, ObservedRouter, RouterKey
+from vrrpwatch.watch.rogue import differs_from_established, rogue_advertiser
 
 # Findings that mean the advert breaks the message layout: reported as "malformed".
 _LAYOUT_FINDINGS = frozenset(
@@ -66,12 +68,8 @@ def packet_alerts(
         )  # fmt: skip
     if a.last_priority == 255:
         priority_255(book, known, vr, a, frame, time, events)
-    if known is not None and not known.allows(src, a.mac, key.vrid):
-        book.raise_alert(
-            events, AlertKind.ROGUE_ADVERTISER, key, src, time, frame,
-            f"{key.label()}: {src} ({a.mac or '?'}) advertises but is not "
-            "in the known routers list",
-        )  # fmt: skip
+    if known is not None:  # without the list there is no evidence in one advert (rogue.py)
+        rogue_advertiser(book, known, vr, a, frame, time, events)
 
 
 def finding_alerts(
@@ -236,27 +234,12 @@ def consistency_alerts(
                 f"VRRPv{other.version}",
             )  # fmt: skip
     if known is None and vr.reference is not None and a.address != vr.master:
-        ref = vr.reference
+        # Without --known-routers: one that differs from the established router (rogue.py).
         prof = a.profile()
-        diffs = (
-            []
-            if prof == ref
-            else [
-                name
-                for name, x, y in (
-                    ("version", prof[0], ref[0]),
-                    ("auth", (prof[1], prof[2]), (ref[1], ref[2])),
-                    ("virtual addresses", prof[3], ref[3]),
-                    ("interval", prof[4], ref[4]),
-                )
-                if x != y
-            ]
-        )
-        if diffs:
-            book.raise_alert(
-                events, AlertKind.ROGUE_ADVERTISER, key, src, time, frame,
-                f"{key.label()}: {src} advertises with a {', '.join(diffs)} that differs "
-                "from the established router's",
+        if prof != vr.reference:
+            rogue_advertiser(
+                book, known, vr, a, frame, time, events,
+                evidence=differs_from_established(prof, vr.reference),
             )  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 
 ``Feed.run`` is the per-advert hot path of both commands, so it keeps to local names and
 calls as few functions per frame as it can. ``RunSink`` is what the feeders need of the store
-(watch never imports the store; ``vrrpwatch.store.db.Store`` satisfies it).
+(watch never imports the store; ``vrrpwatch.store.recorder.Store`` satisfies it).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ CacheKey = bytes | tuple[int, bytes, bytes, bytes]
 
 
 class RunSink(Protocol):
-    """Where a run's results go while it runs (vrrpwatch.store.db.Store)."""
+    """Where a run's results go while it runs (vrrpwatch.store.recorder.Store)."""
 
     def flush(self, monitor: Monitor, *, kernel_drops: int | None = None) -> None:
         """Commit what changed in ``monitor`` since the last flush."""

@@ -24,9 +24,10 @@ Alerts, through the catalogue (ids shared with VRRP where the meaning is the sam
 ``auth-mismatch``, ``vip-mismatch`` (a router that learns the virtual IP sends none: not
 compared), ``timer-mismatch`` (hello or hold time), ``version-mismatch`` (v1 and v2 in one
 group), ``rogue-advertiser`` (``--known-routers``, or a Coup from a source first heard after
-the group had an active for a hold time), ``priority-takeover`` (such an unknown source taking
-over with a higher priority), ``split-brain``, ``master-change``, ``master-resigned`` and
-(sniff) ``master-lost`` after the active's hold time. ``garp-conflict`` for the group's virtual
+the group had an active for a hold time: ``rogue``, the rule VRRP and CARP share),
+``priority-takeover`` (such an unknown source taking over with a higher priority),
+``split-brain``, ``master-change``, ``master-resigned`` and (sniff) ``master-lost`` after the
+active's hold time. ``garp-conflict`` for the group's virtual
 MAC is judged with VRRP's (``addresses``). Passwords are kept as fingerprints unless
 ``reveal_secrets``.
 """
@@ -66,6 +67,7 @@ from vrrpwatch.watch.model import (
     TransitionCause,
 )
 from vrrpwatch.watch.rivals import two_masters
+from vrrpwatch.watch.rogue import SENDS_HELLOS, rogue_advertiser, stranger
 from vrrpwatch.watch.timeline import lost_cleared, record_transition
 
 # Advertiser.auth_type for HSRP (the store shows the labels)
@@ -234,18 +236,6 @@ class HsrpFollower:
     def _profile(a: Advertiser) -> tuple[object, ...]:
         return (a.version, a.auth_type, a.fingerprint, a.vips, a.interval_ms, a.hold_ms)
 
-    def _unknown(self, vr: ObservedRouter, a: Advertiser) -> bool:
-        """Not in ``--known-routers``; without that list, first heard after the group had had
-        an active for a hold time."""
-        if self.known is not None:
-            return not self.known.allows(a.address, a.mac, vr.key.vrid)
-        if not vr.transitions:
-            return False
-        first = vr.transitions[0]
-        est = vr.advertisers.get(first.new)
-        hold = est.down_s if est is not None and est.down_s is not None else 10.0
-        return a.first_seen - first.time > hold
-
     def _hello_alerts(
         self,
         vr: ObservedRouter,
@@ -281,12 +271,8 @@ class HsrpFollower:
                     f"({'cisco' if self._reveal else a.fingerprint}): anyone who knows the "
                     "default can join the group and take it over",
                 )  # fmt: skip
-        if self.known is not None and not self.known.allows(src, a.mac, key.vrid):
-            book.raise_alert(
-                events, AlertKind.ROGUE_ADVERTISER, key, src, time, frame,
-                f"{key.label()}: {src} ({a.mac or '?'}) sends HSRP hellos but is not in the "
-                "known routers list",
-            )  # fmt: skip
+        # the known-routers list; without it a hello is no evidence (a Coup is: _track_active)
+        rogue_advertiser(book, self.known, vr, a, frame, time, events, sends=SENDS_HELLOS)
 
     def _consistency(
         self, vr: ObservedRouter, a: Advertiser, frame: int, time: float, events: list[Event]
@@ -365,12 +351,12 @@ class HsrpFollower:
             cause = TransitionCause.PREEMPTED
         else:
             return  # both say Active: see two_masters
-        unknown = self._unknown(vr, a)
+        unknown = stranger(self.known, vr, a)
         if h.op_code == OpCode.COUP and unknown:
-            book.raise_alert(
-                events, AlertKind.ROGUE_ADVERTISER, vr.key, a.address, time, frame,
-                f"{vr.key.label()}: {a.address} ({a.mac or '?'}), a source not known to the "
-                f"group, sent a Coup to take it over from {cur.address}",
+            rogue_advertiser(
+                book, self.known, vr, a, frame, time, events, sends=SENDS_HELLOS,
+                evidence=f"({a.mac or '?'}), a source not known to the group, sent a Coup to "
+                f"take it over from {cur.address}",
             )  # fmt: skip
         if (
             cause in (HsrpCause.COUP, TransitionCause.PREEMPTED)
