@@ -153,7 +153,7 @@ def priority_255(
     # VRRP router of the group when this advertiser was master and lost it (the owner returning:
     # the backup that took over announced the VIPs, RFC 5798 section 6.4.2, from its own MAC
     # when it has no virtual MAC). A MAC of no VRRP router is evidence either way.
-    returning = any(t.old == a.address for t in vr.transitions)
+    returning = a.address in vr.former_masters
     foreign = [
         (vip, mac)
         for vip in a.vips

@@ -26,6 +26,9 @@ NO_REWRITE = 1 << 62  # ObservedRouter.timeline_low: nothing written was replace
 # Advertiser.profile(): version, auth type, password fingerprint, VIPs, interval
 Profile = tuple[int, int, "str | None", frozenset[str], int]
 
+# How many of a router's former masters it remembers (``ObservedRouter.former_masters``).
+FORMER_MASTERS = 4096
+
 # A master is "silent" once it has missed this many of its own intervals.
 SILENCE_FACTOR = 1.5
 
@@ -350,6 +353,10 @@ class ObservedRouter:
     # and lost the contest (``timeline.track_master``): each was master for a moment, so its
     # gratuitous ARPs then are a master's (RFC 5798 section 6.4.2), not a conflict.
     contest_losers: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=16))
+    # the addresses that were master and lost it (the old side of a transition), the latest
+    # FORMER_MASTERS of them: an owner returning (``consistency.priority_255``) looks itself up
+    # here rather than walk the timeline, which a flood of takeovers makes long
+    former_masters: dict[str, None] = field(default_factory=dict)
     # HSRP: the standby router (it sends hellos too) and its timeline
     standby: str | None = None
     standby_transitions: EventLog[Transition] = field(default_factory=EventLog)
@@ -367,6 +374,14 @@ class ObservedRouter:
     @property
     def current(self) -> Advertiser | None:
         return self.advertisers.get(self.master) if self.master else None
+
+    def lost_mastership(self, address: str) -> None:
+        """``address`` was master and another took over from it."""
+        former = self.former_masters
+        former.pop(address, None)
+        if len(former) >= FORMER_MASTERS:
+            del former[next(iter(former))]
+        former[address] = None
 
     def count_profile(self, old: Profile | None, new: Profile) -> None:
         """An advertiser's profile changed from ``old`` (None: a new one) to ``new``."""

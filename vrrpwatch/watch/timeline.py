@@ -154,6 +154,8 @@ def _transition(
         expected_ms, book.source,
     )  # fmt: skip
     vr.transitions.append(t)
+    if old is not None:
+        vr.lost_mastership(old.address)
     vr.timeline_version += 1
     vr.profile_version += 1
     vr.master = new.address
@@ -200,6 +202,8 @@ def record_transition(
         file=book.source,
     )
     vr.transitions.append(t)
+    if old is not None:
+        vr.lost_mastership(old.address)
     vr.timeline_version += 1
     vr.profile_version += 1
     vr.master = new.address
