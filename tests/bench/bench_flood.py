@@ -8,7 +8,10 @@ source of its own for VRID 1, 20,000 adverts/s, IPv6 (link-local sources) and IP
 
 * ``flood-preempt``: each source outranks the one before and takes over (a transition, a
   master-change alert and a forgotten advertiser per advert);
-* ``flood-master``: the sources under a live master that advertises every second.
+* ``flood-master``: the sources under a live master that advertises every second;
+* with ``--shapes``, also ``flood-owner`` (every source at priority 255, each taking over) and
+  ``flood-garp`` (flood-preempt with a gratuitous ARP or NA from a foreign MAC after each
+  advert).
 
 Times the whole command (decode, monitor, SQLite store, the summary read back and the text
 output; ``--json`` adds the JSON document) and prints wall and CPU seconds (user + system, from
@@ -34,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.gen import FLOOD_V4_MAX, write  # noqa: E402
+from tests.bench.gen import FLOOD_SHAPES, FLOOD_V4_MAX, write  # noqa: E402
 
 
 def analyze(tree: Path, capture: Path, db: Path, as_json: bool) -> tuple[float, float, int]:
@@ -63,6 +66,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="best of N for each command")
     ap.add_argument("--json", action="store_true", help="analyze --json (the JSON document too)")
     ap.add_argument("--families", default="6,4")
+    ap.add_argument(
+        "--shapes", default="flood-master,flood-preempt",
+        help=f"comma-separated, of {', '.join(FLOOD_SHAPES)} (tests/bench/gen.py)",
+    )  # fmt: skip
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
@@ -70,7 +77,7 @@ def main() -> None:
     captures: list[tuple[str, Path, int]] = []
     for family in (int(f) for f in args.families.split(",")):
         n = min(args.sources, FLOOD_V4_MAX) if family == 4 else args.sources
-        for shape in ("flood-master", "flood-preempt"):
+        for shape in args.shapes.split(","):
             kind = f"{shape}{family}"
             path = args.out / f"{kind}-{n}.pcap"
             if not path.exists():

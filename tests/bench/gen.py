@@ -12,7 +12,12 @@ of its own, 20,000 adverts/s (``flood_frames``):
 * ``flood-preempt6`` / ``flood-preempt4``: every source at priority 100 with a higher address
   than the one before, so each outranks the master and takes over (RFC 5798 section 6.4.3);
 * ``flood-master6`` / ``flood-master4``: the sources at priority 100 under a live master at
-  priority 200 that advertises every second throughout.
+  priority 200 that advertises every second throughout;
+* ``flood-owner6`` / ``flood-owner4``: like flood-preempt, every source at priority 255 (each
+  claims to own the addresses and takes over: the priority-255 checks on every advert);
+* ``flood-garp6`` / ``flood-garp4``: like flood-preempt, each advert followed by a gratuitous
+  ARP (IPv6: an unsolicited neighbour advertisement) for the VIP from a MAC of no router (every
+  announcement judged against the timeline, and a garp-conflict).
 
 IPv6 sources are link-local (fe80::1:0:0 on); IPv4 ones come from 169.254.0.0/16, the one
 IPv4 block we may use that is big enough: at most 65,024 of them (169.254.1.0 to
@@ -157,11 +162,36 @@ def _flood_advert(src: _V4 | _V6, priority: int) -> bytes:
     return _eth(_GROUP4_MAC, virtual_mac(1, 4), 0x0800, ip, None)
 
 
+FLOOD_SHAPES = ("flood-master", "flood-preempt", "flood-owner", "flood-garp")
+_FOREIGN_MAC = bytes.fromhex("020000000099")  # locally administered: no router's
+
+
+def _foreign_announcement(family: int) -> bytes:
+    """A gratuitous ARP (IPv4) or unsolicited neighbour advertisement (IPv6, RFC 4861 section
+    7.2.6: to all-nodes, Override set, the target's link-layer address option) for the flood's
+    VIP from a MAC of no router."""
+    if family == 4:
+        ip = _V4("203.0.113.1").packed
+        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, _FOREIGN_MAC, ip, b"\xff" * 6, ip)
+        return _eth(b"\xff" * 6, _FOREIGN_MAC, 0x0806, arp, None)
+    target = _V6("2001:db8:1::1").packed
+    src, dst = _V6("fe80::99").packed, _V6("ff02::1").packed
+    body = struct.pack("!BBHI16sBB6s", 136, 0, 0, 0x20000000, target, 2, 1, _FOREIGN_MAC)
+    pseudo = src + dst + struct.pack("!I3xB", len(body), 58)
+    total = sum(struct.unpack(f"!{(len(pseudo) + len(body)) // 2}H", pseudo + body))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    body = body[:2] + struct.pack("!H", ~total & 0xFFFF) + body[4:]
+    return _eth(
+        bytes.fromhex("333300000001"), _FOREIGN_MAC, 0x86DD, _ipv6(src, dst, 58, body, 255), None
+    )
+
+
 def flood_frames(kind: str, count: int) -> Iterator[tuple[float, bytes]]:
     """``count`` adverts of a flood of distinct sources (``flood-preempt6`` etc., above); with
     a live master its adverts come on top, one a second."""
     shape, family = kind[:-1], int(kind[-1])
-    if shape not in ("flood-preempt", "flood-master") or family not in (4, 6):
+    if shape not in FLOOD_SHAPES or family not in (4, 6):
         raise ValueError(f"unknown flood {kind!r}")
     if family == 4 and count > FLOOD_V4_MAX:
         raise ValueError(f"at most {FLOOD_V4_MAX} distinct IPv4 sources (169.254.0.0/16)")
@@ -171,6 +201,7 @@ def flood_frames(kind: str, count: int) -> Iterator[tuple[float, bytes]]:
     else:
         first, master = _V4("169.254.1.0"), _V4("169.254.0.1")
     master_frame = _flood_advert(master, 200)
+    announcement = _foreign_announcement(family)
     t = 1_700_000_000.0
     next_master = t
     step = 1.0 / FLOOD_RATE
@@ -178,7 +209,9 @@ def flood_frames(kind: str, count: int) -> Iterator[tuple[float, bytes]]:
         if shape == "flood-master" and t >= next_master:
             yield t, master_frame
             next_master += 1.0
-        yield t, _flood_advert(first + i, 100)
+        yield t, _flood_advert(first + i, 255 if shape == "flood-owner" else 100)
+        if shape == "flood-garp":
+            yield t, announcement
         t += step
 
 
