@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vrrpwatch.watch import episodes
 from vrrpwatch.watch.catalogue import CATALOGUE, AlertKind, Ends, Severity, markdown_table
 from vrrpwatch.watch.episodes import AlertBook
 
@@ -97,3 +98,30 @@ def test_once_per_episode_and_each_event() -> None:
     assert [ep.alert.time for ep in book.open_episodes()] == [0.0, 1.0]  # bad-checksum, change
     book.expire(301.0, {}, events)  # type: ignore[arg-type]
     assert [ep.alert.kind for ep in book.open_episodes()] == ["bad-checksum"]
+
+
+def test_expire_judges_only_the_episodes_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sniff calls expire ten times a second; a flood opens an episode per advert. Only the
+    episodes that may have ended are judged (a hold's at its end, a silent source's at its
+    last advert plus the hold), and those that end come out in the order they were raised."""
+    book = AlertBook()
+    events: list[object] = []
+    for i in range(1000):  # 1,000 master changes at t = 0 .. 99.9, each held 300 s
+        book.raise_alert(events, AlertKind.MASTER_CHANGE, None, f"s{i}", i / 10, i, "m")  # type: ignore[arg-type]
+    judged: list[str | None] = []
+    real_over = episodes._over
+
+    def counting(ep: episodes.Episode, *args: object) -> bool:
+        judged.append(ep.alert.source)
+        return real_over(ep, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(episodes, "_over", counting)
+    out: list[object] = []
+    for tick in range(100):  # ten seconds of ticks before any hold ends: nothing judged
+        book.expire(200.0 + tick / 10, {}, out)  # type: ignore[arg-type]
+    assert judged == [] and out == []
+    book.expire(300.05, {}, out)  # type: ignore[arg-type]
+    assert judged == ["s0"] and [e.alert.source for e in out] == ["s0"]  # type: ignore[attr-defined]
+    book.expire(301.0, {}, out)  # type: ignore[arg-type]
+    assert [e.alert.source for e in out] == [f"s{i}" for i in range(11)]  # type: ignore[attr-defined]
+    assert len(judged) == 11 and len(book.open_episodes()) == 989

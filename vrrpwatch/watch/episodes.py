@@ -9,10 +9,16 @@ source or one of two masters falling silent). Each end is an ``AlertResolved`` e
 
 ``analyze`` never calls ``expire`` (a file has no "now"): there an episode only ends on an
 event, and an alert is raised at most once per (kind, router, source) in a run.
+
+``expire`` looks only at the episodes that may have ended: those of a hold or a silent source
+wait in a heap by the earliest time they can end, and only those due are judged (sniff calls
+it ten times a second, and a flood of takeovers or of sources opens an episode per advert);
+split-brain's, which end when either master falls silent, are few and judged every time.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -54,6 +60,12 @@ class AlertBook:
         # end when it has been silent as long as an advertiser's do. Bounded: a flood from
         # distinct sources keeps at most DISCARDED_SOURCES (the oldest are forgotten).
         self.discarded: dict[tuple[RouterKey, str], float] = {}
+        # (earliest end, raise order, episode) of the episodes that end with a hold or a silent
+        # source (``expire``); an entry whose episode ended otherwise is dropped when due
+        self._due: list[tuple[float, int, Episode]] = []
+        # the episodes that end when one of two masters falls silent, by raise order
+        self._watched: dict[EpisodeId, tuple[int, Episode]] = {}
+        self._raised = 0
 
     def is_open(self, kind: AlertKind, key: RouterKey | None, source: str | None) -> bool:
         return (kind, key, source) in self._open
@@ -95,7 +107,16 @@ class AlertBook:
             if ident in self._open:
                 return
         alert = new_alert(kind, severity, key, source, time, frame, message, file or self.source)
-        self._open[ident] = Episode(alert, ident, peer)
+        episode = self._open[ident] = Episode(alert, ident, peer)
+        self._raised += 1
+        if entry.ends is Ends.AFTER_HOLD:
+            assert entry.hold_s is not None
+            heapq.heappush(self._due, (time + entry.hold_s, self._raised, episode))
+        elif entry.ends is Ends.SOURCE_SILENT:
+            if key is not None and source is not None:  # (else it never ends with time)
+                heapq.heappush(self._due, (time, self._raised, episode))
+        elif entry.ends is Ends.ONE_MASTER_LEFT:
+            self._watched[ident] = (self._raised, episode)
         self.alerts.append(alert)
         events.append(alert)
 
@@ -117,9 +138,32 @@ class AlertBook:
     def expire(
         self, now: float, routers: Mapping[RouterKey, ObservedRouter], events: list[Event]
     ) -> None:
-        """End the episodes whose end is a matter of time (live monitoring)."""
-        ended = [ep for ep in self._open.values() if _over(ep, now, routers, self.discarded)]
-        for ep in ended:
+        """End the episodes whose end is a matter of time (live monitoring), in the order they
+        were raised. Only the due ones are judged: one not over yet is due again at the
+        earliest time it can be (its source's last advert plus the hold)."""
+        is_open = self._open.get
+        ended: list[tuple[int, Episode]] = []
+        later: list[tuple[float, int, Episode]] = []
+        due = self._due
+        while due and due[0][0] <= now:
+            entry = heapq.heappop(due)
+            ep = entry[2]
+            if is_open(ep.ident) is not ep:
+                continue  # ended on an event, or by ``resolve``
+            if _over(ep, now, routers, self.discarded):
+                ended.append((entry[1], ep))
+            else:
+                later.append((_next_check(ep, now, routers, self.discarded), entry[1], ep))
+        for entry in later:
+            heapq.heappush(due, entry)
+        for ident, (order, ep) in list(self._watched.items()):
+            if is_open(ident) is not ep:
+                del self._watched[ident]
+            elif _over(ep, now, routers, self.discarded):
+                del self._watched[ident]
+                ended.append((order, ep))
+        ended.sort(key=lambda item: item[0])
+        for _, ep in ended:
             del self._open[ep.ident]
             events.append(AlertResolved(alert=ep.alert, time=now))
 
@@ -146,6 +190,40 @@ def _silent_for_mdi(a: Advertiser | None, now: float) -> bool:
     return now - a.last_seen > master_down_interval(1, a.interval_s, a.version)
 
 
+def _source_heard(
+    alert: Alert,
+    routers: Mapping[RouterKey, ObservedRouter],
+    discarded: Mapping[tuple[RouterKey, str], float],
+) -> tuple[float | None, bool]:
+    """When the alert's source was last heard (an advert or a discarded one), and whether its
+    router is known (a source of a known router that is heard of no more was forgotten)."""
+    assert alert.key is not None and alert.source is not None
+    heard = discarded.get((alert.key, alert.source))
+    vr = routers.get(alert.key)
+    a = vr.advertisers.get(alert.source) if vr is not None else None
+    if a is not None:
+        heard = a.last_seen if heard is None else max(heard, a.last_seen)
+    return heard, vr is not None
+
+
+def _next_check(
+    ep: Episode,
+    now: float,
+    routers: Mapping[RouterKey, ObservedRouter],
+    discarded: Mapping[tuple[RouterKey, str], float],
+) -> float:
+    """When an episode that is not over at ``now`` is next judged: a silent source's, once
+    its last advert is a hold old (it can end no sooner: that time only grows); otherwise
+    (a source never heard of, of an unknown router) a second from now."""
+    alert = ep.alert
+    hold_s = CATALOGUE[alert.kind].hold_s
+    if CATALOGUE[alert.kind].ends is Ends.SOURCE_SILENT and hold_s is not None:
+        heard, _ = _source_heard(alert, routers, discarded)
+        if heard is not None and heard + hold_s >= now:
+            return heard + hold_s
+    return now + 1.0
+
+
 def _over(
     ep: Episode,
     now: float,
@@ -161,13 +239,9 @@ def _over(
         assert entry.hold_s is not None
         if alert.key is None or alert.source is None:
             return False
-        heard = discarded.get((alert.key, alert.source))
-        vr = routers.get(alert.key)
-        a = vr.advertisers.get(alert.source) if vr is not None else None
-        if a is not None:
-            heard = a.last_seen if heard is None else max(heard, a.last_seen)
+        heard, known = _source_heard(alert, routers, discarded)
         if heard is None:
-            return vr is not None
+            return known
         return now - heard > entry.hold_s
     if entry.ends is Ends.ONE_MASTER_LEFT:
         vr = routers.get(alert.key) if alert.key is not None else None
