@@ -11,7 +11,7 @@ import pytest
 
 from dissectors.hsrp import HsrpV1, V1State
 from tests.helpers import ROOT, Feed, advert, carp_advert, hsrp_frame
-from vrrpwatch.watch import carp, consistency, hsrp, rogue
+from vrrpwatch.watch import carp, consistency, hsrp, rogue, timeline
 from vrrpwatch.watch.catalogue import AlertKind
 from vrrpwatch.watch.known import KnownRouters
 
@@ -103,3 +103,16 @@ def test_the_rule_is_written_once() -> None:
         "consistency.py": 1,
         "rogue.py": 1,
     }
+
+
+def test_the_master_lost_rule_is_written_once() -> None:
+    """Each protocol gives its limit (VRRP: Master_Down_Interval of the slowest backup; CARP:
+    the slowest backup's master-down time; HSRP: the active's hold time) and words; one
+    function (timeline.silent_beyond) judges the silence and raises master-lost."""
+    assert carp.silent_beyond is timeline.silent_beyond
+    assert hsrp.silent_beyond is timeline.silent_beyond
+    raisers = {
+        p.name: p.read_text().count("AlertKind.MASTER_LOST,")
+        for p in sorted(Path(ROOT, "vrrpwatch", "watch").glob("*.py"))
+    }
+    assert {name: n for name, n in raisers.items() if n} == {"timeline.py": 1}

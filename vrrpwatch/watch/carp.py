@@ -36,7 +36,7 @@ from vrrpwatch.rfc import (
     carp_master_down,
     carp_outranks,
 )
-from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, AlertKind
+from vrrpwatch.watch.catalogue import AlertKind
 from vrrpwatch.watch.consistency import discarded_advert, finding_alerts
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
@@ -52,7 +52,7 @@ from vrrpwatch.watch.model import (
 )
 from vrrpwatch.watch.rivals import two_masters
 from vrrpwatch.watch.rogue import rogue_advertiser
-from vrrpwatch.watch.timeline import lost_cleared, record_transition
+from vrrpwatch.watch.timeline import lost_cleared, record_transition, silent_beyond
 
 CARP_AUTH = 2  # the advertisers' auth_type: CARP always carries its SHA1 HMAC (shown "hmac")
 
@@ -249,12 +249,4 @@ class CarpFollower:
             o.down_s for o in vr.advertisers.values() if o is not cur and o.down_s is not None
         ]
         limit = max(backups) if backups else carp_master_down(advbase, CARP_BOW_OUT - 1)
-        if now - cur.last_seen > limit + EXPIRE_SLACK_S:
-            vr.lost = True
-            vr.dirty = True
-            self._book.raise_alert(
-                events, AlertKind.MASTER_LOST, vr.key, cur.address, now, cur.last_frame,
-                f"{vr.key.label()}: no advert from master {cur.address} for "
-                f"{now - cur.last_seen:.1f} s (CARP master-down time {limit:.2f} s), "
-                f"and no backup took over{note}",
-            )  # fmt: skip
+        silent_beyond(self._book, vr, cur, now, limit, "CARP master-down time", events, note)

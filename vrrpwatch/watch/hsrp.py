@@ -49,7 +49,7 @@ from dissectors.hsrp import (
 )
 from dissectors.packet import Decoded
 from vrrpwatch.rfc import hsrp_active_down, hsrp_outranks
-from vrrpwatch.watch.catalogue import EXPIRE_SLACK_S, AlertKind
+from vrrpwatch.watch.catalogue import AlertKind
 from vrrpwatch.watch.consistency import finding_alerts
 from vrrpwatch.watch.episodes import AlertBook
 from vrrpwatch.watch.known import KnownRouters
@@ -68,7 +68,7 @@ from vrrpwatch.watch.model import (
 )
 from vrrpwatch.watch.rivals import two_masters
 from vrrpwatch.watch.rogue import SENDS_HELLOS, rogue_advertiser, stranger
-from vrrpwatch.watch.timeline import lost_cleared, record_transition
+from vrrpwatch.watch.timeline import lost_cleared, record_transition, silent_beyond
 
 # Advertiser.auth_type for HSRP (the store shows the labels)
 AUTH_NONE, AUTH_TEXT, AUTH_MD5 = 0, 1, 3
@@ -436,15 +436,10 @@ class HsrpFollower:
         cur = vr.current
         if cur is None or vr.lost or vr.resigned or cur.down_s is None:
             return
-        if now - cur.last_seen > cur.down_s + EXPIRE_SLACK_S:
-            vr.lost = True
-            vr.dirty = True
-            self._book.raise_alert(
-                events, AlertKind.MASTER_LOST, vr.key, cur.address, now, cur.last_frame,
-                f"{vr.key.label()}: no hello from active {cur.address} for "
-                f"{now - cur.last_seen:.1f} s (hold time {cur.down_s:.2f} s), "
-                f"and no standby took over{note}",
-            )  # fmt: skip
+        silent_beyond(
+            self._book, vr, cur, now, cur.down_s, "hold time", events, note,
+            words=("hello", "active", "standby"),
+        )  # fmt: skip
 
 
 def _claims_active(a: Advertiser) -> bool:

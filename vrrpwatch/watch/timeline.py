@@ -275,15 +275,38 @@ def master_lost(
     if cur is None or vr.lost:
         return
     mdi = master_down_interval(slowest_backup(vr, cur), cur.interval_s, cur.version)
-    if now - cur.last_seen > mdi + EXPIRE_SLACK_S:
-        vr.lost = True
-        vr.dirty = True
-        book.raise_alert(
-            events, AlertKind.MASTER_LOST, vr.key, cur.address, now, cur.last_frame,
-            f"{vr.key.label()}: no advert from master {cur.address} for "
-            f"{now - cur.last_seen:.1f} s (Master_Down_Interval {mdi:.2f} s), "
-            f"and no backup took over{note}",
-        )  # fmt: skip
+    silent_beyond(book, vr, cur, now, mdi, "Master_Down_Interval", events, note)
+
+
+def silent_beyond(
+    book: AlertBook,
+    vr: ObservedRouter,
+    cur: Advertiser,
+    now: float,
+    limit_s: float,
+    rule: str,
+    events: list[Event],
+    note: str = "",
+    *,
+    words: tuple[str, str, str] = ("advert", "master", "backup"),
+) -> None:
+    """The one master-lost rule of every protocol (live): its master ``cur`` has been silent
+    beyond ``limit_s``, what its protocol's ``rule`` gives (VRRP: Master_Down_Interval; CARP:
+    the master-down time; HSRP: the hold time), plus EXPIRE_SLACK_S, and nobody took over.
+    Raised once (``vr.lost``) until adverts resume (``lost_cleared``). ``words``: what it
+    sends, what the master and a backup are called (HSRP: hello, active, standby); ``note``
+    ends the message (what the kernel's drop counters say)."""
+    if now - cur.last_seen <= limit_s + EXPIRE_SLACK_S:
+        return
+    sends, master, backup = words
+    vr.lost = True
+    vr.dirty = True
+    book.raise_alert(
+        events, AlertKind.MASTER_LOST, vr.key, cur.address, now, cur.last_frame,
+        f"{vr.key.label()}: no {sends} from {master} {cur.address} for "
+        f"{now - cur.last_seen:.1f} s ({rule} {limit_s:.2f} s), "
+        f"and no {backup} took over{note}",
+    )  # fmt: skip
 
 
 def lost_cleared(
