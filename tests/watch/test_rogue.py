@@ -112,7 +112,7 @@ def test_the_master_lost_rule_is_written_once() -> None:
     assert carp.silent_beyond is timeline.silent_beyond
     assert hsrp.silent_beyond is timeline.silent_beyond
     raisers = {
-        p.name: p.read_text().count("AlertKind.MASTER_LOST,")
+        p.name: p.read_text().count("events, AlertKind.MASTER_LOST, ")  # raise_alert(...)
         for p in sorted(Path(ROOT, "vrrpwatch", "watch").glob("*.py"))
     }
     assert {name: n for name, n in raisers.items() if n} == {"timeline.py": 1}
