@@ -90,6 +90,31 @@ def test_advbase_mismatch_and_tie_are_timer_mismatches() -> None:
     assert "neither is preferred" in g.m.alerts[-1].message
 
 
+def test_a_tie_among_many_is_judged_once_per_episode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of CARP sources that all tie: each one's timer-mismatch names the first it ties
+    with, and while its episode is open its adverts raise nothing more (each advert had raised
+    one alert per other advertiser, up to 64, all but the first dropped by the episode)."""
+    f = Feed()
+    calls: list[AlertKind] = []
+    real = f.m.book.raise_alert
+
+    def counting(events: list[object], kind: AlertKind, *args: object, **kw: object) -> None:
+        calls.append(kind)
+        real(events, kind, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(f.m.book, "raise_alert", counting)
+    sources = [f"192.0.2.{i}" for i in range(10, 50)]
+    for rnd in range(3):
+        for i, src in enumerate(sources):
+            f(rnd + i / 100, carp(src, 10))
+    mismatches = [a for a in f.m.alerts if a.kind == AlertKind.TIMER_MISMATCH]
+    assert [a.source for a in mismatches] == sources[1:]  # the first had nobody to tie with
+    assert f"{sources[1]} uses advbase 1 s and advskew 10, the same as {sources[0]}" in (
+        mismatches[0].message
+    )
+    assert calls.count(AlertKind.TIMER_MISMATCH) == len(sources) - 1
+
+
 @pytest.mark.parametrize(
     ("frames", "why"),
     [

@@ -170,8 +170,12 @@ class CarpFollower:
     def _timers(
         self, vr: ObservedRouter, a: Advertiser, frame: int, time: float, events: list[Event]
     ) -> None:
-        """advbase differs, or advbase and advskew tie (timer-mismatch)."""
+        """advbase differs, or advbase and advskew tie (timer-mismatch): raised for the first
+        other advertiser that differs so, once per episode (its message is not written while
+        the episode is open: a flood of sources would write one per advertiser per advert)."""
         mine = a.advbase_s
+        if not mine or self._book.is_open(AlertKind.TIMER_MISMATCH, vr.key, a.address):
+            return
         for other in vr.advertisers.values():
             theirs = other.advbase_s
             if other is a or not theirs or not mine:
@@ -189,6 +193,7 @@ class CarpFollower:
                 events, AlertKind.TIMER_MISMATCH, vr.key, a.address, time, frame,
                 f"{vr.key.label()}: {a.address} uses {why}",
             )  # fmt: skip
+            return
 
     def _track(
         self,
