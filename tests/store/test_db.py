@@ -15,6 +15,7 @@ from tests.conftest import CAPTURES
 from tests.helpers import MAC2, MAC3, R1, R2, R3, Feed, advert
 from vrrpwatch.fingerprints import fingerprint
 from vrrpwatch.pcap import CaptureError, iter_capture
+from vrrpwatch.store import db as store_db
 from vrrpwatch.store.db import LOCK_TIMEOUT_S, StoreError, open_db
 from vrrpwatch.store.keys import fingerprint_key
 from vrrpwatch.store.recorder import Store, write_join_event
@@ -373,12 +374,15 @@ def test_recorded_run_records_ctrl_c(tmp_path: Path) -> None:
         run.check()
 
 
-def test_recorded_run_that_cannot_begin_raises_a_store_error(tmp_path: Path) -> None:
+def test_recorded_run_that_cannot_begin_raises_a_store_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "s.db"
     db = open_db(path)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
-    db.conn.execute("PRAGMA busy_timeout = 100")
+    # a write transaction waits LOCK_TIMEOUT_S (10 s) for the lock: the test need not
+    monkeypatch.setattr(store_db, "LOCK_TIMEOUT_S", 0.1)
     try:
         with pytest.raises(StoreError, match="database is locked"):
             with recorded_run(Store(db), _monitor(db), kind="analyze", source="x"):
