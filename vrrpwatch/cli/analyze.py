@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -99,7 +98,9 @@ def analyze(
 
 def _render(doc: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(doc, indent=2))
+        from vrrpwatch.store.json_text import write_json
+
+        write_json(doc, sys.stdout)
     else:
         from rich.console import Console
 

@@ -1,0 +1,151 @@
+"""The one writer of the JSON documents (``analyze --json``, ``report --json``, ``audit --json``).
+
+The contract is the text of ``json.dumps(doc, indent=2)`` plus a newline, byte for byte:
+``ensure_ascii`` (every character past U+007F, and the lone surrogates that stand for name bytes
+that are not UTF-8, as ``\\uXXXX``), floats as ``repr``, ``NaN``/``Infinity`` as Python writes
+them. ``json.dumps`` with ``indent`` runs the pure-Python encoder, which for a flood run (100,000
+transitions and as many alerts) takes seconds and holds the document's text several times over:
+a list of millions of small strings, their join, and the copy a write encodes.
+
+``write_json`` writes the same text in pieces. Every list or object that holds no non-empty list
+or object (an alert, a transition, a list of addresses) is one call of the C encoder, whose item
+separator is the comma, newline and indent of its depth, so only the brackets' own newlines are
+added here; the nesting above such leaves is walked in Python. Pieces are written a few
+thousand at a time (about a MiB), so the text is never held whole.
+"""
+
+from __future__ import annotations
+
+import json
+import json.encoder
+from collections.abc import Callable
+from typing import IO, Any
+
+_INDENT = 2
+_FLUSH_PIECES = 4096  # pieces held before a write (each a leaf object or a few tokens)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_CONTAINERS = (list, tuple, dict)
+_ENCODE_STR: Callable[[str], str] = json.encoder.encode_basestring_ascii
+
+Encoder = Callable[[Any], str]
+
+
+def _make_encoder(item_separator: str) -> Encoder:
+    """An encoder of one value with ``json.dumps``'s defaults and ``item_separator`` between the
+    items of every list and object (no newline after an opening bracket: the caller adds it)."""
+    default = json.JSONEncoder().default  # the TypeError json.dumps raises
+    c_make = getattr(json.encoder, "c_make_encoder", None)
+    if c_make is not None:
+        c_encode = c_make({}, default, _ENCODE_STR, None, ": ", item_separator, False, False, True)
+        return lambda o: "".join(c_encode(o, 0))
+    py = json.JSONEncoder(separators=(item_separator, ": "))  # no C accelerator: same text
+    return py.encode
+
+
+class _Encoders(dict[int, Encoder]):
+    """The leaf encoder of each depth: its items separated by ``,\\n`` and that depth's indent."""
+
+    def __missing__(self, depth: int) -> Encoder:
+        enc = self[depth] = _make_encoder("," + _newline(depth))
+        return enc
+
+
+def _newline(depth: int) -> str:
+    return "\n" + " " * (_INDENT * depth)
+
+
+_ENCODERS = _Encoders()
+_NEWLINES = [_newline(d) for d in range(32)]
+
+
+def _is_leaf(o: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> bool:
+    """True when ``o`` holds no non-empty list or object: one C encoder call writes it."""
+    for v in o.values() if isinstance(o, dict) else o:
+        if type(v) not in _SCALARS and isinstance(v, _CONTAINERS) and v:
+            return False
+    return True
+
+
+def _scalar(v: Any) -> str:
+    if type(v) is str:
+        return _ENCODE_STR(v)
+    return _ENCODERS[0](v)  # numbers, None, bools, and json.dumps's TypeError for the rest
+
+
+def _key(k: Any) -> str:
+    if type(k) is str:
+        return _ENCODE_STR(k)
+    # json's rules for a key that is not a str (a float, int, bool or None becomes its text;
+    # anything else is its TypeError): let the encoder apply them to a one-key object.
+    return _ENCODERS[0]({k: 0})[1:-4]
+
+
+class _Pieces:
+    """The text written so far and not yet handed to ``out``."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.parts: list[str] = []
+
+    def flush(self) -> None:
+        if self.parts:
+            self.out.write("".join(self.parts))
+            self.parts.clear()
+
+
+def _newline_at(depth: int) -> str:
+    return _NEWLINES[depth] if depth < len(_NEWLINES) else _newline(depth)
+
+
+def _write(o: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int, pieces: _Pieces) -> None:
+    """Append non-empty ``o``, indented as at ``depth``, as ``json.dumps(indent=2)`` would."""
+    parts = pieces.parts
+    inner = _newline_at(depth + 1)
+    closing = _newline_at(depth) + ("}" if isinstance(o, dict) else "]")
+    if _is_leaf(o):
+        parts.append(("{" if isinstance(o, dict) else "[") + inner + _ENCODERS[depth + 1](o)[1:-1])
+        parts.append(closing)
+        return
+    # A child that is a leaf (the items of a long list: alerts, transitions) is written here,
+    # not by a call of its own: the one hot path of a large document.
+    leaf_encode = _ENCODERS[depth + 2]
+    leaf_inner = _newline_at(depth + 2)
+    leaf_closing = {dict: inner + "}", list: inner + "]", tuple: inner + "]"}
+    is_dict = isinstance(o, dict)
+    parts.append("{" if is_dict else "[")
+    sep = inner
+    for k, v in o.items() if isinstance(o, dict) else enumerate(o):
+        parts.append(sep + _key(k) + ": " if is_dict else sep)
+        sep = "," + inner
+        if type(v) in _SCALARS or not isinstance(v, _CONTAINERS) or not v:
+            parts.append(_scalar(v))
+        elif type(v) in leaf_closing and _is_leaf(v):
+            parts.append(("{" if type(v) is dict else "[") + leaf_inner + leaf_encode(v)[1:-1])
+            parts.append(leaf_closing[type(v)])
+        else:
+            _write(v, depth + 1, pieces)
+        if len(parts) > _FLUSH_PIECES:
+            pieces.flush()
+    parts.append(closing)
+
+
+def write_json(doc: Any, out: IO[str]) -> None:
+    """Write ``json.dumps(doc, indent=2)`` and a newline to ``out``, in pieces. ``doc`` is a
+    tree (no object inside itself) of dicts, lists, tuples, str, int, float, bool and None."""
+    pieces = _Pieces(out)
+    if type(doc) not in _SCALARS and isinstance(doc, _CONTAINERS) and doc:
+        _write(doc, 0, pieces)
+    else:
+        pieces.parts.append(_scalar(doc))
+    pieces.parts.append("\n")
+    pieces.flush()
+    out.flush()
+
+
+def json_text(doc: Any) -> str:
+    """The text ``write_json`` writes (``json.dumps(doc, indent=2)`` and a newline)."""
+    import io
+
+    buf = io.StringIO()
+    write_json(doc, buf)
+    return buf.getvalue()
