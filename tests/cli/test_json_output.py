@@ -5,11 +5,14 @@ configs."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.bench.gen import write
 from tests.helpers import CAPTURES, PUBLIC_CAPTURES, ROOT
 from vrrpwatch.cli import cli
 from vrrpwatch.store.audit_doc import audit_document, run_audit
@@ -66,3 +69,22 @@ def test_audit_json_text_of_a_name_that_is_not_utf8(tmp_path: Path) -> None:
     report = run_audit((str(conf),), None)
     assert result.stdout == json.dumps(audit_document(report, strict=False), indent=2) + "\n"
     assert '"caf\\u00e9\\\\xff"' in result.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path: Path) -> None:
+    """``report --json | head -c 100``: no traceback, and the exit code stays the command's (not
+    click's 1 for a broken pipe, which reads as a verdict)."""
+    capture, db = tmp_path / "flood.pcap", tmp_path / "x.db"
+    write("flood-preempt6", 3000, capture)  # a document of about 2 MB: more than a pipe holds
+    analyzed = CliRunner().invoke(cli, ["analyze", str(capture), "--db", str(db)])
+    assert analyzed.exit_code == 0, analyzed.output
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vrrpwatch", "report", "--db", str(db), "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    head = proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert head.startswith(b'{\n  "run": {') and err == b""

@@ -98,9 +98,9 @@ def analyze(
 
 def _render(doc: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        from vrrpwatch.store.json_text import write_json
+        from .jsonout import print_json
 
-        write_json(doc, sys.stdout)
+        print_json(doc)
     else:
         from rich.console import Console
 

@@ -43,12 +43,13 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
         vrrpwatch audit r1/keepalived.conf r2/keepalived.conf --capture lan.pcap
     """
     from vrrpwatch.store.audit_doc import audit_document, run_audit
-    from vrrpwatch.store.json_text import write_json
+
+    from .jsonout import print_json
 
     # Library errors (exit 2) and Ctrl-C (exit 130) are the command group's to map.
     report = run_audit(configs, capture)
     if as_json:
-        write_json(audit_document(report, strict=strict), sys.stdout)
+        print_json(audit_document(report, strict=strict))
     else:
         _render(report)
     raise click.exceptions.Exit(report.exit_code(strict=strict))
