@@ -44,15 +44,14 @@ def child(mode: str, args: list[str]) -> None:
     """Run ``vrrpwatch ARGS``; with mode ``before``, the JSON written as the CLI wrote it."""
     import click
 
-    from vrrpwatch.cli import cli
-    from vrrpwatch.store import json_text
+    from vrrpwatch.cli import cli, jsonout
 
     if mode == "before":
 
         def echo_dumps(doc: Any, out: Any) -> None:
             click.echo(json.dumps(doc, indent=2))
 
-        json_text.write_json = echo_dumps  # type: ignore[assignment]
+        jsonout.write_json = echo_dumps  # type: ignore[assignment]
     cli.main(args, prog_name="vrrpwatch")
 
 
@@ -79,7 +78,8 @@ def best(runs: list[Figures]) -> Figures:
 def row(label: str, f: Figures, ref: Figures | None = None) -> str:
     line = f"  {label:<24} {f[0]:>7.2f} {f[1]:>6.2f} {f[2] / 2**20:>7.1f}"
     if ref is not None:
-        line += f"   CPU {ref[1] / f[1]:.2f}x less, peak RSS {(ref[2] - f[2]) / 2**20:.0f} MB less"
+        rss = (f[2] - ref[2]) / 2**20
+        line += f"   CPU before/after {ref[1] / f[1]:.2f}x, peak RSS {rss:+.0f} MB"
     return line
 
 
