@@ -36,7 +36,11 @@ def _make_encoder(item_separator: str) -> Encoder:
     default = json.JSONEncoder().default  # the TypeError json.dumps raises
     c_make = getattr(json.encoder, "c_make_encoder", None)
     if c_make is not None:
-        c_encode = c_make({}, default, _ENCODE_STR, None, ": ", item_separator, False, False, True)
+        # No circular-reference markers (a document is a tree): one encoder serves every call.
+        sort_keys, skip_keys, allow_nan = False, False, True
+        c_encode = c_make(
+            None, default, _ENCODE_STR, None, ": ", item_separator, sort_keys, skip_keys, allow_nan
+        )
         return lambda o: "".join(c_encode(o, 0))
     py = json.JSONEncoder(separators=(item_separator, ": "))  # no C accelerator: same text
     return py.encode
