@@ -10,8 +10,9 @@ Each command runs in a child process of its own (wall and CPU seconds from wait4
 twice over, interleaved: ``after`` is the command as it is (vrrpwatch/store/json_text.py's
 streaming writer); ``before``, the reference measured in the same run, is the same command with
 that writer replaced by what the CLI did before, ``click.echo(json.dumps(doc, indent=2))``. Both
-outputs are compared byte for byte. The command without ``--json`` is the floor (for report:
-the document read back from the store and the text tables).
+outputs are compared byte for byte, and each child times its JSON step alone (the analysis of a
+flood varies by seconds between runs; that step does not). The command without ``--json`` is the
+floor (for report: the document read back from the store and the text tables).
 
 Then, in this process, the phases of the flood's ``report --json``: the document read back
 (``summarize``), ``json.dumps(doc, indent=2)``, the writer, and ``json.dumps(doc)`` (the C
@@ -24,6 +25,7 @@ import argparse
 import hashlib
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -40,27 +42,40 @@ from tests.bench.gen import write  # noqa: E402
 Figures = tuple[float, float, int]  # wall s, CPU s, peak RSS bytes
 
 
+STEP = "BENCH_JSON_STEP"  # the file a child writes the CPU seconds of its JSON step to
+
+
 def child(mode: str, args: list[str]) -> None:
-    """Run ``vrrpwatch ARGS``; with mode ``before``, the JSON written as the CLI wrote it."""
+    """Run ``vrrpwatch ARGS``; with mode ``before``, the JSON written as the CLI wrote it. The CPU
+    seconds of the JSON step (the document already built) go to the file named by $STEP."""
     import click
 
     from vrrpwatch.cli import cli, jsonout
 
-    if mode == "before":
+    def echo_dumps(doc: Any, out: Any) -> None:
+        click.echo(json.dumps(doc, indent=2))
 
-        def echo_dumps(doc: Any, out: Any) -> None:
-            click.echo(json.dumps(doc, indent=2))
+    write_json = echo_dumps if mode == "before" else jsonout.write_json
 
-        jsonout.write_json = echo_dumps  # type: ignore[assignment]
+    def timed(doc: Any, out: Any) -> None:
+        cpu = time.process_time()
+        write_json(doc, out)
+        Path(os.environ[STEP]).write_text(repr(time.process_time() - cpu))
+
+    jsonout.write_json = timed  # type: ignore[assignment]
     cli.main(args, prog_name="vrrpwatch")
 
 
-def measure(mode: str, args: list[str], out: Path) -> tuple[Figures, str]:
-    """Figures of one child run of ``vrrpwatch ARGS`` and the sha256 of what it printed."""
+def measure(mode: str, args: list[str], out: Path) -> tuple[Figures, str, float]:
+    """Figures of one child run of ``vrrpwatch ARGS``, the sha256 of what it printed and the CPU
+    seconds of its JSON step (nan without --json)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--", *args]
+    step = out.with_name(out.name + ".step")
+    step.unlink(missing_ok=True)
     with out.open("wb") as f:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.PIPE)
+        env = os.environ | {STEP: str(step)}
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -68,7 +83,8 @@ def measure(mode: str, args: list[str], out: Path) -> tuple[Figures, str]:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"vrrpwatch {' '.join(args)} failed ({code}):\n{err}")
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    return (wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024), digest
+    step_cpu = float(step.read_text()) if step.exists() else math.nan
+    return (wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024), digest, step_cpu
 
 
 def best(runs: list[Figures]) -> Figures:
@@ -102,14 +118,18 @@ def compare(name: str, capture: Path, db: Path, out: Path, repeat: int) -> None:
         print(row(f"{label.split()[0]} (text, no JSON)", floor))
         runs: dict[str, list[Figures]] = {"before": [], "after": []}
         digests: dict[str, set[str]] = {"before": set(), "after": set()}
+        steps: dict[str, list[float]] = {"before": [], "after": []}
         for _ in range(repeat):  # interleaved: the load changes alike for both
             for mode in ("before", "after"):
-                figures, digest = measure(mode, args, out)
+                figures, digest, step = measure(mode, args, out)
                 runs[mode].append(figures)
                 digests[mode].add(digest)
+                steps[mode].append(step)
         ref = best(runs["before"])
         print(row(f"{label} before", ref))
         print(row(f"{label} after", best(runs["after"]), ref))
+        print(f"  {label}: its JSON step (the document built) {min(steps['before']):.2f} s CPU "
+              f"before, {min(steps['after']):.2f} s after")  # fmt: skip
         if label == "report --json" and digests["before"] != digests["after"]:
             raise SystemExit(f"{name}: report --json text differs from json.dumps(indent=2)")
         if label == "report --json":
