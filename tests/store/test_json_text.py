@@ -98,6 +98,22 @@ DOCUMENTS: dict[str, Any] = {
         "e": {3: [], 4.0: {}},
     },
     "tuples and subclasses": {"t": (1, (2, 3), ()), "o": OrderedDict([("b", 1), ("a", [2])])},
+    "runs of objects in a list": [
+        {"a": 1},
+        {"b": {}},
+        {},
+        {"c": [1]},
+        {"d": "},\n    {", "}": "{"},
+        *({"i": i, "e": {}, "l": []} for i in range(600)),  # past one encoder call (256)
+        OrderedDict(x=1),
+        {"z": []},
+        5,
+        "s",
+        [],
+        {"y": {"n": 1}},
+        {"last": {}},
+    ],
+    "runs deeper down": {"a": {"b": [[{"x": 1}, {"y": 2}], [{"x": 3}]], "c": [{"k": None}] * 300}},
     "deep": json.loads("[" * 40 + "1" + "]" * 40),
     "deep objects": json.loads('{"a": ' * 40 + '{"b": [1, 2]}' + "}" * 40),
 }

@@ -7,11 +7,12 @@ them. ``json.dumps`` with ``indent`` runs the pure-Python encoder, which for a f
 transitions and as many alerts) takes seconds and holds the document's text several times over:
 a list of millions of small strings, their join, and the copy a write encodes.
 
-``write_json`` writes the same text in pieces. Every list or object that holds no non-empty list
-or object (an alert, a transition, a list of addresses) is one call of the C encoder, whose item
-separator is the comma, newline and indent of its depth, so only the brackets' own newlines are
-added here; the nesting above such leaves is walked in Python. Pieces are written a few
-thousand at a time (about a MiB), so the text is never held whole.
+``write_json`` writes the same text in pieces. A list or object that holds no non-empty list or
+object (a leaf: an alert, a transition, a list of addresses) is written by the C encoder, whose
+item separator is the comma, newline and indent of its depth, so only the brackets' own newlines
+are added here; the runs of leaf objects in a list (``alerts``, ``transitions``) go 256 to a call
+(``_objects``). The nesting above the leaves is walked in Python. The text is written about every
+half MiB, never held whole.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from collections.abc import Callable
 from typing import IO, Any
 
 _INDENT = 2
-_FLUSH_PIECES = 4096  # pieces held before a write (each a leaf object or a few tokens)
+_FLUSH_PIECES = 16  # pieces held before a write (a piece: up to _BATCH objects, or a token)
+_BATCH = 256  # leaf objects of a list encoded by one call
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _CONTAINERS = (list, tuple, dict)
 _ENCODE_STR: Callable[[str], str] = json.encoder.encode_basestring_ascii
@@ -101,6 +103,23 @@ def _newline_at(depth: int) -> str:
     return _NEWLINES[depth] if depth < len(_NEWLINES) else _newline(depth)
 
 
+def _objects(items: list[Any] | tuple[Any, ...], depth: int) -> str:
+    """Leaf objects (non-empty dicts), items of a list at ``depth``: one C encoder call for all.
+
+    Encoded as one list whose items are separated like their fields, the only place where
+    ``},\n<indent>{`` occurs is between two of them: within an object a separator is followed by a
+    key (``"``), and a string holds no raw newline. That is where the objects' own brackets
+    and indents go."""
+    fields, items_at = _newline_at(depth + 2), _newline_at(depth + 1)
+    text = _ENCODERS[depth + 2](items)  # [{...},\n<fields>{...}]
+    body = text[2:-2].replace("}," + fields + "{", items_at + "}," + items_at + "{" + fields)
+    return "{" + fields + body + items_at + "}"
+
+
+def _is_leaf_object(v: Any) -> bool:
+    return type(v) is dict and bool(v) and _is_leaf(v)
+
+
 def _write(o: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int, pieces: _Pieces) -> None:
     """Append non-empty ``o``, indented as at ``depth``, as ``json.dumps(indent=2)`` would."""
     parts = pieces.parts
@@ -110,27 +129,42 @@ def _write(o: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int, pieces: 
         parts.append(("{" if isinstance(o, dict) else "[") + inner + _ENCODERS[depth + 1](o)[1:-1])
         parts.append(closing)
         return
-    # A child that is a leaf (the items of a long list: alerts, transitions) is written here,
-    # not by a call of its own: the one hot path of a large document.
-    leaf_encode = _ENCODERS[depth + 2]
-    leaf_inner = _newline_at(depth + 2)
-    leaf_closing = {dict: inner + "}", list: inner + "]", tuple: inner + "]"}
-    is_dict = isinstance(o, dict)
-    parts.append("{" if is_dict else "[")
+    if isinstance(o, dict):
+        parts.append("{")
+        sep = inner
+        for k, v in o.items():
+            parts.append(sep + _key(k) + ": ")
+            sep = "," + inner
+            _value(v, depth + 1, pieces)
+        parts.append(closing)
+        return
+    # A list: runs of leaf objects (alerts, transitions: the bulk of a large document) are
+    # written _BATCH at a time by one encoder call, anything else item by item.
+    parts.append("[")
     sep = inner
-    for k, v in o.items() if isinstance(o, dict) else enumerate(o):
-        parts.append(sep + _key(k) + ": " if is_dict else sep)
+    i, n = 0, len(o)
+    while i < n:
+        j = i
+        while j < n and j - i < _BATCH and _is_leaf_object(o[j]):
+            j += 1
+        parts.append(sep)
         sep = "," + inner
-        if type(v) in _SCALARS or not isinstance(v, _CONTAINERS) or not v:
-            parts.append(_scalar(v))
-        elif type(v) in leaf_closing and _is_leaf(v):
-            parts.append(("{" if type(v) is dict else "[") + leaf_inner + leaf_encode(v)[1:-1])
-            parts.append(leaf_closing[type(v)])
+        if j > i:
+            parts.append(_objects(o[i:j], depth))
+            i = j
         else:
-            _write(v, depth + 1, pieces)
+            _value(o[i], depth + 1, pieces)
+            i += 1
         if len(parts) > _FLUSH_PIECES:
             pieces.flush()
     parts.append(closing)
+
+
+def _value(v: Any, depth: int, pieces: _Pieces) -> None:
+    if type(v) in _SCALARS or not isinstance(v, _CONTAINERS) or not v:
+        pieces.parts.append(_scalar(v))
+    else:
+        _write(v, depth, pieces)
 
 
 def write_json(doc: Any, out: IO[str]) -> None:
