@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -99,7 +98,9 @@ def analyze(
 
 def _render(doc: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(doc, indent=2))
+        from .jsonout import print_json
+
+        print_json(doc)
     else:
         from rich.console import Console
 

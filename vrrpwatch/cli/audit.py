@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -45,10 +44,12 @@ def audit(configs: tuple[str, ...], capture: str | None, as_json: bool, strict: 
     """
     from vrrpwatch.store.audit_doc import audit_document, run_audit
 
+    from .jsonout import print_json
+
     # Library errors (exit 2) and Ctrl-C (exit 130) are the command group's to map.
     report = run_audit(configs, capture)
     if as_json:
-        click.echo(json.dumps(audit_document(report, strict=strict), indent=2))
+        print_json(audit_document(report, strict=strict))
     else:
         _render(report)
     raise click.exceptions.Exit(report.exit_code(strict=strict))
