@@ -51,10 +51,15 @@ def _repeated(path: Path, times: int) -> Path:
     return path
 
 
-def _feed(stdin: Any, data: bytes) -> None:
+def _feed(stdin: Any, data: bytes, *, piece: int = 64 * 1024, pause_s: float = 0.05) -> None:
+    """Write ``data`` a piece at a time and leave the pipe open: the reader never sees its end
+    (however fast it reads, the run cannot complete before it is killed), and the pieces keep
+    it reading, and flushing batches, for a few seconds."""
     with contextlib.suppress(OSError):  # killed while it reads
-        stdin.write(data)
-        stdin.close()
+        for off in range(0, len(data), piece):
+            stdin.write(data[off : off + piece])
+            stdin.flush()
+            time.sleep(pause_s)
 
 
 def _committed_packets(db: Path) -> int:
@@ -120,8 +125,9 @@ def test_kill_9_of_analyze_reads_as_interrupted(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     assert proc.stdin is not None
-    # over 1 MiB (what a read of the pipe waits for), so batches are committed meanwhile
-    data = _repeated(tmp_path / "long.pcap", 600).read_bytes()
+    # a few MiB (a read of the pipe waits for 1 MiB), fed over about 3 s: batches are committed
+    # meanwhile (every FLUSH_EVERY_S), and the pipe never ends
+    data = _repeated(tmp_path / "long.pcap", 1200).read_bytes()
     writer = threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True)
     writer.start()
     try:
