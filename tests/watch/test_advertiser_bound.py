@@ -11,6 +11,7 @@ from tests.helpers import KEY, R1, Feed, advert
 from vrrpwatch.store.db import open_db
 from vrrpwatch.store.recorder import Store
 from vrrpwatch.watch.catalogue import MAX_ADVERTISERS, Severity
+from vrrpwatch.watch.episodes import RECHECK_S
 
 
 def flood_source(i: int) -> str:
@@ -117,3 +118,24 @@ def test_a_carp_flood_is_bounded_by_the_same_rule() -> None:
     assert list(vr.recency)[-1] == flood_source(3 * MAX_ADVERTISERS - 1)
     assert flood_source(0) not in vr.advertisers
     assert [a.kind for a in f.m.alerts].count("advertiser-flood") == 1
+
+
+def test_a_live_flood_keeps_few_episodes_of_forgotten_sources_open() -> None:
+    """sniff: each flood source's own alert (here bad-source-mac: a MAC that is not the
+    virtual MAC) opens an episode that ends once the source is silent for the hold, or at
+    once when the monitor forgets the source. expire judges such episodes at most every
+    RECHECK_S, so under a flood they stay about what RECHECK_S of it opens, not what the
+    300 s hold of it opens."""
+    f = Feed()
+    rate = 200  # sources a second, each advertising once from a MAC of its own
+    t = 0.0
+    for i in range(20 * rate):  # 20 s of flood, expire every 0.1 s as sniff calls it
+        t = i / rate
+        mac = bytes.fromhex("02") + (i + 1).to_bytes(5, "big")
+        f(t, advert(flood_source(i), 100, mac=mac))
+        if i % (rate // 10) == 0:
+            f.m.expire(t)
+    opened = [a for a in f.m.alerts if a.kind == "bad-source-mac"]
+    still = [ep for ep in f.m.open_episodes() if ep.alert.kind == "bad-source-mac"]
+    assert len(opened) == 20 * rate
+    assert len(still) <= MAX_ADVERTISERS + rate * RECHECK_S + rate // 10

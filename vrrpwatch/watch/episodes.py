@@ -35,6 +35,9 @@ from vrrpwatch.watch.model import (
     new_alert,
 )
 
+# How often at most ``expire`` judges an open episode that a silent source ends (seconds).
+RECHECK_S = 1.0
+
 # How many sources of discarded adverts the book remembers (their alerts' ends).
 DISCARDED_SOURCES = 4096
 
@@ -212,16 +215,18 @@ def _next_check(
     routers: Mapping[RouterKey, ObservedRouter],
     discarded: Mapping[tuple[RouterKey, str], float],
 ) -> float:
-    """When an episode that is not over at ``now`` is next judged: a silent source's, once
-    its last advert is a hold old (it can end no sooner: that time only grows); otherwise
-    (a source never heard of, of an unknown router) a second from now."""
+    """When an episode that is not over at ``now`` is next judged: a silent source's once its
+    last advert is a hold old, or RECHECK_S from now if that is sooner, since the source may be
+    forgotten meanwhile (a flood of sources: the monitor keeps 64 per router), which ends its
+    episodes at once; so open episodes of a flood's forgotten sources number at most what
+    RECHECK_S of the flood opens, and each open one is judged at most once per RECHECK_S."""
     alert = ep.alert
-    hold_s = CATALOGUE[alert.kind].hold_s
-    if CATALOGUE[alert.kind].ends is Ends.SOURCE_SILENT and hold_s is not None:
+    entry = CATALOGUE[alert.kind]
+    if entry.ends is Ends.SOURCE_SILENT and entry.hold_s is not None:
         heard, _ = _source_heard(alert, routers, discarded)
-        if heard is not None and heard + hold_s >= now:
-            return heard + hold_s
-    return now + 1.0
+        if heard is not None and heard + entry.hold_s >= now:
+            return min(heard + entry.hold_s, now + RECHECK_S)
+    return now + RECHECK_S
 
 
 def _over(
