@@ -108,6 +108,7 @@ def test_expire_judges_only_the_episodes_due(monkeypatch: pytest.MonkeyPatch) ->
     events: list[object] = []
     for i in range(1000):  # 1,000 master changes at t = 0 .. 99.9, each held 300 s
         book.raise_alert(events, AlertKind.MASTER_CHANGE, None, f"s{i}", i / 10, i, "m")  # type: ignore[arg-type]
+    assert book._due == []  # nothing kept for expire until it is first called (analyze never)
     judged: list[str | None] = []
     real_over = episodes._over
 

@@ -63,12 +63,14 @@ class AlertBook:
         # end when it has been silent as long as an advertiser's do. Bounded: a flood from
         # distinct sources keeps at most DISCARDED_SOURCES (the oldest are forgotten).
         self.discarded: dict[tuple[RouterKey, str], float] = {}
+        # Kept from the first ``expire`` on (analyze never calls it: there they would only grow):
         # (earliest end, raise order, episode) of the episodes that end with a hold or a silent
-        # source (``expire``); an entry whose episode ended otherwise is dropped when due
+        # source; an entry whose episode ended otherwise is dropped when due
         self._due: list[tuple[float, int, Episode]] = []
         # the episodes that end when one of two masters falls silent, by raise order
         self._watched: dict[EpisodeId, tuple[int, Episode]] = {}
         self._raised = 0
+        self._timed = False
 
     def is_open(self, kind: AlertKind, key: RouterKey | None, source: str | None) -> bool:
         return (kind, key, source) in self._open
@@ -111,15 +113,8 @@ class AlertBook:
                 return
         alert = new_alert(kind, severity, key, source, time, frame, message, file or self.source)
         episode = self._open[ident] = Episode(alert, ident, peer)
-        self._raised += 1
-        if entry.ends is Ends.AFTER_HOLD:
-            assert entry.hold_s is not None
-            heapq.heappush(self._due, (time + entry.hold_s, self._raised, episode))
-        elif entry.ends is Ends.SOURCE_SILENT:
-            if key is not None and source is not None:  # (else it never ends with time)
-                heapq.heappush(self._due, (time, self._raised, episode))
-        elif entry.ends is Ends.ONE_MASTER_LEFT:
-            self._watched[ident] = (self._raised, episode)
+        if self._timed:
+            self._schedule(episode)
         self.alerts.append(alert)
         events.append(alert)
 
@@ -138,12 +133,30 @@ class AlertBook:
                 del self._open[ident]
                 events.append(AlertResolved(alert=a, time=now))
 
+    def _schedule(self, ep: Episode) -> None:
+        """File a new open episode for ``expire`` by how it ends with time (if it does)."""
+        self._raised += 1
+        alert = ep.alert
+        entry = CATALOGUE[alert.kind]
+        if entry.ends is Ends.AFTER_HOLD:
+            assert entry.hold_s is not None
+            heapq.heappush(self._due, (alert.time + entry.hold_s, self._raised, ep))
+        elif entry.ends is Ends.SOURCE_SILENT:
+            if alert.key is not None and alert.source is not None:  # (else it never ends)
+                heapq.heappush(self._due, (alert.time, self._raised, ep))
+        elif entry.ends is Ends.ONE_MASTER_LEFT:
+            self._watched[ep.ident] = (self._raised, ep)
+
     def expire(
         self, now: float, routers: Mapping[RouterKey, ObservedRouter], events: list[Event]
     ) -> None:
         """End the episodes whose end is a matter of time (live monitoring), in the order they
         were raised. Only the due ones are judged: one not over yet is due again at the
         earliest time it can be (its source's last advert plus the hold)."""
+        if not self._timed:  # the first call: what is open so far, in the order raised
+            self._timed = True
+            for ep in self._open.values():
+                self._schedule(ep)
         is_open = self._open.get
         ended: list[tuple[int, Episode]] = []
         later: list[tuple[float, int, Episode]] = []
