@@ -20,16 +20,14 @@ directory: ``python -m vrrpwatch`` runs the tree it starts in. Targets (issue 4)
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.bench.child import run_measured  # noqa: E402
 from tests.bench.gen import write  # noqa: E402
 
 VRRPWATCH = [sys.executable, "-m", "vrrpwatch"]
@@ -38,17 +36,8 @@ TSHARK = "tshark -r {f} -Y 'vrrp or arp' -T fields -e frame.number -e vrrp.virt_
 
 def measure(cmd: str) -> tuple[float, int, float]:
     """Wall seconds, peak RSS (bytes) and CPU seconds of one shell command, output discarded."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        ["bash", "-c", f"exec {cmd}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"failed ({proc.returncode}): {cmd}\n{err}")
-    return elapsed, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
+    wall, cpu, rss = run_measured(["bash", "-c", f"exec {cmd}"], what=cmd)
+    return wall, rss, cpu
 
 
 def ours(capture: Path, db: Path, pipe: bool = False) -> tuple[float, int, float]:

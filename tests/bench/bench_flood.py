@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.bench.child import run_measured  # noqa: E402
 from tests.bench.gen import FLOOD_SHAPES, FLOOD_V4_MAX, write  # noqa: E402
 
 
@@ -47,15 +46,7 @@ def analyze(tree: Path, capture: Path, db: Path, as_json: bool) -> tuple[float, 
     cmd = [sys.executable, "-m", "vrrpwatch", "analyze", str(capture), "--db", str(db)]
     if as_json:
         cmd.append("--json")
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"{tree}: analyze {capture} failed ({code}):\n{err}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    return run_measured(cmd, cwd=tree, what=f"{tree}: analyze {capture}")
 
 
 def main() -> None:

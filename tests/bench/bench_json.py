@@ -37,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.bench.child import run_measured  # noqa: E402
 from tests.bench.gen import write  # noqa: E402
 
 Figures = tuple[float, float, int]  # wall s, CPU s, peak RSS bytes
@@ -73,18 +74,11 @@ def measure(mode: str, args: list[str], out: Path) -> tuple[Figures, str, float]
     step = out.with_name(out.name + ".step")
     step.unlink(missing_ok=True)
     with out.open("wb") as f:
-        start = time.perf_counter()
         env = os.environ | {STEP: str(step)}
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"vrrpwatch {' '.join(args)} failed ({code}):\n{err}")
+        figures = run_measured(cmd, cwd=ROOT, env=env, stdout=f, what=f"vrrpwatch {' '.join(args)}")
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     step_cpu = float(step.read_text()) if step.exists() else math.nan
-    return (wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024), digest, step_cpu
+    return figures, digest, step_cpu
 
 
 def best(runs: list[Figures]) -> Figures:
